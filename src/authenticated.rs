@@ -1,0 +1,67 @@
+//! [`AuthenticatedKey`]: what the layer puts into the request extensions on success.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::key::KeyId;
+use crate::limit::Quota;
+use crate::record::{KeyName, KeyRecord};
+use crate::scope::{Scope, Scopes};
+
+/// The key a request was authenticated with: id, name, scopes and quota, never the secret.
+///
+/// The layer inserts it into the request extensions; handlers read it from there (in axum:
+/// `Extension<AuthenticatedKey>`).
+#[derive(Clone)]
+pub struct AuthenticatedKey {
+    record: Arc<KeyRecord>,
+    quota: Option<Quota>,
+}
+
+impl AuthenticatedKey {
+    pub(crate) fn new(record: Arc<KeyRecord>, quota: Option<Quota>) -> Self {
+        Self { record, quota }
+    }
+
+    /// The key's public id.
+    pub fn id(&self) -> KeyId {
+        self.record.id
+    }
+
+    /// The key's name (`production-backend`), for audit and logs.
+    pub fn name(&self) -> &KeyName {
+        &self.record.name
+    }
+
+    /// The key's scopes.
+    pub fn scopes(&self) -> &Scopes {
+        &self.record.scopes
+    }
+
+    /// Whether the key's scopes grant `scope` (`admin` grants everything).
+    pub fn grants(&self, scope: &Scope) -> bool {
+        self.record.scopes.grants(scope)
+    }
+
+    /// The quota applied to this request (the key's own, or the layer's default).
+    pub fn quota(&self) -> Option<Quota> {
+        self.quota
+    }
+
+    /// The key's expiry, if any.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.record.expires_at
+    }
+}
+
+impl fmt::Debug for AuthenticatedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthenticatedKey")
+            .field("id", &self.record.id)
+            .field("name", &self.record.name)
+            .field("scopes", &self.record.scopes)
+            .field("quota", &self.quota)
+            .finish()
+    }
+}

@@ -1,0 +1,153 @@
+//! [`ErrorCode`]: the rows of the error table.
+
+use std::fmt;
+
+use http::StatusCode;
+
+/// One row of the error table. Its string form is the `code` member of problem bodies.
+///
+/// | code | status | gRPC status |
+/// |---|---|---|
+/// | `missing_api_key` | 401 | 16 UNAUTHENTICATED |
+/// | `malformed_api_key` | 401 | 16 UNAUTHENTICATED |
+/// | `invalid_api_key` | 401 | 16 UNAUTHENTICATED |
+/// | `revoked_api_key` | 401 | 16 UNAUTHENTICATED |
+/// | `expired_api_key` | 401 | 16 UNAUTHENTICATED |
+/// | `insufficient_scope` | 403 | 7 PERMISSION_DENIED |
+/// | `https_required` | 403 | 7 PERMISSION_DENIED |
+/// | `rate_limited` | 429 | 8 RESOURCE_EXHAUSTED |
+/// | `auth_unavailable` | 503 | 14 UNAVAILABLE |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// No `Authorization` header.
+    MissingApiKey,
+    /// Not one well-formed `Bearer` credential carrying a key of this service.
+    MalformedApiKey,
+    /// Well-formed, but an unknown id or a wrong secret (the two are not told apart).
+    InvalidApiKey,
+    /// The right secret of a revoked key.
+    RevokedApiKey,
+    /// The right secret of an expired key.
+    ExpiredApiKey,
+    /// A valid key without the scope the endpoint needs.
+    InsufficientScope,
+    /// Over the key's rate limit.
+    RateLimited,
+    /// Plain HTTP where HTTPS is required.
+    HttpsRequired,
+    /// The key store or the rate limiter could not be reached.
+    AuthUnavailable,
+}
+
+const DOC_401_DETAIL: &str = "The API key is missing, malformed, or has been revoked";
+const DOC_401_FIX: &str = "Double-check the Authorization: Bearer ... header is present and the key is copied correctly with no whitespace";
+
+impl ErrorCode {
+    /// The `code` string, e.g. `missing_api_key`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MissingApiKey => "missing_api_key",
+            ErrorCode::MalformedApiKey => "malformed_api_key",
+            ErrorCode::InvalidApiKey => "invalid_api_key",
+            ErrorCode::RevokedApiKey => "revoked_api_key",
+            ErrorCode::ExpiredApiKey => "expired_api_key",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::HttpsRequired => "https_required",
+            ErrorCode::AuthUnavailable => "auth_unavailable",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::MissingApiKey
+            | ErrorCode::MalformedApiKey
+            | ErrorCode::InvalidApiKey
+            | ErrorCode::RevokedApiKey
+            | ErrorCode::ExpiredApiKey => StatusCode::UNAUTHORIZED,
+            ErrorCode::InsufficientScope | ErrorCode::HttpsRequired => StatusCode::FORBIDDEN,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The gRPC status code answered to gRPC requests.
+    pub fn grpc_status(self) -> u8 {
+        match self.status() {
+            StatusCode::UNAUTHORIZED => 16,
+            StatusCode::FORBIDDEN => 7,
+            StatusCode::TOO_MANY_REQUESTS => 8,
+            _ => 14,
+        }
+    }
+
+    /// The documented *Meaning* of the row (the problem body's `detail`).
+    pub fn detail(self) -> &'static str {
+        match self {
+            ErrorCode::MissingApiKey
+            | ErrorCode::MalformedApiKey
+            | ErrorCode::InvalidApiKey
+            | ErrorCode::RevokedApiKey
+            | ErrorCode::ExpiredApiKey => DOC_401_DETAIL,
+            ErrorCode::InsufficientScope => {
+                "The key is valid but lacks the scope required for this endpoint"
+            }
+            ErrorCode::RateLimited => "Your key has exceeded its rate limit for the current window",
+            ErrorCode::HttpsRequired => {
+                "All API endpoints are served over HTTPS — plain HTTP requests are rejected"
+            }
+            ErrorCode::AuthUnavailable => {
+                "The API key could not be checked because the authentication service is unavailable"
+            }
+        }
+    }
+
+    /// The documented *Fix* of the row (the problem body's `fix`). For `insufficient_scope`
+    /// this is the template; the response names the scope the endpoint needs.
+    pub fn fix(self) -> &'static str {
+        match self {
+            ErrorCode::MissingApiKey
+            | ErrorCode::MalformedApiKey
+            | ErrorCode::InvalidApiKey
+            | ErrorCode::RevokedApiKey
+            | ErrorCode::ExpiredApiKey => DOC_401_FIX,
+            ErrorCode::InsufficientScope => {
+                "Open Settings → API Keys, edit the key, and add the necessary scope"
+            }
+            ErrorCode::RateLimited => {
+                "Back off and retry after the number of seconds indicated in the Retry-After response header; review the Rate Limits page for per-plan limits"
+            }
+            ErrorCode::HttpsRequired => {
+                "Send the request over HTTPS (https://…) instead of plain HTTP"
+            }
+            ErrorCode::AuthUnavailable => {
+                "Retry after the number of seconds indicated in the Retry-After response header"
+            }
+        }
+    }
+
+    /// A one-line account of this particular cause (the problem body's `reason`).
+    pub fn reason(self) -> &'static str {
+        match self {
+            ErrorCode::MissingApiKey => "No Authorization header was sent",
+            ErrorCode::MalformedApiKey => {
+                "The Authorization header is not a well-formed Bearer API key"
+            }
+            ErrorCode::InvalidApiKey => "The API key is not valid",
+            ErrorCode::RevokedApiKey => "The API key has been revoked",
+            ErrorCode::ExpiredApiKey => "The API key has expired",
+            ErrorCode::InsufficientScope => "The API key lacks the scope this endpoint needs",
+            ErrorCode::RateLimited => "The API key is over its rate limit",
+            ErrorCode::HttpsRequired => "The request was sent over plain HTTP",
+            ErrorCode::AuthUnavailable => "The key store or rate limiter could not be reached",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

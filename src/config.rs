@@ -1,0 +1,291 @@
+//! The layer's shared configuration and the authorization pipeline it runs.
+//!
+//! ```text
+//! request ─► transport ─► extract ─► parse ─► lookup ─► verify ─► authorize ─► limit ─► inner
+//! ```
+//!
+//! Stages before `lookup` touch no store. Scope is checked before the limiter, so a 403 never
+//! spends quota.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::request::Parts;
+use http::{HeaderValue, Request, Response};
+
+use crate::authenticated::AuthenticatedKey;
+use crate::clock::Clock;
+use crate::code::ErrorCode;
+use crate::extract::{self, ExtractError, Malformed};
+use crate::key::{self, KeyDigest, KeyId, KeyPrefix};
+use crate::limit::{Decision, FailurePolicy, LimiterError, Quota, RateLimiter};
+use crate::policy::ScopePolicy;
+use crate::ratelimit_headers::RateLimitHeaders;
+use crate::record::KeyRecord;
+use crate::rejection::Rejection;
+use crate::respond::RejectionResponder;
+use crate::scope::Scope;
+use crate::store::{KeyStore, StoreError};
+use crate::transport;
+
+/// Everything an [`ApiKeyLayer`](crate::ApiKeyLayer) and its services share.
+pub(crate) struct Config<K, L, P, R> {
+    pub(crate) store: K,
+    pub(crate) limiter: L,
+    pub(crate) policy: P,
+    pub(crate) responder: R,
+    pub(crate) prefix: KeyPrefix,
+    pub(crate) realm: Arc<str>,
+    pub(crate) default_quota: Option<Quota>,
+    pub(crate) headers: RateLimitHeaders,
+    pub(crate) require_https: bool,
+    pub(crate) trust_forwarded: bool,
+    pub(crate) limiter_failure: FailurePolicy,
+    pub(crate) unavailable_retry_after: Duration,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// Rate-limit headers to add to the inner service's response.
+pub(crate) type RateHeaders = (RateLimitHeaders, Quota, Decision);
+
+/// A request between `parse` and the inner service.
+pub(crate) struct Pending<B, KF, LF> {
+    parts: Parts,
+    body: B,
+    id: KeyId,
+    digest: KeyDigest,
+    required: Option<Scope>,
+    grpc: bool,
+    stage: Stage<KF, LF>,
+}
+
+enum Stage<KF, LF> {
+    Lookup(KF),
+    Limit {
+        future: LF,
+        record: Arc<KeyRecord>,
+        quota: Quota,
+    },
+}
+
+/// A request that passed every stage.
+pub(crate) struct Authorized {
+    key: AuthenticatedKey,
+    rate: Option<(Quota, Decision)>,
+}
+
+impl<B, KF, LF> Pending<B, KF, LF> {
+    /// The request to hand to the inner service, with the [`AuthenticatedKey`] attached.
+    pub(crate) fn into_request(
+        self,
+        authorized: Authorized,
+        headers: RateLimitHeaders,
+    ) -> (Request<B>, Option<RateHeaders>) {
+        let mut parts = self.parts;
+        parts.extensions.insert(authorized.key);
+        let rate = authorized.rate.map(|(q, d)| (headers, q, d));
+        (Request::from_parts(parts, self.body), rate)
+    }
+}
+
+fn is_grpc(parts_headers: &http::HeaderMap) -> bool {
+    parts_headers
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+impl<K, L, P, R> Config<K, L, P, R>
+where
+    K: KeyStore,
+    L: RateLimiter,
+    P: ScopePolicy,
+    R: RejectionResponder,
+{
+    fn reject(&self, code: ErrorCode, grpc: bool) -> Rejection {
+        Rejection::new(code, &self.realm, grpc)
+    }
+
+    fn unavailable(&self, grpc: bool) -> Rejection {
+        self.reject(ErrorCode::AuthUnavailable, grpc)
+            .with_retry_after(self.unavailable_retry_after)
+    }
+
+    /// The synchronous stages: transport, extract, parse, policy; then starts the lookup.
+    pub(crate) fn begin<B>(
+        &self,
+        request: Request<B>,
+    ) -> Result<Pending<B, K::Future, L::Future>, Rejection> {
+        let grpc = is_grpc(request.headers());
+        if self.require_https && !transport::is_https(&request, self.trust_forwarded) {
+            return Err(self.reject(ErrorCode::HttpsRequired, grpc));
+        }
+        let (id, digest) = match extract::bearer_token(request.headers()) {
+            Err(ExtractError::Missing) => return Err(self.reject(ErrorCode::MissingApiKey, grpc)),
+            Err(ExtractError::Malformed(m)) => {
+                return Err(self
+                    .reject(ErrorCode::MalformedApiKey, grpc)
+                    .with_reason(m.description()));
+            }
+            Ok(token) => match key::parse(token, &self.prefix) {
+                Ok(parsed) => (parsed.id(), parsed.digest()),
+                Err(e) => {
+                    return Err(self
+                        .reject(ErrorCode::MalformedApiKey, grpc)
+                        .with_reason(Malformed::NotAKey(e).description()));
+                }
+            },
+        };
+        let (parts, body) = request.into_parts();
+        let required = self.policy.required_scope(&parts);
+        let lookup = self.store.get(&id);
+        Ok(Pending {
+            parts,
+            body,
+            id,
+            digest,
+            required,
+            grpc,
+            stage: Stage::Lookup(lookup),
+        })
+    }
+
+    /// Drives the asynchronous stages: lookup, verify, authorize, limit.
+    pub(crate) fn poll_pending<B>(
+        &self,
+        pending: &mut Pending<B, K::Future, L::Future>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Authorized, Rejection>> {
+        loop {
+            match &mut pending.stage {
+                Stage::Lookup(future) => {
+                    let found = ready!(Pin::new(future).poll(cx));
+                    let record = match found {
+                        Ok(record) => record,
+                        Err(error) => return Poll::Ready(Err(self.store_failed(pending, &error))),
+                    };
+                    if let Err(code) =
+                        crate::verify::verify(record.as_deref(), &pending.digest, &*self.clock)
+                    {
+                        let mut rejection = self.reject(code, pending.grpc);
+                        if let (Some(r), ErrorCode::RevokedApiKey | ErrorCode::ExpiredApiKey) =
+                            (&record, code)
+                        {
+                            rejection = rejection.with_key(r.id, r.name.clone());
+                        }
+                        return Poll::Ready(Err(rejection));
+                    }
+                    let Some(record) = record else {
+                        return Poll::Ready(Err(
+                            self.reject(ErrorCode::InvalidApiKey, pending.grpc)
+                        ));
+                    };
+                    if let Some(required) = &pending.required
+                        && !record.scopes.grants(required)
+                    {
+                        return Poll::Ready(Err(self
+                            .reject(ErrorCode::InsufficientScope, pending.grpc)
+                            .with_required_scope(required.clone())
+                            .with_key(record.id, record.name.clone())));
+                    }
+                    match record.quota.or(self.default_quota) {
+                        None => return Poll::Ready(Ok(self.authorized(record, None))),
+                        Some(quota) => {
+                            let future = self.limiter.check(&pending.id, &quota);
+                            pending.stage = Stage::Limit {
+                                future,
+                                record,
+                                quota,
+                            };
+                        }
+                    }
+                }
+                Stage::Limit {
+                    future,
+                    record,
+                    quota,
+                } => {
+                    let decided = ready!(Pin::new(future).poll(cx));
+                    let quota = *quota;
+                    let record = Arc::clone(record);
+                    return Poll::Ready(match decided {
+                        Ok(decision) if decision.allowed => {
+                            Ok(self.authorized(record, Some((quota, decision))))
+                        }
+                        Ok(decision) => Err(self
+                            .reject(ErrorCode::RateLimited, pending.grpc)
+                            .with_rate_limit(quota, decision)
+                            .with_key(record.id, record.name.clone())),
+                        Err(error) => self.limiter_failed(pending, record, &error),
+                    });
+                }
+            }
+        }
+    }
+
+    fn authorized(&self, record: Arc<KeyRecord>, rate: Option<(Quota, Decision)>) -> Authorized {
+        self.store.touch(&record.id);
+        let quota = rate.map(|(q, _)| q);
+        Authorized {
+            key: AuthenticatedKey::new(record, quota),
+            rate,
+        }
+    }
+
+    fn store_failed<B>(
+        &self,
+        pending: &Pending<B, K::Future, L::Future>,
+        error: &StoreError,
+    ) -> Rejection {
+        tracing::warn!(key_id = %pending.id, %error, "key store failed; answering 503");
+        self.unavailable(pending.grpc)
+    }
+
+    fn limiter_failed<B>(
+        &self,
+        pending: &Pending<B, K::Future, L::Future>,
+        record: Arc<KeyRecord>,
+        error: &LimiterError,
+    ) -> Result<Authorized, Rejection> {
+        match self.limiter_failure {
+            FailurePolicy::FailClosed => {
+                tracing::warn!(key_id = %pending.id, %error, "rate limiter failed; failing closed with 503");
+                Err(self.unavailable(pending.grpc))
+            }
+            FailurePolicy::FailOpen => {
+                tracing::warn!(key_id = %pending.id, %error, "rate limiter failed; failing open");
+                Ok(self.authorized(record, None))
+            }
+        }
+    }
+
+    /// The response for a rejection, with the headers the error table promises.
+    pub(crate) fn respond(&self, rejection: Rejection) -> Response<Bytes> {
+        let mut response = self.responder.respond(&rejection);
+        let headers = response.headers_mut();
+        if !rejection.is_grpc()
+            && !headers.contains_key(WWW_AUTHENTICATE)
+            && let Some(challenge) = rejection.www_authenticate()
+            && let Ok(value) = HeaderValue::try_from(challenge)
+        {
+            headers.insert(WWW_AUTHENTICATE, value);
+        }
+        if let Some(secs) = rejection.retry_after_secs()
+            && !headers.contains_key(RETRY_AFTER)
+        {
+            headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some((quota, decision)) = rejection.rate_limit() {
+            self.headers.write(quota, decision, headers);
+        }
+        if !headers.contains_key(CACHE_CONTROL) {
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        response.extensions_mut().insert(rejection);
+        response
+    }
+}

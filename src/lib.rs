@@ -1,0 +1,124 @@
+//! # keygate
+//!
+//! API keys for tower services (axum, hyper, tonic): a [`Layer`](tower_layer::Layer) that
+//! authenticates each request by the key in `Authorization: Bearer <key>`, authorizes it by
+//! scope, rate-limits it per key, and answers every failure as the error table says.
+//!
+//! ```text
+//! request ─► transport ─► extract ─► parse ─► lookup ─► verify ─► authorize ─► limit ─► inner service
+//!             (https?)    (Bearer)   (format,  (KeyStore  (SHA-256,  (scope      (RateLimiter,
+//!                                    checksum)  by key id) ct_eq,     policy)     per key quota)
+//!                                                          revoked,
+//!                                                          expired)
+//! ```
+//!
+//! On success the request carries an [`AuthenticatedKey`] (id, name, scopes, never the secret)
+//! in its extensions and the response carries rate-limit headers.
+//!
+//! ## The error table
+//!
+//! | condition | status | `code` |
+//! |---|---|---|
+//! | no `Authorization` header | 401 | `missing_api_key` |
+//! | not `Bearer`, empty or illegal token, bad checksum, whitespace, several headers | 401 | `malformed_api_key` |
+//! | unknown id or wrong secret (indistinguishable) | 401 | `invalid_api_key` |
+//! | revoked key (right secret) | 401 | `revoked_api_key` |
+//! | expired key (right secret) | 401 | `expired_api_key` |
+//! | valid key without the required scope | 403 | `insufficient_scope` |
+//! | over the key's rate limit | 429 | `rate_limited` (`Retry-After`) |
+//! | plain HTTP while HTTPS is required | 403 | `https_required` |
+//! | key store or limiter unreachable (fail-closed) | 503 | `auth_unavailable` (`Retry-After`) |
+//!
+//! Bodies are RFC 9457 `application/problem+json`; gRPC requests get a gRPC status instead.
+//!
+//! ## Example
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use http::{Request, Response, StatusCode};
+//! use keygate::{ApiKeyLayer, KeyManager, MemoryKeyStore, MemoryRateLimiter, NewKey};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let store = MemoryKeyStore::new();
+//! let created = store
+//!     .create(NewKey::new("local-dev".parse().unwrap(), "read:all".parse().unwrap()))
+//!     .await
+//!     .unwrap();
+//! let key = created.plaintext.expose_secret().to_owned();
+//!
+//! let service = ServiceBuilder::new()
+//!     .layer(ApiKeyLayer::new(store, MemoryRateLimiter::new()))
+//!     .service(service_fn(|_req: Request<String>| async {
+//!         Ok::<_, Infallible>(Response::new(String::from("records")))
+//!     }));
+//!
+//! let ok = service.clone()
+//!     .oneshot(Request::get("/v1/records").header("authorization", format!("Bearer {key}"))
+//!         .body(String::new()).unwrap())
+//!     .await
+//!     .unwrap();
+//! assert_eq!(ok.status(), StatusCode::OK);
+//!
+//! let missing = service.clone()
+//!     .oneshot(Request::get("/v1/records").body(String::new()).unwrap())
+//!     .await
+//!     .unwrap();
+//! assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+//!
+//! // read:all does not grant write:all.
+//! let forbidden = service
+//!     .oneshot(Request::post("/v1/records").header("authorization", format!("Bearer {key}"))
+//!         .body(String::new()).unwrap())
+//!     .await
+//!     .unwrap();
+//! assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
+//! # });
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod authenticated;
+mod body;
+pub mod clock;
+mod code;
+mod config;
+pub mod extract;
+mod future;
+mod id_map;
+pub mod key;
+mod layer;
+pub mod limit;
+pub mod policy;
+mod ratelimit_headers;
+mod record;
+mod rejection;
+pub mod respond;
+pub mod scope;
+mod service;
+pub mod store;
+pub mod transport;
+mod verify;
+
+pub use authenticated::AuthenticatedKey;
+pub use body::ResponseBody;
+pub use code::ErrorCode;
+pub use future::ResponseFuture;
+pub use key::{ApiKey, KeyDigest, KeyId, KeyPrefix};
+pub use layer::{ApiKeyLayer, ApiKeyLayerBuilder, InvalidRealm};
+pub use limit::{Decision, FailurePolicy, LimiterError, MemoryRateLimiter, Quota, RateLimiter};
+pub use policy::{MethodPolicy, RoutePolicy, ScopePolicy};
+pub use ratelimit_headers::RateLimitHeaders;
+pub use record::{KeyName, KeyRecord, KeyStatus, PreviousSecret};
+pub use rejection::Rejection;
+pub use respond::{DefaultRejection, RejectionResponder};
+pub use scope::{Scope, Scopes};
+pub use store::{
+    CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, MemoryKeyStore, NewKey, StoreError,
+};
+pub use transport::SecureTransport;
+
+/// A boxed error, as backends report them.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -1,0 +1,260 @@
+//! [`MemoryRateLimiter`]: GCRA state for each key in process memory.
+
+use std::fmt;
+use std::future::{Ready, ready};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{Decision, LimiterError, Quota, RateLimiter, gcra};
+use crate::clock::{Clock, SystemClock};
+use crate::id_map::{IdHashMap, ShardedIdMap};
+use crate::key::KeyId;
+
+/// An in-process GCRA rate limiter.
+///
+/// - **Lock-free per key**: each key's state is one `AtomicU64` (its theoretical arrival time),
+///   updated with a compare-and-swap under a shared read lock of its shard.
+/// - **Per-key quota**: the quota comes with every call, so keys on different plans share one
+///   limiter.
+/// - **Bounded memory**: a key whose bucket is full again holds no information; such idle
+///   entries are swept out of a shard before it grows, and [`MemoryRateLimiter::evict_idle`]
+///   sweeps every shard.
+///
+/// Clones share the same state. It never fails.
+pub struct MemoryRateLimiter<C = SystemClock> {
+    inner: Arc<Inner<C>>,
+}
+
+struct Inner<C> {
+    tats: ShardedIdMap<AtomicU64>,
+    clock: C,
+}
+
+impl MemoryRateLimiter<SystemClock> {
+    /// A limiter on the system clock.
+    pub fn new() -> Self {
+        Self::with_clock(SystemClock::new())
+    }
+}
+
+impl Default for MemoryRateLimiter<SystemClock> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<C: Clock> MemoryRateLimiter<C> {
+    /// A limiter on the given clock (a [`ManualClock`](crate::clock::ManualClock) in tests).
+    pub fn with_clock(clock: C) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                tats: ShardedIdMap::new(),
+                clock,
+            }),
+        }
+    }
+
+    fn now_nanos(&self) -> u64 {
+        // Offset by one so that a stored 0 always means "never seen".
+        u64::try_from(self.inner.clock.monotonic().as_nanos())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1)
+    }
+
+    /// Decides one request synchronously (what [`RateLimiter::check`] does).
+    pub fn decide(&self, id: &KeyId, quota: &Quota) -> Decision {
+        let now = self.now_nanos();
+        {
+            let shard = self.inner.tats.read(id);
+            if let Some(cell) = shard.get(id) {
+                let mut current = cell.load(Ordering::Acquire);
+                loop {
+                    let (next, decision) = gcra::decide(current, now, quota);
+                    if !decision.allowed || next == current {
+                        return decision;
+                    }
+                    match cell.compare_exchange_weak(
+                        current,
+                        next,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => return decision,
+                        Err(actual) => current = actual,
+                    }
+                }
+            }
+        }
+        let mut shard = self.inner.tats.write(id);
+        if shard.len() == shard.capacity() {
+            sweep(&mut shard, now);
+        }
+        let cell = shard.entry(*id).or_insert_with(|| AtomicU64::new(0));
+        let current = *cell.get_mut();
+        let (next, decision) = gcra::decide(current, now, quota);
+        if decision.allowed {
+            *cell.get_mut() = next;
+        }
+        decision
+    }
+
+    /// Drops the state of every key whose bucket is full again; returns how many were dropped.
+    pub fn evict_idle(&self) -> usize {
+        let now = self.now_nanos();
+        let mut dropped = 0;
+        self.inner
+            .tats
+            .for_each_shard(|shard| dropped += sweep(shard, now));
+        dropped
+    }
+
+    /// Number of keys whose state is currently held.
+    pub fn tracked_keys(&self) -> usize {
+        self.inner.tats.len()
+    }
+}
+
+/// Removes idle entries (TAT not after `now`); shrinks a mostly empty map.
+fn sweep(shard: &mut IdHashMap<AtomicU64>, now: u64) -> usize {
+    let before = shard.len();
+    shard.retain(|_, tat| *tat.get_mut() > now);
+    if shard.capacity() > 64 && shard.len() < shard.capacity() / 4 {
+        shard.shrink_to_fit();
+    }
+    before - shard.len()
+}
+
+impl<C> Clone for MemoryRateLimiter<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<C> fmt::Debug for MemoryRateLimiter<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryRateLimiter")
+            .field("tracked_keys", &self.inner.tats.len())
+            .finish()
+    }
+}
+
+impl<C: Clock> RateLimiter for MemoryRateLimiter<C> {
+    type Future = Ready<Result<Decision, LimiterError>>;
+
+    fn check(&self, id: &KeyId, quota: &Quota) -> Self::Future {
+        ready(Ok(self.decide(id, quota)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use std::num::NonZeroU32;
+    use std::time::Duration;
+
+    fn id(n: u32) -> KeyId {
+        KeyId::new(&format!("id{n:010}")).unwrap()
+    }
+
+    fn nz(n: u32) -> NonZeroU32 {
+        NonZeroU32::new(n).unwrap()
+    }
+
+    #[test]
+    fn each_key_has_its_own_bucket() {
+        let limiter = MemoryRateLimiter::with_clock(ManualClock::new());
+        let q = Quota::per_second(nz(1));
+        assert!(limiter.decide(&id(1), &q).allowed);
+        assert!(!limiter.decide(&id(1), &q).allowed);
+        assert!(limiter.decide(&id(2), &q).allowed);
+    }
+
+    #[test]
+    fn keys_on_different_plans_share_one_limiter() {
+        let limiter = MemoryRateLimiter::with_clock(ManualClock::new());
+        let small = Quota::per_second(nz(1));
+        let large = Quota::per_second(nz(3));
+        assert!(limiter.decide(&id(1), &small).allowed);
+        assert!(!limiter.decide(&id(1), &small).allowed);
+        for _ in 0..3 {
+            assert!(limiter.decide(&id(2), &large).allowed);
+        }
+        assert!(!limiter.decide(&id(2), &large).allowed);
+    }
+
+    #[test]
+    fn a_refused_key_passes_again_after_its_retry_delay() {
+        let clock = ManualClock::new();
+        let limiter = MemoryRateLimiter::with_clock(clock.clone());
+        let q = Quota::per_second(nz(2));
+        limiter.decide(&id(1), &q);
+        limiter.decide(&id(1), &q);
+        let refused = limiter.decide(&id(1), &q);
+        assert_eq!(refused.retry_after, Duration::from_millis(500));
+        clock.advance(refused.retry_after);
+        assert!(limiter.decide(&id(1), &q).allowed);
+    }
+
+    #[test]
+    fn idle_keys_are_evicted() {
+        let clock = ManualClock::new();
+        let limiter = MemoryRateLimiter::with_clock(clock.clone());
+        let q = Quota::per_second(nz(10));
+        for n in 0..100 {
+            limiter.decide(&id(n), &q);
+        }
+        assert_eq!(limiter.tracked_keys(), 100);
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(limiter.evict_idle(), 100);
+        assert_eq!(limiter.tracked_keys(), 0);
+    }
+
+    #[test]
+    fn memory_stays_bounded_while_keys_come_and_go() {
+        let clock = ManualClock::new();
+        let limiter = MemoryRateLimiter::with_clock(clock.clone());
+        let q = Quota::per_second(nz(10));
+        for round in 0..50 {
+            for n in 0..200 {
+                limiter.decide(&id(round * 1000 + n), &q);
+            }
+            clock.advance(Duration::from_secs(2));
+        }
+        // 10,000 distinct keys went through; only about the last rounds' worth can be held.
+        assert!(
+            limiter.tracked_keys() <= 2_000,
+            "{} held",
+            limiter.tracked_keys()
+        );
+    }
+
+    #[test]
+    fn two_threads_never_exceed_the_quota_together() {
+        let clock = ManualClock::new();
+        let limiter = MemoryRateLimiter::with_clock(clock.clone());
+        let q = Quota::per_second(nz(100));
+        let admitted = std::sync::atomic::AtomicU64::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for i in 0..5_000 {
+                        if i % 500 == 0 {
+                            clock.advance(Duration::from_millis(100));
+                        }
+                        if limiter.decide(&id(7), &q).allowed {
+                            admitted.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        let elapsed = clock.monotonic();
+        let bound = 100 + elapsed.as_millis() as u64 / 10;
+        let admitted = admitted.into_inner();
+        assert!(admitted <= bound, "{admitted} admitted, bound {bound}");
+        assert!(admitted >= 100, "only {admitted} admitted");
+    }
+}

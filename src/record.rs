@@ -1,0 +1,232 @@
+//! [`KeyRecord`]: what a store keeps about a key (never its plaintext), and [`KeyName`].
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::key::{KeyDigest, KeyId};
+use crate::limit::Quota;
+use crate::scope::Scopes;
+
+/// Longest key name.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// A key's descriptive name, such as `production-backend`, `ci-pipeline` or `local-dev`:
+/// 1 to 64 lowercase letters, digits and dashes, starting and ending with a letter or digit.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyName(Arc<str>);
+
+/// Why a string is not a key name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid key name {0:?}: use 1 to 64 lowercase letters, digits and dashes, such as production-backend"
+)]
+pub struct InvalidKeyName(String);
+
+impl KeyName {
+    /// Validates a name.
+    pub fn new(name: &str) -> Result<Self, InvalidKeyName> {
+        let b = name.as_bytes();
+        let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        let ok = !b.is_empty()
+            && b.len() <= MAX_NAME_LEN
+            && alnum(b[0])
+            && alnum(b[b.len() - 1])
+            && b.iter().all(|&c| alnum(c) || c == b'-');
+        if ok {
+            Ok(Self(name.into()))
+        } else {
+            Err(InvalidKeyName(name.chars().take(80).collect()))
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for KeyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for KeyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for KeyName {
+    type Err = InvalidKeyName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+/// The secret a key had before its last rotation, accepted until `valid_until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreviousSecret {
+    /// Digest of the old secret.
+    pub digest: KeyDigest,
+    /// End of the grace period.
+    pub valid_until: SystemTime,
+}
+
+/// Where a key stands at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// Usable.
+    Active,
+    /// Revoked: refused with `revoked_api_key`.
+    Revoked,
+    /// Past its expiry: refused with `expired_api_key`.
+    Expired,
+}
+
+/// Everything a store keeps about one key. The plaintext is never kept: only its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyRecord {
+    /// Public lookup id.
+    pub id: KeyId,
+    /// Descriptive name, for audit and logs.
+    pub name: KeyName,
+    /// SHA-256 digest of the current secret.
+    pub digest: KeyDigest,
+    /// The secret before the last rotation, while its grace period lasts.
+    pub previous: Option<PreviousSecret>,
+    /// Granted scopes.
+    pub scopes: Scopes,
+    /// The key's own rate limit (its plan); `None` uses the layer's default.
+    pub quota: Option<Quota>,
+    /// Creation time.
+    pub created_at: SystemTime,
+    /// Expiry, if any.
+    pub expires_at: Option<SystemTime>,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<SystemTime>,
+    /// Last successful use, as far as the store has recorded it.
+    pub last_used_at: Option<SystemTime>,
+}
+
+impl KeyRecord {
+    /// A new active record with no quota, expiry, or history.
+    pub fn new(
+        id: KeyId,
+        name: KeyName,
+        digest: KeyDigest,
+        scopes: Scopes,
+        created_at: SystemTime,
+    ) -> Self {
+        Self {
+            id,
+            name,
+            digest,
+            previous: None,
+            scopes,
+            quota: None,
+            created_at,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        }
+    }
+
+    /// Sets the key's own quota.
+    pub fn with_quota(mut self, quota: Option<Quota>) -> Self {
+        self.quota = quota;
+        self
+    }
+
+    /// Sets the expiry.
+    pub fn with_expiry(mut self, expires_at: Option<SystemTime>) -> Self {
+        self.expires_at = expires_at;
+        self
+    }
+
+    /// Sets the revocation time.
+    pub fn with_revoked_at(mut self, revoked_at: Option<SystemTime>) -> Self {
+        self.revoked_at = revoked_at;
+        self
+    }
+
+    /// Sets the secret accepted during a rotation's grace period.
+    pub fn with_previous(mut self, previous: Option<PreviousSecret>) -> Self {
+        self.previous = previous;
+        self
+    }
+
+    /// Sets the last-used time.
+    pub fn with_last_used_at(mut self, last_used_at: Option<SystemTime>) -> Self {
+        self.last_used_at = last_used_at;
+        self
+    }
+
+    /// The key's status at `now`. Revocation wins over expiry.
+    pub fn status_at(&self, now: SystemTime) -> KeyStatus {
+        if self.revoked_at.is_some() {
+            KeyStatus::Revoked
+        } else if self.expires_at.is_some_and(|at| now >= at) {
+            KeyStatus::Expired
+        } else {
+            KeyStatus::Active
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn documented_names_are_valid() {
+        for name in [
+            "production-backend",
+            "ci-pipeline",
+            "local-dev",
+            "a",
+            "k8s-2",
+        ] {
+            assert!(KeyName::new(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn names_outside_the_rules_are_refused() {
+        let long = "a".repeat(65);
+        for name in [
+            "",
+            "-dev",
+            "dev-",
+            "Prod",
+            "my key",
+            "key_1",
+            "ключ",
+            long.as_str(),
+        ] {
+            assert!(KeyName::new(name).is_err(), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn revocation_wins_over_expiry() {
+        let now = SystemTime::now();
+        let record = KeyRecord::new(
+            KeyId::new("AAAAAAAAAAAA").unwrap(),
+            KeyName::new("x").unwrap(),
+            KeyDigest::from_bytes([0; 32]),
+            Scopes::empty(),
+            now,
+        )
+        .with_expiry(Some(now - Duration::from_secs(1)));
+        assert_eq!(record.status_at(now), KeyStatus::Expired);
+        assert_eq!(
+            record.with_revoked_at(Some(now)).status_at(now),
+            KeyStatus::Revoked
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! [`Rejection`]: why the layer stopped a request.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::code::ErrorCode;
+use crate::key::KeyId;
+use crate::limit::{Decision, Quota, ceil_secs};
+use crate::record::KeyName;
+use crate::scope::Scope;
+
+/// Why the layer stopped a request: the error-table row and what the response needs to say.
+///
+/// A rejection becomes a response (never a service error). The rejection is also left in the
+/// response's extensions, so outer layers and access logs can read it.
+#[derive(Clone)]
+pub struct Rejection {
+    code: ErrorCode,
+    reason: &'static str,
+    realm: Arc<str>,
+    grpc: bool,
+    required_scope: Option<Scope>,
+    rate_limit: Option<Box<(Quota, Decision)>>,
+    retry_after: Option<Duration>,
+    key: Option<(KeyId, KeyName)>,
+}
+
+impl Rejection {
+    pub(crate) fn new(code: ErrorCode, realm: &Arc<str>, grpc: bool) -> Self {
+        Self {
+            code,
+            reason: code.reason(),
+            realm: Arc::clone(realm),
+            grpc,
+            required_scope: None,
+            rate_limit: None,
+            retry_after: None,
+            key: None,
+        }
+    }
+
+    pub(crate) fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reason = reason;
+        self
+    }
+
+    pub(crate) fn with_required_scope(mut self, scope: Scope) -> Self {
+        self.required_scope = Some(scope);
+        self
+    }
+
+    pub(crate) fn with_rate_limit(mut self, quota: Quota, decision: Decision) -> Self {
+        self.retry_after = Some(decision.retry_after);
+        self.rate_limit = Some(Box::new((quota, decision)));
+        self
+    }
+
+    pub(crate) fn with_retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    pub(crate) fn with_key(mut self, id: KeyId, name: KeyName) -> Self {
+        self.key = Some((id, name));
+        self
+    }
+
+    /// The error-table row.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The HTTP status of the row.
+    pub fn status(&self) -> http::StatusCode {
+        self.code.status()
+    }
+
+    /// A one-line account of the cause, safe to send to the client.
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+
+    /// The `realm` of `WWW-Authenticate`.
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    /// Whether the request was a gRPC request (its `content-type` starts with
+    /// `application/grpc`), so the answer must be a gRPC status.
+    pub fn is_grpc(&self) -> bool {
+        self.grpc
+    }
+
+    /// For `insufficient_scope`: the scope the endpoint needs.
+    pub fn required_scope(&self) -> Option<&Scope> {
+        self.required_scope.as_ref()
+    }
+
+    /// For `rate_limited`: the quota applied and the limiter's decision.
+    pub fn rate_limit(&self) -> Option<&(Quota, Decision)> {
+        self.rate_limit.as_deref()
+    }
+
+    /// For `rate_limited` and `auth_unavailable`: `Retry-After` in whole seconds, rounded up,
+    /// never 0.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after.map(|d| ceil_secs(d).max(1))
+    }
+
+    /// The key's id, once the caller has proved they hold its secret (403 and 429 rows, and
+    /// revoked or expired keys).
+    pub fn key_id(&self) -> Option<KeyId> {
+        self.key.as_ref().map(|(id, _)| *id)
+    }
+
+    /// The key's name, under the same condition as [`Rejection::key_id`].
+    pub fn key_name(&self) -> Option<&KeyName> {
+        self.key.as_ref().map(|(_, name)| name)
+    }
+
+    /// The `WWW-Authenticate` challenge this rejection calls for (RFC 6750 §3), if any.
+    pub fn www_authenticate(&self) -> Option<String> {
+        match self.code {
+            ErrorCode::MissingApiKey => Some(format!("Bearer realm=\"{}\"", self.realm)),
+            ErrorCode::MalformedApiKey
+            | ErrorCode::InvalidApiKey
+            | ErrorCode::RevokedApiKey
+            | ErrorCode::ExpiredApiKey => Some(format!(
+                "Bearer realm=\"{}\", error=\"invalid_token\", error_description=\"{}\"",
+                self.realm, self.reason
+            )),
+            ErrorCode::InsufficientScope => {
+                let scope = self
+                    .required_scope
+                    .as_ref()
+                    .map(|s| s.to_string())
+                    .unwrap_or_default();
+                Some(format!(
+                    "Bearer realm=\"{}\", error=\"insufficient_scope\", scope=\"{scope}\"",
+                    self.realm
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// The fix to show the caller; for `insufficient_scope` it names the missing scope.
+    pub fn fix(&self) -> String {
+        match (&self.code, &self.required_scope) {
+            (ErrorCode::InsufficientScope, Some(scope)) => {
+                format!("{} ({scope})", self.code.fix())
+            }
+            _ => self.code.fix().to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rejection")
+            .field("code", &self.code)
+            .field("reason", &self.reason)
+            .field("grpc", &self.grpc)
+            .field("required_scope", &self.required_scope)
+            .field("retry_after", &self.retry_after)
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({}): {}",
+            self.code,
+            self.status().as_u16(),
+            self.reason
+        )
+    }
+}
+
+impl std::error::Error for Rejection {}

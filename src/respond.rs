@@ -1,0 +1,196 @@
+//! Turning a [`Rejection`] into a response: RFC 9457 problem details for HTTP, a gRPC status
+//! for gRPC, or whatever a [`RejectionResponder`] of your own builds.
+//!
+//! Whatever the responder returns, the layer then adds the headers the error table promises
+//! when the response lacks them: `WWW-Authenticate` (HTTP 401 rows and `insufficient_scope`),
+//! `Retry-After` (429 and 503), the rate-limit headers (429) and `Cache-Control: no-store`.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::Response;
+//! use keygate::Rejection;
+//!
+//! // A plain-text answer instead of problem+json.
+//! let plain = |rejection: &Rejection| {
+//!     Response::builder()
+//!         .status(rejection.status())
+//!         .header("content-type", "text/plain")
+//!         .body(Bytes::from(rejection.reason()))
+//!         .unwrap()
+//! };
+//! # let _ = plain;
+//! ```
+
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Response, StatusCode};
+
+use crate::rejection::Rejection;
+
+/// Builds the response for a rejection.
+pub trait RejectionResponder: Send + Sync + 'static {
+    /// The response for `rejection`.
+    fn respond(&self, rejection: &Rejection) -> Response<Bytes>;
+}
+
+impl<F> RejectionResponder for F
+where
+    F: Fn(&Rejection) -> Response<Bytes> + Send + Sync + 'static,
+{
+    fn respond(&self, rejection: &Rejection) -> Response<Bytes> {
+        self(rejection)
+    }
+}
+
+/// The default answer: `application/problem+json` (RFC 9457) for HTTP requests, a
+/// trailers-only gRPC status for gRPC requests.
+///
+/// A problem body looks like this:
+///
+/// ```json
+/// {"type":"about:blank","title":"Forbidden","status":403,
+///  "detail":"The key is valid but lacks the scope required for this endpoint",
+///  "code":"insufficient_scope","reason":"The API key lacks the scope this endpoint needs",
+///  "fix":"Open Settings → API Keys, edit the key, and add the necessary scope (write:all)",
+///  "required_scope":"write:all"}
+/// ```
+///
+/// `type` is `about:blank` (so `title` is the HTTP status phrase), unless
+/// [`DefaultRejection::with_type_base`] sets a documentation URL, to which the `code` is
+/// appended.
+#[derive(Debug, Clone, Default)]
+pub struct DefaultRejection {
+    type_base: Option<String>,
+}
+
+impl DefaultRejection {
+    /// The default responder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Problem `type` URIs become `base` followed by the code, e.g.
+    /// `https://docs.example.com/errors/` → `https://docs.example.com/errors/rate_limited`.
+    pub fn with_type_base(mut self, base: impl Into<String>) -> Self {
+        self.type_base = Some(base.into());
+        self
+    }
+}
+
+impl RejectionResponder for DefaultRejection {
+    fn respond(&self, rejection: &Rejection) -> Response<Bytes> {
+        if rejection.is_grpc() {
+            grpc_response(rejection)
+        } else {
+            let body = problem_json(rejection, self.type_base.as_deref());
+            let mut response = Response::new(Bytes::from(body));
+            *response.status_mut() = rejection.status();
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/problem+json"),
+            );
+            response
+        }
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// The RFC 9457 body for a rejection.
+pub fn problem_json(rejection: &Rejection, type_base: Option<&str>) -> String {
+    let code = rejection.code();
+    let status = rejection.status();
+    let mut out = String::with_capacity(384);
+    out.push_str("{\"type\":");
+    match type_base {
+        Some(base) => json_string(&mut out, &format!("{base}{}", code.as_str())),
+        None => out.push_str("\"about:blank\""),
+    }
+    out.push_str(",\"title\":");
+    json_string(&mut out, status.canonical_reason().unwrap_or("Error"));
+    let _ = write!(out, ",\"status\":{}", status.as_u16());
+    out.push_str(",\"detail\":");
+    json_string(&mut out, code.detail());
+    out.push_str(",\"code\":");
+    json_string(&mut out, code.as_str());
+    out.push_str(",\"reason\":");
+    json_string(&mut out, rejection.reason());
+    out.push_str(",\"fix\":");
+    json_string(&mut out, &rejection.fix());
+    if let Some(scope) = rejection.required_scope() {
+        out.push_str(",\"required_scope\":");
+        json_string(&mut out, &scope.to_string());
+    }
+    if let Some(secs) = rejection.retry_after_secs() {
+        let _ = write!(out, ",\"retry_after\":{secs}");
+    }
+    out.push('}');
+    out
+}
+
+/// Percent-encodes a `grpc-message` value (gRPC over HTTP/2: bytes outside 0x20–0x7E, and `%`).
+fn grpc_percent_encode(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for &b in message.as_bytes() {
+        if (0x20..=0x7E).contains(&b) && b != b'%' {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// The trailers-only gRPC answer for a rejection: HTTP 200, `content-type: application/grpc`,
+/// `grpc-status`, `grpc-message` (the documented meaning, percent-encoded).
+pub fn grpc_response(rejection: &Rejection) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert(
+        "grpc-status",
+        HeaderValue::from(u16::from(rejection.code().grpc_status())),
+    );
+    let message = format!("{}: {}", rejection.code().detail(), rejection.reason());
+    if let Ok(value) = HeaderValue::try_from(grpc_percent_encode(&message)) {
+        headers.insert("grpc-message", value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut out = String::new();
+        json_string(&mut out, "a\"b\\c\n\u{1}→");
+        assert_eq!(out, r#""a\"b\\c\n\u0001→""#);
+    }
+
+    #[test]
+    fn grpc_message_is_percent_encoded() {
+        assert_eq!(grpc_percent_encode("50% → ok"), "50%25 %E2%86%92 ok");
+    }
+}

@@ -1,0 +1,394 @@
+//! [`MemoryKeyStore`]: keys in process memory, for tests, examples and single-process services.
+
+use std::fmt;
+use std::future::{Ready, ready};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+
+use super::{CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, NewKey, StoreError};
+use crate::clock::{Clock, SystemClock};
+use crate::id_map::ShardedIdMap;
+use crate::key::{self, KeyId, KeyPrefix};
+use crate::record::{KeyRecord, PreviousSecret};
+
+/// An in-memory key store with the whole key lifecycle.
+///
+/// Lookups take a shared read lock on one of 64 shards and clone an `Arc`; last-used times are
+/// atomics beside the records, so recording a use never takes a write lock. Clones share the
+/// same keys. Nothing survives a restart: use a persistent store for that.
+pub struct MemoryKeyStore<C = SystemClock> {
+    inner: Arc<Inner<C>>,
+}
+
+struct Inner<C> {
+    entries: ShardedIdMap<Entry>,
+    prefix: KeyPrefix,
+    clock: C,
+}
+
+struct Entry {
+    record: Arc<KeyRecord>,
+    /// Milliseconds since the Unix epoch; 0 for never.
+    last_used_ms: AtomicU64,
+}
+
+impl MemoryKeyStore<SystemClock> {
+    /// An empty store issuing keys with the default prefix (`kg`).
+    pub fn new() -> Self {
+        Self::with_prefix(KeyPrefix::default())
+    }
+
+    /// An empty store issuing keys with `prefix`.
+    pub fn with_prefix(prefix: KeyPrefix) -> Self {
+        Self::with_clock(prefix, SystemClock::new())
+    }
+}
+
+impl Default for MemoryKeyStore<SystemClock> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn to_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+        .max(1)
+}
+
+impl<C: Clock> MemoryKeyStore<C> {
+    /// An empty store on the given clock (a [`ManualClock`](crate::clock::ManualClock) in
+    /// tests of expiry and rotation grace).
+    pub fn with_clock(prefix: KeyPrefix, clock: C) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                entries: ShardedIdMap::new(),
+                prefix,
+                clock,
+            }),
+        }
+    }
+
+    /// The prefix of the keys this store issues.
+    pub fn prefix(&self) -> &KeyPrefix {
+        &self.inner.prefix
+    }
+
+    /// Number of keys held, revoked ones included.
+    pub fn len(&self) -> usize {
+        self.inner.entries.len()
+    }
+
+    /// Whether the store holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Adds a record made elsewhere (an import, a fixture). Refuses an id already present.
+    pub fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+        let id = record.id;
+        let mut shard = self.inner.entries.write(&id);
+        if shard.contains_key(&id) {
+            return Err(StoreError::Conflict(format!("a key with id {id} exists")));
+        }
+        shard.insert(
+            id,
+            Entry {
+                record: Arc::new(record),
+                last_used_ms: AtomicU64::new(0),
+            },
+        );
+        Ok(())
+    }
+
+    fn info_of(entry: &Entry) -> KeyInfo {
+        let mut info = KeyInfo::from(&*entry.record);
+        let ms = entry.last_used_ms.load(Ordering::Relaxed);
+        if ms != 0 {
+            info.last_used_at = Some(UNIX_EPOCH + Duration::from_millis(ms));
+        }
+        info
+    }
+
+    /// Replaces the record of `id` with `change(record)`, atomically.
+    fn modify(
+        &self,
+        id: &KeyId,
+        change: impl FnOnce(&KeyRecord) -> Result<KeyRecord, StoreError>,
+    ) -> Result<KeyInfo, StoreError> {
+        let mut shard = self.inner.entries.write(id);
+        let entry = shard.get_mut(id).ok_or(StoreError::NotFound(*id))?;
+        entry.record = Arc::new(change(&entry.record)?);
+        Ok(Self::info_of(entry))
+    }
+
+    fn generation_failed(e: getrandom::Error) -> StoreError {
+        StoreError::Unavailable(format!("the OS random number generator failed: {e}").into())
+    }
+}
+
+impl<C> Clone for MemoryKeyStore<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<C> fmt::Debug for MemoryKeyStore<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryKeyStore")
+            .field("prefix", &self.inner.prefix)
+            .field("keys", &self.inner.entries.len())
+            .finish()
+    }
+}
+
+impl<C: Clock> KeyStore for MemoryKeyStore<C> {
+    type Future = Ready<Result<Option<Arc<KeyRecord>>, StoreError>>;
+
+    fn get(&self, id: &KeyId) -> Self::Future {
+        let shard = self.inner.entries.read(id);
+        ready(Ok(shard.get(id).map(|e| Arc::clone(&e.record))))
+    }
+
+    fn touch(&self, id: &KeyId) {
+        let ms = to_ms(self.inner.clock.now());
+        if let Some(entry) = self.inner.entries.read(id).get(id) {
+            entry.last_used_ms.fetch_max(ms, Ordering::Relaxed);
+        }
+    }
+}
+
+#[async_trait]
+impl<C: Clock> KeyManager for MemoryKeyStore<C> {
+    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
+        let now = self.inner.clock.now();
+        new.validate(now)?;
+        loop {
+            let generated = key::generate(&self.inner.prefix).map_err(Self::generation_failed)?;
+            let record = KeyRecord::new(
+                generated.id,
+                new.name.clone(),
+                generated.digest,
+                new.scopes.clone(),
+                now,
+            )
+            .with_quota(new.quota)
+            .with_expiry(new.expires_at);
+            let info = KeyInfo::from(&record);
+            match self.insert(record) {
+                Ok(()) => {
+                    return Ok(CreatedKey {
+                        plaintext: generated.plaintext,
+                        info,
+                    });
+                }
+                // A 71-bit id collision: draw again.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn info(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        let shard = self.inner.entries.read(id);
+        shard
+            .get(id)
+            .map(Self::info_of)
+            .ok_or(StoreError::NotFound(*id))
+    }
+
+    async fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
+        let mut all = Vec::new();
+        self.inner
+            .entries
+            .for_each_shard(|shard| all.extend(shard.values().map(Self::info_of)));
+        all.sort_by(|a, b| {
+            (a.created_at, a.name.as_str(), a.id).cmp(&(b.created_at, b.name.as_str(), b.id))
+        });
+        Ok(all)
+    }
+
+    async fn update(&self, id: &KeyId, update: KeyUpdate) -> Result<KeyInfo, StoreError> {
+        let now = self.inner.clock.now();
+        self.modify(id, |record| update.apply(record, now))
+    }
+
+    async fn revoke(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        let now = self.inner.clock.now();
+        self.modify(id, |record| {
+            let at = record.revoked_at.unwrap_or(now);
+            Ok(record.clone().with_revoked_at(Some(at)))
+        })
+    }
+
+    async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError> {
+        let now = self.inner.clock.now();
+        let generated =
+            key::generate_for(&self.inner.prefix, *id).map_err(Self::generation_failed)?;
+        let info = self.modify(id, |record| {
+            if record.revoked_at.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "key {id} is revoked and cannot be rotated"
+                )));
+            }
+            let previous = (!grace.is_zero()).then(|| PreviousSecret {
+                digest: record.digest,
+                valid_until: now + grace,
+            });
+            let mut next = record.clone().with_previous(previous);
+            next.digest = generated.digest;
+            Ok(next)
+        })?;
+        Ok(CreatedKey {
+            plaintext: generated.plaintext,
+            info,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::scope::Scope;
+
+    fn store() -> (MemoryKeyStore<ManualClock>, ManualClock) {
+        let clock = ManualClock::new();
+        (
+            MemoryKeyStore::with_clock(KeyPrefix::default(), clock.clone()),
+            clock,
+        )
+    }
+
+    fn new_key(name: &str, scopes: &str) -> NewKey {
+        NewKey::new(name.parse().unwrap(), scopes.parse().unwrap())
+    }
+
+    #[tokio::test]
+    async fn created_key_is_found_by_its_id_with_only_a_digest_stored() {
+        let (store, _) = store();
+        let created = store
+            .create(new_key("local-dev", "read:all"))
+            .await
+            .unwrap();
+        let record = store.get(&created.info.id).await.unwrap().unwrap();
+        let parsed = key::parse(created.plaintext.expose_secret(), store.prefix()).unwrap();
+        assert!(parsed.digest().ct_eq(&record.digest));
+    }
+
+    #[tokio::test]
+    async fn a_key_without_scopes_is_refused() {
+        let (store, _) = store();
+        let new = NewKey::new("x".parse().unwrap(), crate::Scopes::empty());
+        assert!(matches!(
+            store.create(new).await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(store.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_expiry_in_the_past_is_refused() {
+        let (store, clock) = store();
+        let new = new_key("x", "read:all").expires_at(clock.now() - Duration::from_secs(1));
+        assert!(matches!(
+            store.create(new).await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(store.is_empty());
+    }
+
+    #[tokio::test]
+    async fn listing_shows_every_key_in_creation_order() {
+        let (store, clock) = store();
+        store.create(new_key("first", "read:all")).await.unwrap();
+        clock.advance(Duration::from_secs(1));
+        store.create(new_key("second", "admin")).await.unwrap();
+        let names: Vec<_> = store
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| k.name.to_string())
+            .collect();
+        assert_eq!(names, ["first", "second"]);
+    }
+
+    #[tokio::test]
+    async fn update_adds_a_scope_and_keeps_the_rest() {
+        let (store, _) = store();
+        let created = store.create(new_key("ci", "read:all")).await.unwrap();
+        let mut scopes = created.info.scopes.clone();
+        scopes.insert(Scope::WriteAll);
+        let info = store
+            .update(&created.info.id, KeyUpdate::new().scopes(scopes))
+            .await
+            .unwrap();
+        assert_eq!(info.scopes.to_string(), "read:all,write:all");
+        assert_eq!(info.name.as_str(), "ci");
+    }
+
+    #[tokio::test]
+    async fn revoking_twice_keeps_the_first_revocation_time() {
+        let (store, clock) = store();
+        let created = store.create(new_key("ci", "read:all")).await.unwrap();
+        let first = store.revoke(&created.info.id).await.unwrap().revoked_at;
+        clock.advance(Duration::from_secs(5));
+        let second = store.revoke(&created.info.id).await.unwrap().revoked_at;
+        assert_eq!(first, second);
+    }
+
+    #[tokio::test]
+    async fn a_revoked_key_cannot_be_rotated_or_changed() {
+        let (store, _) = store();
+        let id = store
+            .create(new_key("ci", "read:all"))
+            .await
+            .unwrap()
+            .info
+            .id;
+        store.revoke(&id).await.unwrap();
+        assert!(matches!(
+            store.rotate(&id, Duration::ZERO).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let rename = KeyUpdate::new().name("other".parse().unwrap());
+        assert!(matches!(
+            store.update(&id, rename).await,
+            Err(StoreError::Conflict(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn touching_a_key_records_its_last_use() {
+        let (store, clock) = store();
+        let id = store
+            .create(new_key("ci", "read:all"))
+            .await
+            .unwrap()
+            .info
+            .id;
+        assert_eq!(store.info(&id).await.unwrap().last_used_at, None);
+        clock.advance(Duration::from_secs(3));
+        store.touch(&id);
+        let used = store.info(&id).await.unwrap().last_used_at.unwrap();
+        assert_eq!(to_ms(used), to_ms(clock.now()));
+    }
+
+    #[tokio::test]
+    async fn unknown_ids_are_not_found() {
+        let (store, _) = store();
+        let id = KeyId::new("ZZZZZZZZZZZZ").unwrap();
+        assert!(store.get(&id).await.unwrap().is_none());
+        assert!(matches!(
+            store.revoke(&id).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+}

@@ -1,0 +1,141 @@
+//! Checking a presented secret against a record, in constant time.
+
+use crate::clock::Clock;
+use crate::code::ErrorCode;
+use crate::key::KeyDigest;
+use crate::record::KeyRecord;
+
+/// Compared against when the id is unknown or the key has no previous secret, so that every
+/// request does the same work: an unknown id and a wrong secret cost the same time.
+const DUMMY: KeyDigest = KeyDigest::from_bytes([0xA5; 32]);
+
+/// Verifies `presented` (the digest of the presented secret) against `record`.
+///
+/// Both the current and the previous secret are always compared, with the unknown-id case
+/// comparing against a dummy digest. Only a caller holding a right secret learns that a key
+/// is revoked or expired; everyone else gets `invalid_api_key`.
+pub(crate) fn verify(
+    record: Option<&KeyRecord>,
+    presented: &KeyDigest,
+    clock: &dyn Clock,
+) -> Result<(), ErrorCode> {
+    let (current, previous) = match record {
+        Some(r) => (&r.digest, r.previous.as_ref().map_or(&DUMMY, |p| &p.digest)),
+        None => (&DUMMY, &DUMMY),
+    };
+    let current_ok = presented.ct_eq(current);
+    let previous_ok = presented.ct_eq(previous);
+    let Some(record) = record else {
+        return Err(ErrorCode::InvalidApiKey);
+    };
+    if !(current_ok | previous_ok) {
+        return Err(ErrorCode::InvalidApiKey);
+    }
+    let needs_time = !current_ok || record.expires_at.is_some();
+    let now = needs_time.then(|| clock.now());
+    if !current_ok {
+        // Only the previous secret matched: it works until its grace period ends.
+        let in_grace = match (record.previous, now) {
+            (Some(p), Some(now)) => now < p.valid_until,
+            _ => false,
+        };
+        if !in_grace {
+            return Err(ErrorCode::InvalidApiKey);
+        }
+    }
+    if record.revoked_at.is_some() {
+        return Err(ErrorCode::RevokedApiKey);
+    }
+    if let (Some(expires_at), Some(now)) = (record.expires_at, now)
+        && now >= expires_at
+    {
+        return Err(ErrorCode::ExpiredApiKey);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::key::KeyId;
+    use crate::record::PreviousSecret;
+    use crate::scope::Scopes;
+    use std::time::Duration;
+
+    fn record(digest: KeyDigest, clock: &ManualClock) -> KeyRecord {
+        KeyRecord::new(
+            KeyId::new("AAAAAAAAAAAA").unwrap(),
+            "k".parse().unwrap(),
+            digest,
+            Scopes::empty(),
+            clock.now(),
+        )
+    }
+
+    const RIGHT: KeyDigest = KeyDigest::from_bytes([1; 32]);
+    const WRONG: KeyDigest = KeyDigest::from_bytes([2; 32]);
+
+    #[test]
+    fn right_secret_of_an_active_key_passes() {
+        let clock = ManualClock::new();
+        assert_eq!(verify(Some(&record(RIGHT, &clock)), &RIGHT, &clock), Ok(()));
+    }
+
+    #[test]
+    fn unknown_id_and_wrong_secret_get_the_same_answer() {
+        let clock = ManualClock::new();
+        let r = record(RIGHT, &clock);
+        assert_eq!(verify(None, &RIGHT, &clock), Err(ErrorCode::InvalidApiKey));
+        assert_eq!(
+            verify(Some(&r), &WRONG, &clock),
+            Err(ErrorCode::InvalidApiKey)
+        );
+    }
+
+    #[test]
+    fn revocation_is_only_told_to_the_holder_of_the_secret() {
+        let clock = ManualClock::new();
+        let r = record(RIGHT, &clock).with_revoked_at(Some(clock.now()));
+        assert_eq!(
+            verify(Some(&r), &RIGHT, &clock),
+            Err(ErrorCode::RevokedApiKey)
+        );
+        assert_eq!(
+            verify(Some(&r), &WRONG, &clock),
+            Err(ErrorCode::InvalidApiKey)
+        );
+    }
+
+    #[test]
+    fn expiry_is_only_told_to_the_holder_of_the_secret() {
+        let clock = ManualClock::new();
+        let r = record(RIGHT, &clock).with_expiry(Some(clock.now() + Duration::from_secs(1)));
+        assert_eq!(verify(Some(&r), &RIGHT, &clock), Ok(()));
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(
+            verify(Some(&r), &RIGHT, &clock),
+            Err(ErrorCode::ExpiredApiKey)
+        );
+        assert_eq!(
+            verify(Some(&r), &WRONG, &clock),
+            Err(ErrorCode::InvalidApiKey)
+        );
+    }
+
+    #[test]
+    fn previous_secret_works_only_during_its_grace_period() {
+        let clock = ManualClock::new();
+        let r = record(RIGHT, &clock).with_previous(Some(PreviousSecret {
+            digest: WRONG,
+            valid_until: clock.now() + Duration::from_secs(60),
+        }));
+        assert_eq!(verify(Some(&r), &WRONG, &clock), Ok(()));
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(
+            verify(Some(&r), &WRONG, &clock),
+            Err(ErrorCode::InvalidApiKey)
+        );
+        assert_eq!(verify(Some(&r), &RIGHT, &clock), Ok(()));
+    }
+}
