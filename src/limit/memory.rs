@@ -231,30 +231,39 @@ mod tests {
         );
     }
 
-    #[test]
-    fn two_threads_never_exceed_the_quota_together() {
-        let clock = ManualClock::new();
-        let limiter = MemoryRateLimiter::with_clock(clock.clone());
-        let q = Quota::per_second(nz(100));
-        let admitted = std::sync::atomic::AtomicU64::new(0);
-        std::thread::scope(|s| {
-            for _ in 0..2 {
-                s.spawn(|| {
-                    for i in 0..5_000 {
-                        if i % 500 == 0 {
-                            clock.advance(Duration::from_millis(100));
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// From two threads at once, never more than burst + elapsed / interval admitted.
+        #[test]
+        fn two_threads_never_exceed_burst_plus_rate_times_elapsed(
+            burst in 1_u32..50,
+            interval_ms in 1_u64..50,
+            step_ms in 0_u64..20,
+        ) {
+            let clock = ManualClock::new();
+            let limiter = MemoryRateLimiter::with_clock(clock.clone());
+            let q = Quota::new(burst, Duration::from_millis(interval_ms)).unwrap();
+            let admitted = std::sync::atomic::AtomicU64::new(0);
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| {
+                        for i in 0..2_000 {
+                            if i % 50 == 0 {
+                                clock.advance(Duration::from_millis(step_ms));
+                            }
+                            if limiter.decide(&id(7), &q).allowed {
+                                admitted.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
-                        if limiter.decide(&id(7), &q).allowed {
-                            admitted.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                });
-            }
-        });
-        let elapsed = clock.monotonic();
-        let bound = 100 + elapsed.as_millis() as u64 / 10;
-        let admitted = admitted.into_inner();
-        assert!(admitted <= bound, "{admitted} admitted, bound {bound}");
-        assert!(admitted >= 100, "only {admitted} admitted");
+                    });
+                }
+            });
+            let elapsed = clock.monotonic().as_nanos() as u64;
+            let bound = u64::from(burst) + elapsed / q.interval_nanos();
+            let admitted = admitted.into_inner();
+            proptest::prop_assert!(admitted <= bound, "{} admitted, bound {}", admitted, bound);
+            proptest::prop_assert!(admitted >= u64::from(burst));
+        }
     }
 }
