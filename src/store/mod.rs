@@ -23,6 +23,7 @@
 
 mod manage;
 mod memory;
+mod usage;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -30,6 +31,8 @@ use std::time::Duration;
 
 pub use manage::{CreatedKey, KeyInfo, KeyManager, KeyUpdate, NewKey};
 pub use memory::MemoryKeyStore;
+#[allow(unused_imports)]
+pub(crate) use usage::UsageLog;
 
 use crate::BoxError;
 use crate::key::KeyId;
