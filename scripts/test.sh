@@ -16,3 +16,4 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --all-features -- -D warnings
 cargo test --all-features
 scripts/smoke-quickstart.sh
+cargo run --quiet --example soak -- --secs 5 --keys 30000
