@@ -1,0 +1,212 @@
+//! The layer against the physical floor and against its peers, in one process.
+//!
+//! `cargo bench --bench layer`; `benches/run.sh` turns the results into the README's table.
+//!
+//! - `floor`: the pieces no API-key check can avoid (SHA-256, a digest compare, a map hit, one
+//!   GCRA update);
+//! - `success`: one authenticated request through a tower stack: bare, keygate, and the peers
+//!   (tower-http's static bearer check alone, and with tower-governor keyed by the token);
+//! - `reject`: each error-table row;
+//! - `store_size`: a lookup among 1 to 1,000,000 keys;
+//! - `threads`: the success path from one and from two threads, on one key and on many.
+
+mod support;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use http::{Method, Request};
+use keygate::{KeyDigest, KeyStore, MemoryRateLimiter};
+use sha2::{Digest, Sha256};
+use support::*;
+use tower::{ServiceBuilder, service_fn};
+use tower_governor::GovernorLayer;
+use tower_governor::governor::GovernorConfigBuilder;
+use tower_governor::key_extractor::KeyExtractor;
+use tower_http::validate_request::ValidateRequestHeaderLayer;
+
+/// tower-governor keyed by the bearer token, as a user of the peers would write it.
+#[derive(Clone)]
+struct TokenKey;
+
+impl KeyExtractor for TokenKey {
+    type Key = String;
+    fn extract<T>(&self, req: &Request<T>) -> Result<String, tower_governor::GovernorError> {
+        req.headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or(tower_governor::GovernorError::UnableToExtractKey)
+    }
+}
+
+fn floor(c: &mut Criterion) {
+    let keys = Keys::new(100_000);
+    let mut g = c.benchmark_group("floor");
+    let secret = &keys.valid.as_bytes()[keys.valid.len() - 49..keys.valid.len() - 6];
+    g.bench_function("sha256_secret_part_43b", |b| {
+        b.iter(|| KeyDigest::of_secret(black_box(secret)))
+    });
+    g.bench_function("sha256_whole_key", |b| {
+        b.iter(|| Sha256::digest(black_box(keys.valid.as_bytes())))
+    });
+    let a = KeyDigest::of_secret(secret);
+    let z = KeyDigest::of_secret(b"other");
+    g.bench_function("digest_ct_eq", |b| {
+        b.iter(|| black_box(&a).ct_eq(black_box(&z)))
+    });
+    g.bench_function("subtle_ct_eq_bytewise", |b| {
+        use subtle::ConstantTimeEq;
+        b.iter(|| bool::from(black_box(a.as_bytes()).ct_eq(black_box(z.as_bytes()))))
+    });
+    g.bench_function("store_hit_among_100k", |b| {
+        b.iter(|| now(keys.store.get(black_box(&keys.valid_id))))
+    });
+    let limiter = MemoryRateLimiter::new();
+    let quota = unlimited();
+    g.bench_function("gcra_update", |b| {
+        b.iter(|| limiter.decide(black_box(&keys.valid_id), &quota))
+    });
+    g.finish();
+}
+
+fn success(c: &mut Criterion) {
+    let keys = Keys::new(100_000);
+    let auth = bearer(&keys.valid);
+    let mut g = c.benchmark_group("success");
+
+    let mut bare = ServiceBuilder::new().service(service_fn(hello));
+    g.bench_function("bare", |b| b.iter(|| call(&mut bare, request(Some(&auth)))));
+
+    let mut keygate = ServiceBuilder::new()
+        .layer(keys.layer())
+        .service(service_fn(hello));
+    g.bench_function("keygate", |b| {
+        b.iter(|| call(&mut keygate, request(Some(&auth))))
+    });
+
+    // tower-http deprecates `bearer` as "too basic to be useful in real applications": it is
+    // the peer precisely because it is the least work a bearer check can do.
+    #[allow(deprecated)]
+    let mut bearer_only = ServiceBuilder::new()
+        .layer(ValidateRequestHeaderLayer::bearer(&keys.valid))
+        .service(service_fn(hello));
+    g.bench_function("tower_http_bearer", |b| {
+        b.iter(|| call(&mut bearer_only, request(Some(&auth))))
+    });
+
+    let config = GovernorConfigBuilder::default()
+        .per_nanosecond(1)
+        .burst_size(u32::MAX)
+        .key_extractor(TokenKey)
+        .finish()
+        .expect("valid governor config");
+    #[allow(deprecated)]
+    let mut bearer_governor = ServiceBuilder::new()
+        .layer(ValidateRequestHeaderLayer::bearer(&keys.valid))
+        .layer(GovernorLayer::<_, _, Body>::new(config))
+        .service(service_fn(hello));
+    g.bench_function("tower_http_bearer_governor", |b| {
+        b.iter(|| call(&mut bearer_governor, request(Some(&auth))))
+    });
+    g.finish();
+}
+
+fn reject(c: &mut Criterion) {
+    let keys = Keys::new(100_000);
+    let mut svc = ServiceBuilder::new()
+        .layer(keys.layer())
+        .service(service_fn(hello));
+    // Spend the limited key's only request.
+    call(&mut svc, request(Some(&bearer(&keys.limited))));
+    let mut g = c.benchmark_group("reject");
+    g.bench_function("missing_401", |b| b.iter(|| call(&mut svc, request(None))));
+    let cases = [
+        ("malformed_401", &keys.malformed),
+        ("unknown_id_401", &keys.unknown),
+        ("wrong_secret_401", &keys.wrong_secret),
+        ("revoked_401", &keys.revoked),
+        ("rate_limited_429", &keys.limited),
+    ];
+    for (name, key) in cases {
+        let auth = bearer(key);
+        g.bench_function(name, |b| b.iter(|| call(&mut svc, request(Some(&auth)))));
+    }
+    let reader = bearer(&keys.reader);
+    g.bench_function("insufficient_scope_403", |b| {
+        b.iter(|| {
+            let mut req = request(Some(&reader));
+            *req.method_mut() = Method::POST;
+            call(&mut svc, req)
+        })
+    });
+    g.finish();
+}
+
+fn store_size(c: &mut Criterion) {
+    let mut g = c.benchmark_group("store_size");
+    for size in [1_usize, 1_000, 100_000, 1_000_000] {
+        let keys = Keys::new(size - 1);
+        g.bench_with_input(BenchmarkId::from_parameter(size), &keys, |b, keys| {
+            b.iter(|| now(keys.store.get(black_box(&keys.valid_id))))
+        });
+    }
+    g.finish();
+}
+
+/// Wall time per request when `threads` threads each make `iters` requests at once.
+fn threaded(keys: &Keys, threads: usize, same_key: bool, iters: u64) -> Duration {
+    let layer = keys.layer();
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let layer = layer.clone();
+            let key = if same_key {
+                &keys.valid
+            } else {
+                &keys.others[t]
+            };
+            s.spawn(move || {
+                let auth = bearer(key);
+                let mut svc = ServiceBuilder::new()
+                    .layer(layer)
+                    .service(service_fn(hello));
+                for _ in 0..iters {
+                    black_box(call(&mut svc, request(Some(&auth))));
+                }
+            });
+        }
+    });
+    start.elapsed() / threads as u32
+}
+
+fn threads(c: &mut Criterion) {
+    let keys = Keys::new(100_000);
+    let mut g = c.benchmark_group("threads");
+    for (name, threads, same) in [
+        ("1_thread", 1, true),
+        ("2_threads_same_key", 2, true),
+        ("2_threads_different_keys", 2, false),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| threaded(&keys, threads, same, iters))
+        });
+    }
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(50)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = floor, success, reject, store_size, threads
+}
+criterion_main!(benches);
