@@ -26,8 +26,46 @@ const X_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const X_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 const X_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
-fn value(text: String) -> HeaderValue {
-    HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static("0"))
+/// A small stack buffer to format header values without going through `fmt` and a `String`.
+struct ValueBuf {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl ValueBuf {
+    fn new() -> Self {
+        Self {
+            bytes: [0; 64],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, s: &[u8]) -> &mut Self {
+        let end = (self.len + s.len()).min(self.bytes.len());
+        self.bytes[self.len..end].copy_from_slice(&s[..end - self.len]);
+        self.len = end;
+        self
+    }
+
+    fn number(&mut self, mut n: u64) -> &mut Self {
+        let mut digits = [0_u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.push(&digits[i..])
+    }
+
+    fn value(&self) -> HeaderValue {
+        // Only ASCII digits and the fixed punctuation above ever go in.
+        HeaderValue::from_bytes(&self.bytes[..self.len])
+            .unwrap_or_else(|_| HeaderValue::from_static("0"))
+    }
 }
 
 impl RateLimitHeaders {
@@ -36,18 +74,20 @@ impl RateLimitHeaders {
         match self {
             RateLimitHeaders::Ietf => {
                 let window = ceil_secs(quota.window()).max(1);
-                headers.insert(
-                    RATELIMIT_POLICY,
-                    value(format!("\"default\";q={};w={window}", quota.burst())),
-                );
-                headers.insert(
-                    RATELIMIT,
-                    value(format!(
-                        "\"default\";r={};t={}",
-                        decision.remaining,
-                        decision.reset_secs()
-                    )),
-                );
+                let policy = ValueBuf::new()
+                    .push(b"\"default\";q=")
+                    .number(u64::from(quota.burst()))
+                    .push(b";w=")
+                    .number(window)
+                    .value();
+                let current = ValueBuf::new()
+                    .push(b"\"default\";r=")
+                    .number(u64::from(decision.remaining))
+                    .push(b";t=")
+                    .number(decision.reset_secs())
+                    .value();
+                headers.insert(RATELIMIT_POLICY, policy);
+                headers.insert(RATELIMIT, current);
             }
             RateLimitHeaders::XRateLimit => {
                 headers.insert(X_LIMIT, HeaderValue::from(decision.limit));
@@ -95,6 +135,25 @@ mod tests {
         assert_eq!(h["x-ratelimit-limit"], "5");
         assert_eq!(h["x-ratelimit-remaining"], "3");
         assert_eq!(h["x-ratelimit-reset"], "2");
+    }
+
+    #[test]
+    fn large_numbers_are_written_in_full() {
+        let quota = Quota::new(u32::MAX, Duration::from_secs(1)).unwrap();
+        let decision = Decision {
+            allowed: true,
+            limit: u32::MAX,
+            remaining: u32::MAX - 1,
+            reset: Duration::from_secs(1),
+            retry_after: Duration::ZERO,
+        };
+        let mut h = HeaderMap::new();
+        RateLimitHeaders::Ietf.write(&quota, &decision, &mut h);
+        assert_eq!(
+            h["ratelimit-policy"],
+            "\"default\";q=4294967295;w=4294967295"
+        );
+        assert_eq!(h["ratelimit"], "\"default\";r=4294967294;t=1");
     }
 
     #[test]
