@@ -181,6 +181,9 @@ pub struct KeyId([u8; ID_LEN]);
 pub struct InvalidKeyId(String);
 
 impl KeyId {
+    /// `000000000000`, for records that stand for no key.
+    pub(crate) const ZERO: KeyId = KeyId(*b"000000000000");
+
     /// Parses a key id (12 base62 characters).
     pub fn new(id: &str) -> Result<Self, InvalidKeyId> {
         let bytes = id.as_bytes();

@@ -135,6 +135,18 @@ impl KeyRecord {
         }
     }
 
+    /// A record no key matches, for code paths that must do the same work whether or not an
+    /// id is known.
+    pub(crate) fn timing_dummy() -> Self {
+        Self::new(
+            KeyId::ZERO,
+            KeyName(Arc::from("unknown")),
+            KeyDigest::from_bytes([0; 32]),
+            Scopes::empty(),
+            std::time::UNIX_EPOCH,
+        )
+    }
+
     /// Sets the key's own quota.
     pub fn with_quota(mut self, quota: Option<Quota>) -> Self {
         self.quota = quota;

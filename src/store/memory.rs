@@ -27,6 +27,8 @@ struct Inner<C> {
     entries: ShardedIdMap<Entry>,
     prefix: KeyPrefix,
     clock: C,
+    /// Cloned and dropped on a miss, so that an unknown id costs what a known one does.
+    dummy: Arc<KeyRecord>,
 }
 
 struct Entry {
@@ -68,6 +70,7 @@ impl<C: Clock> MemoryKeyStore<C> {
             inner: Arc::new(Inner {
                 entries: ShardedIdMap::new(),
                 prefix,
+                dummy: Arc::new(KeyRecord::timing_dummy()),
                 clock,
             }),
         }
@@ -153,7 +156,15 @@ impl<C: Clock> KeyStore for MemoryKeyStore<C> {
 
     fn get(&self, id: &KeyId) -> Self::Future {
         let shard = self.inner.entries.read(id);
-        ready(Ok(shard.get(id).map(|e| Arc::clone(&e.record))))
+        let found = match shard.get(id) {
+            Some(entry) => Some(Arc::clone(&entry.record)),
+            None => {
+                // The same reference-count traffic as a hit: timing must not tell them apart.
+                std::hint::black_box(Arc::clone(&self.inner.dummy));
+                None
+            }
+        };
+        ready(Ok(found))
     }
 
     fn touch(&self, id: &KeyId) {
