@@ -14,7 +14,9 @@ use common::{Answer, Svc, echo, get, send, with_key};
 use http::StatusCode;
 use keygate::{
     ApiKeyLayer, FailurePolicy, KeyId, KeyManager, MemoryKeyStore, NewKey, Quota, RedisRateLimiter,
+    RedisRateLimiterBuilder,
 };
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tower::util::BoxCloneService;
 use tower::{ServiceBuilder, service_fn};
 
@@ -34,13 +36,13 @@ impl Drop for RestartRedis {
     }
 }
 
-async fn service(store: MemoryKeyStore, url: &str, policy: FailurePolicy) -> Svc {
-    let limiter = RedisRateLimiter::builder()
+fn limiter() -> RedisRateLimiterBuilder {
+    RedisRateLimiter::builder()
         .namespace(format!("keygate-test:{}:", KeyId::random().unwrap()))
         .timeout(Duration::from_millis(100))
-        .connect(url)
-        .await
-        .unwrap();
+}
+
+fn service(store: MemoryKeyStore, limiter: RedisRateLimiter, policy: FailurePolicy) -> Svc {
     let layer = ApiKeyLayer::builder(store, limiter)
         .on_limiter_failure(policy)
         .build();
@@ -88,8 +90,16 @@ async fn redis_going_away_fails_closed_or_open_at_once_and_recovers_by_itself() 
         .await
         .unwrap();
     let key = created.plaintext.expose_secret().to_owned();
-    let closed = service(store.clone(), &url, FailurePolicy::FailClosed).await;
-    let open = service(store, &url, FailurePolicy::FailOpen).await;
+    let closed = service(
+        store.clone(),
+        limiter().connect(url.as_str()).await.unwrap(),
+        FailurePolicy::FailClosed,
+    );
+    let open = service(
+        store.clone(),
+        limiter().connect(url.as_str()).await.unwrap(),
+        FailurePolicy::FailOpen,
+    );
     for svc in [&closed, &open] {
         let (answer, _) = timed(svc, &key).await;
         assert_eq!(answer.status, StatusCode::OK);
@@ -119,17 +129,28 @@ async fn redis_going_away_fails_closed_or_open_at_once_and_recovers_by_itself() 
         assert!(took < bound, "fail-open answer took {took:?}");
     }
 
+    // A service started while Redis is down, on a connection made lazily.
+    let lazy = ConnectionManager::new_lazy_with_config(
+        redis::Client::open(url.as_str()).unwrap(),
+        ConnectionManagerConfig::new(),
+    )
+    .unwrap();
+    let late = service(store, limiter().build(lazy), FailurePolicy::FailClosed);
+
     // Long enough for the connection's reconnect attempts to run out: it must still recover.
     let outage = Instant::now();
     while outage.elapsed() < Duration::from_secs(5) {
-        let (answer, took) = timed(&closed, &key).await;
-        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
-        assert!(took < bound, "fail-closed answer took {took:?}");
+        for svc in [&closed, &late] {
+            let (answer, took) = timed(svc, &key).await;
+            assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+            assert!(took < bound, "fail-closed answer took {took:?}");
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
     services("start-redis");
     until_recovered(&closed, &key, "fail-closed").await;
     until_recovered(&open, &key, "fail-open").await;
+    until_recovered(&late, &key, "late-started").await;
     drop(guard);
 }

@@ -71,6 +71,10 @@ impl RedisRateLimiterBuilder {
     /// The connection is a `ConnectionManager`: one multiplexed connection shared by every
     /// check, re-established in the background when it breaks (connection attempts time out
     /// after 1 s, retried with exponential back-off capped at 1 s).
+    ///
+    /// A service that must start while Redis is down (and fail open or closed until it is up)
+    /// passes [`build`](Self::build) a manager made with `ConnectionManager::new_lazy_with_config`,
+    /// which connects on first use.
     pub async fn connect(self, url: impl IntoConnectionInfo) -> RedisResult<RedisRateLimiter> {
         let client = Client::open(url)?;
         let config = ConnectionManagerConfig::new()
