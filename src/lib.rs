@@ -109,6 +109,8 @@ pub use future::ResponseFuture;
 pub use key::{ApiKey, KeyDigest, KeyId, KeyPrefix};
 pub use layer::{ApiKeyLayer, ApiKeyLayerBuilder, InvalidRealm};
 pub use limit::{Decision, FailurePolicy, LimiterError, MemoryRateLimiter, Quota, RateLimiter};
+#[cfg(feature = "redis")]
+pub use limit::{RedisRateLimiter, RedisRateLimiterBuilder};
 pub use policy::{MethodPolicy, RoutePolicy, ScopePolicy};
 pub use ratelimit_headers::RateLimitHeaders;
 pub use record::{KeyName, KeyRecord, KeyStatus, PreviousSecret};

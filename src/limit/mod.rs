@@ -22,14 +22,21 @@
 //! ```
 
 mod decision;
+#[cfg(feature = "redis")]
+mod deny_cache;
 pub mod gcra;
 mod memory;
 mod quota;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisCheck, RedisRateLimiter, RedisRateLimiterBuilder};
 pub use decision::Decision;
 pub(crate) use decision::ceil_secs;
 pub use memory::MemoryRateLimiter;

@@ -1,0 +1,197 @@
+//! [`RedisRateLimiter`]: GCRA in Redis, so that every instance of a service enforces one limit
+//! per key.
+//!
+//! Each check is **one round trip**: `EVALSHA` of a Lua script (`src/limit/gcra.lua`) that reads
+//! the server's `TIME`, applies the rule of [`gcra::decide`](crate::limit::gcra::decide) to the
+//! key's stored theoretical arrival time, stores the new one with a TTL equal to the time the
+//! bucket takes to fill again, and answers allowed / remaining / retry delay / reset.
+//!
+//! - **One clock**: time comes from the Redis server, so clock skew between application
+//!   instances cannot mint extra burst.
+//! - **One Redis key per API key** (`<namespace><key id>`, namespace `keygate:rl:` by default),
+//!   touched by one script call: Redis Cluster friendly. Idle keys expire on their own.
+//! - **Integer microseconds**: see [the rounding of quotas](self#rounding).
+//! - **Bounded**: every check answers within its timeout (100 ms by default):
+//!   [`LimiterError::Timeout`] when Redis is slow,
+//!   [`LimiterError::Unavailable`] when it is unreachable or
+//!   answers with an error. The layer then fails closed (503 `auth_unavailable`) or open, as its
+//!   [`FailurePolicy`](crate::FailurePolicy) says. The connection is a redis-rs
+//!   `ConnectionManager`: after Redis restarts, checks succeed again with no manual step.
+//! - **Local deny cache** (on by default): a key just refused is refused locally until its
+//!   retry time, with the delay that remains, without asking Redis. It never refuses beyond the
+//!   real retry time, and holds at most [`deny_cache_capacity`](RedisRateLimiterBuilder::deny_cache_capacity)
+//!   refusals.
+//!
+//! ```no_run
+//! use std::num::NonZeroU32;
+//! use std::time::Duration;
+//! use keygate::{ApiKeyLayer, FailurePolicy, MemoryKeyStore, Quota, RedisRateLimiter};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let limiter = RedisRateLimiter::builder()
+//!     .namespace("myapp:rl:")
+//!     .timeout(Duration::from_millis(50))
+//!     .connect("redis://127.0.0.1:6379/")
+//!     .await?;
+//! let layer = ApiKeyLayer::builder(MemoryKeyStore::new(), limiter)
+//!     .default_quota(Quota::per_second(NonZeroU32::new(10).unwrap()))
+//!     .on_limiter_failure(FailurePolicy::FailClosed)
+//!     .build();
+//! # let _ = layer;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Rounding
+//!
+//! The script counts in integer microseconds (Lua numbers are doubles: every value stays below
+//! 2^53, so the arithmetic is exact). A [`Quota`]'s interval is in nanoseconds, so it is
+//! **rounded up** to a whole microsecond: a quota whose interval is a whole number of
+//! microseconds (any interval in ms or s, `per_second(n)` for any `n` dividing 1,000,000) gets
+//! exactly the decisions of `gcra::decide`; any other refills up to 1 µs per request more slowly,
+//! never faster (`per_second(3)`: 333,334 µs instead of 333,333,333 ns). Windows
+//! (`burst × interval`) longer than 2^50 µs, about 35 years, are treated as 35 years.
+//!
+//! # Panics
+//!
+//! Checks must be awaited inside a Tokio runtime with its time driver enabled, as every
+//! axum, hyper or tonic server's is: the connection and the timeout live there.
+
+mod builder;
+mod check;
+mod script;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::redis::aio::ConnectionManager;
+
+pub use builder::RedisRateLimiterBuilder;
+pub use check::RedisCheck;
+
+use super::deny_cache::DenyCache;
+use super::{Decision, LimiterError, Quota, RateLimiter};
+use crate::clock::{Clock, SystemClock};
+use crate::key::KeyId;
+
+/// A rate limiter whose state lives in Redis, shared by every instance that uses the same
+/// server and namespace. See [the module docs](self).
+///
+/// Clones share one connection and one deny cache.
+#[derive(Clone)]
+pub struct RedisRateLimiter {
+    shared: Arc<Shared>,
+}
+
+/// What every clone and every in-flight check share.
+struct Shared {
+    conn: ConnectionManager,
+    namespace: String,
+    timeout: Duration,
+    hash: String,
+    deny_cache: Option<DenyCache>,
+    clock: SystemClock,
+}
+
+impl RedisRateLimiter {
+    /// A builder: namespace, timeout, deny cache, then a URL or a connection.
+    pub fn builder() -> RedisRateLimiterBuilder {
+        RedisRateLimiterBuilder::new()
+    }
+
+    /// A limiter with the default settings, connected to `url` (e.g. `redis://127.0.0.1/`).
+    /// See [`RedisRateLimiterBuilder::connect`].
+    pub async fn connect(url: impl ::redis::IntoConnectionInfo) -> ::redis::RedisResult<Self> {
+        Self::builder().connect(url).await
+    }
+
+    /// The Redis key holding the state of key `id`: the namespace followed by the id.
+    pub fn redis_key(&self, id: &KeyId) -> String {
+        let mut key = String::with_capacity(self.shared.namespace.len() + id.as_str().len());
+        key.push_str(&self.shared.namespace);
+        key.push_str(id.as_str());
+        key
+    }
+
+    /// The namespace that prefixes every Redis key of this limiter.
+    pub fn namespace(&self) -> &str {
+        &self.shared.namespace
+    }
+
+    /// The time a check may take before it fails with [`LimiterError::Timeout`].
+    pub fn timeout(&self) -> Duration {
+        self.shared.timeout
+    }
+
+    /// Number of refusals held by the local deny cache (0 when it is off).
+    pub fn cached_refusals(&self) -> usize {
+        self.shared.deny_cache.as_ref().map_or(0, DenyCache::len)
+    }
+
+    fn from_parts(
+        conn: ConnectionManager,
+        namespace: String,
+        timeout: Duration,
+        deny_cache: Option<DenyCache>,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                conn,
+                namespace,
+                timeout,
+                hash: script::hash(),
+                deny_cache,
+                clock: SystemClock::new(),
+            }),
+        }
+    }
+}
+
+impl Shared {
+    /// Asks Redis, within the timeout; remembers a refusal in the deny cache.
+    async fn ask(
+        self: Arc<Self>,
+        id: KeyId,
+        key: String,
+        quota: Quota,
+    ) -> Result<Decision, LimiterError> {
+        let sent_at = self.clock.monotonic();
+        let mut conn = self.conn.clone();
+        let args = script::Args::new(&quota);
+        let reply =
+            tokio::time::timeout(self.timeout, script::run(&mut conn, &self.hash, &key, args))
+                .await
+                .map_err(|_| LimiterError::Timeout(self.timeout))?
+                .map_err(|error| LimiterError::Unavailable(Box::new(error)))?;
+        let decision = script::decision(reply, &quota)?;
+        if let Some(cache) = &self.deny_cache {
+            cache.insert(&id, &quota, sent_at, &decision);
+        }
+        Ok(decision)
+    }
+}
+
+impl RateLimiter for RedisRateLimiter {
+    type Future = RedisCheck;
+
+    fn check(&self, id: &KeyId, quota: &Quota) -> Self::Future {
+        if let Some(cache) = &self.shared.deny_cache
+            && let Some(refused) = cache.get(id, quota, self.shared.clock.monotonic())
+        {
+            return RedisCheck::cached(refused);
+        }
+        let key = self.redis_key(id);
+        RedisCheck::remote(Arc::clone(&self.shared).ask(*id, key, *quota))
+    }
+}
+
+impl fmt::Debug for RedisRateLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisRateLimiter")
+            .field("namespace", &self.shared.namespace)
+            .field("timeout", &self.shared.timeout)
+            .field("deny_cache", &self.shared.deny_cache.is_some())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,94 @@
+//! [`RedisRateLimiterBuilder`]: the settings of a [`RedisRateLimiter`].
+
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{Client, IntoConnectionInfo, RedisResult};
+
+use super::RedisRateLimiter;
+use crate::limit::deny_cache::DenyCache;
+
+/// Configures a [`RedisRateLimiter`].
+///
+/// | setting | default |
+/// |---|---|
+/// | [`namespace`](Self::namespace) | `keygate:rl:` |
+/// | [`timeout`](Self::timeout) | 100 ms per check |
+/// | [`deny_cache`](Self::deny_cache) | on |
+/// | [`deny_cache_capacity`](Self::deny_cache_capacity) | 10,000 refused keys |
+///
+/// then [`connect`](Self::connect) to a URL, or [`build`](Self::build) on a
+/// `ConnectionManager` of your own (TLS, Sentinel-resolved address, other reconnect settings).
+#[derive(Debug, Clone)]
+pub struct RedisRateLimiterBuilder {
+    namespace: String,
+    timeout: Duration,
+    deny_cache: bool,
+    deny_cache_capacity: usize,
+}
+
+impl RedisRateLimiterBuilder {
+    pub(super) fn new() -> Self {
+        Self {
+            namespace: String::from("keygate:rl:"),
+            timeout: Duration::from_millis(100),
+            deny_cache: true,
+            deny_cache_capacity: 10_000,
+        }
+    }
+
+    /// The prefix of every Redis key of this limiter; the key id follows it. Instances that must
+    /// share limits use the same namespace.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// How long a check may take, round trip and reconnection included, before it fails with
+    /// [`LimiterError::Timeout`](crate::LimiterError::Timeout).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Whether a key just refused is refused locally until its retry time, without asking Redis.
+    pub fn deny_cache(mut self, enabled: bool) -> Self {
+        self.deny_cache = enabled;
+        self
+    }
+
+    /// The most refused keys the deny cache holds (rounded up to a multiple of 64). When it is
+    /// full, further refusals are not cached: those keys keep asking Redis.
+    pub fn deny_cache_capacity(mut self, capacity: usize) -> Self {
+        self.deny_cache_capacity = capacity;
+        self
+    }
+
+    /// Connects to the server at `url` (e.g. `redis://127.0.0.1:6379/`, `rediss://` with a TLS
+    /// feature of `redis` enabled) and returns the limiter; fails when the server cannot be
+    /// reached.
+    ///
+    /// The connection is a `ConnectionManager`: one multiplexed connection shared by every
+    /// check, re-established in the background when it breaks (connection attempts time out
+    /// after 1 s, retried with exponential back-off capped at 1 s).
+    ///
+    /// A service that must start while Redis is down (and fail open or closed until it is up)
+    /// passes [`build`](Self::build) a manager made with `ConnectionManager::new_lazy_with_config`,
+    /// which connects on first use.
+    pub async fn connect(self, url: impl IntoConnectionInfo) -> RedisResult<RedisRateLimiter> {
+        let client = Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_max_delay(Duration::from_secs(1));
+        let manager = ConnectionManager::new_with_config(client, config).await?;
+        Ok(self.build(manager))
+    }
+
+    /// The limiter, on a connection of your own.
+    pub fn build(self, manager: ConnectionManager) -> RedisRateLimiter {
+        let deny_cache = self
+            .deny_cache
+            .then(|| DenyCache::new(self.deny_cache_capacity));
+        RedisRateLimiter::from_parts(manager, self.namespace, self.timeout, deny_cache)
+    }
+}
