@@ -120,5 +120,10 @@ pub use store::{
 };
 pub use transport::SecureTransport;
 
+// The README's Rust snippets compile as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeSnippets;
+
 /// A boxed error, as backends report them.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
