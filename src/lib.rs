@@ -81,6 +81,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authenticated;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 mod body;
 pub mod clock;
 mod code;
@@ -120,8 +123,8 @@ pub use store::{
 };
 pub use transport::SecureTransport;
 
-// The README's Rust snippets compile as doctests.
-#[cfg(doctest)]
+// The README's Rust snippets compile as doctests (the axum one needs the feature).
+#[cfg(all(doctest, feature = "axum"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeSnippets;
 
