@@ -262,12 +262,7 @@ async fn a_service_builder_stack_with_tower_http_layers_passes_a_valid_key() {
 async fn a_service_builder_stack_with_tower_http_layers_keeps_the_rejection() {
     let h = Harness::new();
     let response = call(&behind_tower_http(&h), request("GET", "/v1/records", None)).await;
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(wire::problem_code(&response), "missing_api_key");
-    assert_eq!(
-        wire::header(&response, "www-authenticate"),
-        "Bearer realm=\"api\""
-    );
+    wire::assert_missing_key_problem(&response);
 }
 
 #[tokio::test]

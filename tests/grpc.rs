@@ -208,12 +208,7 @@ async fn mixed_server() -> (SocketAddr, DemoKeys) {
 async fn a_rest_route_beside_grpc_answers_a_missing_key_with_problem_json() {
     let (addr, _keys) = mixed_server().await;
     let response = wire::send(addr, wire::request("GET", "/v1/records", None)).await;
-    assert_eq!(response.status(), 401);
-    assert_eq!(wire::problem_code(&response), "missing_api_key");
-    assert_eq!(
-        wire::header(&response, "www-authenticate"),
-        "Bearer realm=\"api\""
-    );
+    wire::assert_missing_key_problem(&response);
 }
 
 #[tokio::test]

@@ -35,12 +35,7 @@ async fn a_valid_key_reaches_the_service_which_sees_its_name() {
 async fn a_request_without_a_key_gets_the_401_problem() {
     let (addr, _keys) = start().await;
     let response = wire::send(addr, wire::request("GET", "/v1/records", None)).await;
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(wire::problem_code(&response), "missing_api_key");
-    assert_eq!(
-        wire::header(&response, "www-authenticate"),
-        "Bearer realm=\"api\""
-    );
+    wire::assert_missing_key_problem(&response);
 }
 
 #[tokio::test]

@@ -66,6 +66,14 @@ pub fn problem_code(response: &Response<Bytes>) -> String {
     json["code"].as_str().unwrap().to_owned()
 }
 
+/// Asserts the answer is the error table's first row: 401 `missing_api_key` problem with its
+/// challenge.
+pub fn assert_missing_key_problem(response: &Response<Bytes>) {
+    assert_eq!(response.status(), http::StatusCode::UNAUTHORIZED);
+    assert_eq!(problem_code(response), "missing_api_key");
+    assert_eq!(header(response, "www-authenticate"), "Bearer realm=\"api\"");
+}
+
 /// A gRPC channel to `addr` (HTTP/2 without TLS).
 pub async fn grpc_channel(addr: SocketAddr) -> tonic::transport::Channel {
     tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
