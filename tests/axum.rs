@@ -17,7 +17,7 @@ use common::{Harness, nz};
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use keygate::axum::RequireScopeLayer;
-use keygate::{AuthenticatedKey, Quota, RoutePolicy, Scope};
+use keygate::{AuthenticatedKey, Quota, Rejection, RoutePolicy, Scope};
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -177,6 +177,59 @@ async fn require_scope_without_the_layer_is_the_500_problem() {
     let response = call(&app, request("GET", "/v1/admin/keys", None)).await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(wire::problem_code(&response), "missing_api_key_layer");
+}
+
+#[tokio::test]
+async fn require_scope_without_the_layer_answers_grpc_with_internal() {
+    let app: Router = Router::new().route(
+        "/pkg.Service/Method",
+        get(|| async { "never" }).route_layer(RequireScopeLayer::new(Scope::Admin)),
+    );
+    let mut grpc = request("GET", "/pkg.Service/Method", None);
+    grpc.headers_mut()
+        .insert("content-type", "application/grpc".parse().unwrap());
+    let response = call(&app, grpc).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(wire::header(&response, "grpc-status"), "13");
+}
+
+#[tokio::test]
+async fn require_scope_challenges_with_the_realm_it_is_given() {
+    let h = Harness::new();
+    let (_, reader) = h.key("local-dev", "read:all").await;
+    let admin_only = RequireScopeLayer::new(Scope::Admin).realm("acme").unwrap();
+    let app = Router::new()
+        .route("/v1/admin/keys", get(whoami).route_layer(admin_only))
+        .layer(h.builder().realm("acme").unwrap().build());
+    let response = call(&app, request("GET", "/v1/admin/keys", Some(&reader))).await;
+    assert_eq!(
+        wire::header(&response, "www-authenticate"),
+        "Bearer realm=\"acme\", error=\"insufficient_scope\", scope=\"admin\""
+    );
+}
+
+#[test]
+fn require_scope_refuses_a_realm_with_a_quote() {
+    assert!(RequireScopeLayer::new(Scope::Admin).realm("a\"b").is_err());
+}
+
+#[tokio::test]
+async fn require_scope_uses_a_replaced_response_and_keeps_the_challenge() {
+    let h = Harness::new();
+    let (_, reader) = h.key("local-dev", "read:all").await;
+    let plain = RequireScopeLayer::new(Scope::Admin).rejection_response(|r: &Rejection| {
+        Response::builder()
+            .status(r.status())
+            .body(Bytes::from(format!("nope: {}", r.code())))
+            .unwrap()
+    });
+    let app = Router::new()
+        .route("/v1/admin/keys", get(whoami).route_layer(plain))
+        .layer(h.builder().build());
+    let response = call(&app, request("GET", "/v1/admin/keys", Some(&reader))).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(text(&response), "nope: insufficient_scope");
+    assert!(wire::header(&response, "www-authenticate").contains("scope=\"admin\""));
 }
 
 #[tokio::test]

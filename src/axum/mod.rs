@@ -3,7 +3,7 @@
 //!
 //! | item | what it does |
 //! |---|---|
-//! | [`AuthenticatedKey`] as an extractor | the key the [`ApiKeyLayer`](crate::ApiKeyLayer) authenticated; a 500 [`MissingApiKeyLayer`] problem when no layer ran for the route |
+//! | [`AuthenticatedKey`](crate::AuthenticatedKey) as an extractor | the key the [`ApiKeyLayer`](crate::ApiKeyLayer) authenticated; a 500 [`MissingApiKeyLayer`] problem when no layer ran for the route |
 //! | `Option<AuthenticatedKey>` | the key, or `None` on a route the layer does not cover |
 //! | [`RequireScopeLayer`] | a route layer: this route needs a scope besides the layer's own check, answered with the layer's 403 `insufficient_scope` |
 //!
