@@ -117,6 +117,33 @@ async fn a_key_over_its_quota_is_resource_exhausted_with_the_retry_delay_in_meta
     let metadata = status.metadata();
     assert_eq!(metadata.get("retry-after").unwrap(), "1");
     assert_eq!(metadata.get("grpc-retry-pushback-ms").unwrap(), "1000");
+    assert!(metadata.get("ratelimit").is_some(), "{metadata:?}");
+}
+
+#[tokio::test]
+async fn a_rejection_is_trailers_only_one_headers_frame_that_ends_the_stream() {
+    let keys = demo_keys::create().await;
+    let (listener, addr) = wire::free_port().await;
+    tokio::spawn(grpc_example::serve(listener, &keys));
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::post(format!("http://{addr}/grpc.health.v1.Health/Check"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/grpc");
+    assert_eq!(response.headers()["grpc-status"], "16");
+    // END_STREAM on the HEADERS frame: no DATA, no separate trailers.
+    assert!(http_body::Body::is_end_stream(response.body()));
 }
 
 #[tokio::test]
