@@ -251,6 +251,7 @@ pub(crate) fn complete(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::code::ErrorCode;
 
     #[test]
     fn json_strings_are_escaped() {
@@ -262,6 +263,34 @@ mod tests {
     #[test]
     fn grpc_message_is_percent_encoded() {
         assert_eq!(grpc_percent_encode("50% → ok"), "50%25 %E2%86%92 ok");
+    }
+
+    fn grpc_rejection(code: ErrorCode) -> Rejection {
+        Rejection::new(code, &std::sync::Arc::from("api"), true)
+    }
+
+    #[test]
+    fn grpc_answer_for_a_missing_scope_names_the_scope() {
+        let rejection = grpc_rejection(ErrorCode::InsufficientScope)
+            .with_required_scope(crate::scope::Scope::Admin);
+        let response = grpc_response(&rejection);
+        assert_eq!(response.headers()["grpc-status"], "7");
+        assert_eq!(
+            response.headers()["grpc-message"],
+            "The key is valid but lacks the scope required for this endpoint: \
+             The API key lacks the scope this endpoint needs (admin)"
+        );
+        assert!(!response.headers().contains_key("grpc-retry-pushback-ms"));
+    }
+
+    #[test]
+    fn grpc_answer_with_a_retry_delay_carries_it_as_pushback_in_milliseconds() {
+        let rejection = grpc_rejection(ErrorCode::AuthUnavailable)
+            .with_retry_after(std::time::Duration::from_millis(2500));
+        let response = grpc_response(&rejection);
+        assert_eq!(response.headers()["grpc-status"], "14");
+        assert_eq!(response.headers()["grpc-retry-pushback-ms"], "3000");
+        assert!(response.body().is_empty());
     }
 
     #[test]
