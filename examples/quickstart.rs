@@ -17,8 +17,10 @@
 //! `local-dev` has a small demo quota (a burst of 5, then 1 request per second), so a 429 is
 //! easy to see.
 
+#[path = "shared/demo_keys.rs"]
+mod demo_keys;
+
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Extension, State};
@@ -27,20 +29,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use keygate::policy::RoutePolicy;
 use keygate::{
-    ApiKeyLayer, AuthenticatedKey, KeyManager, KeyPrefix, MemoryKeyStore, MemoryRateLimiter,
-    NewKey, Quota, Scope,
+    ApiKeyLayer, AuthenticatedKey, KeyManager, MemoryKeyStore, MemoryRateLimiter, Scope,
 };
 use serde_json::{Value, json};
 
-/// A demo key as printed at start-up.
-pub struct DemoKey {
-    /// The key's name.
-    pub name: String,
-    /// Its scopes, joined by `,`.
-    pub scopes: String,
-    /// The plaintext, shown this once.
-    pub plaintext: String,
-}
+pub use demo_keys::DemoKey;
 
 /// The quickstart's application: the router and the keys it was started with.
 pub struct Demo {
@@ -56,48 +49,18 @@ struct AppState {
     records: Arc<Mutex<Vec<Value>>>,
 }
 
-fn n(value: u32) -> NonZeroU32 {
-    NonZeroU32::new(value).expect("non-zero constant")
-}
-
 /// Builds the demo: a store with three keys, the layer, and the routes.
 pub async fn demo() -> Demo {
-    let prefix = KeyPrefix::new("demo").expect("valid prefix");
-    let store = MemoryKeyStore::with_prefix(prefix.clone());
-
-    let plans: [(&str, &str, Option<Quota>); 3] = [
-        ("production-backend", "admin", None),
-        ("ci-pipeline", "read:all,write:all", None),
-        (
-            "local-dev",
-            "read:all",
-            Some(Quota::per_second(n(1)).allow_burst(n(5))),
-        ),
-    ];
-    let mut keys = Vec::new();
-    for (name, scopes, quota) in plans {
-        let mut new = NewKey::new(
-            name.parse().expect("valid name"),
-            scopes.parse().expect("valid scopes"),
-        );
-        if let Some(quota) = quota {
-            new = new.quota(quota);
-        }
-        let created = store
-            .create(new)
-            .await
-            .expect("the in-memory store accepts demo keys");
-        keys.push(DemoKey {
-            name: name.to_owned(),
-            scopes: created.info.scopes.to_string(),
-            plaintext: created.plaintext.expose_secret().to_owned(),
-        });
-    }
+    let demo_keys::DemoKeys {
+        store,
+        prefix,
+        keys,
+    } = demo_keys::create().await;
 
     let layer = ApiKeyLayer::builder(store.clone(), MemoryRateLimiter::new())
         .prefix(prefix)
         .policy(RoutePolicy::new().route("/v1/admin/**", Scope::Admin))
-        .default_quota(Quota::per_second(n(10)).allow_burst(n(20)))
+        .default_quota(demo_keys::default_quota())
         .build();
 
     let state = AppState {
@@ -163,62 +126,15 @@ async fn list_keys(State(state): State<AppState>) -> Result<Json<Value>, StatusC
     Ok(Json(json!({ "keys": keys })))
 }
 
-fn parse_addr() -> Result<SocketAddr, String> {
-    let mut args = std::env::args().skip(1);
-    let mut addr = SocketAddr::from(([127, 0, 0, 1], 3000));
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--addr" => {
-                let value = args
-                    .next()
-                    .ok_or("--addr needs a value, e.g. --addr 127.0.0.1:3000")?;
-                addr = value
-                    .parse()
-                    .map_err(|e| format!("--addr {value:?} is not HOST:PORT ({e})"))?;
-            }
-            "-h" | "--help" => {
-                println!("usage: quickstart [--addr HOST:PORT]   (default 127.0.0.1:3000)");
-                std::process::exit(0);
-            }
-            other => {
-                return Err(format!(
-                    "unknown argument {other:?}; usage: quickstart [--addr HOST:PORT]"
-                ));
-            }
-        }
-    }
-    Ok(addr)
-}
-
 #[allow(dead_code)]
 #[tokio::main]
 async fn main() {
-    let addr = match parse_addr() {
-        Ok(addr) => addr,
-        Err(message) => {
-            eprintln!("error: {message}");
-            std::process::exit(2);
-        }
-    };
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("error: cannot listen on {addr}: {e}");
-            std::process::exit(1);
-        }
-    };
+    let (listener, addr) =
+        demo_keys::listen("quickstart", SocketAddr::from(([127, 0, 0, 1], 3000))).await;
     let demo = demo().await;
-    for key in &demo.keys {
-        println!("key {} {} {}", key.name, key.scopes, key.plaintext);
-    }
+    demo_keys::print(&demo.keys);
     let base = format!("http://{addr}");
-    let find = |name: &str| {
-        demo.keys
-            .iter()
-            .find(|k| k.name == name)
-            .map(|k| k.plaintext.clone())
-            .unwrap_or_default()
-    };
+    let find = |name: &str| demo_keys::plaintext(&demo.keys, name);
     let (admin, ci, dev) = (
         find("production-backend"),
         find("ci-pipeline"),

@@ -3,24 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-command -v curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq curl; }
-
+. scripts/start-quickstart.sh
 ADDR=${KEYGATE_SMOKE_ADDR:-127.0.0.1:3917}
-OUT=$(mktemp)
-cargo build --quiet --example quickstart
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-"$target_dir/debug/examples/quickstart" --addr "$ADDR" >"$OUT" 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null || true; rm -f "$OUT"' EXIT
-
-for _ in $(seq 1 100); do
-  grep -q '^Listening on' "$OUT" && curl -s -o /dev/null "http://$ADDR/" && break
-  sleep 0.1
-done
-
-key() { awk -v n="$1" '$1 == "key" && $2 == n { print $4 }' "$OUT"; }
-ADMIN=$(key production-backend); CI=$(key ci-pipeline); DEV=$(key local-dev)
-[ -n "$ADMIN" ] && [ -n "$CI" ] && [ -n "$DEV" ] || { echo "quickstart printed no keys:"; cat "$OUT"; exit 1; }
+start_quickstart "$ADDR"
+OUT=$QUICKSTART_OUT
 grep -qx "key production-backend admin $ADMIN" "$OUT"
 grep -qx "key ci-pipeline read:all,write:all $CI" "$OUT"
 grep -qx "key local-dev read:all $DEV" "$OUT"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole suite, on a fresh machine: starts Redis and PostgreSQL on loopback (installing them
 # with apt-get when missing), checks formatting and lints, runs every test with every feature,
-# then tries the quickstart with curl.
+# then tries the quickstart with curl and with the client snippets of examples/clients/.
 #
 # Backend tests read KEYGATE_TEST_REDIS_URL / KEYGATE_TEST_POSTGRES_URL. With
 # KEYGATE_REQUIRE_BACKENDS=1 (as CI sets it) a backend test whose server is missing fails
@@ -17,3 +17,4 @@ cargo clippy --all-targets --all-features -- -D warnings
 cargo test --all-features
 scripts/smoke-quickstart.sh
 cargo run --quiet --example soak -- --secs 5 --keys 30000
+scripts/clients-test.sh

@@ -48,6 +48,14 @@ impl<B> ResponseBody<B> {
     }
 }
 
+/// An empty body. Layers that answer on their own, such as tower-http's `TimeoutLayer`, need
+/// `Default` of the body they wrap.
+impl<B> Default for ResponseBody<B> {
+    fn default() -> Self {
+        Self::full(Bytes::new())
+    }
+}
+
 impl<B> fmt::Debug for ResponseBody<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {

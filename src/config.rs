@@ -14,9 +14,8 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::request::Parts;
-use http::{HeaderValue, Request, Response};
+use http::{Request, Response};
 
 use crate::authenticated::AuthenticatedKey;
 use crate::clock::Clock;
@@ -93,12 +92,6 @@ impl<B, KF, LF> Pending<B, KF, LF> {
     }
 }
 
-fn is_grpc(parts_headers: &http::HeaderMap) -> bool {
-    parts_headers
-        .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
-}
-
 impl<K, L, P, R> Config<K, L, P, R>
 where
     K: KeyStore,
@@ -120,7 +113,7 @@ where
         &self,
         request: Request<B>,
     ) -> Result<Pending<B, K::Future, L::Future>, Rejection> {
-        let grpc = is_grpc(request.headers());
+        let grpc = crate::respond::is_grpc_request(request.headers());
         if self.require_https && !transport::is_https(&request, self.trust_forwarded) {
             return Err(self.reject(ErrorCode::HttpsRequired, grpc));
         }
@@ -187,10 +180,13 @@ where
                     if let Some(required) = &pending.required
                         && !record.scopes.grants(required)
                     {
-                        return Poll::Ready(Err(self
-                            .reject(ErrorCode::InsufficientScope, pending.grpc)
-                            .with_required_scope(required.clone())
-                            .with_key(record.id, record.name.clone())));
+                        return Poll::Ready(Err(Rejection::insufficient_scope(
+                            required.clone(),
+                            record.id,
+                            record.name.clone(),
+                            &self.realm,
+                            pending.grpc,
+                        )));
                     }
                     match record.quota.or(self.default_quota) {
                         None => return Poll::Ready(Ok(self.authorized(record, None))),
@@ -265,27 +261,6 @@ where
 
     /// The response for a rejection, with the headers the error table promises.
     pub(crate) fn respond(&self, rejection: Rejection) -> Response<Bytes> {
-        let mut response = self.responder.respond(&rejection);
-        let headers = response.headers_mut();
-        if !rejection.is_grpc()
-            && !headers.contains_key(WWW_AUTHENTICATE)
-            && let Some(challenge) = rejection.www_authenticate()
-            && let Ok(value) = HeaderValue::try_from(challenge)
-        {
-            headers.insert(WWW_AUTHENTICATE, value);
-        }
-        if let Some(secs) = rejection.retry_after_secs()
-            && !headers.contains_key(RETRY_AFTER)
-        {
-            headers.insert(RETRY_AFTER, HeaderValue::from(secs));
-        }
-        if let Some((quota, decision)) = rejection.rate_limit() {
-            self.headers.write(quota, decision, headers);
-        }
-        if !headers.contains_key(CACHE_CONTROL) {
-            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        }
-        response.extensions_mut().insert(rejection);
-        response
+        crate::respond::complete(&self.responder, rejection, self.headers)
     }
 }

@@ -90,6 +90,20 @@ impl<S, K, L, P, R> Layer<S> for ApiKeyLayer<K, L, P, R> {
 #[error("invalid realm {0:?}: use printable ASCII without '\"' or '\\'")]
 pub struct InvalidRealm(String);
 
+impl InvalidRealm {
+    /// `realm` if it can stand in a `WWW-Authenticate` challenge: printable ASCII without `"`
+    /// or `\`.
+    pub(crate) fn check(realm: &str) -> Result<Arc<str>, InvalidRealm> {
+        let ok = realm
+            .bytes()
+            .all(|b| (0x20..0x7F).contains(&b) && b != b'"' && b != b'\\');
+        if !ok {
+            return Err(InvalidRealm(realm.chars().take(80).collect()));
+        }
+        Ok(Arc::from(realm))
+    }
+}
+
 /// Configures an [`ApiKeyLayer`].
 ///
 /// | setting | default |
@@ -186,13 +200,7 @@ where
 
     /// The `realm` of `WWW-Authenticate` challenges.
     pub fn realm(mut self, realm: &str) -> Result<Self, InvalidRealm> {
-        let ok = realm
-            .bytes()
-            .all(|b| (0x20..0x7F).contains(&b) && b != b'"' && b != b'\\');
-        if !ok {
-            return Err(InvalidRealm(realm.chars().take(80).collect()));
-        }
-        self.realm = Arc::from(realm);
+        self.realm = InvalidRealm::check(realm)?;
         Ok(self)
     }
 

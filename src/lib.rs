@@ -81,6 +81,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authenticated;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 mod body;
 pub mod clock;
 mod code;
@@ -121,6 +124,11 @@ pub use store::{
     CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, MemoryKeyStore, NewKey, StoreError,
 };
 pub use transport::SecureTransport;
+
+// The README's Rust snippets compile as doctests (the axum one needs the feature).
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeSnippets;
 
 /// A boxed error, as backends report them.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -40,6 +40,19 @@ impl Rejection {
         }
     }
 
+    /// The `insufficient_scope` rejection of a key that proved its secret but lacks `required`.
+    pub(crate) fn insufficient_scope(
+        required: Scope,
+        id: KeyId,
+        name: KeyName,
+        realm: &Arc<str>,
+        grpc: bool,
+    ) -> Self {
+        Self::new(ErrorCode::InsufficientScope, realm, grpc)
+            .with_required_scope(required)
+            .with_key(id, name)
+    }
+
     pub(crate) fn with_reason(mut self, reason: &'static str) -> Self {
         self.reason = reason;
         self

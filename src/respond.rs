@@ -24,9 +24,10 @@
 use std::fmt::Write as _;
 
 use bytes::Bytes;
-use http::header::CONTENT_TYPE;
-use http::{HeaderValue, Response, StatusCode};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
+use crate::ratelimit_headers::RateLimitHeaders;
 use crate::rejection::Rejection;
 
 /// Builds the response for a rejection.
@@ -160,8 +161,41 @@ fn grpc_percent_encode(message: &str) -> String {
     out
 }
 
-/// The trailers-only gRPC answer for a rejection: HTTP 200, `content-type: application/grpc`,
-/// `grpc-status`, `grpc-message` (the documented meaning, percent-encoded).
+/// Whether a request is a gRPC request: its `content-type` begins with `application/grpc`
+/// (`application/grpc`, `application/grpc+proto`, …), the test the gRPC over HTTP/2 spec gives
+/// servers.
+pub(crate) fn is_grpc_request(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// The `grpc-message` of a rejection: the documented meaning, the particular cause and, for
+/// `insufficient_scope`, the scope the method needs (gRPC has no `WWW-Authenticate` to carry
+/// it).
+fn grpc_message(rejection: &Rejection) -> String {
+    let mut message = format!("{}: {}", rejection.code().detail(), rejection.reason());
+    if let Some(scope) = rejection.required_scope() {
+        let _ = write!(message, " ({scope})");
+    }
+    message
+}
+
+/// The trailers-only gRPC answer for a rejection (gRPC over HTTP/2, "Trailers-Only"): HTTP 200,
+/// `content-type: application/grpc`, `grpc-status`, `grpc-message` (the documented meaning,
+/// percent-encoded) and an empty body, so the whole answer is one HEADERS frame that ends the
+/// stream.
+///
+/// | rows | `grpc-status` |
+/// |---|---|
+/// | every 401 row | 16 `UNAUTHENTICATED` |
+/// | `insufficient_scope`, `https_required` (403) | 7 `PERMISSION_DENIED` |
+/// | `rate_limited` (429) | 8 `RESOURCE_EXHAUSTED` |
+/// | `auth_unavailable` (503) | 14 `UNAVAILABLE` |
+///
+/// For 8 and 14 the retry delay is also given as `grpc-retry-pushback-ms`, which gRPC clients
+/// with a retry policy honour (gRFC A6); the layer adds `retry-after` metadata (whole seconds)
+/// beside it.
 pub fn grpc_response(rejection: &Rejection) -> Response<Bytes> {
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::OK;
@@ -171,16 +205,53 @@ pub fn grpc_response(rejection: &Rejection) -> Response<Bytes> {
         "grpc-status",
         HeaderValue::from(u16::from(rejection.code().grpc_status())),
     );
-    let message = format!("{}: {}", rejection.code().detail(), rejection.reason());
-    if let Ok(value) = HeaderValue::try_from(grpc_percent_encode(&message)) {
+    if let Ok(value) = HeaderValue::try_from(grpc_percent_encode(&grpc_message(rejection))) {
         headers.insert("grpc-message", value);
     }
+    if let Some(secs) = rejection.retry_after_secs() {
+        headers.insert(
+            "grpc-retry-pushback-ms",
+            HeaderValue::from(secs.saturating_mul(1000)),
+        );
+    }
+    response
+}
+
+/// The response for `rejection` from `responder`, with the headers the error table promises
+/// added where the responder left them out, and the rejection left in the extensions.
+pub(crate) fn complete(
+    responder: &impl RejectionResponder,
+    rejection: Rejection,
+    rate_headers: RateLimitHeaders,
+) -> Response<Bytes> {
+    let mut response = responder.respond(&rejection);
+    let headers = response.headers_mut();
+    if !rejection.is_grpc()
+        && !headers.contains_key(WWW_AUTHENTICATE)
+        && let Some(challenge) = rejection.www_authenticate()
+        && let Ok(value) = HeaderValue::try_from(challenge)
+    {
+        headers.insert(WWW_AUTHENTICATE, value);
+    }
+    if let Some(secs) = rejection.retry_after_secs()
+        && !headers.contains_key(RETRY_AFTER)
+    {
+        headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if let Some((quota, decision)) = rejection.rate_limit() {
+        rate_headers.write(quota, decision, headers);
+    }
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response.extensions_mut().insert(rejection);
     response
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::code::ErrorCode;
 
     #[test]
     fn json_strings_are_escaped() {
@@ -192,5 +263,46 @@ mod tests {
     #[test]
     fn grpc_message_is_percent_encoded() {
         assert_eq!(grpc_percent_encode("50% → ok"), "50%25 %E2%86%92 ok");
+    }
+
+    fn grpc_rejection(code: ErrorCode) -> Rejection {
+        Rejection::new(code, &std::sync::Arc::from("api"), true)
+    }
+
+    #[test]
+    fn grpc_answer_for_a_missing_scope_names_the_scope() {
+        let rejection = grpc_rejection(ErrorCode::InsufficientScope)
+            .with_required_scope(crate::scope::Scope::Admin);
+        let response = grpc_response(&rejection);
+        assert_eq!(response.headers()["grpc-status"], "7");
+        assert_eq!(
+            response.headers()["grpc-message"],
+            "The key is valid but lacks the scope required for this endpoint: \
+             The API key lacks the scope this endpoint needs (admin)"
+        );
+        assert!(!response.headers().contains_key("grpc-retry-pushback-ms"));
+    }
+
+    #[test]
+    fn grpc_answer_with_a_retry_delay_carries_it_as_pushback_in_milliseconds() {
+        let rejection = grpc_rejection(ErrorCode::AuthUnavailable)
+            .with_retry_after(std::time::Duration::from_millis(2500));
+        let response = grpc_response(&rejection);
+        assert_eq!(response.headers()["grpc-status"], "14");
+        assert_eq!(response.headers()["grpc-retry-pushback-ms"], "3000");
+        assert!(response.body().is_empty());
+    }
+
+    #[test]
+    fn grpc_content_types_are_recognised_and_others_are_not() {
+        let with = |ct: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(CONTENT_TYPE, HeaderValue::try_from(ct).unwrap());
+            is_grpc_request(&headers)
+        };
+        assert!(with("application/grpc"));
+        assert!(with("application/grpc+proto"));
+        assert!(!with("application/json"));
+        assert!(!is_grpc_request(&HeaderMap::new()));
     }
 }

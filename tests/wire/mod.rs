@@ -1,0 +1,95 @@
+//! Requests to real servers on loopback: an HTTP/1.1 client (hyper) and a gRPC channel
+//! (tonic), and a way to serve an axum router on a free port.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+
+/// A listener on a free loopback port, and its address.
+pub async fn free_port() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+/// Serves `router` on a free loopback port (HTTP/1.1 and HTTP/2 without TLS).
+pub async fn serve_axum(router: axum::Router) -> SocketAddr {
+    let (listener, addr) = free_port().await;
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+/// A request to `path`, with `Authorization: Bearer <key>` when a key is given.
+pub fn request(method: &str, path: &str, key: Option<&str>) -> Request<Full<Bytes>> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost");
+    if let Some(key) = key {
+        builder = builder.header("authorization", format!("Bearer {key}"));
+    }
+    builder.body(Full::new(Bytes::new())).unwrap()
+}
+
+/// Sends `request` over a new HTTP/1.1 connection to `addr` and reads the whole answer.
+pub async fn send(addr: SocketAddr, request: Request<Full<Bytes>>) -> Response<Bytes> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let response = sender.send_request(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
+}
+
+/// The answer's header `name`, as text.
+pub fn header<'a>(response: &'a Response<Bytes>, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} in {:?}", response.headers()))
+        .to_str()
+        .unwrap()
+}
+
+/// The `code` member of a problem+json answer.
+pub fn problem_code(response: &Response<Bytes>) -> String {
+    assert_eq!(header(response, "content-type"), "application/problem+json");
+    let json: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+    json["code"].as_str().unwrap().to_owned()
+}
+
+/// Asserts the answer is the error table's first row: 401 `missing_api_key` problem with its
+/// challenge.
+pub fn assert_missing_key_problem(response: &Response<Bytes>) {
+    assert_eq!(response.status(), http::StatusCode::UNAUTHORIZED);
+    assert_eq!(problem_code(response), "missing_api_key");
+    assert_eq!(header(response, "www-authenticate"), "Bearer realm=\"api\"");
+}
+
+/// A gRPC channel to `addr` (HTTP/2 without TLS).
+pub async fn grpc_channel(addr: SocketAddr) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// A tonic request carrying `Authorization: Bearer <key>` metadata when a key is given.
+pub fn grpc_request<T>(message: T, key: Option<&str>) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(key) = key {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {key}").parse().unwrap());
+    }
+    request
+}
