@@ -120,6 +120,7 @@ pub use record::{KeyName, KeyRecord, KeyStatus, PreviousSecret};
 pub use rejection::Rejection;
 pub use respond::{DefaultRejection, RejectionResponder};
 pub use scope::{Scope, Scopes};
+pub use service::ApiKeyService;
 pub use store::{
     CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, MemoryKeyStore, NewKey, StoreError,
 };
