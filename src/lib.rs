@@ -115,6 +115,8 @@ pub use record::{KeyName, KeyRecord, KeyStatus, PreviousSecret};
 pub use rejection::Rejection;
 pub use respond::{DefaultRejection, RejectionResponder};
 pub use scope::{Scope, Scopes};
+#[cfg(feature = "sqlite")]
+pub use store::SqliteKeyStore;
 pub use store::{
     CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, MemoryKeyStore, NewKey, StoreError,
 };

@@ -1,0 +1,183 @@
+//! The thread that owns the SQLite connection, and [`SqliteFuture`], the answer it sends back.
+//!
+//! Every statement runs on this one thread, so no blocking call ever runs on the async runtime.
+//! Between jobs the thread writes the pending last-use times in one transaction every
+//! `flush_interval`, and once more when the store is dropped.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::task::{Context, Poll};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use super::rows;
+use crate::store::{StoreError, UsageLog};
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The answer of a SQLite store: resolves when the store's thread has run the statement.
+///
+/// `'static`, `Send` and `Unpin`, as [`KeyStore::Future`](crate::KeyStore::Future) requires.
+/// If the thread is gone the answer is [`StoreError::Unavailable`].
+#[must_use = "futures do nothing unless polled"]
+pub struct SqliteFuture<T> {
+    state: State<T>,
+}
+
+enum State<T> {
+    Waiting(oneshot::Receiver<Result<T, StoreError>>),
+    Failed(Option<StoreError>),
+}
+
+fn worker_gone() -> StoreError {
+    StoreError::Unavailable("the SQLite store's thread has stopped".into())
+}
+
+impl<T> Future for SqliteFuture<T> {
+    type Output = Result<T, StoreError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.state {
+            State::Waiting(rx) => Pin::new(rx)
+                .poll(cx)
+                .map(|answer| answer.unwrap_or_else(|_| Err(worker_gone()))),
+            State::Failed(error) => Poll::Ready(Err(error.take().unwrap_or_else(worker_gone))),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for SqliteFuture<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteFuture").finish_non_exhaustive()
+    }
+}
+
+/// The connection's thread: jobs go in through a channel; dropping this ends the thread after
+/// a last flush, and waits for it.
+pub(super) struct Worker {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts the thread, which opens the connection with `open` and answers the returned
+    /// future once it is ready (or could not be opened).
+    pub(super) fn spawn(
+        open: impl FnOnce() -> Result<Connection, StoreError> + Send + 'static,
+        usage: Arc<UsageLog>,
+        flush_interval: Duration,
+    ) -> (Self, SqliteFuture<()>) {
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        let (ready, opened) = oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("keygate-sqlite".into())
+            .spawn(move || match open() {
+                Ok(conn) => {
+                    let _ = ready.send(Ok(()));
+                    run(conn, &inbox, &usage, flush_interval);
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                }
+            });
+        match spawned {
+            Ok(thread) => (
+                Self {
+                    jobs: Some(jobs),
+                    thread: Some(thread),
+                },
+                SqliteFuture {
+                    state: State::Waiting(opened),
+                },
+            ),
+            Err(e) => (
+                Self {
+                    jobs: None,
+                    thread: None,
+                },
+                SqliteFuture {
+                    state: State::Failed(Some(StoreError::Unavailable(Box::new(e)))),
+                },
+            ),
+        }
+    }
+
+    /// Runs `job` on the connection's thread.
+    pub(super) fn call<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> SqliteFuture<T> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = reply.send(job(conn));
+        });
+        match self.jobs.as_ref().map(|jobs| jobs.send(job)) {
+            Some(Ok(())) => SqliteFuture {
+                state: State::Waiting(answer),
+            },
+            _ => SqliteFuture {
+                state: State::Failed(None),
+            },
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Closing the channel tells the thread to flush and stop; waiting for it means a store
+        // reopened on the same file sees every recorded use.
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(
+    mut conn: Connection,
+    inbox: &mpsc::Receiver<Job>,
+    usage: &UsageLog,
+    flush_interval: Duration,
+) {
+    let mut next_flush = Instant::now() + flush_interval;
+    loop {
+        let wait = next_flush.saturating_duration_since(Instant::now());
+        match inbox.recv_timeout(wait) {
+            // A job that panics drops its reply: its caller gets `Unavailable`, the thread
+            // goes on serving the others.
+            Ok(job) => {
+                let _ = catch_unwind(AssertUnwindSafe(|| job(&mut conn)));
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                flush(&mut conn, usage);
+                return;
+            }
+        }
+        if Instant::now() >= next_flush {
+            flush(&mut conn, usage);
+            next_flush = Instant::now() + flush_interval;
+        }
+    }
+}
+
+/// Writes the pending last-use times in one transaction. On failure they go back into the log
+/// for the next attempt.
+pub(super) fn flush(conn: &mut Connection, usage: &UsageLog) {
+    let uses = usage.drain();
+    if uses.is_empty() {
+        return;
+    }
+    if let Err(e) = rows::write_last_used(conn, &uses) {
+        tracing::warn!(error = %e, keys = uses.len(), "keygate: could not record key uses; will retry");
+        for (id, at) in &uses {
+            usage.record(id, *at);
+        }
+    }
+}
