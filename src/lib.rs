@@ -80,6 +80,9 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod admin;
 mod authenticated;
 mod body;
 pub mod clock;
@@ -101,6 +104,9 @@ mod service;
 pub mod store;
 pub mod transport;
 mod verify;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod view;
 
 pub use authenticated::AuthenticatedKey;
 pub use body::ResponseBody;

@@ -178,10 +178,18 @@ pub(crate) fn rotated(
             record.id
         )));
     }
-    let previous = (!grace.is_zero()).then(|| PreviousSecret {
-        digest: record.digest,
-        valid_until: now + grace,
-    });
+    let previous = match (grace.is_zero(), now.checked_add(grace)) {
+        (true, _) => None,
+        (false, Some(valid_until)) => Some(PreviousSecret {
+            digest: record.digest,
+            valid_until,
+        }),
+        (false, None) => {
+            return Err(StoreError::Invalid(format!(
+                "a grace period of {grace:?} is too long"
+            )));
+        }
+    };
     let mut next = record.clone().with_previous(previous);
     next.digest = digest;
     Ok(next)
