@@ -104,8 +104,8 @@ mod service;
 pub mod store;
 pub mod transport;
 mod verify;
-#[cfg(feature = "axum")]
-#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+#[cfg(any(feature = "axum", feature = "cli"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "axum", feature = "cli"))))]
 pub mod view;
 
 pub use authenticated::AuthenticatedKey;
