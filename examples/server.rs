@@ -15,22 +15,20 @@
 //! | `POST /v1/records` | `write:all` |
 //! | `GET, POST /admin/keys`, `GET, PATCH /admin/keys/{id}`, `POST /admin/keys/{id}/revoke`, `POST /admin/keys/{id}/rotate` | `admin` |
 
+#[path = "shared/records.rs"]
+mod records;
+
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::extract::{Extension, State};
-use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use keygate::policy::RoutePolicy;
 use keygate::store::SqliteKeyStore;
 use keygate::{
-    ApiKeyLayer, AuthenticatedKey, KeyManager, MemoryRateLimiter, NewKey, Quota, Scope, Scopes,
-    StoreError,
+    ApiKeyLayer, KeyManager, MemoryRateLimiter, NewKey, Quota, Scope, Scopes, StoreError,
 };
-use serde_json::{Value, json};
 
 /// The server's application: its router, and the admin key made on a first start.
 pub struct Server {
@@ -39,8 +37,6 @@ pub struct Server {
     /// The plaintext of the admin key created because the database was empty, if it was.
     pub first_admin_key: Option<String>,
 }
-
-type Records = Arc<Mutex<Vec<Value>>>;
 
 /// Builds the server over `store`, creating the first admin key if the store has no key.
 pub async fn server(store: SqliteKeyStore) -> Result<Server, StoreError> {
@@ -62,47 +58,13 @@ pub async fn server(store: SqliteKeyStore) -> Result<Server, StoreError> {
         .default_quota(Quota::per_second(per_second).allow_burst(burst))
         .build();
 
-    let records: Records = Arc::new(Mutex::new(vec![
-        json!({"id": 1, "name": "first record"}),
-        json!({"id": 2, "name": "second record"}),
-    ]));
-    let router = Router::new()
-        .route("/v1/records", get(list_records).post(create_record))
-        .with_state(records)
+    let router = records::routes()
         .nest("/admin", keygate::admin::router(Arc::new(store)))
         .layer(layer);
     Ok(Server {
         router,
         first_admin_key,
     })
-}
-
-async fn list_records(
-    State(records): State<Records>,
-    Extension(key): Extension<AuthenticatedKey>,
-) -> Json<Value> {
-    let records = records.lock().map(|r| r.clone()).unwrap_or_default();
-    Json(json!({"records": records, "key": key.name().as_str()}))
-}
-
-async fn create_record(
-    State(records): State<Records>,
-    Extension(key): Extension<AuthenticatedKey>,
-    body: String,
-) -> (StatusCode, Json<Value>) {
-    let Ok(mut records) = records.lock() else {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": "state poisoned"})),
-        );
-    };
-    let record = json!({
-        "id": records.len() + 1,
-        "name": body.trim(),
-        "created_by": key.name().as_str(),
-    });
-    records.push(record.clone());
-    (StatusCode::CREATED, Json(record))
 }
 
 const USAGE: &str =
