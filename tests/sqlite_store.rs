@@ -187,3 +187,48 @@ async fn keys_carry_the_configured_prefix() {
     let answer = send(&service(store), with_key(get("/v1/records"), &key)).await;
     assert_eq!(answer.status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_are_answered_while_a_write_waits_for_another_process_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let store = SqliteKeyStore::builder(&path)
+        .busy_timeout(Duration::from_secs(60))
+        .open()
+        .await
+        .unwrap();
+    let (id, _) = create(&store, "ci-pipeline", "read:all").await;
+
+    // Another process (say, the CLI) holds the write lock.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let writer = store.clone();
+    let revoke = tokio::spawn(async move { writer.revoke(&id).await });
+
+    // A hang detector, not a speed check: the write above waits up to a minute.
+    let looked_up =
+        tokio::time::timeout(Duration::from_secs(20), keygate::KeyStore::get(&store, &id))
+            .await
+            .expect("the lookup does not queue behind the waiting write")
+            .unwrap()
+            .unwrap();
+    assert!(looked_up.revoked_at.is_none());
+
+    other.execute_batch("COMMIT").unwrap();
+    let revoked = revoke.await.unwrap().unwrap();
+    assert!(revoked.revoked_at.is_some());
+}
+
+#[tokio::test]
+async fn an_in_memory_database_serves_the_whole_lifecycle() {
+    let store = SqliteKeyStore::open(":memory:").await.unwrap();
+    let (id, key) = create(&store, "local-dev", "read:all").await;
+    let svc = service(store.clone());
+    assert_eq!(
+        send(&svc, with_key(get("/v1/records"), &key)).await.status,
+        StatusCode::OK
+    );
+    store.revoke(&id).await.unwrap();
+    let answer = send(&svc, with_key(get("/v1/records"), &key)).await;
+    assert_eq!(answer.code(), "revoked_api_key");
+}

@@ -3,11 +3,12 @@
 //! The persistent default for a single service: one file, no server, keys survive a restart.
 //! The database is compiled in (`rusqlite` with `bundled`), so no system library is needed.
 //!
-//! - **Off the runtime.** The connection lives on a thread of its own; every call sends it a
-//!   job and awaits the answer ([`SqliteFuture`]), so no blocking call runs on the async
-//!   runtime. The database runs in WAL mode (readers never wait for the writer) with a busy
-//!   timeout, so a second process (the `keygate` CLI, say) can manage keys while the service
-//!   runs.
+//! - **Off the runtime.** Each connection lives on a thread of its own: one for lookups and
+//!   listings, one for changes. Every call sends a job and awaits the answer
+//!   ([`SqliteFuture`]), so no blocking call runs on the async runtime, and a lookup never
+//!   queues behind a write. The database runs in WAL mode (readers never wait for the writer)
+//!   with a busy timeout, so a second process (the `keygate` CLI, say) can manage keys while
+//!   the service runs.
 //! - **Migrations on open.** [`SqliteKeyStore::open`] creates the schema, or applies the
 //!   migrations an older database lacks, and records them in `keygate_schema_migrations`. A
 //!   database written by a newer keygate is refused.
@@ -69,7 +70,7 @@ const CREATE_ATTEMPTS: usize = 4;
 
 /// A key store in an embedded SQLite database, with the whole key lifecycle.
 ///
-/// Clones share one connection thread. See the [module docs](self) for how it keeps blocking
+/// Clones share the same connections. See the [module docs](self) for how it keeps blocking
 /// calls off the runtime and batches last-use writes.
 #[derive(Clone)]
 pub struct SqliteKeyStore {
@@ -77,8 +78,12 @@ pub struct SqliteKeyStore {
 }
 
 struct Shared {
-    // Dropped first: the thread's last flush still sees `usage` through its own `Arc`.
-    worker: Worker,
+    /// The connection lookups and listings use; `None` for an in-memory database, whose
+    /// only connection is the writer's.
+    reader: Option<Worker>,
+    /// The connection every change and the last-use flush go through. Its thread's last
+    /// flush, when it is dropped, sees `usage` through its own `Arc`.
+    writer: Worker,
     usage: Arc<UsageLog>,
     prefix: KeyPrefix,
     clock: Arc<dyn Clock>,
@@ -105,7 +110,7 @@ impl SqliteKeyStore {
     pub async fn flush(&self) -> Result<(), StoreError> {
         let usage = Arc::clone(&self.inner.usage);
         self.inner
-            .worker
+            .writer
             .call(move |conn| {
                 worker::flush(conn, &usage);
                 Ok(())
@@ -116,7 +121,7 @@ impl SqliteKeyStore {
     /// The schema version of the open database.
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
         self.inner
-            .worker
+            .writer
             .call(|conn| {
                 conn.query_row(
                     "SELECT COALESCE(MAX(version), 0) FROM keygate_schema_migrations",
@@ -137,7 +142,7 @@ impl SqliteKeyStore {
     ) -> Result<KeyInfo, StoreError> {
         let id = *id;
         self.inner
-            .worker
+            .writer
             .call(move |conn: &mut Connection| {
                 let tx = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -149,6 +154,11 @@ impl SqliteKeyStore {
                 Ok(KeyInfo::from(&next))
             })
             .await
+    }
+
+    /// The thread for reads.
+    fn reads(&self) -> &Worker {
+        self.inner.reader.as_ref().unwrap_or(&self.inner.writer)
     }
 
     fn now(&self) -> SystemTime {
@@ -174,8 +184,7 @@ impl KeyStore for SqliteKeyStore {
 
     fn get(&self, id: &KeyId) -> Self::Future {
         let id = *id;
-        self.inner
-            .worker
+        self.reads()
             .call(move |conn| Ok(rows::select(conn, &id)?.map(Arc::new)))
     }
 
@@ -195,7 +204,7 @@ impl KeyManager for SqliteKeyStore {
             let info = KeyInfo::from(&record);
             let inserted = self
                 .inner
-                .worker
+                .writer
                 .call(move |conn| rows::insert(conn, &record))
                 .await?;
             if inserted {
@@ -212,8 +221,7 @@ impl KeyManager for SqliteKeyStore {
 
     async fn info(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
         let id = *id;
-        self.inner
-            .worker
+        self.reads()
             .call(move |conn| {
                 rows::select(conn, &id)?
                     .map(|record| KeyInfo::from(&record))
@@ -223,8 +231,7 @@ impl KeyManager for SqliteKeyStore {
     }
 
     async fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
-        self.inner
-            .worker
+        self.reads()
             .call(|conn| Ok(rows::select_all(conn)?.iter().map(KeyInfo::from).collect()))
             .await
     }

@@ -1,7 +1,7 @@
 //! [`SqliteKeyStoreBuilder`]: where the database is and how the store behaves.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -88,36 +88,60 @@ impl SqliteKeyStoreBuilder {
     pub async fn open(self) -> Result<SqliteKeyStore, StoreError> {
         let usage = Arc::new(UsageLog::new());
         let (path, busy_timeout, clock) = (self.path, self.busy_timeout, Arc::clone(&self.clock));
-        let (worker, opened) = Worker::spawn(
+        let in_memory = path.as_os_str().is_empty() || path.as_os_str() == ":memory:";
+        let writer_path = path.clone();
+        let (writer, opened) = Worker::spawn(
+            "keygate-sqlite-writer",
             move || {
-                let mut conn = Connection::open_with_flags(
-                    &path,
-                    OpenFlags::SQLITE_OPEN_READ_WRITE
-                        | OpenFlags::SQLITE_OPEN_CREATE
-                        | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(|e| {
-                    StoreError::Unavailable(
-                        format!("cannot open the SQLite database {}: {e}", path.display()).into(),
-                    )
-                })?;
+                let mut conn = connect(&writer_path, OpenFlags::SQLITE_OPEN_CREATE)?;
                 schema::configure(&conn, busy_timeout)?;
                 schema::migrate(&mut conn, clock.now())?;
                 Ok(conn)
             },
-            Arc::clone(&usage),
-            self.flush_interval,
+            Some((Arc::clone(&usage), self.flush_interval)),
         );
         opened.await?;
+        // Lookups get a connection of their own, so they never queue behind a write waiting
+        // for another process's lock. (An in-memory database exists only on its connection.)
+        let reader = if in_memory {
+            None
+        } else {
+            let (reader, opened) = Worker::spawn(
+                "keygate-sqlite-reader",
+                move || {
+                    let conn = connect(&path, OpenFlags::empty())?;
+                    schema::configure(&conn, busy_timeout)?;
+                    conn.pragma_update(None, "query_only", true)
+                        .map_err(super::rows::unavailable)?;
+                    Ok(conn)
+                },
+                None,
+            );
+            opened.await?;
+            Some(reader)
+        };
         Ok(SqliteKeyStore {
             inner: Arc::new(Shared {
-                worker,
+                reader,
+                writer,
                 usage,
                 prefix: self.prefix,
                 clock: self.clock,
             }),
         })
     }
+}
+
+fn connect(path: &Path, extra: OpenFlags) -> Result<Connection, StoreError> {
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | extra,
+    )
+    .map_err(|e| {
+        StoreError::Unavailable(
+            format!("cannot open the SQLite database {}: {e}", path.display()).into(),
+        )
+    })
 }
 
 impl fmt::Debug for SqliteKeyStoreBuilder {

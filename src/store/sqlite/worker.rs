@@ -1,8 +1,9 @@
-//! The thread that owns the SQLite connection, and [`SqliteFuture`], the answer it sends back.
+//! The threads that own the SQLite connections, and [`SqliteFuture`], the answer they send
+//! back.
 //!
-//! Every statement runs on this one thread, so no blocking call ever runs on the async runtime.
-//! Between jobs the thread writes the pending last-use times in one transaction every
-//! `flush_interval`, and once more when the store is dropped.
+//! Every statement runs on a connection's own thread, so no blocking call ever runs on the
+//! async runtime. Between jobs the writer's thread writes the pending last-use times in one
+//! transaction every `flush_interval`, and once more when the store is dropped.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -68,19 +69,25 @@ pub(super) struct Worker {
 impl Worker {
     /// Starts the thread, which opens the connection with `open` and answers the returned
     /// future once it is ready (or could not be opened).
+    ///
+    /// With `usage`, the thread also writes the pending last-use times every
+    /// `flush_interval` and when it stops.
     pub(super) fn spawn(
+        name: &str,
         open: impl FnOnce() -> Result<Connection, StoreError> + Send + 'static,
-        usage: Arc<UsageLog>,
-        flush_interval: Duration,
+        usage: Option<(Arc<UsageLog>, Duration)>,
     ) -> (Self, SqliteFuture<()>) {
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (ready, opened) = oneshot::channel();
         let spawned = std::thread::Builder::new()
-            .name("keygate-sqlite".into())
+            .name(name.into())
             .spawn(move || match open() {
                 Ok(conn) => {
                     let _ = ready.send(Ok(()));
-                    run(conn, &inbox, &usage, flush_interval);
+                    match usage {
+                        Some((usage, every)) => run_flushing(conn, &inbox, &usage, every),
+                        None => run(conn, &inbox),
+                    }
                 }
                 Err(e) => {
                     let _ = ready.send(Err(e));
@@ -139,7 +146,19 @@ impl Drop for Worker {
     }
 }
 
-fn run(
+/// Runs one job; a job that panics drops its reply, so its caller gets `Unavailable` and the
+/// thread goes on serving the others.
+fn run_job(job: Job, conn: &mut Connection) {
+    let _ = catch_unwind(AssertUnwindSafe(|| job(conn)));
+}
+
+fn run(mut conn: Connection, inbox: &mpsc::Receiver<Job>) {
+    while let Ok(job) = inbox.recv() {
+        run_job(job, &mut conn);
+    }
+}
+
+fn run_flushing(
     mut conn: Connection,
     inbox: &mpsc::Receiver<Job>,
     usage: &UsageLog,
@@ -149,11 +168,7 @@ fn run(
     loop {
         let wait = next_flush.saturating_duration_since(Instant::now());
         match inbox.recv_timeout(wait) {
-            // A job that panics drops its reply: its caller gets `Unavailable`, the thread
-            // goes on serving the others.
-            Ok(job) => {
-                let _ = catch_unwind(AssertUnwindSafe(|| job(&mut conn)));
-            }
+            Ok(job) => run_job(job, &mut conn),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
                 flush(&mut conn, usage);
@@ -179,5 +194,49 @@ pub(super) fn flush(conn: &mut Connection, usage: &UsageLog) {
         for (id, at) in &uses {
             usage.record(id, *at);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn in_memory() -> Result<Connection, StoreError> {
+        Connection::open_in_memory().map_err(rows::unavailable)
+    }
+
+    #[tokio::test]
+    async fn a_job_that_panics_answers_unavailable_and_the_thread_serves_the_next() {
+        let (worker, opened) = Worker::spawn("test", in_memory, None);
+        opened.await.unwrap();
+        let panicked = worker
+            .call(|_conn| -> Result<(), StoreError> { panic!("a bug in a job") })
+            .await;
+        assert!(panicked.unwrap_err().is_unavailable());
+        let answer = worker
+            .call(|conn| {
+                conn.query_row("SELECT 41 + 1", [], |row| row.get::<_, i64>(0))
+                    .map_err(rows::unavailable)
+            })
+            .await;
+        assert_eq!(answer.unwrap(), 42);
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_cannot_open_is_reported_by_the_open_future() {
+        let (worker, opened) = Worker::spawn(
+            "test",
+            || Err(StoreError::Unavailable("no such file".into())),
+            None,
+        );
+        assert!(
+            opened
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("no such file")
+        );
+        let later = worker.call(|_conn| Ok(())).await;
+        assert!(later.unwrap_err().is_unavailable());
     }
 }
