@@ -170,3 +170,78 @@ impl RotateKeyRequest {
         errors.finish(grace)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(json: serde_json::Value) -> Result<NewKey, AdminError> {
+        serde_json::from_value::<CreateKeyRequest>(json)
+            .unwrap()
+            .validate(SystemTime::now())
+    }
+
+    fn fields(error: AdminError) -> Vec<Option<String>> {
+        match error {
+            AdminError::Invalid(errors) => errors.into_iter().map(|e| e.field).collect(),
+            other => panic!("not a validation error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_request_becomes_the_key_to_create() {
+        let new = create(serde_json::json!({
+            "name": "ci-pipeline", "scopes": ["read:all", "write:all"],
+            "expires_in": "90d", "quota": {"burst": 20, "interval": "100ms"}
+        }))
+        .unwrap();
+        assert_eq!(new.name.as_str(), "ci-pipeline");
+        assert_eq!(new.scopes.to_string(), "read:all,write:all");
+        assert!(new.expires_at.is_some());
+        assert_eq!(new.quota.unwrap().burst(), 20);
+    }
+
+    #[test]
+    fn expires_at_and_expires_in_together_are_refused() {
+        let error = create(serde_json::json!({
+            "name": "ci", "scopes": ["read:all"],
+            "expires_at": "2999-01-01T00:00:00Z", "expires_in": "1d"
+        }))
+        .unwrap_err();
+        assert_eq!(fields(error), [Some("expires_in".to_owned())]);
+    }
+
+    #[test]
+    fn a_quota_of_zero_is_refused() {
+        let error = create(serde_json::json!({
+            "name": "ci", "scopes": ["read:all"], "quota": {"burst": 0, "interval": "1s"}
+        }))
+        .unwrap_err();
+        assert_eq!(fields(error), [Some("quota".to_owned())]);
+    }
+
+    #[test]
+    fn an_update_that_changes_nothing_is_refused() {
+        let info = KeyInfo::from(&crate::record::KeyRecord::new(
+            crate::key::KeyId::new("AAAAAAAAAAAA").unwrap(),
+            KeyName::new("ci").unwrap(),
+            crate::key::KeyDigest::from_bytes([0; 32]),
+            "read:all".parse().unwrap(),
+            SystemTime::now(),
+        ));
+        let error = UpdateKeyRequest::default().validate(&info).unwrap_err();
+        assert_eq!(fields(error), [None]);
+    }
+
+    #[test]
+    fn grace_is_a_day_by_default_and_at_most_thirty_days() {
+        assert_eq!(RotateKeyRequest::default().grace().unwrap(), DEFAULT_GRACE);
+        let long = RotateKeyRequest {
+            grace: Some("31d".into()),
+        };
+        assert_eq!(
+            fields(long.grace().unwrap_err()),
+            [Some("grace".to_owned())]
+        );
+    }
+}

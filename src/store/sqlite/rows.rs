@@ -250,3 +250,46 @@ pub(super) fn write_last_used(
     }
     tx.commit().map_err(unavailable)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_kept_to_the_microsecond() {
+        let at = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+        assert_eq!(
+            from_micros(to_micros(at)),
+            UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_000)
+        );
+    }
+
+    #[test]
+    fn times_before_the_epoch_read_as_the_epoch() {
+        assert_eq!(to_micros(UNIX_EPOCH - Duration::from_secs(5)), 0);
+        assert_eq!(from_micros(-5), UNIX_EPOCH);
+    }
+
+    #[test]
+    fn a_row_with_half_a_quota_is_reported_as_corrupt() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::sqlite::schema::migrate(&mut conn, SystemTime::now()).unwrap();
+        conn.execute(
+            "INSERT INTO keygate_keys (id, name, digest, scopes, quota_burst, created_at)
+             VALUES ('AAAAAAAAAAAA', 'ci', zeroblob(32), 'read:all', 5, 0)",
+            [],
+        )
+        .unwrap_err();
+        conn.execute_batch("PRAGMA ignore_check_constraints = ON")
+            .unwrap();
+        conn.execute(
+            "INSERT INTO keygate_keys (id, name, digest, scopes, quota_burst, created_at)
+             VALUES ('AAAAAAAAAAAA', 'ci', zeroblob(32), 'read:all', 5, 0)",
+            [],
+        )
+        .unwrap();
+        let id = KeyId::new("AAAAAAAAAAAA").unwrap();
+        let error = select(&conn, &id).unwrap_err();
+        assert!(error.to_string().contains("quota"), "{error}");
+    }
+}
