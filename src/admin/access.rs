@@ -13,6 +13,9 @@ use crate::scope::Scope;
 /// whatever scope policy the layer runs: without the layer in front (no [`AuthenticatedKey`]
 /// in the request) the answer is a 500 [`AdminError::MissingLayer`]; with a key lacking
 /// `admin`, the layer's own 403 `insufficient_scope` with `scope="admin"`.
+///
+/// The 403's `WWW-Authenticate` challenge names the default realm, `api`: the handler cannot
+/// see a realm the layer was configured with.
 #[derive(Debug, Clone)]
 pub struct AdminCaller(pub AuthenticatedKey);
 
