@@ -19,18 +19,17 @@
 
 #[path = "shared/demo_keys.rs"]
 mod demo_keys;
+#[path = "shared/records.rs"]
+mod records;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 
-use axum::extract::{Extension, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use keygate::policy::RoutePolicy;
-use keygate::{
-    ApiKeyLayer, AuthenticatedKey, KeyManager, MemoryKeyStore, MemoryRateLimiter, Scope,
-};
+use keygate::{ApiKeyLayer, KeyManager, MemoryKeyStore, MemoryRateLimiter, Scope};
 use serde_json::{Value, json};
 
 pub use demo_keys::DemoKey;
@@ -41,12 +40,6 @@ pub struct Demo {
     pub router: Router,
     /// The three demo keys.
     pub keys: Vec<DemoKey>,
-}
-
-#[derive(Clone)]
-struct AppState {
-    store: MemoryKeyStore,
-    records: Arc<Mutex<Vec<Value>>>,
 }
 
 /// Builds the demo: a store with three keys, the layer, and the routes.
@@ -63,52 +56,14 @@ pub async fn demo() -> Demo {
         .default_quota(demo_keys::default_quota())
         .build();
 
-    let state = AppState {
-        store,
-        records: Arc::new(Mutex::new(vec![
-            json!({"id": 1, "name": "first record"}),
-            json!({"id": 2, "name": "second record"}),
-        ])),
-    };
-    let router = Router::new()
-        .route("/v1/records", get(list_records).post(create_record))
-        .route("/v1/admin/keys", get(list_keys))
-        .layer(layer)
-        .with_state(state);
+    let router = records::routes()
+        .route("/v1/admin/keys", get(list_keys).with_state(store))
+        .layer(layer);
     Demo { router, keys }
 }
 
-async fn list_records(
-    State(state): State<AppState>,
-    Extension(key): Extension<AuthenticatedKey>,
-) -> Json<Value> {
-    let records = state.records.lock().map(|r| r.clone()).unwrap_or_default();
-    Json(json!({"records": records, "key": key.name().as_str()}))
-}
-
-async fn create_record(
-    State(state): State<AppState>,
-    Extension(key): Extension<AuthenticatedKey>,
-    body: String,
-) -> (StatusCode, Json<Value>) {
-    let Ok(mut records) = state.records.lock() else {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": "state poisoned"})),
-        );
-    };
-    let record = json!({
-        "id": records.len() + 1,
-        "name": body.trim(),
-        "created_by": key.name().as_str(),
-    });
-    records.push(record.clone());
-    (StatusCode::CREATED, Json(record))
-}
-
-async fn list_keys(State(state): State<AppState>) -> Result<Json<Value>, StatusCode> {
-    let keys = state
-        .store
+async fn list_keys(State(store): State<MemoryKeyStore>) -> Result<Json<Value>, StatusCode> {
+    let keys = store
         .list()
         .await
         .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;

@@ -80,6 +80,9 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod admin;
 mod authenticated;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
@@ -104,6 +107,9 @@ mod service;
 pub mod store;
 pub mod transport;
 mod verify;
+#[cfg(any(feature = "axum", feature = "cli"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "axum", feature = "cli"))))]
+pub mod view;
 
 pub use authenticated::AuthenticatedKey;
 pub use body::ResponseBody;
@@ -121,6 +127,8 @@ pub use rejection::Rejection;
 pub use respond::{DefaultRejection, RejectionResponder};
 pub use scope::{Scope, Scopes};
 pub use service::ApiKeyService;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteKeyStore;
 pub use store::{
     CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, MemoryKeyStore, NewKey, StoreError,
 };

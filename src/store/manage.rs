@@ -6,9 +6,9 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use super::StoreError;
-use crate::key::{ApiKey, KeyId};
+use crate::key::{ApiKey, GeneratedKey, KeyDigest, KeyId};
 use crate::limit::Quota;
-use crate::record::{KeyName, KeyRecord, KeyStatus};
+use crate::record::{KeyName, KeyRecord, KeyStatus, PreviousSecret};
 use crate::scope::Scopes;
 
 /// What an operator chooses when creating a key: a name, one or more scopes, and optionally an
@@ -47,6 +47,19 @@ impl NewKey {
     pub fn quota(mut self, quota: Quota) -> Self {
         self.quota = Some(quota);
         self
+    }
+
+    /// The record a store keeps for this key, with the id and digest just generated.
+    pub(crate) fn record(&self, generated: &GeneratedKey, now: SystemTime) -> KeyRecord {
+        KeyRecord::new(
+            generated.id,
+            self.name.clone(),
+            generated.digest,
+            self.scopes.clone(),
+            now,
+        )
+        .with_quota(self.quota)
+        .with_expiry(self.expires_at)
     }
 
     /// Checks what a store must refuse: no scope, or an expiry not in the future.
@@ -143,6 +156,43 @@ impl KeyUpdate {
         }
         Ok(next)
     }
+}
+
+/// `record` revoked at `now`, or as it was if already revoked (revocation is recorded once).
+pub(crate) fn revoked(record: &KeyRecord, now: SystemTime) -> KeyRecord {
+    let at = record.revoked_at.unwrap_or(now);
+    record.clone().with_revoked_at(Some(at))
+}
+
+/// `record` with the new secret's `digest`, the old one kept until `now + grace` (not at all
+/// for a zero grace). A revoked key cannot be rotated.
+pub(crate) fn rotated(
+    record: &KeyRecord,
+    digest: KeyDigest,
+    now: SystemTime,
+    grace: Duration,
+) -> Result<KeyRecord, StoreError> {
+    if record.revoked_at.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "key {} is revoked and cannot be rotated",
+            record.id
+        )));
+    }
+    let previous = match (grace.is_zero(), now.checked_add(grace)) {
+        (true, _) => None,
+        (false, Some(valid_until)) => Some(PreviousSecret {
+            digest: record.digest,
+            valid_until,
+        }),
+        (false, None) => {
+            return Err(StoreError::Invalid(format!(
+                "a grace period of {grace:?} is too long"
+            )));
+        }
+    };
+    let mut next = record.clone().with_previous(previous);
+    next.digest = digest;
+    Ok(next)
 }
 
 /// What a listing shows of a key: everything but its secret and digest.

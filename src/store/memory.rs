@@ -8,11 +8,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
-use super::{CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, NewKey, StoreError};
+use super::{CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, NewKey, StoreError, manage};
 use crate::clock::{Clock, SystemClock};
 use crate::id_map::ShardedIdMap;
 use crate::key::{self, KeyId, KeyPrefix};
-use crate::record::{KeyRecord, PreviousSecret};
+use crate::record::KeyRecord;
 
 /// An in-memory key store with the whole key lifecycle.
 ///
@@ -182,15 +182,7 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
         new.validate(now)?;
         loop {
             let generated = key::generate(&self.inner.prefix).map_err(Self::generation_failed)?;
-            let record = KeyRecord::new(
-                generated.id,
-                new.name.clone(),
-                generated.digest,
-                new.scopes.clone(),
-                now,
-            )
-            .with_quota(new.quota)
-            .with_expiry(new.expires_at);
+            let record = new.record(&generated, now);
             let info = KeyInfo::from(&record);
             match self.insert(record) {
                 Ok(()) => {
@@ -232,10 +224,7 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
 
     async fn revoke(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
         let now = self.inner.clock.now();
-        self.modify(id, |record| {
-            let at = record.revoked_at.unwrap_or(now);
-            Ok(record.clone().with_revoked_at(Some(at)))
-        })
+        self.modify(id, |record| Ok(manage::revoked(record, now)))
     }
 
     async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError> {
@@ -243,18 +232,7 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
         let generated =
             key::generate_for(&self.inner.prefix, *id).map_err(Self::generation_failed)?;
         let info = self.modify(id, |record| {
-            if record.revoked_at.is_some() {
-                return Err(StoreError::Conflict(format!(
-                    "key {id} is revoked and cannot be rotated"
-                )));
-            }
-            let previous = (!grace.is_zero()).then(|| PreviousSecret {
-                digest: record.digest,
-                valid_until: now + grace,
-            });
-            let mut next = record.clone().with_previous(previous);
-            next.digest = generated.digest;
-            Ok(next)
+            manage::rotated(record, generated.digest, now, grace)
         })?;
         Ok(CreatedKey {
             plaintext: generated.plaintext,

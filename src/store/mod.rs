@@ -23,6 +23,9 @@
 
 mod manage;
 mod memory;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub mod sqlite;
 mod usage;
 
 use std::future::Future;
@@ -31,7 +34,9 @@ use std::time::Duration;
 
 pub use manage::{CreatedKey, KeyInfo, KeyManager, KeyUpdate, NewKey};
 pub use memory::MemoryKeyStore;
-#[allow(unused_imports)]
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteFuture, SqliteKeyStore, SqliteKeyStoreBuilder};
+#[cfg(feature = "sqlite")]
 pub(crate) use usage::UsageLog;
 
 use crate::BoxError;

@@ -6,7 +6,7 @@
 //! so often, writing one batch.
 
 // Used by the persistent stores, which are behind cargo features.
-#![allow(dead_code)]
+#![cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -1,0 +1,148 @@
+//! A server whose keys persist in a SQLite file, managed through the admin API.
+//!
+//! ```text
+//! cargo run --example server --features sqlite,axum                       # keygate.db, 127.0.0.1:3000
+//! cargo run --example server --features sqlite,axum -- --db /var/lib/app/keys.db --addr 0.0.0.0:8080
+//! ```
+//!
+//! On its first start with an empty database it creates one key, `admin` with the `admin`
+//! scope, and prints it once. With that key, create the others through the admin API (or with
+//! the `keygate` CLI on the same file, even while the server runs):
+//!
+//! | route | needs |
+//! |---|---|
+//! | `GET /v1/records` | `read:all` |
+//! | `POST /v1/records` | `write:all` |
+//! | `GET, POST /admin/keys`, `GET, PATCH /admin/keys/{id}`, `POST /admin/keys/{id}/revoke`, `POST /admin/keys/{id}/rotate` | `admin` |
+
+#[path = "shared/records.rs"]
+mod records;
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use keygate::policy::RoutePolicy;
+use keygate::store::SqliteKeyStore;
+use keygate::{
+    ApiKeyLayer, KeyManager, MemoryRateLimiter, NewKey, Quota, Scope, Scopes, StoreError,
+};
+
+/// The server's application: its router, and the admin key made on a first start.
+pub struct Server {
+    /// The demo routes and the admin API, behind the keygate layer.
+    pub router: Router,
+    /// The plaintext of the admin key created because the database was empty, if it was.
+    pub first_admin_key: Option<String>,
+}
+
+/// Builds the server over `store`, creating the first admin key if the store has no key.
+pub async fn server(store: SqliteKeyStore) -> Result<Server, StoreError> {
+    let first_admin_key = if store.list().await?.is_empty() {
+        let name = "admin".parse().expect("valid name");
+        let created = store
+            .create(NewKey::new(name, Scopes::new([Scope::Admin])))
+            .await?;
+        Some(created.plaintext.expose_secret().to_owned())
+    } else {
+        None
+    };
+
+    let per_second = NonZeroU32::new(10).expect("non-zero");
+    let burst = NonZeroU32::new(20).expect("non-zero");
+    let layer = ApiKeyLayer::builder(store.clone(), MemoryRateLimiter::new())
+        .prefix(store.prefix().clone())
+        .policy(RoutePolicy::new().route("/admin/**", Scope::Admin))
+        .default_quota(Quota::per_second(per_second).allow_burst(burst))
+        .build();
+
+    let router = records::routes()
+        .nest("/admin", keygate::admin::router(Arc::new(store)))
+        .layer(layer);
+    Ok(Server {
+        router,
+        first_admin_key,
+    })
+}
+
+const USAGE: &str =
+    "usage: server [--db PATH] [--addr HOST:PORT]   (default keygate.db, 127.0.0.1:3000)";
+
+fn parse_args() -> Result<(PathBuf, SocketAddr), String> {
+    let mut args = std::env::args().skip(1);
+    let mut db = PathBuf::from("keygate.db");
+    let mut addr = SocketAddr::from(([127, 0, 0, 1], 3000));
+    while let Some(arg) = args.next() {
+        let mut value = |flag: &str| args.next().ok_or(format!("{flag} needs a value; {USAGE}"));
+        match arg.as_str() {
+            "--db" => db = PathBuf::from(value("--db")?),
+            "--addr" => {
+                let text = value("--addr")?;
+                addr = text
+                    .parse()
+                    .map_err(|e| format!("--addr {text:?} is not HOST:PORT ({e})"))?;
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?}; {USAGE}")),
+        }
+    }
+    Ok((db, addr))
+}
+
+#[allow(dead_code)]
+#[tokio::main]
+async fn main() {
+    let (db, addr) = match parse_args() {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            eprintln!("error: {message}");
+            std::process::exit(2);
+        }
+    };
+    let store = match SqliteKeyStore::open(&db).await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(3);
+        }
+    };
+    let server = match server(store).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(3);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("error: cannot listen on {addr}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let base = format!("http://{addr}");
+    println!("Keys are kept in {}.", db.display());
+    match &server.first_admin_key {
+        Some(key) => {
+            println!("The database was empty: created the key `admin` (scope admin):");
+            println!("  {key}");
+            println!("Store it now: it cannot be shown again.");
+            println!();
+            println!("Listening on {base}. Try:");
+            println!(
+                "  curl -s {base}/admin/keys -H 'Authorization: Bearer {key}' -H 'content-type: application/json' -d '{{\"name\": \"ci-pipeline\", \"scopes\": [\"read:all\"]}}'"
+            );
+            println!("  curl -s {base}/admin/keys -H 'Authorization: Bearer {key}'");
+        }
+        None => println!("Listening on {base} (manage keys with /admin/keys or the keygate CLI)."),
+    }
+    if let Err(e) = axum::serve(listener, server.router).await {
+        eprintln!("error: server failed: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,52 @@
+//! The demo's record routes, shared by the quickstart and the server example:
+//! `GET /v1/records` lists them, `POST /v1/records` adds one named by the body.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Extension, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use keygate::AuthenticatedKey;
+use serde_json::{Value, json};
+
+type Records = Arc<Mutex<Vec<Value>>>;
+
+/// `/v1/records`, starting with two records.
+pub fn routes() -> Router {
+    let records: Records = Arc::new(Mutex::new(vec![
+        json!({"id": 1, "name": "first record"}),
+        json!({"id": 2, "name": "second record"}),
+    ]));
+    Router::new()
+        .route("/v1/records", get(list_records).post(create_record))
+        .with_state(records)
+}
+
+async fn list_records(
+    State(records): State<Records>,
+    Extension(key): Extension<AuthenticatedKey>,
+) -> Json<Value> {
+    let records = records.lock().map(|r| r.clone()).unwrap_or_default();
+    Json(json!({"records": records, "key": key.name().as_str()}))
+}
+
+async fn create_record(
+    State(records): State<Records>,
+    Extension(key): Extension<AuthenticatedKey>,
+    body: String,
+) -> (StatusCode, Json<Value>) {
+    let Ok(mut records) = records.lock() else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": "state poisoned"})),
+        );
+    };
+    let record = json!({
+        "id": records.len() + 1,
+        "name": body.trim(),
+        "created_by": key.name().as_str(),
+    });
+    records.push(record.clone());
+    (StatusCode::CREATED, Json(record))
+}

@@ -1,0 +1,39 @@
+//! [`AdminCaller`]: the check every admin handler starts with.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use super::AdminError;
+use crate::authenticated::AuthenticatedKey;
+use crate::scope::Scope;
+
+/// The caller of an admin route: a key granting `admin`, as `ApiKeyLayer` authenticated it.
+///
+/// Every admin handler takes this as its first argument, so no route can forget the check
+/// whatever scope policy the layer runs: without the layer in front (no [`AuthenticatedKey`]
+/// in the request) the answer is a 500 [`AdminError::MissingLayer`]; with a key lacking
+/// `admin`, the layer's own 403 `insufficient_scope` with `scope="admin"`.
+///
+/// The 403's `WWW-Authenticate` challenge names the default realm, `api`: the handler cannot
+/// see a realm the layer was configured with.
+#[derive(Debug, Clone)]
+pub struct AdminCaller(pub AuthenticatedKey);
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminCaller {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let key = parts
+            .extensions
+            .get::<AuthenticatedKey>()
+            .ok_or(AdminError::MissingLayer)?;
+        if key.grants(&Scope::Admin) {
+            Ok(Self(key.clone()))
+        } else {
+            Err(AdminError::NotAdmin {
+                id: key.id(),
+                name: key.name().clone(),
+            })
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! [`AdminError`]: why the admin API refused a request, as an RFC 9457 problem.
+
+use std::sync::Arc;
+
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::code::ErrorCode;
+use crate::key::KeyId;
+use crate::record::KeyName;
+use crate::rejection::Rejection;
+use crate::respond::{DefaultRejection, RejectionResponder};
+use crate::scope::Scope;
+use crate::store::StoreError;
+
+/// One refused field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The JSON member, e.g. `name` or `scopes[1]`; `None` for the request as a whole.
+    pub field: Option<String>,
+    /// What is wrong and how to write it.
+    pub message: String,
+}
+
+impl FieldError {
+    /// An error about `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why the admin API refused a request. Every refusal changes nothing.
+///
+/// | variant | status | `code` |
+/// |---|---|---|
+/// | [`MissingLayer`](Self::MissingLayer) | 500 | `admin_unprotected` |
+/// | [`NotAdmin`](Self::NotAdmin) | 403 | `insufficient_scope` (as the layer says it, `scope="admin"`) |
+/// | [`Malformed`](Self::Malformed) | 400 | `malformed_request` |
+/// | [`TooLarge`](Self::TooLarge) | 413 | `request_too_large` |
+/// | [`Invalid`](Self::Invalid) | 422 | `invalid_request` (with `errors`: one per field) |
+/// | [`NotFound`](Self::NotFound) | 404 | `key_not_found` |
+/// | [`Conflict`](Self::Conflict) | 409 | `key_conflict` |
+/// | [`Unavailable`](Self::Unavailable) | 503 | `store_unavailable` (`Retry-After: 1`) |
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// The request carries no `AuthenticatedKey`: the router is mounted without `ApiKeyLayer`
+    /// in front of it. A deployment fault, never the caller's.
+    MissingLayer,
+    /// The caller's key lacks the `admin` scope.
+    NotAdmin {
+        /// The caller's key id.
+        id: KeyId,
+        /// The caller's key name.
+        name: KeyName,
+    },
+    /// The body is not JSON of the expected shape, or the path is not a key id.
+    Malformed(String),
+    /// The body is larger than the admin API accepts.
+    TooLarge,
+    /// Well-formed, but some values are refused.
+    Invalid(Vec<FieldError>),
+    /// No key has this id.
+    NotFound(KeyId),
+    /// The change conflicts with the key's state (e.g. rotating a revoked key).
+    Conflict(String),
+    /// The key store could not answer.
+    Unavailable,
+}
+
+impl AdminError {
+    /// One refused field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid(vec![FieldError::new(field, message)])
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::NotAdmin { .. } => StatusCode::FORBIDDEN,
+            Self::Malformed(_) => StatusCode::BAD_REQUEST,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::MissingLayer => "admin_unprotected",
+            Self::NotAdmin { .. } => ErrorCode::InsufficientScope.as_str(),
+            Self::Malformed(_) => "malformed_request",
+            Self::TooLarge => "request_too_large",
+            Self::Invalid(_) => "invalid_request",
+            Self::NotFound(_) => "key_not_found",
+            Self::Conflict(_) => "key_conflict",
+            Self::Unavailable => "store_unavailable",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::MissingLayer => "The admin API received a request without an authenticated key: \
+                 mount keygate::admin::router behind ApiKeyLayer"
+                .to_owned(),
+            Self::NotAdmin { .. } => String::new(),
+            Self::Malformed(message) | Self::Conflict(message) => message.clone(),
+            Self::TooLarge => "The request body is too large for the admin API".to_owned(),
+            Self::Invalid(errors) => errors
+                .iter()
+                .map(|e| match &e.field {
+                    Some(field) => format!("{field}: {}", e.message),
+                    None => e.message.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            Self::NotFound(id) => format!("No key has the id {id}"),
+            Self::Unavailable => {
+                "The key store could not be reached; nothing was changed".to_owned()
+            }
+        }
+    }
+
+    /// The same 403 the layer gives a key without a route's scope, naming `admin`.
+    fn not_admin(id: KeyId, name: KeyName) -> Response {
+        let realm: Arc<str> = Arc::from("api");
+        let rejection = Rejection::new(ErrorCode::InsufficientScope, &realm, false)
+            .with_required_scope(Scope::Admin)
+            .with_key(id, name);
+        let mut response = DefaultRejection::new()
+            .respond(&rejection)
+            .map(axum::body::Body::from);
+        if let Some(challenge) = rejection
+            .www_authenticate()
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
+            response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+        }
+        response.extensions_mut().insert(rejection);
+        response
+    }
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(id) => Self::NotFound(id),
+            StoreError::Invalid(message) => Self::Invalid(vec![FieldError {
+                field: None,
+                message,
+            }]),
+            StoreError::Conflict(message) => Self::Conflict(message),
+            other => {
+                tracing::error!(error = %other, "keygate admin: the key store failed");
+                Self::Unavailable
+            }
+        }
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let Self::NotAdmin { id, name } = self {
+            return Self::not_admin(id, name);
+        }
+        let mut body = json!({
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": self.detail(),
+            "code": self.code(),
+        });
+        if let Self::Invalid(errors) = &self {
+            body["errors"] = json!(errors);
+        }
+        let mut response = (status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

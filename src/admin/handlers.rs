@@ -1,0 +1,144 @@
+//! The admin routes' handlers. Each starts with [`AdminCaller`], so each checks for itself
+//! that the caller holds `admin`, and each logs what it changed (by key id and name, never a
+//! secret).
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use super::types::{
+    CreateKeyRequest, CreatedKeyView, KeyList, KeyView, RotateKeyRequest, UpdateKeyRequest,
+};
+use super::{AdminCaller, AdminError, FieldError};
+use crate::key::KeyId;
+use crate::store::{CreatedKey, KeyManager};
+
+type Manager = State<Arc<dyn KeyManager>>;
+
+/// Reads a JSON body; an empty body is `T::default()` where `empty_ok`.
+fn json_body<T: DeserializeOwned + Default>(
+    body: Result<Bytes, BytesRejection>,
+    empty_ok: bool,
+) -> Result<T, AdminError> {
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AdminError::TooLarge
+        } else {
+            AdminError::Malformed(rejection.body_text())
+        }
+    })?;
+    if empty_ok && bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        if e.is_data() {
+            AdminError::Invalid(vec![FieldError {
+                field: None,
+                message: e.to_string(),
+            }])
+        } else {
+            AdminError::Malformed(format!("the body is not valid JSON: {e}"))
+        }
+    })
+}
+
+fn key_id(text: &str) -> Result<KeyId, AdminError> {
+    KeyId::new(text).map_err(|e| AdminError::Malformed(e.to_string()))
+}
+
+/// A plaintext key, shown once: never cached.
+fn shown_once(status: StatusCode, created: &CreatedKey) -> Response {
+    let mut response = (status, Json(CreatedKeyView::from(created))).into_response();
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `GET /keys`
+pub(super) async fn list(
+    _caller: AdminCaller,
+    State(manager): Manager,
+) -> Result<Json<KeyList>, AdminError> {
+    let keys = manager.list().await?;
+    Ok(Json(KeyList {
+        keys: keys.iter().map(KeyView::from).collect(),
+    }))
+}
+
+/// `POST /keys`
+pub(super) async fn create(
+    AdminCaller(caller): AdminCaller,
+    State(manager): Manager,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AdminError> {
+    let request: CreateKeyRequest = json_body(body, false)?;
+    let new = request.validate(SystemTime::now())?;
+    let created = manager.create(new).await?;
+    tracing::info!(by = %caller.name(), key = %created.info.id, name = %created.info.name,
+        scopes = %created.info.scopes, "keygate admin: key created");
+    Ok(shown_once(StatusCode::CREATED, &created))
+}
+
+/// `GET /keys/{id}`
+pub(super) async fn show(
+    _caller: AdminCaller,
+    State(manager): Manager,
+    Path(id): Path<String>,
+) -> Result<Json<KeyView>, AdminError> {
+    let info = manager.info(&key_id(&id)?).await?;
+    Ok(Json(KeyView::from(&info)))
+}
+
+/// `PATCH /keys/{id}`
+pub(super) async fn update(
+    AdminCaller(caller): AdminCaller,
+    State(manager): Manager,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<KeyView>, AdminError> {
+    let id = key_id(&id)?;
+    let request: UpdateKeyRequest = json_body(body, false)?;
+    let current = manager.info(&id).await?;
+    let update = request.validate(&current)?;
+    let info = manager.update(&id, update).await?;
+    tracing::info!(by = %caller.name(), key = %id, name = %info.name, scopes = %info.scopes,
+        "keygate admin: key updated");
+    Ok(Json(KeyView::from(&info)))
+}
+
+/// `POST /keys/{id}/revoke`
+pub(super) async fn revoke(
+    AdminCaller(caller): AdminCaller,
+    State(manager): Manager,
+    Path(id): Path<String>,
+) -> Result<Json<KeyView>, AdminError> {
+    let id = key_id(&id)?;
+    let info = manager.revoke(&id).await?;
+    tracing::info!(by = %caller.name(), key = %id, name = %info.name, "keygate admin: key revoked");
+    Ok(Json(KeyView::from(&info)))
+}
+
+/// `POST /keys/{id}/rotate`
+pub(super) async fn rotate(
+    AdminCaller(caller): AdminCaller,
+    State(manager): Manager,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AdminError> {
+    let id = key_id(&id)?;
+    let request: RotateKeyRequest = json_body(body, true)?;
+    let grace = request.grace()?;
+    let rotated = manager.rotate(&id, grace).await?;
+    tracing::info!(by = %caller.name(), key = %id, grace_secs = grace.as_secs(),
+        "keygate admin: key rotated");
+    Ok(shown_once(StatusCode::OK, &rotated))
+}

@@ -1,0 +1,69 @@
+//! The admin HTTP API for axum (feature `axum`): create, list, show, edit, revoke and rotate
+//! keys over any [`KeyManager`](crate::KeyManager).
+//!
+//! Mount [`router`] under a path of your choice, behind [`ApiKeyLayer`](crate::ApiKeyLayer):
+//! every route requires the `admin` scope. Secrets and digests are never shown, except the
+//! plaintext of a key just created or rotated, once.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use axum::Router;
+//! use axum::body::Body;
+//! use http::{Request, StatusCode};
+//! use keygate::policy::RoutePolicy;
+//! use keygate::{ApiKeyLayer, KeyManager, MemoryKeyStore, MemoryRateLimiter, NewKey, Scope};
+//! use tower::ServiceExt;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let store = MemoryKeyStore::new();
+//! let admin = store
+//!     .create(NewKey::new("production-backend".parse().unwrap(), "admin".parse().unwrap()))
+//!     .await
+//!     .unwrap();
+//!
+//! let app = Router::new()
+//!     .nest("/admin", keygate::admin::router(Arc::new(store.clone())))
+//!     .layer(
+//!         ApiKeyLayer::builder(store, MemoryRateLimiter::new())
+//!             .policy(RoutePolicy::new().route("/admin/**", Scope::Admin))
+//!             .build(),
+//!     );
+//!
+//! let created = app
+//!     .oneshot(
+//!         Request::post("/admin/keys")
+//!             .header("authorization", format!("Bearer {}", admin.plaintext.expose_secret()))
+//!             .body(Body::from(r#"{"name": "ci-pipeline", "scopes": ["read:all", "write:all"]}"#))
+//!             .unwrap(),
+//!     )
+//!     .await
+//!     .unwrap();
+//! assert_eq!(created.status(), StatusCode::CREATED);
+//! # });
+//! ```
+
+mod access;
+mod error;
+mod handlers;
+mod router;
+mod types;
+mod validate;
+
+use std::time::Duration;
+
+pub use access::AdminCaller;
+pub use error::{AdminError, FieldError};
+pub use router::router;
+pub use types::{
+    CreateKeyRequest, CreatedKeyView, KeyList, KeyView, QuotaRequest, QuotaView, RotateKeyRequest,
+    UpdateKeyRequest,
+};
+
+/// Largest request body the admin API reads (16 KiB); a larger one is a 413.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Grace period of a rotation that names none: the old secret keeps working for a day.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(24 * 3600);
+
+/// Longest grace period a rotation accepts (30 days).
+pub const MAX_GRACE: Duration = Duration::from_secs(30 * 24 * 3600);

@@ -1,0 +1,86 @@
+//! The admin API's request and response bodies.
+//!
+//! Requests refuse unknown members (a typo such as `scope` for `scopes` is a 400, not a silent
+//! no-op). Responses show keys as [`KeyView`]s: never a secret or a digest, except the
+//! plaintext of a key just created or rotated ([`CreatedKeyView`]).
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::view::{CreatedKeyView, KeyView, QuotaView};
+
+/// `POST /keys`: a new key.
+///
+/// ```json
+/// {"name": "ci-pipeline", "scopes": ["read:all", "write:all"], "expires_in": "90d",
+///  "quota": {"burst": 20, "interval": "100ms"}}
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    /// Descriptive name: 1 to 64 lowercase letters, digits and dashes (`production-backend`).
+    pub name: String,
+    /// At least one scope: `read:all`, `write:all`, `admin`, `read:<resource>`,
+    /// `write:<resource>`.
+    pub scopes: Vec<String>,
+    /// Expiry as RFC 3339 in UTC (`2027-01-01T00:00:00Z`); must be in the future.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// Expiry as a duration from now (`90d`, `12h`); not together with `expires_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<String>,
+    /// The key's own rate limit; without it the layer's default applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaRequest>,
+}
+
+/// A per-key quota: `burst` requests at once, one more every `interval`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaRequest {
+    /// Requests allowed at once (at least 1).
+    pub burst: u32,
+    /// Time to earn one more request (`100ms`, `1s`, `1m`).
+    pub interval: String,
+}
+
+/// `PATCH /keys/{id}`: a new name, and the scopes replaced, added to or removed from.
+///
+/// ```json
+/// {"add_scopes": ["write:all"]}
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKeyRequest {
+    /// New name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Replaces every scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// Scopes to add (the fix for a 403 `insufficient_scope`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_scopes: Vec<String>,
+    /// Scopes to remove.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_scopes: Vec<String>,
+}
+
+/// `POST /keys/{id}/rotate`: how long the old secret keeps working (body optional).
+///
+/// ```json
+/// {"grace": "24h"}
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKeyRequest {
+    /// Grace period (`0s` for none); default [`DEFAULT_GRACE`](super::DEFAULT_GRACE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace: Option<String>,
+}
+
+/// `GET /keys`: every key, oldest first, revoked ones included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyList {
+    /// The keys.
+    pub keys: Vec<KeyView>,
+}

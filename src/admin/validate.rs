@@ -1,0 +1,247 @@
+//! Turning admin requests into store calls, refusing every bad field at once.
+
+use std::time::{Duration, SystemTime};
+
+use super::types::{CreateKeyRequest, QuotaRequest, RotateKeyRequest, UpdateKeyRequest};
+use super::{AdminError, DEFAULT_GRACE, FieldError, MAX_GRACE};
+use crate::limit::Quota;
+use crate::record::KeyName;
+use crate::scope::{Scope, Scopes};
+use crate::store::{KeyInfo, KeyUpdate, NewKey};
+
+/// Collects field errors while a request is read.
+#[derive(Default)]
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        result
+            .map_err(|e| self.0.push(FieldError::new(field, e.to_string())))
+            .ok()
+    }
+
+    fn push(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    fn finish<T>(self, value: Option<T>) -> Result<T, AdminError> {
+        match value {
+            Some(value) if self.0.is_empty() => Ok(value),
+            _ => Err(AdminError::Invalid(self.0)),
+        }
+    }
+}
+
+fn duration(errors: &mut Errors, field: &str, text: &str) -> Option<Duration> {
+    errors.check(
+        field,
+        humantime::parse_duration(text)
+            .map_err(|e| format!("{e}: write a duration such as 90d, 24h, 15m or 100ms")),
+    )
+}
+
+fn scope_list(errors: &mut Errors, field: &str, list: &[String]) -> Vec<Scope> {
+    list.iter()
+        .enumerate()
+        .filter_map(|(i, s)| errors.check(&format!("{field}[{i}]"), s.parse::<Scope>()))
+        .collect()
+}
+
+fn name(errors: &mut Errors, text: &str) -> Option<KeyName> {
+    errors.check("name", KeyName::new(text))
+}
+
+fn no_scope() -> &'static str {
+    "a key needs at least one scope: read:all, write:all or admin"
+}
+
+fn expiry(errors: &mut Errors, req: &CreateKeyRequest, now: SystemTime) -> Option<SystemTime> {
+    let at = match (&req.expires_at, &req.expires_in) {
+        (Some(_), Some(_)) => {
+            errors.push("expires_in", "give expires_at or expires_in, not both");
+            return None;
+        }
+        (Some(text), None) => errors.check(
+            "expires_at",
+            humantime::parse_rfc3339_weak(text)
+                .map_err(|e| format!("{e}: write a UTC time such as 2027-01-01T00:00:00Z")),
+        )?,
+        (None, Some(text)) => {
+            let after = duration(errors, "expires_in", text)?;
+            match now.checked_add(after) {
+                Some(at) => at,
+                None => {
+                    errors.push("expires_in", "too far in the future");
+                    return None;
+                }
+            }
+        }
+        (None, None) => return None,
+    };
+    if at <= now {
+        let field = if req.expires_at.is_some() {
+            "expires_at"
+        } else {
+            "expires_in"
+        };
+        errors.push(field, "the expiry must be in the future");
+        return None;
+    }
+    Some(at)
+}
+
+fn quota(errors: &mut Errors, req: &QuotaRequest) -> Option<Quota> {
+    let interval = duration(errors, "quota.interval", &req.interval)?;
+    errors.check("quota", Quota::new(req.burst, interval))
+}
+
+impl CreateKeyRequest {
+    /// The key to create, or every refused field.
+    pub fn validate(&self, now: SystemTime) -> Result<NewKey, AdminError> {
+        let mut errors = Errors::default();
+        let name = name(&mut errors, &self.name);
+        let scopes = Scopes::new(scope_list(&mut errors, "scopes", &self.scopes));
+        if self.scopes.is_empty() {
+            errors.push("scopes", no_scope());
+        }
+        let expires_at = expiry(&mut errors, self, now);
+        let quota = self.quota.as_ref().and_then(|q| quota(&mut errors, q));
+        let new = name.map(|name| {
+            let mut new = NewKey::new(name, scopes);
+            new.expires_at = expires_at;
+            new.quota = quota;
+            new
+        });
+        errors.finish(new)
+    }
+}
+
+impl UpdateKeyRequest {
+    /// The change to make to `current`, or every refused field. Scopes are replaced
+    /// (`scopes`), then added to (`add_scopes`), then removed from (`remove_scopes`).
+    pub fn validate(&self, current: &KeyInfo) -> Result<KeyUpdate, AdminError> {
+        let mut errors = Errors::default();
+        let mut update = KeyUpdate::new();
+        if let Some(text) = &self.name {
+            update.name = name(&mut errors, text);
+        }
+        let touches_scopes =
+            self.scopes.is_some() || !self.add_scopes.is_empty() || !self.remove_scopes.is_empty();
+        if touches_scopes {
+            let mut scopes = match &self.scopes {
+                Some(list) => Scopes::new(scope_list(&mut errors, "scopes", list)),
+                None => current.scopes.clone(),
+            };
+            for scope in scope_list(&mut errors, "add_scopes", &self.add_scopes) {
+                scopes.insert(scope);
+            }
+            for scope in scope_list(&mut errors, "remove_scopes", &self.remove_scopes) {
+                scopes.remove(&scope);
+            }
+            if scopes.is_empty() && errors.0.is_empty() {
+                errors.push("scopes", no_scope());
+            }
+            update.scopes = Some(scopes);
+        }
+        if self.name.is_none() && !touches_scopes {
+            errors.0.push(FieldError {
+                field: None,
+                message: "nothing to change: give name, scopes, add_scopes or remove_scopes".into(),
+            });
+        }
+        errors.finish(Some(update))
+    }
+}
+
+impl RotateKeyRequest {
+    /// The grace period: [`DEFAULT_GRACE`] when not given, at most [`MAX_GRACE`].
+    pub fn grace(&self) -> Result<Duration, AdminError> {
+        let Some(text) = &self.grace else {
+            return Ok(DEFAULT_GRACE);
+        };
+        let mut errors = Errors::default();
+        let grace = duration(&mut errors, "grace", text);
+        if grace.is_some_and(|g| g > MAX_GRACE) {
+            errors.push(
+                "grace",
+                format!("at most {}", crate::view::format_duration(MAX_GRACE)),
+            );
+        }
+        errors.finish(grace)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(json: serde_json::Value) -> Result<NewKey, AdminError> {
+        serde_json::from_value::<CreateKeyRequest>(json)
+            .unwrap()
+            .validate(SystemTime::now())
+    }
+
+    fn fields(error: AdminError) -> Vec<Option<String>> {
+        match error {
+            AdminError::Invalid(errors) => errors.into_iter().map(|e| e.field).collect(),
+            other => panic!("not a validation error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_request_becomes_the_key_to_create() {
+        let new = create(serde_json::json!({
+            "name": "ci-pipeline", "scopes": ["read:all", "write:all"],
+            "expires_in": "90d", "quota": {"burst": 20, "interval": "100ms"}
+        }))
+        .unwrap();
+        assert_eq!(new.name.as_str(), "ci-pipeline");
+        assert_eq!(new.scopes.to_string(), "read:all,write:all");
+        assert!(new.expires_at.is_some());
+        assert_eq!(new.quota.unwrap().burst(), 20);
+    }
+
+    #[test]
+    fn expires_at_and_expires_in_together_are_refused() {
+        let error = create(serde_json::json!({
+            "name": "ci", "scopes": ["read:all"],
+            "expires_at": "2999-01-01T00:00:00Z", "expires_in": "1d"
+        }))
+        .unwrap_err();
+        assert_eq!(fields(error), [Some("expires_in".to_owned())]);
+    }
+
+    #[test]
+    fn a_quota_of_zero_is_refused() {
+        let error = create(serde_json::json!({
+            "name": "ci", "scopes": ["read:all"], "quota": {"burst": 0, "interval": "1s"}
+        }))
+        .unwrap_err();
+        assert_eq!(fields(error), [Some("quota".to_owned())]);
+    }
+
+    #[test]
+    fn an_update_that_changes_nothing_is_refused() {
+        let info = KeyInfo::from(&crate::record::KeyRecord::new(
+            crate::key::KeyId::new("AAAAAAAAAAAA").unwrap(),
+            KeyName::new("ci").unwrap(),
+            crate::key::KeyDigest::from_bytes([0; 32]),
+            "read:all".parse().unwrap(),
+            SystemTime::now(),
+        ));
+        let error = UpdateKeyRequest::default().validate(&info).unwrap_err();
+        assert_eq!(fields(error), [None]);
+    }
+
+    #[test]
+    fn grace_is_a_day_by_default_and_at_most_thirty_days() {
+        assert_eq!(RotateKeyRequest::default().grace().unwrap(), DEFAULT_GRACE);
+        let long = RotateKeyRequest {
+            grace: Some("31d".into()),
+        };
+        assert_eq!(
+            fields(long.grace().unwrap_err()),
+            [Some("grace".to_owned())]
+        );
+    }
+}

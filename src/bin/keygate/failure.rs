@@ -1,0 +1,63 @@
+//! [`Failure`]: why a command failed, and the exit code a script can rely on.
+
+use std::fmt;
+use std::process::ExitCode;
+
+use keygate::StoreError;
+
+/// The documented exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 1: no such key, or its state forbids the change.
+    Refused = 1,
+    /// 2: usage error or invalid input (clap uses 2 for its own usage errors too).
+    Invalid = 2,
+    /// 3: the key store could not be opened or reached.
+    Unavailable = 3,
+}
+
+/// A failed command: its exit code and what to tell the operator.
+#[derive(Debug)]
+pub struct Failure {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(exit: Exit, message: impl Into<String>) -> Self {
+        Self {
+            exit,
+            message: message.into(),
+        }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(self.exit as u8)
+    }
+
+    /// The machine-readable kind, for `--json`.
+    pub fn kind(&self) -> &'static str {
+        match self.exit {
+            Exit::Refused => "refused",
+            Exit::Invalid => "invalid",
+            Exit::Unavailable => "unavailable",
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        let exit = match &e {
+            StoreError::NotFound(_) | StoreError::Conflict(_) => Exit::Refused,
+            StoreError::Invalid(_) => Exit::Invalid,
+            _ => Exit::Unavailable,
+        };
+        Self::new(exit, e.to_string())
+    }
+}

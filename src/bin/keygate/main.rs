@@ -1,0 +1,114 @@
+//! `keygate`: manage API keys from the command line (feature `cli`).
+//!
+//! ```text
+//! keygate create --name ci-pipeline --scope read:all --scope write:all [--expires-in 90d]
+//! keygate list
+//! keygate show <id>
+//! keygate scopes <id> --add write:all [--remove read:all]
+//! keygate rotate <id> [--grace 24h]
+//! keygate revoke <id>
+//! keygate hash <key>
+//! ```
+//!
+//! Every command takes `--db PATH_OR_URL` (or `KEYGATE_DB`; default `keygate.db`), `--prefix`
+//! (or `KEYGATE_PREFIX`; default `kg`) and `--json`. Exit codes: 0 done; 1 no such key, or
+//! its state forbids the change; 2 usage error or invalid input; 3 the store could not be
+//! opened or reached.
+
+mod args;
+mod failure;
+mod open;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use keygate::key::{self, KeyPrefix};
+use keygate::{KeyManager, KeyUpdate, NewKey, Scopes};
+
+use args::{Cli, Command};
+use failure::{Exit, Failure};
+use open::Mode;
+use output::Output;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = Output {
+        json: cli.global.json,
+    };
+    let outcome = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| Failure::new(Exit::Unavailable, format!("cannot start: {e}")))
+        .and_then(|runtime| runtime.block_on(run(&cli, out)));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            out.failure(&failure);
+            failure.exit_code()
+        }
+    }
+}
+
+async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
+    let global = &cli.global;
+    let mode = match cli.command {
+        Command::Create { .. } => Mode::CreateIfMissing,
+        _ => Mode::MustExist,
+    };
+    if let Command::Hash { key } = &cli.command {
+        return hash(key, out);
+    }
+    let manager = open::open(&global.db, &global.prefix, mode).await?;
+    match &cli.command {
+        Command::Create {
+            name,
+            scopes,
+            expires_in,
+        } => {
+            let mut new = NewKey::new(name.clone(), Scopes::new(scopes.iter().cloned()));
+            if let Some(after) = expires_in {
+                let at = std::time::SystemTime::now()
+                    .checked_add(*after)
+                    .ok_or_else(|| Failure::new(Exit::Invalid, "--expires-in is too long"))?;
+                new = new.expires_at(at);
+            }
+            out.created("Created", &manager.create(new).await?);
+        }
+        Command::List => out.keys(&manager.list().await?),
+        Command::Show { id } => out.key(&manager.info(id).await?),
+        Command::Revoke { id } => out.key(&manager.revoke(id).await?),
+        Command::Rotate { id, grace } => out.created("Rotated", &manager.rotate(id, *grace).await?),
+        Command::Scopes { id, add, remove } => {
+            if add.is_empty() && remove.is_empty() {
+                return Err(Failure::new(
+                    Exit::Invalid,
+                    "nothing to change: give --add SCOPE or --remove SCOPE",
+                ));
+            }
+            let mut scopes = manager.info(id).await?.scopes;
+            add.iter().for_each(|s| {
+                scopes.insert(s.clone());
+            });
+            remove.iter().for_each(|s| {
+                scopes.remove(s);
+            });
+            out.key(&manager.update(id, KeyUpdate::new().scopes(scopes)).await?);
+        }
+        Command::Hash { .. } => {}
+    }
+    Ok(())
+}
+
+/// The digest of a plaintext key; its prefix is read from the key itself.
+fn hash(text: &str, out: Output) -> Result<(), Failure> {
+    let invalid = |why: &str| Failure::new(Exit::Invalid, format!("not a keygate key: {why}"));
+    let prefix: KeyPrefix = text
+        .split('_')
+        .next()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|e: key::InvalidPrefix| invalid(&e.to_string()))?;
+    let parsed = key::parse(text, &prefix).map_err(|e| invalid(e.description()))?;
+    out.digest(parsed.id().as_str(), &parsed.digest().to_hex());
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! What the commands print: text for people, JSON (`--json`) for scripts.
+//!
+//! A plaintext key goes alone on stdout (so `KEY=$(keygate create …)` works) with the
+//! reminder that it cannot be shown again on stderr; with `--json` both are in one object.
+
+use keygate::view::{CreatedKeyView, KeyView, SHOWN_ONCE};
+use keygate::{CreatedKey, KeyInfo};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::failure::Failure;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub json: bool,
+}
+
+fn print_json(value: &impl Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("error: cannot write JSON: {e}"),
+    }
+}
+
+fn or_dash(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or("-")
+}
+
+impl Output {
+    /// A key just created or rotated, with its plaintext, once.
+    pub fn created(self, what: &str, created: &CreatedKey) {
+        let view = CreatedKeyView::from(created);
+        if self.json {
+            print_json(&view);
+            return;
+        }
+        println!("{}", view.key);
+        eprintln!(
+            "{what} key {} (id {}) with scopes {}.",
+            view.info.name,
+            view.info.id,
+            view.info.scopes.join(",")
+        );
+        if let Some(until) = &view.info.previous_secret_valid_until {
+            eprintln!("The previous secret keeps working until {until}.");
+        }
+        eprintln!("{SHOWN_ONCE}");
+    }
+
+    /// One key.
+    pub fn key(self, info: &KeyInfo) {
+        let view = KeyView::from(info);
+        if self.json {
+            print_json(&view);
+            return;
+        }
+        println!("id:          {}", view.id);
+        println!("name:        {}", view.name);
+        println!("scopes:      {}", view.scopes.join(","));
+        println!("status:      {}", view.status);
+        if let Some(quota) = &view.quota {
+            println!(
+                "quota:       {} at once, one more every {}",
+                quota.burst, quota.interval
+            );
+        }
+        println!("created:     {}", view.created_at);
+        println!("expires:     {}", or_dash(&view.expires_at));
+        println!("last used:   {}", or_dash(&view.last_used_at));
+        if let Some(at) = &view.revoked_at {
+            println!("revoked:     {at}");
+        }
+        if let Some(until) = &view.previous_secret_valid_until {
+            println!("old secret valid until: {until}");
+        }
+    }
+
+    /// Every key, as a table.
+    pub fn keys(self, infos: &[KeyInfo]) {
+        let views: Vec<KeyView> = infos.iter().map(KeyView::from).collect();
+        if self.json {
+            print_json(&json!({ "keys": views }));
+            return;
+        }
+        let rows: Vec<[String; 7]> = views
+            .iter()
+            .map(|v| {
+                [
+                    v.id.clone(),
+                    v.name.clone(),
+                    v.scopes.join(","),
+                    v.status.clone(),
+                    v.created_at.clone(),
+                    or_dash(&v.expires_at).to_owned(),
+                    or_dash(&v.last_used_at).to_owned(),
+                ]
+            })
+            .collect();
+        let header = [
+            "ID",
+            "NAME",
+            "SCOPES",
+            "STATUS",
+            "CREATED",
+            "EXPIRES",
+            "LAST USED",
+        ]
+        .map(str::to_owned);
+        let mut widths = header.clone().map(|h| h.len());
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.len());
+            }
+        }
+        for row in std::iter::once(&header).chain(&rows) {
+            let line: Vec<String> = row
+                .iter()
+                .zip(widths)
+                .map(|(cell, width)| format!("{cell:width$}"))
+                .collect();
+            println!("{}", line.join("  ").trim_end());
+        }
+    }
+
+    /// A key's digest.
+    pub fn digest(self, id: &str, hex: &str) {
+        if self.json {
+            print_json(&json!({ "id": id, "digest": hex }));
+        } else {
+            println!("{hex}");
+        }
+    }
+
+    /// A failure: on stderr as text, or as `{"error": {…}}` on stdout with `--json`.
+    pub fn failure(self, failure: &Failure) {
+        if self.json {
+            print_json(&json!({
+                "error": {
+                    "kind": failure.kind(),
+                    "exit_code": failure.exit as u8,
+                    "message": failure.message,
+                }
+            }));
+        } else {
+            eprintln!("error: {failure}");
+        }
+    }
+}

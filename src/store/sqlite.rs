@@ -1,0 +1,266 @@
+//! [`SqliteKeyStore`]: keys in an embedded SQLite database (feature `sqlite`).
+//!
+//! The persistent default for a single service: one file, no server, keys survive a restart.
+//! The database is compiled in (`rusqlite` with `bundled`), so no system library is needed.
+//!
+//! - **Off the runtime.** Each connection lives on a thread of its own: one for lookups and
+//!   listings, one for changes. Every call sends a job and awaits the answer
+//!   ([`SqliteFuture`]), so no blocking call runs on the async runtime, and a lookup never
+//!   queues behind a write. The database runs in WAL mode (readers never wait for the writer)
+//!   with a busy timeout, so a second process (the `keygate` CLI, say) can manage keys while
+//!   the service runs.
+//! - **Migrations on open.** [`SqliteKeyStore::open`] creates the schema, or applies the
+//!   migrations an older database lacks, and records them in `keygate_schema_migrations`. A
+//!   database written by a newer keygate is refused.
+//! - **Last use, batched.** [`KeyStore::touch`] runs on every successful request and only
+//!   records the time in memory; the store's thread writes the pending times in one
+//!   transaction every [`flush_interval`](SqliteKeyStoreBuilder::flush_interval), and once
+//!   more when the last handle is dropped.
+//! - **Failures** are [`StoreError::Unavailable`] (the layer answers 503, never 401).
+//!
+//! ```
+//! use keygate::store::SqliteKeyStore;
+//! use keygate::{KeyManager, KeyStore, NewKey};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("keys.db");
+//! let store = SqliteKeyStore::open(&path).await?;
+//! let created = store
+//!     .create(NewKey::new("ci-pipeline".parse().unwrap(), "read:all,write:all".parse().unwrap()))
+//!     .await?;
+//! drop(store);
+//!
+//! // Keys survive a restart.
+//! let store = SqliteKeyStore::open(&path).await?;
+//! let record = store.get(&created.info.id).await?.expect("still there");
+//! assert_eq!(record.name.as_str(), "ci-pipeline");
+//! # Ok::<_, keygate::StoreError>(())
+//! # }).unwrap();
+//! ```
+
+mod builder;
+mod rows;
+mod schema;
+mod worker;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, TransactionBehavior};
+
+pub use builder::{DEFAULT_BUSY_TIMEOUT, DEFAULT_FLUSH_INTERVAL, SqliteKeyStoreBuilder};
+pub use worker::SqliteFuture;
+
+use super::{
+    CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, NewKey, StoreError, UsageLog, manage,
+};
+use crate::clock::Clock;
+use crate::key::{self, KeyId, KeyPrefix};
+use crate::record::KeyRecord;
+use rows::unavailable;
+use worker::Worker;
+
+/// Fresh ids drawn before giving up on a create (a collision among 71-bit ids is already
+/// vanishingly rare).
+const CREATE_ATTEMPTS: usize = 4;
+
+/// A key store in an embedded SQLite database, with the whole key lifecycle.
+///
+/// Clones share the same connections. See the [module docs](self) for how it keeps blocking
+/// calls off the runtime and batches last-use writes.
+#[derive(Clone)]
+pub struct SqliteKeyStore {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    /// The connection lookups and listings use; `None` for an in-memory database, whose
+    /// only connection is the writer's.
+    reader: Option<Worker>,
+    /// The connection every change and the last-use flush go through. Its thread's last
+    /// flush, when it is dropped, sees `usage` through its own `Arc`.
+    writer: Worker,
+    usage: Arc<UsageLog>,
+    prefix: KeyPrefix,
+    clock: Arc<dyn Clock>,
+}
+
+impl SqliteKeyStore {
+    /// Opens (or creates) the database at `path` with the default settings, applying the
+    /// schema migrations it lacks. `":memory:"` opens a private in-memory database.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::builder(path).open().await
+    }
+
+    /// A builder for the prefix, flush interval, busy timeout and clock.
+    pub fn builder(path: impl AsRef<Path>) -> SqliteKeyStoreBuilder {
+        SqliteKeyStoreBuilder::new(path.as_ref().to_path_buf())
+    }
+
+    /// The prefix of the keys this store issues.
+    pub fn prefix(&self) -> &KeyPrefix {
+        &self.inner.prefix
+    }
+
+    /// Writes the pending last-use times now, rather than at the next interval.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let usage = Arc::clone(&self.inner.usage);
+        self.inner
+            .writer
+            .call(move |conn| {
+                worker::flush(conn, &usage);
+                Ok(())
+            })
+            .await
+    }
+
+    /// The schema version of the open database.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        self.inner
+            .writer
+            .call(|conn| {
+                conn.query_row(
+                    "SELECT COALESCE(MAX(version), 0) FROM keygate_schema_migrations",
+                    [],
+                    |row| row.get(0),
+                )
+                .map_err(unavailable)
+            })
+            .await
+    }
+
+    /// Replaces the record of `id` with `change(record)` in one immediate transaction, so a
+    /// second process changing the same key waits instead of being overwritten.
+    async fn modify(
+        &self,
+        id: &KeyId,
+        change: impl FnOnce(&KeyRecord) -> Result<KeyRecord, StoreError> + Send + 'static,
+    ) -> Result<KeyInfo, StoreError> {
+        let id = *id;
+        self.inner
+            .writer
+            .call(move |conn: &mut Connection| {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(unavailable)?;
+                let record = rows::select(&tx, &id)?.ok_or(StoreError::NotFound(id))?;
+                let next = rows::as_stored(change(&record)?);
+                rows::update(&tx, &next)?;
+                tx.commit().map_err(unavailable)?;
+                Ok(KeyInfo::from(&next))
+            })
+            .await
+    }
+
+    /// The thread for reads.
+    fn reads(&self) -> &Worker {
+        self.inner.reader.as_ref().unwrap_or(&self.inner.writer)
+    }
+
+    fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
+    fn generation_failed(e: getrandom::Error) -> StoreError {
+        StoreError::Unavailable(format!("the OS random number generator failed: {e}").into())
+    }
+}
+
+impl fmt::Debug for SqliteKeyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteKeyStore")
+            .field("prefix", &self.inner.prefix)
+            .field("pending_uses", &self.inner.usage.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyStore for SqliteKeyStore {
+    type Future = SqliteFuture<Option<Arc<KeyRecord>>>;
+
+    fn get(&self, id: &KeyId) -> Self::Future {
+        let id = *id;
+        self.reads()
+            .call(move |conn| Ok(rows::select(conn, &id)?.map(Arc::new)))
+    }
+
+    fn touch(&self, id: &KeyId) {
+        self.inner.usage.record(id, self.inner.clock.now());
+    }
+}
+
+#[async_trait]
+impl KeyManager for SqliteKeyStore {
+    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
+        let now = self.now();
+        new.validate(now)?;
+        for _ in 0..CREATE_ATTEMPTS {
+            let generated = key::generate(&self.inner.prefix).map_err(Self::generation_failed)?;
+            let record = rows::as_stored(new.record(&generated, now));
+            let info = KeyInfo::from(&record);
+            let inserted = self
+                .inner
+                .writer
+                .call(move |conn| rows::insert(conn, &record))
+                .await?;
+            if inserted {
+                return Ok(CreatedKey {
+                    plaintext: generated.plaintext,
+                    info,
+                });
+            }
+        }
+        Err(StoreError::Conflict(format!(
+            "{CREATE_ATTEMPTS} freshly drawn key ids were all taken"
+        )))
+    }
+
+    async fn info(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        let id = *id;
+        self.reads()
+            .call(move |conn| {
+                rows::select(conn, &id)?
+                    .map(|record| KeyInfo::from(&record))
+                    .ok_or(StoreError::NotFound(id))
+            })
+            .await
+    }
+
+    async fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
+        self.reads()
+            .call(|conn| Ok(rows::select_all(conn)?.iter().map(KeyInfo::from).collect()))
+            .await
+    }
+
+    async fn update(&self, id: &KeyId, update: KeyUpdate) -> Result<KeyInfo, StoreError> {
+        let now = self.now();
+        self.modify(id, move |record| update.apply(record, now))
+            .await
+    }
+
+    async fn revoke(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        let now = self.now();
+        self.modify(id, move |record| Ok(manage::revoked(record, now)))
+            .await
+    }
+
+    async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError> {
+        let now = self.now();
+        let generated =
+            key::generate_for(&self.inner.prefix, *id).map_err(Self::generation_failed)?;
+        let digest = generated.digest;
+        let info = self
+            .modify(id, move |record| {
+                manage::rotated(record, digest, now, grace)
+            })
+            .await?;
+        Ok(CreatedKey {
+            plaintext: generated.plaintext,
+            info,
+        })
+    }
+}

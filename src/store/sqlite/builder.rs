@@ -1,0 +1,156 @@
+//! [`SqliteKeyStoreBuilder`]: where the database is and how the store behaves.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::schema;
+use super::worker::Worker;
+use super::{Shared, SqliteKeyStore};
+use crate::clock::{Clock, SystemClock};
+use crate::key::KeyPrefix;
+use crate::store::{StoreError, UsageLog};
+
+/// Default time between two writes of the batched last-use times.
+pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Default time a statement waits for another process's write lock before failing.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Configures and opens a [`SqliteKeyStore`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use keygate::store::SqliteKeyStore;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let store = SqliteKeyStore::builder("keys.db")
+///     .prefix("acme".parse().unwrap())
+///     .flush_interval(Duration::from_secs(5))
+///     .open()
+///     .await?;
+/// # Ok::<_, keygate::StoreError>(())
+/// # });
+/// ```
+pub struct SqliteKeyStoreBuilder {
+    path: PathBuf,
+    prefix: KeyPrefix,
+    flush_interval: Duration,
+    busy_timeout: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+impl SqliteKeyStoreBuilder {
+    pub(super) fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            prefix: KeyPrefix::default(),
+            flush_interval: DEFAULT_FLUSH_INTERVAL,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            clock: Arc::new(SystemClock::new()),
+        }
+    }
+
+    /// The prefix of the keys the store issues (default `kg`). Give the layer the same one.
+    pub fn prefix(mut self, prefix: KeyPrefix) -> Self {
+        self.prefix = prefix;
+        self
+    }
+
+    /// How often the recorded last-use times are written, in one transaction
+    /// (default [`DEFAULT_FLUSH_INTERVAL`]). Between writes, uses are only in memory.
+    pub fn flush_interval(mut self, every: Duration) -> Self {
+        self.flush_interval = every.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a statement waits for another connection's write lock before the store
+    /// answers [`StoreError::Unavailable`] (default [`DEFAULT_BUSY_TIMEOUT`]).
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// The clock for creation, revocation, expiry checks and grace periods (a
+    /// [`ManualClock`](crate::clock::ManualClock) in tests).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Opens (or creates) the database and applies the schema migrations it lacks.
+    ///
+    /// The connection lives on a thread of its own, so this and every later call only wait
+    /// for an answer and never block the async runtime.
+    pub async fn open(self) -> Result<SqliteKeyStore, StoreError> {
+        let usage = Arc::new(UsageLog::new());
+        let (path, busy_timeout, clock) = (self.path, self.busy_timeout, Arc::clone(&self.clock));
+        let in_memory = path.as_os_str().is_empty() || path.as_os_str() == ":memory:";
+        let writer_path = path.clone();
+        let (writer, opened) = Worker::spawn(
+            "keygate-sqlite-writer",
+            move || {
+                let mut conn = connect(&writer_path, OpenFlags::SQLITE_OPEN_CREATE)?;
+                schema::configure(&conn, busy_timeout)?;
+                schema::migrate(&mut conn, clock.now())?;
+                Ok(conn)
+            },
+            Some((Arc::clone(&usage), self.flush_interval)),
+        );
+        opened.await?;
+        // Lookups get a connection of their own, so they never queue behind a write waiting
+        // for another process's lock. (An in-memory database exists only on its connection.)
+        let reader = if in_memory {
+            None
+        } else {
+            let (reader, opened) = Worker::spawn(
+                "keygate-sqlite-reader",
+                move || {
+                    let conn = connect(&path, OpenFlags::empty())?;
+                    schema::configure(&conn, busy_timeout)?;
+                    conn.pragma_update(None, "query_only", true)
+                        .map_err(super::rows::unavailable)?;
+                    Ok(conn)
+                },
+                None,
+            );
+            opened.await?;
+            Some(reader)
+        };
+        Ok(SqliteKeyStore {
+            inner: Arc::new(Shared {
+                reader,
+                writer,
+                usage,
+                prefix: self.prefix,
+                clock: self.clock,
+            }),
+        })
+    }
+}
+
+fn connect(path: &Path, extra: OpenFlags) -> Result<Connection, StoreError> {
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | extra,
+    )
+    .map_err(|e| {
+        StoreError::Unavailable(
+            format!("cannot open the SQLite database {}: {e}", path.display()).into(),
+        )
+    })
+}
+
+impl fmt::Debug for SqliteKeyStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteKeyStoreBuilder")
+            .field("path", &self.path)
+            .field("prefix", &self.prefix)
+            .field("flush_interval", &self.flush_interval)
+            .field("busy_timeout", &self.busy_timeout)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,295 @@
+//! Key records as rows of `keygate_keys`: the SQL, and the conversions both ways.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::key::{KeyDigest, KeyId};
+use crate::limit::Quota;
+use crate::record::{KeyName, KeyRecord, PreviousSecret};
+use crate::scope::Scopes;
+use crate::store::StoreError;
+
+const COLUMNS: &str = "id, name, digest, previous_digest, previous_valid_until, scopes, \
+                       quota_burst, quota_interval_us, created_at, expires_at, revoked_at, \
+                       last_used_at";
+
+/// A backend error, as the layer reports it (503, never 401).
+pub(super) fn unavailable(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+/// Microseconds since the Unix epoch (0 for earlier times, `i64::MAX` past year 294 247).
+pub(super) fn to_micros(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The time `micros` after the Unix epoch (negative values read as the epoch).
+pub(super) fn from_micros(micros: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_micros(u64::try_from(micros).unwrap_or(0))
+}
+
+/// `record` with every time cut to whole microseconds, as the database keeps them: what a call
+/// returns is then exactly what a later read finds.
+pub(super) fn as_stored(mut record: KeyRecord) -> KeyRecord {
+    let cut = |at: SystemTime| from_micros(to_micros(at));
+    record.created_at = cut(record.created_at);
+    record.expires_at = record.expires_at.map(cut);
+    record.revoked_at = record.revoked_at.map(cut);
+    record.last_used_at = record.last_used_at.map(cut);
+    if let Some(previous) = &mut record.previous {
+        previous.valid_until = cut(previous.valid_until);
+    }
+    record
+}
+
+fn corrupt(id: &str, what: &str) -> StoreError {
+    StoreError::Unavailable(format!("the keygate_keys row {id:?} is corrupt: {what}").into())
+}
+
+/// The raw columns of one row, before validation.
+struct RawRow {
+    id: String,
+    name: String,
+    digest: Vec<u8>,
+    previous_digest: Option<Vec<u8>>,
+    previous_valid_until: Option<i64>,
+    scopes: String,
+    quota_burst: Option<i64>,
+    quota_interval_us: Option<i64>,
+    created_at: i64,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
+
+impl RawRow {
+    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            digest: row.get(2)?,
+            previous_digest: row.get(3)?,
+            previous_valid_until: row.get(4)?,
+            scopes: row.get(5)?,
+            quota_burst: row.get(6)?,
+            quota_interval_us: row.get(7)?,
+            created_at: row.get(8)?,
+            expires_at: row.get(9)?,
+            revoked_at: row.get(10)?,
+            last_used_at: row.get(11)?,
+        })
+    }
+
+    /// The record, or a clear error naming the row if a column does not hold what keygate
+    /// wrote there.
+    fn into_record(self) -> Result<KeyRecord, StoreError> {
+        let id = KeyId::new(&self.id).map_err(|e| corrupt(&self.id, &e.to_string()))?;
+        let digest = |bytes: Vec<u8>| {
+            <[u8; 32]>::try_from(bytes)
+                .map(KeyDigest::from_bytes)
+                .map_err(|_| corrupt(&self.id, "a digest is not 32 bytes"))
+        };
+        let name = KeyName::new(&self.name).map_err(|e| corrupt(&self.id, &e.to_string()))?;
+        let scopes: Scopes = self
+            .scopes
+            .parse()
+            .map_err(|e: crate::scope::ScopeError| corrupt(&self.id, &e.to_string()))?;
+        let previous = match (self.previous_digest, self.previous_valid_until) {
+            (Some(bytes), Some(until)) => Some(PreviousSecret {
+                digest: digest(bytes)?,
+                valid_until: from_micros(until),
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(corrupt(
+                    &self.id,
+                    "previous_digest without its end, or back",
+                ));
+            }
+        };
+        let quota = match (self.quota_burst, self.quota_interval_us) {
+            (Some(burst), Some(interval)) => {
+                let burst = u32::try_from(burst)
+                    .map_err(|_| corrupt(&self.id, "quota_burst is out of range"))?;
+                let interval = Duration::from_micros(
+                    u64::try_from(interval)
+                        .map_err(|_| corrupt(&self.id, "quota_interval_us is negative"))?,
+                );
+                Some(Quota::new(burst, interval).map_err(|e| corrupt(&self.id, &e.to_string()))?)
+            }
+            (None, None) => None,
+            _ => return Err(corrupt(&self.id, "only one of the quota columns is set")),
+        };
+        Ok(KeyRecord::new(
+            id,
+            name,
+            digest(self.digest)?,
+            scopes,
+            from_micros(self.created_at),
+        )
+        .with_previous(previous)
+        .with_quota(quota)
+        .with_expiry(self.expires_at.map(from_micros))
+        .with_revoked_at(self.revoked_at.map(from_micros))
+        .with_last_used_at(self.last_used_at.map(from_micros)))
+    }
+}
+
+fn quota_columns(quota: Option<Quota>) -> (Option<i64>, Option<i64>) {
+    match quota {
+        Some(q) => (
+            Some(i64::from(q.burst())),
+            Some(i64::try_from(q.interval().as_micros()).unwrap_or(i64::MAX)),
+        ),
+        None => (None, None),
+    }
+}
+
+/// The record of `id`, if any.
+pub(super) fn select(conn: &Connection, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+    let raw = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM keygate_keys WHERE id = ?1"))
+        .and_then(|mut stmt| stmt.query_row([id.as_str()], RawRow::read).optional())
+        .map_err(unavailable)?;
+    raw.map(RawRow::into_record).transpose()
+}
+
+/// Every record, oldest first (then by name and id, as `MemoryKeyStore` lists them).
+pub(super) fn select_all(conn: &Connection) -> Result<Vec<KeyRecord>, StoreError> {
+    let raws = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM keygate_keys ORDER BY created_at, name, id"
+        ))
+        .and_then(|mut stmt| {
+            stmt.query_map([], RawRow::read)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(unavailable)?;
+    raws.into_iter().map(RawRow::into_record).collect()
+}
+
+/// Inserts a new record; `Ok(false)` if its id is taken.
+pub(super) fn insert(conn: &Connection, record: &KeyRecord) -> Result<bool, StoreError> {
+    let (burst, interval) = quota_columns(record.quota);
+    let result = conn.execute(
+        &format!("INSERT INTO keygate_keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+        params![
+            record.id.as_str(),
+            record.name.as_str(),
+            &record.digest.as_bytes()[..],
+            record.previous.as_ref().map(|p| p.digest.as_bytes().to_vec()),
+            record.previous.map(|p| to_micros(p.valid_until)),
+            record.scopes.to_string(),
+            burst,
+            interval,
+            to_micros(record.created_at),
+            record.expires_at.map(to_micros),
+            record.revoked_at.map(to_micros),
+            record.last_used_at.map(to_micros),
+        ],
+    );
+    match result {
+        Ok(_) => Ok(true),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+/// Writes every changeable column of `record` (all but the id, creation and last-use times).
+pub(super) fn update(conn: &Connection, record: &KeyRecord) -> Result<(), StoreError> {
+    let (burst, interval) = quota_columns(record.quota);
+    conn.execute(
+        "UPDATE keygate_keys SET name = ?2, digest = ?3, previous_digest = ?4,
+             previous_valid_until = ?5, scopes = ?6, quota_burst = ?7, quota_interval_us = ?8,
+             expires_at = ?9, revoked_at = ?10
+         WHERE id = ?1",
+        params![
+            record.id.as_str(),
+            record.name.as_str(),
+            &record.digest.as_bytes()[..],
+            record
+                .previous
+                .as_ref()
+                .map(|p| p.digest.as_bytes().to_vec()),
+            record.previous.map(|p| to_micros(p.valid_until)),
+            record.scopes.to_string(),
+            burst,
+            interval,
+            record.expires_at.map(to_micros),
+            record.revoked_at.map(to_micros),
+        ],
+    )
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+/// Writes a batch of last-use times in one transaction, never moving a time backwards.
+pub(super) fn write_last_used(
+    conn: &mut Connection,
+    uses: &[(KeyId, SystemTime)],
+) -> Result<(), StoreError> {
+    let tx = conn.transaction().map_err(unavailable)?;
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "UPDATE keygate_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), ?2)
+                 WHERE id = ?1",
+            )
+            .map_err(unavailable)?;
+        for (id, at) in uses {
+            stmt.execute(params![id.as_str(), to_micros(*at)])
+                .map_err(unavailable)?;
+        }
+    }
+    tx.commit().map_err(unavailable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_kept_to_the_microsecond() {
+        let at = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+        assert_eq!(
+            from_micros(to_micros(at)),
+            UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_000)
+        );
+    }
+
+    #[test]
+    fn times_before_the_epoch_read_as_the_epoch() {
+        assert_eq!(to_micros(UNIX_EPOCH - Duration::from_secs(5)), 0);
+        assert_eq!(from_micros(-5), UNIX_EPOCH);
+    }
+
+    #[test]
+    fn a_row_with_half_a_quota_is_reported_as_corrupt() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::sqlite::schema::migrate(&mut conn, SystemTime::now()).unwrap();
+        conn.execute(
+            "INSERT INTO keygate_keys (id, name, digest, scopes, quota_burst, created_at)
+             VALUES ('AAAAAAAAAAAA', 'ci', zeroblob(32), 'read:all', 5, 0)",
+            [],
+        )
+        .unwrap_err();
+        conn.execute_batch("PRAGMA ignore_check_constraints = ON")
+            .unwrap();
+        conn.execute(
+            "INSERT INTO keygate_keys (id, name, digest, scopes, quota_burst, created_at)
+             VALUES ('AAAAAAAAAAAA', 'ci', zeroblob(32), 'read:all', 5, 0)",
+            [],
+        )
+        .unwrap();
+        let id = KeyId::new("AAAAAAAAAAAA").unwrap();
+        let error = select(&conn, &id).unwrap_err();
+        assert!(error.to_string().contains("quota"), "{error}");
+    }
+}

@@ -1,0 +1,242 @@
+//! The threads that own the SQLite connections, and [`SqliteFuture`], the answer they send
+//! back.
+//!
+//! Every statement runs on a connection's own thread, so no blocking call ever runs on the
+//! async runtime. Between jobs the writer's thread writes the pending last-use times in one
+//! transaction every `flush_interval`, and once more when the store is dropped.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::task::{Context, Poll};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use super::rows;
+use crate::store::{StoreError, UsageLog};
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The answer of a SQLite store: resolves when the store's thread has run the statement.
+///
+/// `'static`, `Send` and `Unpin`, as [`KeyStore::Future`](crate::KeyStore::Future) requires.
+/// If the thread is gone the answer is [`StoreError::Unavailable`].
+#[must_use = "futures do nothing unless polled"]
+pub struct SqliteFuture<T> {
+    state: State<T>,
+}
+
+enum State<T> {
+    Waiting(oneshot::Receiver<Result<T, StoreError>>),
+    Failed(Option<StoreError>),
+}
+
+fn worker_gone() -> StoreError {
+    StoreError::Unavailable("the SQLite store's thread has stopped".into())
+}
+
+impl<T> Future for SqliteFuture<T> {
+    type Output = Result<T, StoreError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.state {
+            State::Waiting(rx) => Pin::new(rx)
+                .poll(cx)
+                .map(|answer| answer.unwrap_or_else(|_| Err(worker_gone()))),
+            State::Failed(error) => Poll::Ready(Err(error.take().unwrap_or_else(worker_gone))),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for SqliteFuture<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteFuture").finish_non_exhaustive()
+    }
+}
+
+/// The connection's thread: jobs go in through a channel; dropping this ends the thread after
+/// a last flush, and waits for it.
+pub(super) struct Worker {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts the thread, which opens the connection with `open` and answers the returned
+    /// future once it is ready (or could not be opened).
+    ///
+    /// With `usage`, the thread also writes the pending last-use times every
+    /// `flush_interval` and when it stops.
+    pub(super) fn spawn(
+        name: &str,
+        open: impl FnOnce() -> Result<Connection, StoreError> + Send + 'static,
+        usage: Option<(Arc<UsageLog>, Duration)>,
+    ) -> (Self, SqliteFuture<()>) {
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        let (ready, opened) = oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || match open() {
+                Ok(conn) => {
+                    let _ = ready.send(Ok(()));
+                    match usage {
+                        Some((usage, every)) => run_flushing(conn, &inbox, &usage, every),
+                        None => run(conn, &inbox),
+                    }
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                }
+            });
+        match spawned {
+            Ok(thread) => (
+                Self {
+                    jobs: Some(jobs),
+                    thread: Some(thread),
+                },
+                SqliteFuture {
+                    state: State::Waiting(opened),
+                },
+            ),
+            Err(e) => (
+                Self {
+                    jobs: None,
+                    thread: None,
+                },
+                SqliteFuture {
+                    state: State::Failed(Some(StoreError::Unavailable(Box::new(e)))),
+                },
+            ),
+        }
+    }
+
+    /// Runs `job` on the connection's thread.
+    pub(super) fn call<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> SqliteFuture<T> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = reply.send(job(conn));
+        });
+        match self.jobs.as_ref().map(|jobs| jobs.send(job)) {
+            Some(Ok(())) => SqliteFuture {
+                state: State::Waiting(answer),
+            },
+            _ => SqliteFuture {
+                state: State::Failed(None),
+            },
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Closing the channel tells the thread to flush and stop; waiting for it means a store
+        // reopened on the same file sees every recorded use.
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Runs one job; a job that panics drops its reply, so its caller gets `Unavailable` and the
+/// thread goes on serving the others.
+fn run_job(job: Job, conn: &mut Connection) {
+    let _ = catch_unwind(AssertUnwindSafe(|| job(conn)));
+}
+
+fn run(mut conn: Connection, inbox: &mpsc::Receiver<Job>) {
+    while let Ok(job) = inbox.recv() {
+        run_job(job, &mut conn);
+    }
+}
+
+fn run_flushing(
+    mut conn: Connection,
+    inbox: &mpsc::Receiver<Job>,
+    usage: &UsageLog,
+    flush_interval: Duration,
+) {
+    let mut next_flush = Instant::now() + flush_interval;
+    loop {
+        let wait = next_flush.saturating_duration_since(Instant::now());
+        match inbox.recv_timeout(wait) {
+            Ok(job) => run_job(job, &mut conn),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                flush(&mut conn, usage);
+                return;
+            }
+        }
+        if Instant::now() >= next_flush {
+            flush(&mut conn, usage);
+            next_flush = Instant::now() + flush_interval;
+        }
+    }
+}
+
+/// Writes the pending last-use times in one transaction. On failure they go back into the log
+/// for the next attempt.
+pub(super) fn flush(conn: &mut Connection, usage: &UsageLog) {
+    let uses = usage.drain();
+    if uses.is_empty() {
+        return;
+    }
+    if let Err(e) = rows::write_last_used(conn, &uses) {
+        tracing::warn!(error = %e, keys = uses.len(), "keygate: could not record key uses; will retry");
+        for (id, at) in &uses {
+            usage.record(id, *at);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn in_memory() -> Result<Connection, StoreError> {
+        Connection::open_in_memory().map_err(rows::unavailable)
+    }
+
+    #[tokio::test]
+    async fn a_job_that_panics_answers_unavailable_and_the_thread_serves_the_next() {
+        let (worker, opened) = Worker::spawn("test", in_memory, None);
+        opened.await.unwrap();
+        let panicked = worker
+            .call(|_conn| -> Result<(), StoreError> { panic!("a bug in a job") })
+            .await;
+        assert!(panicked.unwrap_err().is_unavailable());
+        let answer = worker
+            .call(|conn| {
+                conn.query_row("SELECT 41 + 1", [], |row| row.get::<_, i64>(0))
+                    .map_err(rows::unavailable)
+            })
+            .await;
+        assert_eq!(answer.unwrap(), 42);
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_cannot_open_is_reported_by_the_open_future() {
+        let (worker, opened) = Worker::spawn(
+            "test",
+            || Err(StoreError::Unavailable("no such file".into())),
+            None,
+        );
+        assert!(
+            opened
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("no such file")
+        );
+        let later = worker.call(|_conn| Ok(())).await;
+        assert!(later.unwrap_err().is_unavailable());
+    }
+}

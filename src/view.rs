@@ -1,0 +1,137 @@
+//! [`KeyView`]: a key as JSON shows it to an operator (the admin API and `keygate --json`):
+//! everything but its secret and digest (features `axum` or `cli`).
+//!
+//! Times are RFC 3339 in UTC, to the second; a quota's interval reads as a duration (`100ms`).
+//!
+//! ```
+//! use keygate::view::KeyView;
+//! use keygate::{KeyManager, MemoryKeyStore, NewKey};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let store = MemoryKeyStore::new();
+//! let created = store
+//!     .create(NewKey::new("ci-pipeline".parse().unwrap(), "read:all,write:all".parse().unwrap()))
+//!     .await
+//!     .unwrap();
+//! let json = serde_json::to_value(KeyView::from(&created.info)).unwrap();
+//! assert_eq!(json["name"], "ci-pipeline");
+//! assert_eq!(json["scopes"], serde_json::json!(["read:all", "write:all"]));
+//! assert_eq!(json["status"], "active");
+//! # });
+//! ```
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::limit::Quota;
+use crate::record::KeyStatus;
+use crate::store::{CreatedKey, KeyInfo};
+
+/// What is said beside a plaintext key whenever one is shown.
+pub const SHOWN_ONCE: &str =
+    "Store this key now: it cannot be shown again (only its SHA-256 digest is kept).";
+
+/// A key without its secret, as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct KeyView {
+    /// Public id.
+    pub id: String,
+    /// Descriptive name.
+    pub name: String,
+    /// Granted scopes, canonical order.
+    pub scopes: Vec<String>,
+    /// `active`, `revoked` or `expired`, now.
+    pub status: String,
+    /// The key's own quota, if any.
+    pub quota: Option<QuotaView>,
+    /// Creation time.
+    pub created_at: String,
+    /// Expiry, if any.
+    pub expires_at: Option<String>,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<String>,
+    /// Last recorded use, if any.
+    pub last_used_at: Option<String>,
+    /// While a rotation's grace period lasts: when the previous secret stops working.
+    pub previous_secret_valid_until: Option<String>,
+}
+
+/// A per-key quota, as JSON: `burst` requests at once, one more every `interval`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct QuotaView {
+    /// Requests allowed at once.
+    pub burst: u32,
+    /// Time to earn one more request, e.g. `100ms` or `1s`.
+    pub interval: String,
+}
+
+/// A key just created or rotated: its plaintext (shown this once), a reminder of that, and
+/// the key's view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CreatedKeyView {
+    /// The plaintext key. It cannot be shown again.
+    pub key: String,
+    /// [`SHOWN_ONCE`].
+    pub note: String,
+    /// The key.
+    #[serde(flatten)]
+    pub info: KeyView,
+}
+
+/// RFC 3339 in UTC, to the second.
+pub fn format_time(at: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+/// A duration as an operator writes it: `100ms`, `1s`, `24h`, `90d`.
+pub fn format_duration(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+fn status(info: &KeyInfo) -> &'static str {
+    match info.status_at(SystemTime::now()) {
+        KeyStatus::Active => "active",
+        KeyStatus::Revoked => "revoked",
+        KeyStatus::Expired => "expired",
+    }
+}
+
+impl From<Quota> for QuotaView {
+    fn from(q: Quota) -> Self {
+        Self {
+            burst: q.burst(),
+            interval: format_duration(q.interval()),
+        }
+    }
+}
+
+impl From<&KeyInfo> for KeyView {
+    fn from(info: &KeyInfo) -> Self {
+        Self {
+            id: info.id.as_str().to_owned(),
+            name: info.name.as_str().to_owned(),
+            scopes: info.scopes.iter().map(ToString::to_string).collect(),
+            status: status(info).to_owned(),
+            quota: info.quota.map(QuotaView::from),
+            created_at: format_time(info.created_at),
+            expires_at: info.expires_at.map(format_time),
+            revoked_at: info.revoked_at.map(format_time),
+            last_used_at: info.last_used_at.map(format_time),
+            previous_secret_valid_until: info.previous_secret_valid_until.map(format_time),
+        }
+    }
+}
+
+impl From<&CreatedKey> for CreatedKeyView {
+    fn from(created: &CreatedKey) -> Self {
+        Self {
+            key: created.plaintext.expose_secret().to_owned(),
+            note: SHOWN_ONCE.to_owned(),
+            info: KeyView::from(&created.info),
+        }
+    }
+}

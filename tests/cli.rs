@@ -1,0 +1,278 @@
+//! The `keygate` binary driven as a process against a temporary database: what it prints, what
+//! it stores, and the exit codes scripts rely on.
+
+#![cfg(feature = "cli")]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use keygate::store::SqliteKeyStore;
+use keygate::{KeyId, KeyManager, KeyRecord, KeyStore};
+use serde_json::Value;
+
+struct Db {
+    dir: tempfile::TempDir,
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+impl Db {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("keys.db")
+    }
+
+    fn keygate(&self, args: &[&str]) -> Run {
+        let output: Output = Command::new(env!("CARGO_BIN_EXE_keygate"))
+            .arg("--db")
+            .arg(self.path())
+            .args(args)
+            .env_remove("KEYGATE_DB")
+            .env_remove("KEYGATE_PREFIX")
+            .output()
+            .unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
+
+    /// Creates a key with `--json`: the plaintext and the id.
+    fn create(&self, name: &str, scopes: &[&str]) -> (String, String) {
+        let mut args = vec!["create", "--json", "--name", name];
+        for scope in scopes {
+            args.extend(["--scope", scope]);
+        }
+        let run = self.keygate(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let json = run.json();
+        (
+            json["key"].as_str().unwrap().to_owned(),
+            json["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// The stored record of key `id`.
+    async fn record(&self, id: &str) -> Arc<KeyRecord> {
+        let id = KeyId::new(id).unwrap();
+        self.store().await.get(&id).await.unwrap().unwrap()
+    }
+
+    async fn store(&self) -> SqliteKeyStore {
+        SqliteKeyStore::open(self.path()).await.unwrap()
+    }
+}
+
+#[test]
+fn create_prints_the_key_alone_on_stdout_and_warns_it_is_shown_once() {
+    let db = Db::new();
+    let run = db.keygate(&[
+        "create",
+        "--name",
+        "ci-pipeline",
+        "--scope",
+        "read:all",
+        "--scope",
+        "write:all",
+        "--expires-in",
+        "90d",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let key = run.stdout.trim();
+    assert!(key.starts_with("kg_") && !key.contains(' '), "{key}");
+    assert!(
+        run.stderr.contains("cannot be shown again"),
+        "{}",
+        run.stderr
+    );
+
+    let list = db.keygate(&["list"]);
+    assert_eq!(list.code, 0);
+    assert!(list.stdout.contains("ci-pipeline"));
+    assert!(list.stdout.contains("read:all,write:all"));
+    assert!(!list.stdout.contains(&key[key.len() - 49..]));
+}
+
+#[test]
+fn list_json_shows_every_key_without_secrets() {
+    let db = Db::new();
+    let (key, id) = db.create("ci-pipeline", &["read:all"]);
+    db.create("local-dev", &["read:all"]);
+    let run = db.keygate(&["list", "--json"]);
+    assert_eq!(run.code, 0);
+    let keys = run.json()["keys"].as_array().unwrap().clone();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0]["id"], id.as_str());
+    assert_eq!(keys[0]["status"], "active");
+    assert!(!run.stdout.contains(&key[key.len() - 49..]));
+    assert!(!run.stdout.contains("digest"));
+}
+
+#[test]
+fn scopes_adds_and_removes() {
+    let db = Db::new();
+    let (_, id) = db.create("ci-pipeline", &["read:all"]);
+    let run = db.keygate(&["scopes", &id, "--add", "write:all", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.json()["scopes"],
+        serde_json::json!(["read:all", "write:all"])
+    );
+    let run = db.keygate(&["scopes", &id, "--remove", "read:all", "--json"]);
+    assert_eq!(run.json()["scopes"], serde_json::json!(["write:all"]));
+}
+
+#[test]
+fn removing_the_last_scope_exits_2_and_changes_nothing() {
+    let db = Db::new();
+    let (_, id) = db.create("ci-pipeline", &["read:all"]);
+    let run = db.keygate(&["scopes", &id, "--remove", "read:all"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let shown = db.keygate(&["show", &id, "--json"]);
+    assert_eq!(shown.json()["scopes"], serde_json::json!(["read:all"]));
+}
+
+#[tokio::test]
+async fn rotate_prints_a_new_key_for_the_same_id_and_keeps_the_old_for_the_grace() {
+    let db = Db::new();
+    let (old, id) = db.create("ci-pipeline", &["read:all"]);
+    let run = db.keygate(&["rotate", &id, "--grace", "1h", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    let new = json["key"].as_str().unwrap();
+    assert_ne!(new, old);
+    assert_eq!(json["id"], id.as_str());
+    assert!(
+        json["note"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be shown again")
+    );
+
+    let record = db.record(&id).await;
+    let previous = record
+        .previous
+        .expect("old secret kept for the grace period");
+    let hash = |key: &str| db.keygate(&["hash", key]).stdout.trim().to_owned();
+    assert_eq!(previous.digest.to_hex(), hash(&old));
+    assert_eq!(record.digest.to_hex(), hash(new));
+}
+
+#[test]
+fn revoke_marks_the_key_revoked_and_rotating_it_then_exits_1() {
+    let db = Db::new();
+    let (_, id) = db.create("ci-pipeline", &["read:all"]);
+    let run = db.keygate(&["revoke", &id, "--json"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(run.json()["status"], "revoked");
+    let again = db.keygate(&["revoke", &id]);
+    assert_eq!(again.code, 0, "revoking twice changes nothing");
+    let rotate = db.keygate(&["rotate", &id]);
+    assert_eq!(rotate.code, 1);
+    assert!(rotate.stderr.contains("revoked"), "{}", rotate.stderr);
+}
+
+#[test]
+fn unknown_id_exits_1_with_a_json_error() {
+    let db = Db::new();
+    db.create("ci-pipeline", &["read:all"]);
+    let run = db.keygate(&["show", "AAAAAAAAAAAA", "--json"]);
+    assert_eq!(run.code, 1);
+    let json = run.json();
+    assert_eq!(json["error"]["kind"], "refused");
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("AAAAAAAAAAAA")
+    );
+}
+
+#[tokio::test]
+async fn invalid_input_exits_2_and_creates_nothing() {
+    let db = Db::new();
+    db.create("ci-pipeline", &["read:all"]);
+    for args in [
+        &[
+            "create",
+            "--name",
+            "Production Backend",
+            "--scope",
+            "read:all",
+        ][..],
+        &["create", "--name", "local-dev", "--scope", "root"],
+        &[
+            "create",
+            "--name",
+            "local-dev",
+            "--scope",
+            "read:all",
+            "--expires-in",
+            "soon",
+        ],
+        &["create", "--name", "local-dev"],
+        &["scopes", "not-an-id", "--add", "admin"],
+    ] {
+        let run = db.keygate(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+    }
+    assert_eq!(db.store().await.list().await.unwrap().len(), 1);
+}
+
+#[test]
+fn missing_database_exits_3_and_is_not_created() {
+    let db = Db::new();
+    let run = db.keygate(&["list"]);
+    assert_eq!(run.code, 3);
+    assert!(run.stderr.contains("no key database"), "{}", run.stderr);
+    assert!(!db.path().exists());
+}
+
+#[test]
+fn postgres_url_names_the_missing_feature() {
+    let run = Command::new(env!("CARGO_BIN_EXE_keygate"))
+        .args(["--db", "postgres://keygate@localhost/keys", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8(run.stderr).unwrap();
+    assert!(stderr.contains("`postgres` feature"), "{stderr}");
+}
+
+#[tokio::test]
+async fn hash_prints_the_digest_the_store_keeps() {
+    let db = Db::new();
+    let (key, id) = db.create("ci-pipeline", &["read:all"]);
+    let run = db.keygate(&["hash", &key, "--json"]);
+    assert_eq!(run.code, 0);
+    let record = db.record(&id).await;
+    assert_eq!(run.json()["digest"], record.digest.to_hex());
+    assert_eq!(run.json()["id"], id.as_str());
+}
+
+#[test]
+fn hash_of_a_mistyped_key_exits_2() {
+    let db = Db::new();
+    let (key, _) = db.create("ci-pipeline", &["read:all"]);
+    let last = if key.ends_with('x') { 'y' } else { 'x' };
+    let typo = format!("{}{last}", &key[..key.len() - 1]);
+    assert_eq!(db.keygate(&["hash", &typo]).code, 2);
+}

@@ -1,0 +1,234 @@
+//! `SqliteKeyStore` as a service uses it: keys and their history survive a restart, the schema
+//! is migrated once, and a damaged database is a 503, never a 401.
+
+#![cfg(feature = "sqlite")]
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use http::StatusCode;
+use keygate::store::SqliteKeyStore;
+use keygate::{ApiKeyLayer, KeyManager, KeyPrefix, MemoryRateLimiter, NewKey};
+use tower::service_fn;
+use tower::util::BoxCloneService;
+
+fn service(store: SqliteKeyStore) -> Svc {
+    let prefix = store.prefix().clone();
+    let layer = ApiKeyLayer::builder(store, MemoryRateLimiter::new())
+        .prefix(prefix)
+        .build();
+    BoxCloneService::new(
+        tower::ServiceBuilder::new()
+            .layer(layer)
+            .service(service_fn(echo)),
+    )
+}
+
+async fn open(path: &Path) -> SqliteKeyStore {
+    SqliteKeyStore::open(path).await.unwrap()
+}
+
+async fn create(store: &SqliteKeyStore, name: &str, scopes: &str) -> (keygate::KeyId, String) {
+    let created = store
+        .create(NewKey::new(name.parse().unwrap(), scopes.parse().unwrap()))
+        .await
+        .unwrap();
+    (
+        created.info.id,
+        created.plaintext.expose_secret().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn key_created_before_a_restart_still_verifies_through_the_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let store = open(&path).await;
+    let (_, key) = create(&store, "production-backend", "admin").await;
+    drop(store);
+
+    let svc = service(open(&path).await);
+    let answer = send(&svc, with_key(get("/v1/records"), &key)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body, "production-backend admin");
+}
+
+#[tokio::test]
+async fn revocation_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let store = open(&path).await;
+    let (id, key) = create(&store, "ci-pipeline", "read:all").await;
+    store.revoke(&id).await.unwrap();
+    drop(store);
+
+    let svc = service(open(&path).await);
+    let answer = send(&svc, with_key(get("/v1/records"), &key)).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.code(), "revoked_api_key");
+}
+
+#[tokio::test]
+async fn last_use_recorded_before_a_drop_is_written_and_survives_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    // An interval far longer than the test: only the flush on drop can write the use.
+    let store = SqliteKeyStore::builder(&path)
+        .flush_interval(Duration::from_secs(3600))
+        .open()
+        .await
+        .unwrap();
+    let (id, key) = create(&store, "local-dev", "read:all").await;
+    let svc = service(store.clone());
+    assert_eq!(
+        send(&svc, with_key(get("/v1/records"), &key)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(store.info(&id).await.unwrap().last_used_at, None);
+    drop(svc);
+    drop(store);
+
+    let reopened = open(&path).await;
+    assert!(reopened.info(&id).await.unwrap().last_used_at.is_some());
+}
+
+#[tokio::test]
+async fn flush_writes_pending_uses_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteKeyStore::builder(dir.path().join("keys.db"))
+        .flush_interval(Duration::from_secs(3600))
+        .open()
+        .await
+        .unwrap();
+    let (id, _) = create(&store, "local-dev", "read:all").await;
+    keygate::KeyStore::touch(&store, &id);
+    assert_eq!(store.info(&id).await.unwrap().last_used_at, None);
+    store.flush().await.unwrap();
+    assert!(store.info(&id).await.unwrap().last_used_at.is_some());
+}
+
+#[tokio::test]
+async fn reopening_applies_each_migration_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    assert_eq!(open(&path).await.schema_version().await.unwrap(), 1);
+    assert_eq!(open(&path).await.schema_version().await.unwrap(), 1);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let applied: i64 = conn
+        .query_row("SELECT COUNT(*) FROM keygate_schema_migrations", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(applied, 1);
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn database_from_a_newer_keygate_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    drop(open(&path).await);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "INSERT INTO keygate_schema_migrations (version, applied_at) VALUES (99, 0)",
+            [],
+        )
+        .unwrap();
+    let error = SqliteKeyStore::open(&path).await.unwrap_err();
+    assert!(error.is_unavailable());
+    assert!(error.to_string().contains("upgrade keygate"), "{error}");
+}
+
+#[tokio::test]
+async fn a_corrupt_row_is_a_503_not_a_401() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let store = open(&path).await;
+    let (id, key) = create(&store, "ci-pipeline", "read:all").await;
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE keygate_keys SET scopes = 'root:everything' WHERE id = ?1",
+            [id.as_str()],
+        )
+        .unwrap();
+    let answer = send(&service(store), with_key(get("/v1/records"), &key)).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.code(), "auth_unavailable");
+}
+
+#[tokio::test]
+async fn a_database_that_cannot_be_opened_is_reported_as_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = SqliteKeyStore::open(dir.path().join("missing-dir").join("keys.db"))
+        .await
+        .unwrap_err();
+    assert!(error.is_unavailable());
+    assert!(error.to_string().contains("missing-dir"), "{error}");
+}
+
+#[tokio::test]
+async fn keys_carry_the_configured_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteKeyStore::builder(dir.path().join("keys.db"))
+        .prefix(KeyPrefix::new("acme").unwrap())
+        .open()
+        .await
+        .unwrap();
+    let (_, key) = create(&store, "production-backend", "admin").await;
+    assert!(key.starts_with("acme_"), "{key}");
+    let answer = send(&service(store), with_key(get("/v1/records"), &key)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_are_answered_while_a_write_waits_for_another_process_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let store = SqliteKeyStore::builder(&path)
+        .busy_timeout(Duration::from_secs(60))
+        .open()
+        .await
+        .unwrap();
+    let (id, _) = create(&store, "ci-pipeline", "read:all").await;
+
+    // Another process (say, the CLI) holds the write lock.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let writer = store.clone();
+    let revoke = tokio::spawn(async move { writer.revoke(&id).await });
+
+    // A hang detector, not a speed check: the write above waits up to a minute.
+    let looked_up =
+        tokio::time::timeout(Duration::from_secs(20), keygate::KeyStore::get(&store, &id))
+            .await
+            .expect("the lookup does not queue behind the waiting write")
+            .unwrap()
+            .unwrap();
+    assert!(looked_up.revoked_at.is_none());
+
+    other.execute_batch("COMMIT").unwrap();
+    let revoked = revoke.await.unwrap().unwrap();
+    assert!(revoked.revoked_at.is_some());
+}
+
+#[tokio::test]
+async fn an_in_memory_database_serves_the_whole_lifecycle() {
+    let store = SqliteKeyStore::open(":memory:").await.unwrap();
+    let (id, key) = create(&store, "local-dev", "read:all").await;
+    let svc = service(store.clone());
+    assert_eq!(
+        send(&svc, with_key(get("/v1/records"), &key)).await.status,
+        StatusCode::OK
+    );
+    store.revoke(&id).await.unwrap();
+    let answer = send(&svc, with_key(get("/v1/records"), &key)).await;
+    assert_eq!(answer.code(), "revoked_api_key");
+}
