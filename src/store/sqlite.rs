@@ -15,7 +15,8 @@
 //! - **Last use, batched.** [`KeyStore::touch`] runs on every successful request and only
 //!   records the time in memory; the store's thread writes the pending times in one
 //!   transaction every [`flush_interval`](SqliteKeyStoreBuilder::flush_interval), and once
-//!   more when the last handle is dropped.
+//!   more when the last handle is dropped (the drop waits for that write, which the busy
+//!   timeout bounds).
 //! - **Failures** are [`StoreError::Unavailable`] (the layer answers 503, never 401).
 //!
 //! ```
