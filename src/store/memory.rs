@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
+use super::manage::generation_failed;
 use super::{CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, NewKey, StoreError};
 use crate::clock::{Clock, SystemClock};
 use crate::id_map::ShardedIdMap;
@@ -125,10 +126,6 @@ impl<C: Clock> MemoryKeyStore<C> {
         entry.record = Arc::new(change(&entry.record)?);
         Ok(Self::info_of(entry))
     }
-
-    fn generation_failed(e: getrandom::Error) -> StoreError {
-        StoreError::Unavailable(format!("the OS random number generator failed: {e}").into())
-    }
 }
 
 impl<C> Clone for MemoryKeyStore<C> {
@@ -170,24 +167,10 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
         let now = self.inner.clock.now();
         new.validate(now)?;
         loop {
-            let generated = key::generate(&self.inner.prefix).map_err(Self::generation_failed)?;
-            let record = KeyRecord::new(
-                generated.id,
-                new.name.clone(),
-                generated.digest,
-                new.scopes.clone(),
-                now,
-            )
-            .with_quota(new.quota)
-            .with_expiry(new.expires_at);
+            let (plaintext, record) = new.issue(&self.inner.prefix, now)?;
             let info = KeyInfo::from(&record);
             match self.insert(record) {
-                Ok(()) => {
-                    return Ok(CreatedKey {
-                        plaintext: generated.plaintext,
-                        info,
-                    });
-                }
+                Ok(()) => return Ok(CreatedKey { plaintext, info }),
                 // A 71-bit id collision: draw again.
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e),
@@ -229,8 +212,7 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
 
     async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError> {
         let now = self.inner.clock.now();
-        let generated =
-            key::generate_for(&self.inner.prefix, *id).map_err(Self::generation_failed)?;
+        let generated = key::generate_for(&self.inner.prefix, *id).map_err(generation_failed)?;
         let info = self.modify(id, |record| {
             if record.revoked_at.is_some() {
                 return Err(StoreError::Conflict(format!(
