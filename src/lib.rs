@@ -120,5 +120,8 @@ pub use store::{
 };
 pub use transport::SecureTransport;
 
+#[cfg(feature = "postgres")]
+pub use store::PostgresKeyStore;
+
 /// A boxed error, as backends report them.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

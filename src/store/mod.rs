@@ -21,22 +21,38 @@
 //! # });
 //! ```
 
+#[cfg(feature = "postgres")]
+mod abort;
+#[cfg(feature = "postgres")]
+mod invalidation;
 mod manage;
 mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "postgres")]
 mod usage;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "postgres")]
+pub use invalidation::{Invalidation, InvalidationSender, Invalidations, invalidation_channel};
 pub use manage::{CreatedKey, KeyInfo, KeyManager, KeyUpdate, NewKey};
 pub use memory::MemoryKeyStore;
-#[allow(unused_imports)]
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresKeyStore, PostgresKeyStoreBuilder};
+#[cfg(feature = "postgres")]
 pub(crate) use usage::UsageLog;
 
 use crate::BoxError;
 use crate::key::KeyId;
 use crate::record::KeyRecord;
+
+/// A boxed lookup future, for stores whose lookups do I/O.
+pub type BoxLookup =
+    Pin<Box<dyn Future<Output = Result<Option<Arc<KeyRecord>>, StoreError>> + Send + 'static>>;
 
 /// Why a store could not answer.
 #[derive(Debug, thiserror::Error)]
