@@ -120,6 +120,8 @@ pub use store::{
 };
 pub use transport::SecureTransport;
 
+#[cfg(feature = "cache")]
+pub use store::CachedKeyStore;
 #[cfg(feature = "postgres")]
 pub use store::PostgresKeyStore;
 

@@ -21,9 +21,11 @@
 //! # });
 //! ```
 
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "cache", feature = "postgres"))]
 mod abort;
-#[cfg(feature = "postgres")]
+#[cfg(feature = "cache")]
+pub mod cache;
+#[cfg(any(feature = "cache", feature = "postgres"))]
 mod invalidation;
 mod manage;
 mod memory;
@@ -37,7 +39,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[cfg(feature = "postgres")]
+#[cfg(feature = "cache")]
+pub use cache::{CacheFuture, CachedKeyStore, CachedKeyStoreBuilder};
+#[cfg(any(feature = "cache", feature = "postgres"))]
 pub use invalidation::{Invalidation, InvalidationSender, Invalidations, invalidation_channel};
 pub use manage::{CreatedKey, KeyInfo, KeyManager, KeyUpdate, NewKey};
 pub use memory::MemoryKeyStore;

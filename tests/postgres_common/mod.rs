@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "cache")]
+use keygate::store::CachedKeyStore;
 use keygate::store::{PostgresKeyStore, PostgresKeyStoreBuilder};
 use keygate::{ApiKeyLayer, KeyStore, MemoryRateLimiter};
 use tower::service_fn;
@@ -23,6 +25,16 @@ pub async fn store() -> Option<PostgresKeyStore> {
     let store = builder()?.build().expect("store");
     store.migrate().await.expect("migrations");
     Some(store)
+}
+
+/// A cache in front of `store`, following its invalidations.
+#[cfg(feature = "cache")]
+pub fn cached(store: &PostgresKeyStore, ttl: Duration) -> CachedKeyStore<PostgresKeyStore> {
+    CachedKeyStore::builder(store.clone())
+        .ttl(ttl)
+        .invalidations(store.invalidations())
+        .build()
+        .expect("cache")
 }
 
 /// Waits (at most 10 s) until the store's invalidation listener is connected.
