@@ -263,12 +263,14 @@ impl<S: KeyStore> Shared<S> {
 
     /// A miss, or a stale hit: joins or starts the load of `id`. If it fails, serves `stale`
     /// (unless `id` was invalidated meanwhile) or fails.
+    ///
+    /// `epoch` is the epoch when `stale` was read.
     async fn load(
         self: Arc<Self>,
         id: KeyId,
         stale: Option<Stale>,
+        epoch: u64,
     ) -> Result<Option<Arc<KeyRecord>>, StoreError> {
-        let epoch = self.epoch.load(Ordering::SeqCst);
         let joined = self.inflight.join(id);
         let outcome = joined
             .flight
@@ -343,12 +345,14 @@ impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
 
     fn get(&self, id: &KeyId) -> Self::Future {
         let now = Instant::now();
+        let epoch = self.shared.epoch.load(Ordering::SeqCst);
         let stale = match self.shared.entries.get(id) {
             Some(hit) if now < hit.fresh_until => return CacheFuture::ready(Ok(hit.record)),
             Some(expired) => expired.stale(now),
             None => None,
         };
-        CacheFuture::loading(Box::pin(Arc::clone(&self.shared).load(*id, stale)))
+        let shared = Arc::clone(&self.shared);
+        CacheFuture::loading(Box::pin(shared.load(*id, stale, epoch)))
     }
 
     fn touch(&self, id: &KeyId) {
