@@ -138,9 +138,53 @@ async fn unreachable_database_is_unavailable_not_unknown() {
     assert!(error.is_unavailable(), "{error:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_that_never_answers_times_out_instead_of_hanging() {
+    // A loopback socket that accepts connections and never says a word.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let timeout = Duration::from_millis(300);
+    let store = PostgresKeyStore::builder(&format!("postgres://keygate@127.0.0.1:{port}/keygate"))
+        .timeout(timeout)
+        .build()
+        .unwrap();
+    let answer = tokio::time::timeout(timeout * 20, store.get(&KeyId::random().unwrap()))
+        .await
+        .expect("an answer, not a hang");
+    assert!(
+        matches!(answer, Err(StoreError::Timeout(t)) if t == timeout),
+        "{answer:?}"
+    );
+    held.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listener_connects_where_listen_url_points() {
+    let Some(url) = conformance::backend_url("KEYGATE_TEST_POSTGRES_URL") else {
+        return;
+    };
+    // The pool points nowhere; only the listener can reach the database.
+    let store = PostgresKeyStore::builder("postgres://keygate@127.0.0.1:1/keygate")
+        .listen_url(&url)
+        .build()
+        .unwrap();
+    let _invalidations = store.invalidations();
+    postgres_common::until_listening(&store).await;
+}
+
 #[tokio::test]
 async fn malformed_connection_string_is_refused_when_building() {
     let built = PostgresKeyStore::builder("postgres://[not a host").build();
+    assert!(matches!(built, Err(StoreError::Invalid(_))));
+    let built = PostgresKeyStore::builder("postgres://keygate@127.0.0.1/keygate")
+        .listen_url("postgres://[not a host")
+        .build();
     assert!(matches!(built, Err(StoreError::Invalid(_))));
 }
 

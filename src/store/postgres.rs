@@ -138,7 +138,8 @@ pub struct PostgresKeyStore {
 
 struct Shared {
     pool: Pool,
-    config: tokio_postgres::Config,
+    /// Where the invalidation listener connects.
+    listen_config: tokio_postgres::Config,
     runtime: tokio::runtime::Handle,
     timeout: Duration,
     prefix: KeyPrefix,
@@ -267,7 +268,7 @@ impl PostgresKeyStore {
 
     fn start(
         pool: Pool,
-        config: tokio_postgres::Config,
+        listen_config: tokio_postgres::Config,
         runtime: tokio::runtime::Handle,
         timeout: Duration,
         flush_interval: Duration,
@@ -279,7 +280,7 @@ impl PostgresKeyStore {
             let flusher = runtime.spawn(flush_every(flush_interval, weak.clone()));
             Shared {
                 pool,
-                config,
+                listen_config,
                 runtime,
                 timeout,
                 prefix,
@@ -321,13 +322,14 @@ impl PostgresKeyStore {
     /// The first call starts a task that runs `LISTEN keygate_keys` on a connection of its own
     /// and reconnects with backoff (0.1 s doubling to 5 s) when it is lost. After every
     /// (re)connection it sends [`Invalidation::All`](crate::store::Invalidation::All), since
-    /// notifications sent meanwhile are lost. Behind a pooler that does not support `LISTEN`
-    /// (PgBouncer in transaction mode) nothing arrives, and a cache's TTL is the bound.
+    /// notifications sent meanwhile are lost. Behind a pooler that does not carry `LISTEN`
+    /// (PgBouncer in transaction mode) nothing arrives, and a cache's TTL is the bound, unless
+    /// [`listen_url`](PostgresKeyStoreBuilder::listen_url) points the listener at the database.
     pub fn invalidations(&self) -> Invalidations {
         let shared = &self.shared;
         shared.listener.get_or_init(|| {
             let listener = Listener {
-                config: shared.config.clone(),
+                config: shared.listen_config.clone(),
                 sender: shared.invalidations.clone(),
                 listening: Arc::clone(&shared.listening),
                 timeout: shared.timeout,

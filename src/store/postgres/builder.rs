@@ -23,6 +23,7 @@ pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 #[must_use]
 pub struct PostgresKeyStoreBuilder {
     pub(super) config: Result<tokio_postgres::Config, String>,
+    pub(super) listen_config: Option<Result<tokio_postgres::Config, String>>,
     pub(super) pool_size: usize,
     pub(super) timeout: Duration,
     pub(super) flush_interval: Duration,
@@ -44,14 +45,13 @@ impl std::fmt::Debug for PostgresKeyStoreBuilder {
 
 impl PostgresKeyStoreBuilder {
     pub(super) fn new(url: &str) -> Self {
-        let config = tokio_postgres::Config::from_str(url)
-            .map_err(|e| format!("invalid PostgreSQL connection string: {e}"));
-        Self::with_config(config)
+        Self::with_config(parse(url))
     }
 
     pub(super) fn with_config(config: Result<tokio_postgres::Config, String>) -> Self {
         Self {
             config,
+            listen_config: None,
             pool_size: DEFAULT_POOL_SIZE,
             timeout: DEFAULT_TIMEOUT,
             flush_interval: DEFAULT_FLUSH_INTERVAL,
@@ -82,6 +82,14 @@ impl PostgresKeyStoreBuilder {
         self
     }
 
+    /// Where the invalidation listener connects, when it must not go where the pool goes:
+    /// behind a pooler that does not carry `LISTEN` (PgBouncer in transaction mode), point it
+    /// at the database itself. Default: the pool's settings.
+    pub fn listen_url(mut self, url: &str) -> Self {
+        self.listen_config = Some(parse(url));
+        self
+    }
+
     /// The prefix of the keys this store issues (default `kg`).
     pub fn prefix(mut self, prefix: KeyPrefix) -> Self {
         self.prefix = prefix;
@@ -101,13 +109,13 @@ impl PostgresKeyStoreBuilder {
     /// Fails with [`StoreError::Invalid`] for a malformed connection string or outside a
     /// runtime. Does not create the tables: call [`PostgresKeyStore::migrate`] for that.
     pub fn build(self) -> Result<PostgresKeyStore, StoreError> {
-        let mut config = self.config.map_err(StoreError::Invalid)?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(self.timeout);
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("keygate");
-        }
+        let config = self.config.map_err(StoreError::Invalid)?;
+        let listen_config = match self.listen_config {
+            Some(listen) => listen.map_err(StoreError::Invalid)?,
+            None => config.clone(),
+        };
+        let [config, listen_config] =
+            [config, listen_config].map(|config| with_defaults(config, self.timeout));
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             StoreError::Invalid("a PostgresKeyStore must be built inside a tokio runtime".into())
         })?;
@@ -128,7 +136,7 @@ impl PostgresKeyStoreBuilder {
             .map_err(|e| StoreError::Invalid(format!("cannot build the connection pool: {e}")))?;
         Ok(PostgresKeyStore::start(
             pool,
-            config,
+            listen_config,
             runtime,
             self.timeout,
             self.flush_interval,
@@ -136,4 +144,21 @@ impl PostgresKeyStoreBuilder {
             self.clock,
         ))
     }
+}
+
+fn parse(url: &str) -> Result<tokio_postgres::Config, String> {
+    tokio_postgres::Config::from_str(url)
+        .map_err(|e| format!("invalid PostgreSQL connection string: {e}"))
+}
+
+/// Bounds connecting by `timeout` and names the application, unless the settings say
+/// otherwise.
+fn with_defaults(mut config: tokio_postgres::Config, timeout: Duration) -> tokio_postgres::Config {
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(timeout);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("keygate");
+    }
+    config
 }
