@@ -121,8 +121,10 @@ pub use store::{
 pub use transport::SecureTransport;
 
 #[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub use store::CachedKeyStore;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::PostgresKeyStore;
 
 /// A boxed error, as backends report them.

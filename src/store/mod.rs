@@ -24,12 +24,14 @@
 #[cfg(any(feature = "cache", feature = "postgres"))]
 mod abort;
 #[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub mod cache;
 #[cfg(any(feature = "cache", feature = "postgres"))]
 mod invalidation;
 mod manage;
 mod memory;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
 #[cfg(feature = "postgres")]
 mod usage;
@@ -40,12 +42,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub use cache::{CacheFuture, CachedKeyStore, CachedKeyStoreBuilder};
 #[cfg(any(feature = "cache", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "cache", feature = "postgres"))))]
 pub use invalidation::{Invalidation, InvalidationSender, Invalidations, invalidation_channel};
 pub use manage::{CreatedKey, KeyInfo, KeyManager, KeyUpdate, NewKey};
 pub use memory::MemoryKeyStore;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{PostgresKeyStore, PostgresKeyStoreBuilder};
 #[cfg(feature = "postgres")]
 pub(crate) use usage::UsageLog;

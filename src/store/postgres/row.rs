@@ -53,7 +53,13 @@ pub(super) fn record_from_row(row: &Row) -> Result<KeyRecord, StoreError> {
             digest: digest(bytes, "previous_digest")?,
             valid_until,
         }),
-        _ => None,
+        (None, None) => None,
+        _ => {
+            return Err(corrupt(
+                "previous_digest/previous_valid_until",
+                "only one of them is set",
+            ));
+        }
     };
     let quota = match (
         column::<Option<i32>>(row, "quota_burst")?,
@@ -67,7 +73,13 @@ pub(super) fn record_from_row(row: &Row) -> Result<KeyRecord, StoreError> {
                     .map_err(|e| corrupt("quota_burst/quota_interval_us", e))?,
             )
         }
-        _ => None,
+        (None, None) => None,
+        _ => {
+            return Err(corrupt(
+                "quota_burst/quota_interval_us",
+                "only one of them is set",
+            ));
+        }
     };
     Ok(KeyRecord::new(
         id,
@@ -85,8 +97,9 @@ pub(super) fn record_from_row(row: &Row) -> Result<KeyRecord, StoreError> {
 
 /// The `quota_burst` and `quota_interval_us` columns of a quota.
 ///
-/// The interval is kept in whole microseconds (rounded to the nearest, at least 1): a quota
-/// such as 3 per second (333 333.3 µs) reads back 0.3 µs shorter.
+/// The interval is kept in whole microseconds, cut as every keygate store cuts it: a quota
+/// such as 3 per second (333 333.3 µs) reads back 0.3 µs shorter. A quota's interval is at
+/// least 1 µs, so it never reads back as zero.
 pub(super) fn quota_columns(
     quota: Option<Quota>,
 ) -> Result<(Option<i32>, Option<i64>), StoreError> {
@@ -100,9 +113,8 @@ pub(super) fn quota_columns(
             i32::MAX
         ))
     })?;
-    let micros = (quota.interval_nanos().saturating_add(500) / 1_000).max(1);
     // At most 365 days in microseconds: always fits.
-    let micros = i64::try_from(micros).unwrap_or(i64::MAX);
+    let micros = i64::try_from(quota.interval().as_micros()).unwrap_or(i64::MAX);
     Ok((Some(burst), Some(micros)))
 }
 
@@ -122,13 +134,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quota_interval_is_stored_in_rounded_microseconds() {
-        let quota = Quota::new(3, Duration::from_nanos(333_333_333)).unwrap();
+    fn quota_interval_is_stored_in_whole_microseconds() {
+        let quota = Quota::new(3, Duration::from_nanos(333_333_999)).unwrap();
         assert_eq!(
             quota_columns(Some(quota)).unwrap(),
             (Some(3), Some(333_333))
         );
-        let tiny = Quota::new(1, Duration::from_nanos(1_499)).unwrap();
+        let tiny = Quota::new(1, Duration::from_nanos(1_999)).unwrap();
         assert_eq!(quota_columns(Some(tiny)).unwrap(), (Some(1), Some(1)));
         assert_eq!(quota_columns(None).unwrap(), (None, None));
     }
