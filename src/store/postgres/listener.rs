@@ -36,7 +36,7 @@ impl Listener {
     pub(super) async fn run(self) {
         let mut backoff = FIRST_BACKOFF;
         loop {
-            let error = match self.session().await {
+            let error = match self.listen_once().await {
                 Ok(never) => match never {},
                 Err((established, error)) => {
                     if established {
@@ -57,7 +57,7 @@ impl Listener {
     }
 
     /// One connection's life. Returns why it ended, and whether it got as far as listening.
-    async fn session(&self) -> Result<std::convert::Infallible, (bool, String)> {
+    async fn listen_once(&self) -> Result<std::convert::Infallible, (bool, String)> {
         let not_yet = |e: String| (false, e);
         let (client, mut connection) = timeout(self.timeout, self.config.connect(NoTls))
             .await
