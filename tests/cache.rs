@@ -381,3 +381,25 @@ async fn unknown_id_is_not_served_stale() {
     store.fail(true);
     assert!(cache.get(&id).await.unwrap_err().is_unavailable());
 }
+
+#[tokio::test]
+async fn longest_settings_are_cut_instead_of_overflowing() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = CachedKeyStore::builder(store.clone())
+        .ttl(Duration::MAX)
+        .negative_ttl(Duration::MAX)
+        .stale_limit(Duration::MAX)
+        .build()
+        .unwrap();
+    let (id, _) = key(&store, "read:all").await;
+    assert!(cache.get(&id).await.unwrap().is_some());
+    assert!(
+        cache
+            .get(&KeyId::random().unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(cache.get(&id).await.unwrap().is_some());
+    assert_eq!(store.lookups(), 2);
+}

@@ -126,6 +126,20 @@ async fn every_change_is_announced_to_listeners() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_with_an_endless_grace_is_refused_not_a_panic() {
+    let Some(store) = postgres_common::store().await else {
+        return;
+    };
+    let id = store.create(new_key("endless")).await.unwrap().info.id;
+    let refused = store.rotate(&id, Duration::MAX).await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid(_))),
+        "{refused:?}"
+    );
+    assert!(store.get(&id).await.unwrap().unwrap().previous.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_database_is_unavailable_not_unknown() {
     // Port 1 on loopback: nothing listens, the connection is refused.
     let store = PostgresKeyStore::builder("postgres://keygate@127.0.0.1:1/keygate")

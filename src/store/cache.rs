@@ -73,6 +73,8 @@ pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(5);
 pub const DEFAULT_STALE_LIMIT: Duration = Duration::from_secs(300);
 /// Default number of ids held.
 pub const DEFAULT_MAX_CAPACITY: u64 = 100_000;
+/// Longest TTL, negative TTL or stale limit; longer settings are cut to it.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 type Entries = moka::sync::Cache<KeyId, Cached, BuildHasherDefault<IdHasher>>;
 
@@ -121,24 +123,25 @@ impl<S: fmt::Debug> fmt::Debug for CachedKeyStoreBuilder<S> {
 
 impl<S: KeyStore> CachedKeyStoreBuilder<S> {
     /// How long a looked-up record is served from memory before the inner store is asked
-    /// again (default 30 s). With invalidations this is only a fallback; without them it is
-    /// how long a change made elsewhere may go unseen.
+    /// again (default 30 s, at most a year). With invalidations this is only a fallback;
+    /// without them it is how long a change made elsewhere may go unseen.
     pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl;
+        self.ttl = ttl.min(MAX_DURATION);
         self
     }
 
-    /// How long an unknown id is remembered as unknown (default 5 s). A key created through
-    /// another instance is refused for at most this long where invalidations do not arrive.
+    /// How long an unknown id is remembered as unknown (default 5 s, at most a year). A key
+    /// created through another instance is refused for at most this long where invalidations
+    /// do not arrive.
     pub fn negative_ttl(mut self, ttl: Duration) -> Self {
-        self.negative_ttl = ttl;
+        self.negative_ttl = ttl.min(MAX_DURATION);
         self
     }
 
     /// How long past its TTL a record is still served while the inner store fails (default
-    /// 5 min; zero serves nothing stale).
+    /// 5 min, at most a year; zero serves nothing stale).
     pub fn stale_limit(mut self, limit: Duration) -> Self {
-        self.stale_limit = limit;
+        self.stale_limit = limit.min(MAX_DURATION);
         self
     }
 

@@ -503,7 +503,12 @@ impl KeyManager for PostgresKeyStore {
     async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError> {
         let now = self.now();
         let generated = key::generate_for(&self.shared.prefix, *id).map_err(generation_failed)?;
-        let valid_until = (!grace.is_zero()).then(|| db_time(now + grace));
+        let valid_until = match grace {
+            Duration::ZERO => None,
+            grace => Some(db_time(now.checked_add(grace).ok_or_else(|| {
+                StoreError::Invalid(format!("a grace period of {grace:?} is too long"))
+            })?)),
+        };
         let digest = generated.digest.as_bytes().as_slice();
         if let Some(record) = self
             .shared

@@ -18,6 +18,8 @@ pub const DEFAULT_POOL_SIZE: usize = 16;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default interval between two writes of last-use times.
 pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// Longest timeout or flush interval; longer settings are cut to it.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
 /// Configures a [`PostgresKeyStore`]; made by [`PostgresKeyStore::builder`].
 #[must_use]
@@ -68,17 +70,17 @@ impl PostgresKeyStoreBuilder {
     }
 
     /// The bound on every database call, waiting for a pooled connection included (default
-    /// 2 s). A call that takes longer fails with [`StoreError::Timeout`]: the layer answers
-    /// 503 `auth_unavailable` rather than keeping the request waiting.
+    /// 2 s, at most a day). A call that takes longer fails with [`StoreError::Timeout`]: the
+    /// layer answers 503 `auth_unavailable` rather than keeping the request waiting.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = timeout.min(MAX_DURATION);
         self
     }
 
     /// How often last-use times collected by `touch` are written, in one statement (default
-    /// 1 s; at least 1 ms).
+    /// 1 s; between 1 ms and a day).
     pub fn flush_interval(mut self, interval: Duration) -> Self {
-        self.flush_interval = interval.max(Duration::from_millis(1));
+        self.flush_interval = interval.clamp(Duration::from_millis(1), MAX_DURATION);
         self
     }
 
