@@ -134,6 +134,13 @@ pub use store::{
 };
 pub use transport::SecureTransport;
 
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub use store::CachedKeyStore;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use store::PostgresKeyStore;
+
 // The README's Rust snippets compile as doctests (the axum one needs the feature).
 #[cfg(all(doctest, feature = "axum"))]
 #[doc = include_str!("../README.md")]

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use super::StoreError;
-use crate::key::{ApiKey, GeneratedKey, KeyDigest, KeyId};
+use crate::key::{self, ApiKey, KeyDigest, KeyId, KeyPrefix};
 use crate::limit::Quota;
 use crate::record::{KeyName, KeyRecord, KeyStatus, PreviousSecret};
 use crate::scope::Scopes;
@@ -50,7 +50,7 @@ impl NewKey {
     }
 
     /// The record a store keeps for this key, with the id and digest just generated.
-    pub(crate) fn record(&self, generated: &GeneratedKey, now: SystemTime) -> KeyRecord {
+    fn record(&self, generated: &key::GeneratedKey, now: SystemTime) -> KeyRecord {
         KeyRecord::new(
             generated.id,
             self.name.clone(),
@@ -76,6 +76,25 @@ impl NewKey {
         }
         Ok(())
     }
+}
+
+impl NewKey {
+    /// Draws a fresh key for this request: the plaintext to show once and the record to store.
+    /// The caller validates first, and draws again if the id is taken.
+    pub(crate) fn issue(
+        &self,
+        prefix: &KeyPrefix,
+        now: SystemTime,
+    ) -> Result<(ApiKey, KeyRecord), StoreError> {
+        let generated = key::generate(prefix).map_err(generation_failed)?;
+        let record = self.record(&generated, now);
+        Ok((generated.plaintext, record))
+    }
+}
+
+/// The error of a store whose OS random number generator failed.
+pub(crate) fn generation_failed(e: getrandom::Error) -> StoreError {
+    StoreError::Unavailable(format!("the OS random number generator failed: {e}").into())
 }
 
 /// A change to a key's name, scopes, quota or expiry. Fields left `None` are kept.

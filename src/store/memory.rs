@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
-use super::{CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, NewKey, StoreError, manage};
+use super::manage::{self, generation_failed};
+use super::{CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, NewKey, StoreError};
 use crate::clock::{Clock, SystemClock};
 use crate::id_map::ShardedIdMap;
 use crate::key::{self, KeyId, KeyPrefix};
@@ -128,10 +129,6 @@ impl<C: Clock> MemoryKeyStore<C> {
         entry.record = Arc::new(change(&entry.record)?);
         Ok(Self::info_of(entry))
     }
-
-    fn generation_failed(e: getrandom::Error) -> StoreError {
-        StoreError::Unavailable(format!("the OS random number generator failed: {e}").into())
-    }
 }
 
 impl<C> Clone for MemoryKeyStore<C> {
@@ -181,16 +178,10 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
         let now = self.inner.clock.now();
         new.validate(now)?;
         loop {
-            let generated = key::generate(&self.inner.prefix).map_err(Self::generation_failed)?;
-            let record = new.record(&generated, now);
+            let (plaintext, record) = new.issue(&self.inner.prefix, now)?;
             let info = KeyInfo::from(&record);
             match self.insert(record) {
-                Ok(()) => {
-                    return Ok(CreatedKey {
-                        plaintext: generated.plaintext,
-                        info,
-                    });
-                }
+                Ok(()) => return Ok(CreatedKey { plaintext, info }),
                 // A 71-bit id collision: draw again.
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e),
@@ -229,8 +220,7 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
 
     async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError> {
         let now = self.inner.clock.now();
-        let generated =
-            key::generate_for(&self.inner.prefix, *id).map_err(Self::generation_failed)?;
+        let generated = key::generate_for(&self.inner.prefix, *id).map_err(generation_failed)?;
         let info = self.modify(id, |record| {
             manage::rotated(record, generated.digest, now, grace)
         })?;

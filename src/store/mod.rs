@@ -21,27 +21,53 @@
 //! # });
 //! ```
 
+#[cfg(any(feature = "cache", feature = "postgres"))]
+mod abort;
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub mod cache;
+#[cfg(any(feature = "cache", feature = "postgres"))]
+mod invalidation;
 mod manage;
 mod memory;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod usage;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub use cache::{CacheFuture, CachedKeyStore, CachedKeyStoreBuilder};
+#[cfg(any(feature = "cache", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "cache", feature = "postgres"))))]
+pub use invalidation::{Invalidation, InvalidationSender, Invalidations, invalidation_channel};
 pub use manage::{CreatedKey, KeyInfo, KeyManager, KeyUpdate, NewKey};
 pub use memory::MemoryKeyStore;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::{PostgresKeyStore, PostgresKeyStoreBuilder};
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{SqliteFuture, SqliteKeyStore, SqliteKeyStoreBuilder};
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) use usage::UsageLog;
 
 use crate::BoxError;
 use crate::key::KeyId;
 use crate::record::KeyRecord;
+
+/// A boxed lookup future, for stores whose lookups do I/O.
+pub type BoxLookup =
+    Pin<Box<dyn Future<Output = Result<Option<Arc<KeyRecord>>, StoreError>> + Send + 'static>>;
 
 /// Why a store could not answer.
 #[derive(Debug, thiserror::Error)]

@@ -56,6 +56,7 @@ use rusqlite::{Connection, TransactionBehavior};
 pub use builder::{DEFAULT_BUSY_TIMEOUT, DEFAULT_FLUSH_INTERVAL, SqliteKeyStoreBuilder};
 pub use worker::SqliteFuture;
 
+use super::manage::generation_failed;
 use super::{
     CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, NewKey, StoreError, UsageLog, manage,
 };
@@ -165,10 +166,6 @@ impl SqliteKeyStore {
     fn now(&self) -> SystemTime {
         self.inner.clock.now()
     }
-
-    fn generation_failed(e: getrandom::Error) -> StoreError {
-        StoreError::Unavailable(format!("the OS random number generator failed: {e}").into())
-    }
 }
 
 impl fmt::Debug for SqliteKeyStore {
@@ -200,8 +197,8 @@ impl KeyManager for SqliteKeyStore {
         let now = self.now();
         new.validate(now)?;
         for _ in 0..CREATE_ATTEMPTS {
-            let generated = key::generate(&self.inner.prefix).map_err(Self::generation_failed)?;
-            let record = rows::as_stored(new.record(&generated, now));
+            let (plaintext, record) = new.issue(&self.inner.prefix, now)?;
+            let record = rows::as_stored(record);
             let info = KeyInfo::from(&record);
             let inserted = self
                 .inner
@@ -209,10 +206,7 @@ impl KeyManager for SqliteKeyStore {
                 .call(move |conn| rows::insert(conn, &record))
                 .await?;
             if inserted {
-                return Ok(CreatedKey {
-                    plaintext: generated.plaintext,
-                    info,
-                });
+                return Ok(CreatedKey { plaintext, info });
             }
         }
         Err(StoreError::Conflict(format!(
@@ -252,7 +246,7 @@ impl KeyManager for SqliteKeyStore {
     async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError> {
         let now = self.now();
         let generated =
-            key::generate_for(&self.inner.prefix, *id).map_err(Self::generation_failed)?;
+            key::generate_for(&self.inner.prefix, *id).map_err(generation_failed)?;
         let digest = generated.digest;
         let info = self
             .modify(id, move |record| {

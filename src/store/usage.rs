@@ -5,9 +5,6 @@
 //! key was seen since the last flush) and a background task of the store drains the log every
 //! so often, writing one batch.
 
-// Used by the persistent stores, which are behind cargo features.
-#![cfg_attr(not(feature = "sqlite"), allow(dead_code))]
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -1,0 +1,66 @@
+//! What a key lookup costs: the in-memory store, a cache hit in front of it, and, when
+//! `KEYGATE_TEST_POSTGRES_URL` is set, a PostgreSQL round trip against a cache hit in front of
+//! PostgreSQL. Run with `cargo bench --features postgres,cache --bench store_lookup`.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use keygate::store::{CachedKeyStore, PostgresKeyStore};
+use keygate::{KeyId, KeyManager, KeyStore, MemoryKeyStore, NewKey};
+
+fn new_key() -> NewKey {
+    let unique = KeyId::random().unwrap().as_str().to_ascii_lowercase();
+    NewKey::new(
+        format!("bench-{unique}").parse().unwrap(),
+        "read:all".parse().unwrap(),
+    )
+}
+
+/// Polls a lookup that must be ready at once, as the layer does inside `call`.
+fn poll_ready<K: KeyStore>(store: &K, id: &KeyId) {
+    let mut cx = Context::from_waker(Waker::noop());
+    match pin!(store.get(id)).poll(&mut cx) {
+        Poll::Ready(found) => {
+            black_box(found.unwrap());
+        }
+        Poll::Pending => panic!("a lookup in memory is ready at once"),
+    }
+}
+
+fn lookups(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut group = c.benchmark_group("lookup");
+
+    let memory = MemoryKeyStore::new();
+    let id = runtime.block_on(memory.create(new_key())).unwrap().info.id;
+    group.bench_function("memory", |b| b.iter(|| poll_ready(&memory, &id)));
+    let cached = CachedKeyStore::new(memory.clone());
+    runtime.block_on(cached.get(&id)).unwrap();
+    group.bench_function("cached_memory_hit", |b| b.iter(|| poll_ready(&cached, &id)));
+
+    if let Ok(url) = std::env::var("KEYGATE_TEST_POSTGRES_URL") {
+        let _guard = runtime.enter();
+        let postgres = PostgresKeyStore::connect(&url).unwrap();
+        runtime.block_on(postgres.migrate()).unwrap();
+        let id = runtime
+            .block_on(postgres.create(new_key()))
+            .unwrap()
+            .info
+            .id;
+        group.bench_function("postgres_round_trip", |b| {
+            b.iter(|| black_box(runtime.block_on(postgres.get(&id)).unwrap()))
+        });
+        let cached = CachedKeyStore::new(postgres.clone());
+        runtime.block_on(cached.get(&id)).unwrap();
+        group.bench_function("cached_postgres_hit", |b| {
+            b.iter(|| poll_ready(&cached, &id))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, lookups);
+criterion_main!(benches);

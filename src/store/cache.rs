@@ -1,0 +1,401 @@
+//! [`CachedKeyStore`]: any [`KeyStore`] behind an in-memory cache (moka).
+//!
+//! - **Hits** are answered from memory, without asking the inner store and without
+//!   allocating: the lookup future is ready at once.
+//! - **Unknown ids are cached too** (negative caching, 5 s by default), so a flood of random
+//!   well-formed keys reaches the database once per id and TTL, not once per request.
+//! - **Concurrent misses for one id load once**: the first request asks the inner store, the
+//!   others wait for its answer.
+//! - **Changes through this process evict at once**: when the inner store is a [`KeyManager`],
+//!   so is the cache, and update, revoke and rotate drop the key's entry before they return.
+//! - **Changes through other processes** arrive as [`Invalidation`]s
+//!   ([`CachedKeyStoreBuilder::invalidations`], e.g. from `PostgresKeyStore::invalidations`
+//!   with feature `postgres`);
+//!   without them the TTL (30 s by default) bounds how long a revoked key is still accepted.
+//! - **While the inner store fails**, records already cached keep being served for the stale
+//!   limit (5 min by default) past their TTL, asking the store again at most once a second per
+//!   key; an id not cached gets [`StoreError::Unavailable`] (503 `auth_unavailable`, never 401).
+//!
+//! ```
+//! use std::time::Duration;
+//! use keygate::{ApiKeyLayer, KeyManager, KeyStore, MemoryKeyStore, MemoryRateLimiter, NewKey};
+//! use keygate::store::CachedKeyStore;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let store = CachedKeyStore::builder(MemoryKeyStore::new())
+//!     .ttl(Duration::from_secs(30))
+//!     .negative_ttl(Duration::from_secs(5))
+//!     .stale_limit(Duration::from_secs(300))
+//!     .build()
+//!     .unwrap();
+//! let created = store
+//!     .create(NewKey::new("ci-pipeline".parse().unwrap(), "read:all".parse().unwrap()))
+//!     .await
+//!     .unwrap();
+//! assert!(store.get(&created.info.id).await.unwrap().is_some()); // loaded, then cached
+//! store.revoke(&created.info.id).await.unwrap();                  // evicted at once
+//! let record = store.get(&created.info.id).await.unwrap().unwrap();
+//! assert!(record.revoked_at.is_some());
+//! let layer = ApiKeyLayer::new(store, MemoryRateLimiter::new());
+//! # });
+//! ```
+
+mod entry;
+mod future;
+mod inflight;
+
+use std::fmt;
+use std::hash::BuildHasherDefault;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+pub use self::future::CacheFuture;
+
+use self::entry::{Cached, KeepUntil, Stale};
+use self::inflight::{Inflight, Outcome};
+use super::abort::AbortOnDrop;
+use super::{
+    CreatedKey, Invalidation, Invalidations, KeyInfo, KeyManager, KeyStore, KeyUpdate, NewKey,
+    StoreError,
+};
+use crate::id_map::IdHasher;
+use crate::key::KeyId;
+use crate::record::KeyRecord;
+
+/// Default time a looked-up record is served from memory.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
+/// Default time an unknown id is remembered as unknown.
+pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(5);
+/// Default time past its TTL that a record is still served while the inner store fails.
+pub const DEFAULT_STALE_LIMIT: Duration = Duration::from_secs(300);
+/// Default number of ids held.
+pub const DEFAULT_MAX_CAPACITY: u64 = 100_000;
+/// Longest TTL, negative TTL or stale limit; longer settings are cut to it.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+type Entries = moka::sync::Cache<KeyId, Cached, BuildHasherDefault<IdHasher>>;
+
+/// A [`KeyStore`] in front of another, answering repeated lookups from memory.
+///
+/// See the [module docs](self). Clones share one cache.
+pub struct CachedKeyStore<S> {
+    shared: Arc<Shared<S>>,
+}
+
+struct Shared<S> {
+    inner: S,
+    entries: Entries,
+    inflight: Inflight,
+    /// Moves on every invalidation: a load that started before one does not cache its answer.
+    epoch: AtomicU64,
+    ttl: Duration,
+    negative_ttl: Duration,
+    stale_limit: Duration,
+    _follower: Option<AbortOnDrop>,
+}
+
+/// Configures a [`CachedKeyStore`]; made by [`CachedKeyStore::builder`].
+#[must_use]
+pub struct CachedKeyStoreBuilder<S> {
+    inner: S,
+    ttl: Duration,
+    negative_ttl: Duration,
+    stale_limit: Duration,
+    max_capacity: u64,
+    invalidations: Option<Invalidations>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for CachedKeyStoreBuilder<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedKeyStoreBuilder")
+            .field("inner", &self.inner)
+            .field("ttl", &self.ttl)
+            .field("negative_ttl", &self.negative_ttl)
+            .field("stale_limit", &self.stale_limit)
+            .field("max_capacity", &self.max_capacity)
+            .field("invalidations", &self.invalidations.is_some())
+            .finish()
+    }
+}
+
+impl<S: KeyStore> CachedKeyStoreBuilder<S> {
+    /// How long a looked-up record is served from memory before the inner store is asked
+    /// again (default 30 s, at most a year). With invalidations this is only a fallback;
+    /// without them it is how long a change made elsewhere may go unseen.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl.min(MAX_DURATION);
+        self
+    }
+
+    /// How long an unknown id is remembered as unknown (default 5 s, at most a year). A key
+    /// created through another instance is refused for at most this long where invalidations
+    /// do not arrive.
+    pub fn negative_ttl(mut self, ttl: Duration) -> Self {
+        self.negative_ttl = ttl.min(MAX_DURATION);
+        self
+    }
+
+    /// How long past its TTL a record is still served while the inner store fails (default
+    /// 5 min, at most a year; zero serves nothing stale).
+    pub fn stale_limit(mut self, limit: Duration) -> Self {
+        self.stale_limit = limit.min(MAX_DURATION);
+        self
+    }
+
+    /// The most ids held, known and unknown (default 100 000); the least used go first.
+    pub fn max_capacity(mut self, entries: u64) -> Self {
+        self.max_capacity = entries;
+        self
+    }
+
+    /// Changes made elsewhere, to evict as they arrive: e.g. `PostgresKeyStore::invalidations`
+    /// (feature `postgres`), or an [`InvalidationSender`](crate::store::InvalidationSender)
+    /// fed from a message bus.
+    pub fn invalidations(mut self, invalidations: Invalidations) -> Self {
+        self.invalidations = Some(invalidations);
+        self
+    }
+
+    /// Builds the cache. With [`invalidations`](Self::invalidations) it must run inside a
+    /// tokio runtime, which runs the task applying them; outside one that is
+    /// [`StoreError::Invalid`].
+    pub fn build(mut self) -> Result<CachedKeyStore<S>, StoreError> {
+        let follow_with = match self.invalidations.take() {
+            Some(invalidations) => Some((
+                invalidations,
+                tokio::runtime::Handle::try_current().map_err(|_| {
+                    StoreError::Invalid(
+                        "a CachedKeyStore following invalidations must be built inside a tokio \
+                         runtime"
+                            .into(),
+                    )
+                })?,
+            )),
+            None => None,
+        };
+        let shared = Arc::new_cyclic(|weak: &Weak<Shared<S>>| {
+            let follower = follow_with.map(|(invalidations, runtime)| {
+                AbortOnDrop(runtime.spawn(follow(invalidations, weak.clone())))
+            });
+            self.into_shared(follower)
+        });
+        Ok(CachedKeyStore { shared })
+    }
+
+    fn into_shared(self, follower: Option<AbortOnDrop>) -> Shared<S> {
+        Shared {
+            inner: self.inner,
+            entries: moka::sync::Cache::builder()
+                .max_capacity(self.max_capacity)
+                .expire_after(KeepUntil)
+                .build_with_hasher(BuildHasherDefault::<IdHasher>::default()),
+            inflight: Inflight::new(),
+            epoch: AtomicU64::new(0),
+            ttl: self.ttl,
+            negative_ttl: self.negative_ttl,
+            stale_limit: self.stale_limit,
+            _follower: follower,
+        }
+    }
+}
+
+/// Applies invalidations until either side is gone.
+async fn follow<S: KeyStore>(mut invalidations: Invalidations, shared: Weak<Shared<S>>) {
+    while let Some(invalidation) = invalidations.recv().await {
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        match invalidation {
+            Invalidation::Key(id) => shared.invalidate(&id),
+            Invalidation::All => shared.invalidate_all(),
+        }
+    }
+}
+
+impl<S: KeyStore> CachedKeyStore<S> {
+    /// A cache in front of `inner` with the default settings and no invalidations.
+    pub fn new(inner: S) -> Self {
+        Self {
+            shared: Arc::new(Self::builder(inner).into_shared(None)),
+        }
+    }
+
+    /// A builder for a cache in front of `inner`.
+    pub fn builder(inner: S) -> CachedKeyStoreBuilder<S> {
+        CachedKeyStoreBuilder {
+            inner,
+            ttl: DEFAULT_TTL,
+            negative_ttl: DEFAULT_NEGATIVE_TTL,
+            stale_limit: DEFAULT_STALE_LIMIT,
+            max_capacity: DEFAULT_MAX_CAPACITY,
+            invalidations: None,
+        }
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.shared.inner
+    }
+
+    /// Forgets `id`: the next lookup asks the inner store.
+    pub fn invalidate(&self, id: &KeyId) {
+        self.shared.invalidate(id);
+    }
+
+    /// Forgets every id.
+    pub fn invalidate_all(&self) {
+        self.shared.invalidate_all();
+    }
+}
+
+impl<S: KeyStore> Shared<S> {
+    fn invalidate(&self, id: &KeyId) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.entries.invalidate(id);
+        self.inflight.forget(id);
+    }
+
+    fn invalidate_all(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.entries.invalidate_all();
+        self.inflight.forget_all();
+    }
+
+    /// A miss, or a stale hit: joins or starts the load of `id`. If it fails, serves `stale`
+    /// (unless `id` was invalidated meanwhile) or fails.
+    ///
+    /// `epoch` is the epoch when `stale` was read.
+    async fn load(
+        self: Arc<Self>,
+        id: KeyId,
+        stale: Option<Stale>,
+        epoch: u64,
+    ) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        let joined = self.inflight.join(id);
+        let outcome = joined
+            .flight
+            .get_or_init(|| self.fetch(id, stale.clone()))
+            .await
+            .clone();
+        drop(joined);
+        match outcome {
+            Ok(record) => Ok(record),
+            Err(error) => match stale {
+                Some(stale) if self.epoch.load(Ordering::SeqCst) == epoch => {
+                    tracing::warn!(key_id = %id, %error, "key store failed; serving the cached record");
+                    Ok(Some(stale.record))
+                }
+                _ => Err(match &*error {
+                    StoreError::Timeout(after) => StoreError::Timeout(*after),
+                    _ => StoreError::Unavailable(Box::new(error)),
+                }),
+            },
+        }
+    }
+
+    /// Asks the inner store and caches its answer, unless an invalidation came meanwhile.
+    async fn fetch(&self, id: KeyId, stale: Option<Stale>) -> Outcome {
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        let result = self.inner.get(&id).await;
+        let now = Instant::now();
+        let entry = match &result {
+            Ok(record) => Some(Cached::loaded(
+                record.clone(),
+                now,
+                self.ttl,
+                self.negative_ttl,
+                self.stale_limit,
+            )),
+            Err(_) => stale.map(|stale| Cached::retried(stale, now)),
+        };
+        if let Some(entry) = entry {
+            self.entries.insert(id, entry);
+            // An invalidation between the question and the insert: the answer may predate it.
+            if self.epoch.load(Ordering::SeqCst) != epoch {
+                self.entries.invalidate(&id);
+            }
+        }
+        result.map_err(Arc::new)
+    }
+}
+
+impl<S> Clone for CachedKeyStore<S> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for CachedKeyStore<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedKeyStore")
+            .field("inner", &self.shared.inner)
+            .field("entries", &self.shared.entries.entry_count())
+            .field("loading", &self.shared.inflight.len())
+            .field("ttl", &self.shared.ttl)
+            .field("negative_ttl", &self.shared.negative_ttl)
+            .field("stale_limit", &self.shared.stale_limit)
+            .finish()
+    }
+}
+
+impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
+    type Future = CacheFuture;
+
+    fn get(&self, id: &KeyId) -> Self::Future {
+        let now = Instant::now();
+        let epoch = self.shared.epoch.load(Ordering::SeqCst);
+        let stale = match self.shared.entries.get(id) {
+            Some(hit) if now < hit.fresh_until => return CacheFuture::ready(Ok(hit.record)),
+            Some(expired) => expired.stale(now),
+            None => None,
+        };
+        let shared = Arc::clone(&self.shared);
+        CacheFuture::loading(Box::pin(shared.load(*id, stale, epoch)))
+    }
+
+    fn touch(&self, id: &KeyId) {
+        self.shared.inner.touch(id);
+    }
+}
+
+/// Management goes to the inner store; every change evicts the key before it returns, whether
+/// it succeeded or not (a timed-out change may still have been made).
+#[async_trait]
+impl<S: KeyStore + KeyManager> KeyManager for CachedKeyStore<S> {
+    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
+        let created = self.shared.inner.create(new).await?;
+        self.invalidate(&created.info.id);
+        Ok(created)
+    }
+
+    async fn info(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        self.shared.inner.info(id).await
+    }
+
+    async fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
+        self.shared.inner.list().await
+    }
+
+    async fn update(&self, id: &KeyId, update: KeyUpdate) -> Result<KeyInfo, StoreError> {
+        let result = self.shared.inner.update(id, update).await;
+        self.invalidate(id);
+        result
+    }
+
+    async fn revoke(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        let result = self.shared.inner.revoke(id).await;
+        self.invalidate(id);
+        result
+    }
+
+    async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError> {
+        let result = self.shared.inner.rotate(id, grace).await;
+        self.invalidate(id);
+        result
+    }
+}

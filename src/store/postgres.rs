@@ -1,0 +1,554 @@
+//! [`PostgresKeyStore`]: keys in PostgreSQL, with the whole key lifecycle.
+//!
+//! - **Lookups** are one primary-key `SELECT` on a pooled connection (deadpool), with a
+//!   prepared statement cached per connection.
+//! - **Every call is bounded** by the configured timeout, waiting for a connection included:
+//!   past it the call fails with [`StoreError::Timeout`], and any database error is
+//!   [`StoreError::Unavailable`]. The layer turns both into 503 `auth_unavailable`.
+//! - **Last use** is written behind the hot path: `touch` notes the time in memory and a
+//!   background task writes every key used since the last flush in one `UPDATE … FROM
+//!   unnest(…)` statement, every second by default.
+//! - **Changes are announced**: create, update, revoke and rotate send
+//!   `pg_notify('keygate_keys', id)` in the same statement. [`PostgresKeyStore::invalidations`]
+//!   listens on a connection of its own so that a `CachedKeyStore` (feature `cache`) in
+//!   every instance
+//!   forgets a changed key within moments.
+//! - **Migrations** ship with the crate (`migrations/postgres/`) and run only when
+//!   [`PostgresKeyStore::migrate`] is called.
+//!
+//! The schema is `keygate_keys` (one row per key, only digests of secrets) and
+//! `keygate_schema_migrations`.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use keygate::{ApiKeyLayer, KeyManager, MemoryRateLimiter, NewKey};
+//! use keygate::store::PostgresKeyStore;
+//!
+//! # async fn run() -> Result<(), keygate::StoreError> {
+//! let store = PostgresKeyStore::builder("postgres://keygate@127.0.0.1/keygate")
+//!     .pool_size(16)
+//!     .timeout(Duration::from_secs(2))
+//!     .flush_interval(Duration::from_secs(1))
+//!     .build()?;
+//! store.migrate().await?;
+//! let created = store
+//!     .create(NewKey::new("ci-pipeline".parse().unwrap(), "read:all".parse().unwrap()))
+//!     .await?;
+//! println!("{}", created.plaintext.expose_secret()); // shown once
+//! let layer = ApiKeyLayer::new(store, MemoryRateLimiter::new());
+//! # Ok(()) }
+//! ```
+//!
+//! TLS: the connections are made without TLS; run the database on a private network or
+//! loopback.
+
+mod builder;
+mod listener;
+mod migrate;
+mod row;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use deadpool_postgres::{Object, Pool, PoolError};
+use tokio::time::MissedTickBehavior;
+
+pub use builder::{
+    DEFAULT_FLUSH_INTERVAL, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, PostgresKeyStoreBuilder,
+};
+
+use self::listener::Listener;
+use self::row::{db_time, quota_columns, record_columns, record_from_row};
+use super::abort::AbortOnDrop;
+use super::manage::generation_failed;
+use super::{
+    BoxLookup, CreatedKey, InvalidationSender, Invalidations, KeyInfo, KeyManager, KeyStore,
+    KeyUpdate, NewKey, StoreError, UsageLog, invalidation_channel,
+};
+use crate::clock::Clock;
+use crate::key::{self, KeyId, KeyPrefix};
+use crate::record::KeyRecord;
+
+const GET: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM keygate_keys WHERE id = $1"
+);
+const GET_FOR_UPDATE: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM keygate_keys WHERE id = $1 FOR UPDATE"
+);
+const LIST: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM keygate_keys ORDER BY created_at, name COLLATE \"C\", id COLLATE \"C\""
+);
+const INSERT: &str = "WITH inserted AS (\
+     INSERT INTO keygate_keys \
+     (id, name, digest, scopes, quota_burst, quota_interval_us, created_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING id) \
+     SELECT pg_notify('keygate_keys', id) FROM inserted";
+/// Wraps an `UPDATE … RETURNING` so that the same statement notifies the change.
+macro_rules! notifying {
+    ($update:expr) => {
+        concat!(
+            "WITH changed AS (",
+            $update,
+            " RETURNING ",
+            record_columns!(),
+            ") SELECT changed.*, pg_notify('keygate_keys', changed.id) AS notified FROM changed"
+        )
+    };
+}
+const UPDATE: &str = notifying!(
+    "UPDATE keygate_keys SET name = $2, scopes = $3, quota_burst = $4, quota_interval_us = $5, \
+     expires_at = $6 WHERE id = $1"
+);
+const REVOKE: &str =
+    notifying!("UPDATE keygate_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1");
+const ROTATE: &str = notifying!(
+    "UPDATE keygate_keys SET \
+     previous_digest = CASE WHEN $3::timestamptz IS NULL THEN NULL ELSE digest END, \
+     previous_valid_until = $3, digest = $2 \
+     WHERE id = $1 AND revoked_at IS NULL"
+);
+const IS_REVOKED: &str = "SELECT revoked_at IS NOT NULL FROM keygate_keys WHERE id = $1";
+const FLUSH_USES: &str = "UPDATE keygate_keys AS k \
+     SET last_used_at = GREATEST(k.last_used_at, u.at) \
+     FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at) WHERE k.id = u.id";
+
+/// Most key uses written by one statement.
+const FLUSH_BATCH: usize = 10_000;
+
+/// A PostgreSQL key store with the whole key lifecycle. Clones share one pool.
+///
+/// See the [module docs](self) for what it does per call, and
+/// [`PostgresKeyStore::builder`] for the settings. The background tasks (last-use flush,
+/// invalidation listener) stop when the last clone is dropped; call
+/// [`PostgresKeyStore::flush`] before that to keep the last second of uses.
+#[derive(Clone)]
+pub struct PostgresKeyStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    pool: Pool,
+    /// Where the invalidation listener connects.
+    listen_config: tokio_postgres::Config,
+    runtime: tokio::runtime::Handle,
+    timeout: Duration,
+    prefix: KeyPrefix,
+    clock: Arc<dyn Clock>,
+    usage: UsageLog,
+    invalidations: InvalidationSender,
+    listening: Arc<AtomicBool>,
+    /// The tasks hold no strong reference to `Shared`: dropping it aborts them.
+    listener: OnceLock<AbortOnDrop>,
+    _flusher: AbortOnDrop,
+}
+
+impl fmt::Debug for PostgresKeyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.shared.pool.status();
+        f.debug_struct("PostgresKeyStore")
+            .field("prefix", &self.shared.prefix)
+            .field("timeout", &self.shared.timeout)
+            .field("connections", &status.size)
+            .field("pending_uses", &self.shared.usage.len())
+            .field("listening", &self.is_listening())
+            .finish()
+    }
+}
+
+fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Unavailable(Box::new(error))
+}
+
+impl Shared {
+    /// Runs `call` on a pooled connection, the wait for the connection included, within the
+    /// timeout.
+    async fn bounded<T, F>(&self, call: impl FnOnce(Object) -> F) -> Result<T, StoreError>
+    where
+        F: Future<Output = Result<T, StoreError>>,
+    {
+        let work = async {
+            let client = self.pool.get().await.map_err(|e| match e {
+                PoolError::Timeout(_) => StoreError::Timeout(self.timeout),
+                other => unavailable(other),
+            })?;
+            call(client).await
+        };
+        tokio::time::timeout(self.timeout, work)
+            .await
+            .unwrap_or(Err(StoreError::Timeout(self.timeout)))
+    }
+
+    async fn get(&self, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        self.bounded(|client| async move {
+            let statement = client.prepare_cached(GET).await.map_err(unavailable)?;
+            let row = client
+                .query_opt(&statement, &[&id.as_str()])
+                .await
+                .map_err(unavailable)?;
+            row.as_ref().map(record_from_row).transpose()
+        })
+        .await
+    }
+
+    /// Runs one of the notifying `UPDATE`s and returns the changed record, if any row matched.
+    async fn change(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<KeyRecord>, StoreError> {
+        self.bounded(|client| async move {
+            let statement = client.prepare_cached(sql).await.map_err(unavailable)?;
+            let row = client
+                .query_opt(&statement, params)
+                .await
+                .map_err(unavailable)?;
+            row.as_ref().map(record_from_row).transpose()
+        })
+        .await
+    }
+
+    /// Writes the pending last-use times, one statement per batch. Returns how many keys'
+    /// times were written; on failure they stay pending for the next flush.
+    async fn flush_uses(&self) -> Result<usize, StoreError> {
+        let pending = self.usage.drain();
+        let mut written = 0;
+        for batch in pending.chunks(FLUSH_BATCH) {
+            let ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
+            let times: Vec<SystemTime> = batch.iter().map(|(_, at)| *at).collect();
+            let result = self
+                .bounded(|client| async move {
+                    let statement = client
+                        .prepare_cached(FLUSH_USES)
+                        .await
+                        .map_err(unavailable)?;
+                    client
+                        .execute(&statement, &[&ids, &times])
+                        .await
+                        .map_err(unavailable)
+                })
+                .await;
+            if let Err(error) = result {
+                for (id, at) in &pending[written..] {
+                    self.usage.record(id, *at);
+                }
+                return Err(error);
+            }
+            written += batch.len();
+        }
+        Ok(written)
+    }
+}
+
+impl PostgresKeyStore {
+    /// A builder for a store on the database at `url`
+    /// (`postgres://user:password@host:port/database?options`, or the key=value form).
+    pub fn builder(url: &str) -> PostgresKeyStoreBuilder {
+        PostgresKeyStoreBuilder::new(url)
+    }
+
+    /// A builder from connection settings made in code.
+    pub fn builder_from_config(config: tokio_postgres::Config) -> PostgresKeyStoreBuilder {
+        PostgresKeyStoreBuilder::with_config(Ok(config))
+    }
+
+    /// A store on the database at `url` with the default settings.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::builder(url).build()
+    }
+
+    fn start(
+        pool: Pool,
+        listen_config: tokio_postgres::Config,
+        runtime: tokio::runtime::Handle,
+        timeout: Duration,
+        flush_interval: Duration,
+        prefix: KeyPrefix,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let (invalidations, _) = invalidation_channel();
+        let shared = Arc::new_cyclic(|weak: &Weak<Shared>| {
+            let flusher = runtime.spawn(flush_every(flush_interval, weak.clone()));
+            Shared {
+                pool,
+                listen_config,
+                runtime,
+                timeout,
+                prefix,
+                clock,
+                usage: UsageLog::new(),
+                invalidations,
+                listening: Arc::new(AtomicBool::new(false)),
+                listener: OnceLock::new(),
+                _flusher: AbortOnDrop(flusher),
+            }
+        });
+        Self { shared }
+    }
+
+    /// Creates or updates the tables by applying the migrations shipped with the crate that
+    /// this database has not seen yet. Safe to call on every start and from several instances
+    /// at once (an advisory lock serialises them). Returns how many migrations it applied.
+    ///
+    /// Bounded by the configured timeout, but never less than 30 s.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let bound = self.shared.timeout.max(Duration::from_secs(30));
+        let work = async {
+            let mut client = self.shared.pool.get().await.map_err(unavailable)?;
+            migrate::apply(&mut client).await.map_err(unavailable)
+        };
+        tokio::time::timeout(bound, work)
+            .await
+            .unwrap_or(Err(StoreError::Timeout(bound)))
+    }
+
+    /// Writes the last-use times noted since the last flush now, instead of waiting for the
+    /// background task (e.g. before shutting down). Returns how many keys' times it wrote.
+    pub async fn flush(&self) -> Result<usize, StoreError> {
+        self.shared.flush_uses().await
+    }
+
+    /// Changes made by any instance, for a `CachedKeyStore` (feature `cache`) to act on.
+    ///
+    /// The first call starts a task that runs `LISTEN keygate_keys` on a connection of its own
+    /// and reconnects with backoff (0.1 s doubling to 5 s) when it is lost. After every
+    /// (re)connection it sends [`Invalidation::All`](crate::store::Invalidation::All), since
+    /// notifications sent meanwhile are lost. Behind a pooler that does not carry `LISTEN`
+    /// (PgBouncer in transaction mode) nothing arrives, and a cache's TTL is the bound, unless
+    /// [`listen_url`](PostgresKeyStoreBuilder::listen_url) points the listener at the database.
+    pub fn invalidations(&self) -> Invalidations {
+        let shared = &self.shared;
+        shared.listener.get_or_init(|| {
+            let listener = Listener {
+                config: shared.listen_config.clone(),
+                sender: shared.invalidations.clone(),
+                listening: Arc::clone(&shared.listening),
+                timeout: shared.timeout,
+            };
+            AbortOnDrop(shared.runtime.spawn(listener.run()))
+        });
+        shared.invalidations.subscribe()
+    }
+
+    /// Whether the invalidation listener is connected and listening.
+    pub fn is_listening(&self) -> bool {
+        self.shared.listening.load(Ordering::SeqCst)
+    }
+
+    /// The prefix of the keys this store issues.
+    pub fn prefix(&self) -> &KeyPrefix {
+        &self.shared.prefix
+    }
+
+    fn now(&self) -> SystemTime {
+        db_time(self.shared.clock.now())
+    }
+}
+
+/// The last-use flush loop, until the store is dropped.
+async fn flush_every(interval: Duration, shared: Weak<Shared>) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        if shared.usage.len() == 0 {
+            continue;
+        }
+        if let Err(error) = shared.flush_uses().await {
+            tracing::warn!(%error, "could not write key last-use times; will retry");
+        }
+    }
+}
+
+impl KeyStore for PostgresKeyStore {
+    type Future = BoxLookup;
+
+    fn get(&self, id: &KeyId) -> Self::Future {
+        let shared = Arc::clone(&self.shared);
+        let id = *id;
+        Box::pin(async move { Ok(shared.get(id).await?.map(Arc::new)) })
+    }
+
+    fn touch(&self, id: &KeyId) {
+        self.shared.usage.record(id, self.shared.clock.now());
+    }
+}
+
+#[async_trait]
+impl KeyManager for PostgresKeyStore {
+    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
+        let now = self.now();
+        new.validate(now)?;
+        let (burst, interval) = quota_columns(new.quota)?;
+        // Stored with the database's precision, so that the answer matches later reads.
+        let mut new = new;
+        new.expires_at = new.expires_at.map(db_time);
+        let scopes = new.scopes.to_string();
+        let scopes = &scopes;
+        loop {
+            let (plaintext, record) = new.issue(&self.shared.prefix, now)?;
+            let row = &record;
+            let inserted = self
+                .shared
+                .bounded(|client| async move {
+                    let statement = client.prepare_cached(INSERT).await.map_err(unavailable)?;
+                    client
+                        .execute(
+                            &statement,
+                            &[
+                                &row.id.as_str(),
+                                &row.name.as_str(),
+                                &row.digest.as_bytes().as_slice(),
+                                scopes,
+                                &burst,
+                                &interval,
+                                &row.created_at,
+                                &row.expires_at,
+                            ],
+                        )
+                        .await
+                        .map_err(unavailable)
+                })
+                .await?;
+            // Nothing inserted: a 71-bit id collision. Draw again.
+            if inserted == 1 {
+                return Ok(CreatedKey {
+                    plaintext,
+                    info: KeyInfo::from(&record),
+                });
+            }
+        }
+    }
+
+    async fn info(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        match self.shared.get(*id).await? {
+            Some(record) => Ok(KeyInfo::from(&record)),
+            None => Err(StoreError::NotFound(*id)),
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
+        self.shared
+            .bounded(|client| async move {
+                let statement = client.prepare_cached(LIST).await.map_err(unavailable)?;
+                let rows = client.query(&statement, &[]).await.map_err(unavailable)?;
+                rows.iter()
+                    .map(|row| record_from_row(row).map(|r| KeyInfo::from(&r)))
+                    .collect()
+            })
+            .await
+    }
+
+    async fn update(&self, id: &KeyId, update: KeyUpdate) -> Result<KeyInfo, StoreError> {
+        let now = self.now();
+        let record = self
+            .shared
+            .bounded(|mut client| async move {
+                let tx = client.transaction().await.map_err(unavailable)?;
+                let select = tx
+                    .prepare_cached(GET_FOR_UPDATE)
+                    .await
+                    .map_err(unavailable)?;
+                let current = tx
+                    .query_opt(&select, &[&id.as_str()])
+                    .await
+                    .map_err(unavailable)?
+                    .ok_or(StoreError::NotFound(*id))?;
+                let next = update.apply(&record_from_row(&current)?, now)?;
+                let (burst, interval) = quota_columns(next.quota)?;
+                let change = tx.prepare_cached(UPDATE).await.map_err(unavailable)?;
+                let row = tx
+                    .query_one(
+                        &change,
+                        &[
+                            &id.as_str(),
+                            &next.name.as_str(),
+                            &next.scopes.to_string(),
+                            &burst,
+                            &interval,
+                            &next.expires_at.map(db_time),
+                        ],
+                    )
+                    .await
+                    .map_err(unavailable)?;
+                let changed = record_from_row(&row)?;
+                tx.commit().await.map_err(unavailable)?;
+                Ok(changed)
+            })
+            .await?;
+        Ok(KeyInfo::from(&record))
+    }
+
+    async fn revoke(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        let now = self.now();
+        match self.shared.change(REVOKE, &[&id.as_str(), &now]).await? {
+            Some(record) => Ok(KeyInfo::from(&record)),
+            None => Err(StoreError::NotFound(*id)),
+        }
+    }
+
+    async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError> {
+        let now = self.now();
+        let generated = key::generate_for(&self.shared.prefix, *id).map_err(generation_failed)?;
+        let valid_until = match grace {
+            Duration::ZERO => None,
+            grace => Some(db_time(now.checked_add(grace).ok_or_else(|| {
+                StoreError::Invalid(format!("a grace period of {grace:?} is too long"))
+            })?)),
+        };
+        let digest = generated.digest.as_bytes().as_slice();
+        if let Some(record) = self
+            .shared
+            .change(ROTATE, &[&id.as_str(), &digest, &valid_until])
+            .await?
+        {
+            return Ok(CreatedKey {
+                plaintext: generated.plaintext,
+                info: KeyInfo::from(&record),
+            });
+        }
+        let revoked: Option<bool> = self
+            .shared
+            .bounded(|client| async move {
+                let row = client
+                    .query_opt(IS_REVOKED, &[&id.as_str()])
+                    .await
+                    .map_err(unavailable)?;
+                Ok(row.map(|r| r.get(0)))
+            })
+            .await?;
+        match revoked {
+            Some(true) => Err(StoreError::Conflict(format!(
+                "key {id} is revoked and cannot be rotated"
+            ))),
+            // Not found, or un-revoked meanwhile (impossible through this API).
+            _ => Err(StoreError::NotFound(*id)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_change_notifies_the_listened_channel() {
+        let notify = format!("pg_notify('{}'", listener::CHANNEL);
+        for sql in [INSERT, UPDATE, REVOKE, ROTATE] {
+            assert!(sql.contains(&notify), "{sql}");
+        }
+    }
+}

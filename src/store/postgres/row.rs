@@ -1,0 +1,165 @@
+//! Rows of `keygate_keys` ↔ [`KeyRecord`]s.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio_postgres::Row;
+
+use crate::key::{KeyDigest, KeyId};
+use crate::limit::Quota;
+use crate::record::{KeyName, KeyRecord, PreviousSecret};
+use crate::scope::Scopes;
+use crate::store::StoreError;
+
+/// The columns of `keygate_keys` that make a [`KeyRecord`], as a string literal for `concat!`.
+macro_rules! record_columns {
+    () => {
+        "id, name, digest, previous_digest, previous_valid_until, scopes, quota_burst, \
+         quota_interval_us, created_at, expires_at, revoked_at, last_used_at"
+    };
+}
+pub(super) use record_columns;
+
+fn corrupt(column: &str, why: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("keygate_keys.{column} holds an invalid value: {why}").into())
+}
+
+fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a Row,
+    name: &str,
+) -> Result<T, StoreError> {
+    row.try_get(name).map_err(|e| corrupt(name, e))
+}
+
+fn digest(bytes: Vec<u8>, name: &str) -> Result<KeyDigest, StoreError> {
+    let array: [u8; 32] = bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| corrupt(name, format_args!("{} bytes, not 32", b.len())))?;
+    Ok(KeyDigest::from_bytes(array))
+}
+
+/// The record a row of `keygate_keys` describes.
+pub(super) fn record_from_row(row: &Row) -> Result<KeyRecord, StoreError> {
+    let id: &str = column(row, "id")?;
+    let id = KeyId::new(id).map_err(|e| corrupt("id", e))?;
+    let name: &str = column(row, "name")?;
+    let name = KeyName::new(name).map_err(|e| corrupt("name", e))?;
+    let scopes: &str = column(row, "scopes")?;
+    let scopes = Scopes::parse_list(scopes).map_err(|e| corrupt("scopes", e))?;
+    let previous = match (
+        column::<Option<Vec<u8>>>(row, "previous_digest")?,
+        column::<Option<SystemTime>>(row, "previous_valid_until")?,
+    ) {
+        (Some(bytes), Some(valid_until)) => Some(PreviousSecret {
+            digest: digest(bytes, "previous_digest")?,
+            valid_until,
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(corrupt(
+                "previous_digest/previous_valid_until",
+                "only one of them is set",
+            ));
+        }
+    };
+    let quota = match (
+        column::<Option<i32>>(row, "quota_burst")?,
+        column::<Option<i64>>(row, "quota_interval_us")?,
+    ) {
+        (Some(burst), Some(micros)) => {
+            let burst = u32::try_from(burst).map_err(|e| corrupt("quota_burst", e))?;
+            let micros = u64::try_from(micros).map_err(|e| corrupt("quota_interval_us", e))?;
+            Some(
+                Quota::new(burst, Duration::from_micros(micros))
+                    .map_err(|e| corrupt("quota_burst/quota_interval_us", e))?,
+            )
+        }
+        (None, None) => None,
+        _ => {
+            return Err(corrupt(
+                "quota_burst/quota_interval_us",
+                "only one of them is set",
+            ));
+        }
+    };
+    Ok(KeyRecord::new(
+        id,
+        name,
+        digest(column(row, "digest")?, "digest")?,
+        scopes,
+        column(row, "created_at")?,
+    )
+    .with_previous(previous)
+    .with_quota(quota)
+    .with_expiry(column(row, "expires_at")?)
+    .with_revoked_at(column(row, "revoked_at")?)
+    .with_last_used_at(column(row, "last_used_at")?))
+}
+
+/// The `quota_burst` and `quota_interval_us` columns of a quota.
+///
+/// The interval is kept in whole microseconds, cut as every keygate store cuts it: a quota
+/// such as 3 per second (333 333.3 µs) reads back 0.3 µs shorter. A quota's interval is at
+/// least 1 µs, so it never reads back as zero.
+pub(super) fn quota_columns(
+    quota: Option<Quota>,
+) -> Result<(Option<i32>, Option<i64>), StoreError> {
+    let Some(quota) = quota else {
+        return Ok((None, None));
+    };
+    let burst = i32::try_from(quota.burst()).map_err(|_| {
+        StoreError::Invalid(format!(
+            "a burst of {} does not fit the key store (at most {})",
+            quota.burst(),
+            i32::MAX
+        ))
+    })?;
+    // At most 365 days in microseconds: always fits.
+    let micros = i64::try_from(quota.interval().as_micros()).unwrap_or(i64::MAX);
+    Ok((Some(burst), Some(micros)))
+}
+
+/// `t` truncated to whole microseconds, the precision of `timestamptz`, so that what a call
+/// returns equals what a later read gives.
+pub(super) fn db_time(t: SystemTime) -> SystemTime {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => {
+            UNIX_EPOCH + Duration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        }
+        Err(_) => t,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_interval_is_stored_in_whole_microseconds() {
+        let quota = Quota::new(3, Duration::from_nanos(333_333_999)).unwrap();
+        assert_eq!(
+            quota_columns(Some(quota)).unwrap(),
+            (Some(3), Some(333_333))
+        );
+        let tiny = Quota::new(1, Duration::from_nanos(1_999)).unwrap();
+        assert_eq!(quota_columns(Some(tiny)).unwrap(), (Some(1), Some(1)));
+        assert_eq!(quota_columns(None).unwrap(), (None, None));
+    }
+
+    #[test]
+    fn burst_beyond_the_integer_column_is_refused() {
+        let huge = Quota::new(u32::MAX, Duration::from_secs(1)).unwrap();
+        assert!(matches!(
+            quota_columns(Some(huge)),
+            Err(StoreError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn times_are_truncated_to_microseconds() {
+        let t = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+        assert_eq!(
+            db_time(t),
+            UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_000)
+        );
+    }
+}

@@ -1,0 +1,405 @@
+//! The cache in front of a real store (the in-memory one, counted): hits, negative caching,
+//! coalesced misses, eviction on change, invalidations, and serving while the store fails.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use common::{Svc, echo, get, send, with_key};
+use http::StatusCode;
+use keygate::key::{self, KeyPrefix};
+use keygate::store::{BoxLookup, CachedKeyStore, Invalidation, invalidation_channel};
+use keygate::{
+    ApiKeyLayer, CreatedKey, KeyId, KeyInfo, KeyManager, KeyStore, KeyUpdate, MemoryKeyStore,
+    MemoryRateLimiter, NewKey, StoreError,
+};
+use tower::service_fn;
+use tower::util::BoxCloneService;
+
+/// The in-memory store, counting lookups, answering after `delay` like a networked store, and
+/// failing (as an unreachable database would) while `failing` is set.
+#[derive(Clone)]
+struct Counted {
+    inner: MemoryKeyStore,
+    lookups: Arc<AtomicUsize>,
+    failing: Arc<AtomicBool>,
+    delay: Duration,
+}
+
+impl Counted {
+    fn new(delay: Duration) -> Self {
+        Self {
+            inner: MemoryKeyStore::new(),
+            lookups: Arc::new(AtomicUsize::new(0)),
+            failing: Arc::new(AtomicBool::new(false)),
+            delay,
+        }
+    }
+
+    fn lookups(&self) -> usize {
+        self.lookups.load(Ordering::SeqCst)
+    }
+
+    fn fail(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+}
+
+impl KeyStore for Counted {
+    type Future = BoxLookup;
+
+    fn get(&self, id: &KeyId) -> Self::Future {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        let answer = self.inner.get(id);
+        let failing = self.failing.load(Ordering::SeqCst);
+        let delay = self.delay;
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            if failing {
+                return Err(StoreError::Unavailable("connection refused".into()));
+            }
+            answer.await
+        })
+    }
+}
+
+#[async_trait]
+impl KeyManager for Counted {
+    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
+        self.inner.create(new).await
+    }
+    async fn info(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        self.inner.info(id).await
+    }
+    async fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
+        self.inner.list().await
+    }
+    async fn update(&self, id: &KeyId, update: KeyUpdate) -> Result<KeyInfo, StoreError> {
+        self.inner.update(id, update).await
+    }
+    async fn revoke(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        self.inner.revoke(id).await
+    }
+    async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError> {
+        self.inner.rotate(id, grace).await
+    }
+}
+
+fn cache(store: &Counted) -> CachedKeyStore<Counted> {
+    CachedKeyStore::builder(store.clone())
+        .ttl(Duration::from_secs(600))
+        .negative_ttl(Duration::from_secs(600))
+        .build()
+        .unwrap()
+}
+
+fn service(store: CachedKeyStore<Counted>) -> Svc {
+    let layer = ApiKeyLayer::builder(store, MemoryRateLimiter::new()).build();
+    BoxCloneService::new(
+        tower::ServiceBuilder::new()
+            .layer(layer)
+            .service(service_fn(echo)),
+    )
+}
+
+async fn key(store: &impl KeyManager, scopes: &str) -> (KeyId, String) {
+    let created = store
+        .create(NewKey::new(
+            "ci-pipeline".parse().unwrap(),
+            scopes.parse().unwrap(),
+        ))
+        .await
+        .unwrap();
+    (
+        created.info.id,
+        created.plaintext.expose_secret().to_owned(),
+    )
+}
+
+/// A well-formed key whose id no store holds.
+fn unknown_key() -> String {
+    key::generate(&KeyPrefix::default())
+        .unwrap()
+        .plaintext
+        .expose_secret()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn cached_key_is_served_without_asking_the_store_again() {
+    let store = Counted::new(Duration::ZERO);
+    let (_, plaintext) = key(&store, "read:all").await;
+    let svc = service(cache(&store));
+    for _ in 0..20 {
+        let answer = send(&svc, with_key(get("/"), &plaintext)).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    assert_eq!(store.lookups(), 1);
+}
+
+#[tokio::test]
+async fn flood_of_one_unknown_key_reaches_the_store_once() {
+    let store = Counted::new(Duration::ZERO);
+    let svc = service(cache(&store));
+    let plaintext = unknown_key();
+    for _ in 0..50 {
+        let answer = send(&svc, with_key(get("/"), &plaintext)).await;
+        assert_eq!(answer.code(), "invalid_api_key");
+    }
+    assert_eq!(store.lookups(), 1);
+}
+
+#[tokio::test]
+async fn unknown_id_is_asked_again_once_the_negative_ttl_ends() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = CachedKeyStore::builder(store.clone())
+        .negative_ttl(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let id = KeyId::random().unwrap();
+    assert!(cache.get(&id).await.unwrap().is_none());
+    assert!(cache.get(&id).await.unwrap().is_none());
+    assert_eq!(store.lookups(), 1);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(cache.get(&id).await.unwrap().is_none());
+    assert_eq!(store.lookups(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_for_one_id_load_once() {
+    let store = Counted::new(Duration::from_millis(100));
+    let (id, _) = key(&store, "read:all").await;
+    let cache = cache(&store);
+    let lookups: Vec<_> = (0..32)
+        .map(|_| {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.get(&id).await })
+        })
+        .collect();
+    for lookup in lookups {
+        assert!(lookup.await.unwrap().unwrap().is_some());
+    }
+    assert_eq!(store.lookups(), 1);
+}
+
+#[tokio::test]
+async fn revoked_key_is_refused_at_once_through_the_same_process() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = cache(&store);
+    let (id, plaintext) = key(&cache, "read:all").await;
+    let svc = service(cache.clone());
+    assert_eq!(
+        send(&svc, with_key(get("/"), &plaintext)).await.status,
+        StatusCode::OK
+    );
+    cache.revoke(&id).await.unwrap();
+    let answer = send(&svc, with_key(get("/"), &plaintext)).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.code(), "revoked_api_key");
+}
+
+#[tokio::test]
+async fn rotation_without_grace_refuses_the_old_secret_at_once() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = cache(&store);
+    let (id, old) = key(&cache, "read:all").await;
+    let svc = service(cache.clone());
+    assert_eq!(
+        send(&svc, with_key(get("/"), &old)).await.status,
+        StatusCode::OK
+    );
+    let new = cache.rotate(&id, Duration::ZERO).await.unwrap();
+    assert_eq!(
+        send(&svc, with_key(get("/"), &old)).await.code(),
+        "invalid_api_key"
+    );
+    let answer = send(&svc, with_key(get("/"), new.plaintext.expose_secret())).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn scope_change_applies_at_once_through_the_same_process() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = cache(&store);
+    let (id, plaintext) = key(&cache, "read:all").await;
+    let svc = service(cache.clone());
+    let post = || http::Request::post("/");
+    assert_eq!(
+        send(&svc, with_key(post(), &plaintext)).await.code(),
+        "insufficient_scope"
+    );
+    cache
+        .update(&id, KeyUpdate::new().scopes("write:all".parse().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        send(&svc, with_key(post(), &plaintext)).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn key_created_through_the_cache_is_not_refused_by_an_earlier_miss() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = cache(&store);
+    let svc = service(cache.clone());
+    // Whatever the cache remembered as unknown before, creation evicts the new id.
+    let (id, plaintext) = key(&cache, "read:all").await;
+    assert!(cache.get(&id).await.unwrap().is_some());
+    assert_eq!(
+        send(&svc, with_key(get("/"), &plaintext)).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn invalidation_from_elsewhere_evicts_the_key() {
+    let store = Counted::new(Duration::ZERO);
+    let (sender, invalidations) = invalidation_channel();
+    let cache = CachedKeyStore::builder(store.clone())
+        .ttl(Duration::from_secs(600))
+        .invalidations(invalidations)
+        .build()
+        .unwrap();
+    let (id, _) = key(&store, "read:all").await;
+    cache.get(&id).await.unwrap();
+    // Changed behind the cache's back, then announced.
+    store.revoke(&id).await.unwrap();
+    sender.send(Invalidation::Key(id));
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        if cache.get(&id).await.unwrap().unwrap().revoked_at.is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not evicted within 1 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn invalidating_everything_evicts_every_key() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = cache(&store);
+    let (a, _) = key(&store, "read:all").await;
+    let (b, _) = key(&store, "read:all").await;
+    cache.get(&a).await.unwrap();
+    cache.get(&b).await.unwrap();
+    cache.invalidate_all();
+    cache.get(&a).await.unwrap();
+    cache.get(&b).await.unwrap();
+    assert_eq!(store.lookups(), 4);
+}
+
+#[tokio::test]
+async fn cached_key_is_served_past_its_ttl_while_the_store_fails() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = CachedKeyStore::builder(store.clone())
+        .ttl(Duration::from_millis(20))
+        .stale_limit(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let (_, plaintext) = key(&store, "read:all").await;
+    let svc = service(cache);
+    assert_eq!(
+        send(&svc, with_key(get("/"), &plaintext)).await.status,
+        StatusCode::OK
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    store.fail(true);
+    let answer = send(&svc, with_key(get("/"), &plaintext)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(store.lookups() >= 2, "the store was asked, and failed");
+}
+
+#[tokio::test]
+async fn failing_store_is_asked_at_most_once_a_second_per_stale_key() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = CachedKeyStore::builder(store.clone())
+        .ttl(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let (id, _) = key(&store, "read:all").await;
+    cache.get(&id).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    store.fail(true);
+    let start = Instant::now();
+    for _ in 0..20 {
+        assert!(cache.get(&id).await.unwrap().is_some());
+    }
+    // One load, one failed refresh, then one more per second that passed.
+    let seconds = usize::try_from(start.elapsed().as_secs()).unwrap();
+    assert!(
+        store.lookups() <= 2 + seconds,
+        "{} lookups",
+        store.lookups()
+    );
+}
+
+#[tokio::test]
+async fn uncached_key_is_unavailable_while_the_store_fails() {
+    let store = Counted::new(Duration::ZERO);
+    let (_, plaintext) = key(&store, "read:all").await;
+    let svc = service(cache(&store));
+    store.fail(true);
+    let answer = send(&svc, with_key(get("/"), &plaintext)).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.code(), "auth_unavailable");
+    store.fail(false);
+    let answer = send(&svc, with_key(get("/"), &plaintext)).await;
+    assert_eq!(answer.status, StatusCode::OK, "a failure is not cached");
+}
+
+#[tokio::test]
+async fn cached_key_is_not_served_past_the_stale_limit() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = CachedKeyStore::builder(store.clone())
+        .ttl(Duration::from_millis(20))
+        .stale_limit(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let (id, _) = key(&store, "read:all").await;
+    cache.get(&id).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    store.fail(true);
+    let error = cache.get(&id).await.unwrap_err();
+    assert!(error.is_unavailable(), "{error:?}");
+}
+
+#[tokio::test]
+async fn unknown_id_is_not_served_stale() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = CachedKeyStore::builder(store.clone())
+        .negative_ttl(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let id = KeyId::random().unwrap();
+    assert!(cache.get(&id).await.unwrap().is_none());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    store.fail(true);
+    assert!(cache.get(&id).await.unwrap_err().is_unavailable());
+}
+
+#[tokio::test]
+async fn longest_settings_are_cut_instead_of_overflowing() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = CachedKeyStore::builder(store.clone())
+        .ttl(Duration::MAX)
+        .negative_ttl(Duration::MAX)
+        .stale_limit(Duration::MAX)
+        .build()
+        .unwrap();
+    let (id, _) = key(&store, "read:all").await;
+    assert!(cache.get(&id).await.unwrap().is_some());
+    assert!(
+        cache
+            .get(&KeyId::random().unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(cache.get(&id).await.unwrap().is_some());
+    assert_eq!(store.lookups(), 2);
+}

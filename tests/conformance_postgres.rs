@@ -1,0 +1,209 @@
+//! The conformance suite against PostgreSQL, and what is particular to it: migrations,
+//! batched last-use writes, bounded failures.
+
+mod common;
+mod conformance;
+mod postgres_common;
+
+use std::time::Duration;
+
+use keygate::key::{self, KeyPrefix};
+use keygate::store::{Invalidation, PostgresKeyStore};
+use keygate::{KeyId, KeyManager, KeyStore, NewKey, StoreError};
+
+mod store {
+    use super::*;
+    store_conformance!(postgres_common::store());
+}
+
+fn new_key(name: &str) -> NewKey {
+    let unique = KeyId::random().unwrap().as_str().to_ascii_lowercase();
+    NewKey::new(
+        format!("{name}-{unique}").parse().unwrap(),
+        "read:all".parse().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrating_again_applies_nothing_and_keeps_the_keys() {
+    let Some(store) = postgres_common::store().await else {
+        return;
+    };
+    let id = store.create(new_key("kept")).await.unwrap().info.id;
+    assert_eq!(store.migrate().await.unwrap(), 0);
+    assert_eq!(store.migrate().await.unwrap(), 0);
+    assert!(store.get(&id).await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_uses_are_written_in_one_flush_and_shown_by_info() {
+    let Some(builder) = postgres_common::builder() else {
+        return;
+    };
+    // No background flush during the test: only the explicit one writes.
+    let store = builder
+        .flush_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    store.migrate().await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(store.create(new_key("busy")).await.unwrap().info.id);
+    }
+    for _ in 0..200 {
+        for id in &ids {
+            store.touch(id);
+        }
+    }
+    for id in &ids {
+        assert_eq!(store.info(id).await.unwrap().last_used_at, None);
+    }
+    assert_eq!(
+        store.flush().await.unwrap(),
+        3,
+        "one row per key, in one batch"
+    );
+    for id in &ids {
+        assert!(store.info(id).await.unwrap().last_used_at.is_some());
+    }
+    assert_eq!(store.flush().await.unwrap(), 0, "nothing left to write");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn later_flush_never_moves_the_last_use_backwards() {
+    let Some(store) = postgres_common::store().await else {
+        return;
+    };
+    let id = store.create(new_key("late")).await.unwrap().info.id;
+    store.touch(&id);
+    store.flush().await.unwrap();
+    let first = store.info(&id).await.unwrap().last_used_at.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    store.touch(&id);
+    store.flush().await.unwrap();
+    let second = store.info(&id).await.unwrap().last_used_at.unwrap();
+    assert!(second > first);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_keys_carry_the_configured_prefix() {
+    let Some(builder) = postgres_common::builder() else {
+        return;
+    };
+    let acme: KeyPrefix = "acme".parse().unwrap();
+    let store = builder.prefix(acme.clone()).build().unwrap();
+    store.migrate().await.unwrap();
+    let created = store.create(new_key("acme")).await.unwrap();
+    let parsed = key::parse(created.plaintext.expose_secret(), &acme).unwrap();
+    assert_eq!(parsed.id(), created.info.id);
+    let rotated = store
+        .rotate(&created.info.id, Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(key::parse(rotated.plaintext.expose_secret(), &acme).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_is_announced_to_listeners() {
+    let Some(store) = postgres_common::store().await else {
+        return;
+    };
+    let mut invalidations = store.invalidations();
+    postgres_common::until_listening(&store).await;
+    let id = store.create(new_key("announced")).await.unwrap().info.id;
+    store.rotate(&id, Duration::ZERO).await.unwrap();
+    store.revoke(&id).await.unwrap();
+    let mut seen = 0;
+    while seen < 3 {
+        let next = tokio::time::timeout(Duration::from_secs(10), invalidations.recv())
+            .await
+            .expect("an invalidation within 10 s")
+            .expect("the channel stays open");
+        if next == Invalidation::Key(id) {
+            seen += 1;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_with_an_endless_grace_is_refused_not_a_panic() {
+    let Some(store) = postgres_common::store().await else {
+        return;
+    };
+    let id = store.create(new_key("endless")).await.unwrap().info.id;
+    let refused = store.rotate(&id, Duration::MAX).await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid(_))),
+        "{refused:?}"
+    );
+    assert!(store.get(&id).await.unwrap().unwrap().previous.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_database_is_unavailable_not_unknown() {
+    // Port 1 on loopback: nothing listens, the connection is refused.
+    let store = PostgresKeyStore::builder("postgres://keygate@127.0.0.1:1/keygate")
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let error = store.get(&KeyId::random().unwrap()).await.unwrap_err();
+    assert!(error.is_unavailable(), "{error:?}");
+    let error = store.create(new_key("nowhere")).await.unwrap_err();
+    assert!(error.is_unavailable(), "{error:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_that_never_answers_times_out_instead_of_hanging() {
+    // A loopback socket that accepts connections and never says a word.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let timeout = Duration::from_millis(300);
+    let store = PostgresKeyStore::builder(&format!("postgres://keygate@127.0.0.1:{port}/keygate"))
+        .timeout(timeout)
+        .build()
+        .unwrap();
+    let answer = tokio::time::timeout(timeout * 20, store.get(&KeyId::random().unwrap()))
+        .await
+        .expect("an answer, not a hang");
+    assert!(
+        matches!(answer, Err(StoreError::Timeout(t)) if t == timeout),
+        "{answer:?}"
+    );
+    held.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listener_connects_where_listen_url_points() {
+    let Some(url) = conformance::backend_url("KEYGATE_TEST_POSTGRES_URL") else {
+        return;
+    };
+    // The pool points nowhere; only the listener can reach the database.
+    let store = PostgresKeyStore::builder("postgres://keygate@127.0.0.1:1/keygate")
+        .listen_url(&url)
+        .build()
+        .unwrap();
+    let _invalidations = store.invalidations();
+    postgres_common::until_listening(&store).await;
+}
+
+#[tokio::test]
+async fn malformed_connection_string_is_refused_when_building() {
+    let built = PostgresKeyStore::builder("postgres://[not a host").build();
+    assert!(matches!(built, Err(StoreError::Invalid(_))));
+    let built = PostgresKeyStore::builder("postgres://keygate@127.0.0.1/keygate")
+        .listen_url("postgres://[not a host")
+        .build();
+    assert!(matches!(built, Err(StoreError::Invalid(_))));
+}
+
+#[test]
+fn building_outside_a_runtime_is_refused() {
+    let built = PostgresKeyStore::builder("postgres://keygate@127.0.0.1/keygate").build();
+    assert!(matches!(built, Err(StoreError::Invalid(_))));
+}

@@ -1,0 +1,141 @@
+//! Two instances on one database, each with its own pool, cache and layer: a change made
+//! through one reaches the other's cache through LISTEN/NOTIFY within a second, although the
+//! caches' TTL is ten minutes.
+
+mod common;
+mod conformance;
+mod postgres_common;
+
+use std::time::{Duration, Instant};
+
+use common::{Answer, Svc, get, send, with_key};
+use http::StatusCode;
+use keygate::store::{CachedKeyStore, PostgresKeyStore};
+use keygate::{KeyId, KeyManager, KeyUpdate, NewKey};
+
+const TTL: Duration = Duration::from_secs(600);
+
+struct Instance {
+    cache: CachedKeyStore<PostgresKeyStore>,
+    service: Svc,
+}
+
+async fn instance() -> Option<Instance> {
+    let store = postgres_common::store().await?;
+    let cache = postgres_common::cached(&store, TTL);
+    postgres_common::until_listening(&store).await;
+    Some(Instance {
+        service: postgres_common::service(cache.clone()),
+        cache,
+    })
+}
+
+async fn two_instances() -> Option<(Instance, Instance)> {
+    Some((instance().await?, instance().await?))
+}
+
+async fn key(instance: &Instance, scopes: &str) -> (KeyId, String) {
+    let unique = KeyId::random().unwrap().as_str().to_ascii_lowercase();
+    let created = instance
+        .cache
+        .create(NewKey::new(
+            format!("shared-{unique}").parse().unwrap(),
+            scopes.parse().unwrap(),
+        ))
+        .await
+        .unwrap();
+    (
+        created.info.id,
+        created.plaintext.expose_secret().to_owned(),
+    )
+}
+
+/// Sends `request()` through `svc` until `done` holds of the answer, for at most `within`.
+async fn until(
+    svc: &Svc,
+    within: Duration,
+    request: impl Fn() -> http::Request<http_body_util::Full<bytes::Bytes>>,
+    done: impl Fn(&Answer) -> bool,
+) -> Answer {
+    let deadline = Instant::now() + within;
+    loop {
+        let answer = send(svc, request()).await;
+        if done(&answer) {
+            return answer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {} {} after {within:?}",
+            answer.status,
+            answer.body
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_key_is_refused_by_the_other_instance_within_a_second() {
+    let Some((a, b)) = two_instances().await else {
+        return;
+    };
+    let (id, plaintext) = key(&a, "read:all").await;
+    // B caches the key as valid.
+    for _ in 0..3 {
+        let answer = send(&b.service, with_key(get("/"), &plaintext)).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    a.cache.revoke(&id).await.unwrap();
+    let answer = until(
+        &b.service,
+        Duration::from_secs(1),
+        || with_key(get("/"), &plaintext),
+        |answer| answer.status != StatusCode::OK,
+    )
+    .await;
+    assert_eq!(answer.code(), "revoked_api_key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scope_change_through_one_instance_applies_in_the_other_within_a_second() {
+    let Some((a, b)) = two_instances().await else {
+        return;
+    };
+    let (id, plaintext) = key(&a, "read:all").await;
+    let post = || with_key(http::Request::post("/"), &plaintext);
+    assert_eq!(send(&b.service, post()).await.code(), "insufficient_scope");
+    a.cache
+        .update(&id, KeyUpdate::new().scopes("write:all".parse().unwrap()))
+        .await
+        .unwrap();
+    until(&b.service, Duration::from_secs(1), post, |answer| {
+        answer.status == StatusCode::OK
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_secret_without_grace_is_refused_by_the_other_instance_within_a_second() {
+    let Some((a, b)) = two_instances().await else {
+        return;
+    };
+    let (id, old) = key(&a, "read:all").await;
+    assert_eq!(
+        send(&b.service, with_key(get("/"), &old)).await.status,
+        StatusCode::OK
+    );
+    let new = a.cache.rotate(&id, Duration::ZERO).await.unwrap();
+    let answer = until(
+        &b.service,
+        Duration::from_secs(1),
+        || with_key(get("/"), &old),
+        |answer| answer.status != StatusCode::OK,
+    )
+    .await;
+    assert_eq!(answer.code(), "invalid_api_key");
+    let answer = send(
+        &b.service,
+        with_key(get("/"), new.plaintext.expose_secret()),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
