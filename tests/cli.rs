@@ -11,6 +11,9 @@ use keygate::store::SqliteKeyStore;
 use keygate::{KeyId, KeyManager, KeyRecord, KeyStore};
 use serde_json::Value;
 
+#[cfg(feature = "postgres")]
+mod conformance;
+
 struct Db {
     dir: tempfile::TempDir,
 }
@@ -246,6 +249,7 @@ fn missing_database_exits_3_and_is_not_created() {
     assert!(!db.path().exists());
 }
 
+#[cfg(not(feature = "postgres"))]
 #[test]
 fn postgres_url_names_the_missing_feature() {
     let run = Command::new(env!("CARGO_BIN_EXE_keygate"))
@@ -255,6 +259,44 @@ fn postgres_url_names_the_missing_feature() {
     assert_eq!(run.status.code(), Some(2));
     let stderr = String::from_utf8(run.stderr).unwrap();
     assert!(stderr.contains("`postgres` feature"), "{stderr}");
+}
+
+/// The same commands against the real PostgreSQL server.
+#[cfg(feature = "postgres")]
+#[test]
+fn create_list_and_revoke_work_against_postgresql() {
+    let Some(url) = conformance::backend_url("KEYGATE_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_keygate"))
+            .arg("--db")
+            .arg(&url)
+            .args(args)
+            .env_remove("KEYGATE_DB")
+            .env_remove("KEYGATE_PREFIX")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        stdout
+    };
+    let name = format!(
+        "cli-{}",
+        KeyId::random().unwrap().as_str().to_ascii_lowercase()
+    );
+    let created: Value = serde_json::from_str(&run(&[
+        "create", "--json", "--name", &name, "--scope", "read:all",
+    ]))
+    .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(created["key"].as_str().unwrap().starts_with("kg_"));
+    let listed: Value = serde_json::from_str(&run(&["list", "--json"])).unwrap();
+    assert!(listed.to_string().contains(&name), "{listed}");
+    run(&["revoke", &id]);
+    let shown: Value = serde_json::from_str(&run(&["show", "--json", &id])).unwrap();
+    assert_eq!(shown["status"], "revoked", "{shown}");
 }
 
 #[tokio::test]

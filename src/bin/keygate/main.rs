@@ -36,7 +36,9 @@ fn main() -> ExitCode {
     let out = Output {
         json: cli.global.json,
     };
+    // Timers and I/O: store calls are bounded by timeouts, and PostgreSQL talks over sockets.
     let outcome = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .map_err(|e| Failure::new(Exit::Unavailable, format!("cannot start: {e}")))
         .and_then(|runtime| runtime.block_on(run(&cli, out)));

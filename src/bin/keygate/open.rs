@@ -1,7 +1,7 @@
 //! Opening the key database named by `--db` as an `Arc<dyn KeyManager>`.
 //!
-//! Each backend is one arm of [`open`]: a PostgreSQL store plugs in as a `postgres://` arm
-//! behind its feature.
+//! Each backend is one arm of [`open`]: a SQLite file (a path or `sqlite:` URL), or, with the
+//! `postgres` feature, a `postgres://` URL.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -25,11 +25,7 @@ pub async fn open(
     mode: Mode,
 ) -> Result<Arc<dyn KeyManager>, Failure> {
     if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-        return Err(Failure::new(
-            Exit::Invalid,
-            "a postgres:// database needs the `postgres` feature, which this keygate was built \
-             without (build it with --features cli,postgres)",
-        ));
+        return open_postgres(db, prefix, mode).await;
     }
     let path = db
         .strip_prefix("sqlite://")
@@ -48,4 +44,34 @@ pub async fn open(
         .open()
         .await?;
     Ok(Arc::new(store))
+}
+
+/// A PostgreSQL database. `create` applies the shipped migrations first (harmless when they are
+/// in place); the other commands expect them.
+#[cfg(feature = "postgres")]
+async fn open_postgres(
+    url: &str,
+    prefix: &KeyPrefix,
+    mode: Mode,
+) -> Result<Arc<dyn KeyManager>, Failure> {
+    let store = keygate::store::PostgresKeyStore::builder(url)
+        .prefix(prefix.clone())
+        .build()?;
+    if mode == Mode::CreateIfMissing {
+        store.migrate().await?;
+    }
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn open_postgres(
+    _url: &str,
+    _prefix: &KeyPrefix,
+    _mode: Mode,
+) -> Result<Arc<dyn KeyManager>, Failure> {
+    Err(Failure::new(
+        Exit::Invalid,
+        "a postgres:// database needs the `postgres` feature, which this keygate was built \
+         without (build it with --features cli,postgres)",
+    ))
 }
