@@ -12,6 +12,17 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import js
 
 cargo bench --quiet --bench layer -- --noplot >/tmp/keygate-criterion.log 2>&1 || { cat /tmp/keygate-criterion.log; exit 1; }
 memory=$(cargo bench --quiet --bench memory 2>/dev/null)
+redis_rates="(set KEYGATE_TEST_REDIS_URL to measure the Redis limiter)"
+if [ -n "${KEYGATE_TEST_REDIS_URL:-}" ]; then
+  redis_rates=$(cargo bench --quiet --features redis --bench redis_throughput 2>/dev/null)
+  port=$(python3 -c 'import sys,urllib.parse; print(urllib.parse.urlparse(sys.argv[1]).port or 6379)' "$KEYGATE_TEST_REDIS_URL")
+  sha=$(redis-cli -p "$port" SCRIPT LOAD "$(cat src/limit/gcra.lua)")
+  for c in 1 64; do
+    rps=$(redis-benchmark -p "$port" -n 200000 -c "$c" -q EVALSHA "$sha" 1 "keygate:bench:ceiling:$c" 1 1125899906842624 | awk '{print $2}' | tail -n 1)
+    redis_rates="$redis_rates
+| $c (redis-benchmark, same script, no client library: the ceiling) | $rps | |"
+  done
+fi
 timing=$(KEYGATE_TIMING_SAMPLES=${KEYGATE_TIMING_SAMPLES:-200000} cargo bench --quiet --bench timing 2>/dev/null)
 
 # End to end with wrk.
@@ -38,7 +49,7 @@ def ns(path):
     with open(os.path.join(target, "criterion", path, "new", "estimates.json")) as f:
         return json.load(f)["mean"]["point_estimate"]
 f = {k: ns("floor/" + k) for k in ["sha256_secret_part_43b", "sha256_whole_key", "digest_ct_eq", "subtle_ct_eq_bytewise", "store_hit_among_100k", "gcra_update"]}
-s = {k: ns("success/" + k) for k in ["bare", "keygate", "tower_http_bearer", "tower_http_bearer_governor"]}
+s = {k: ns("success/" + k) for k in ["bare", "keygate", "keygate_without_headers", "tower_http_bearer", "tower_http_bearer_governor"]}
 r = {k: ns("reject/" + k) for k in ["missing_401", "malformed_401", "unknown_id_401", "wrong_secret_401", "revoked_401", "insufficient_scope_403", "rate_limited_429"]}
 z = {k: ns("store_size/" + k) for k in ["1", "1000", "100000", "1000000"]}
 t = {k: ns("threads/" + k) for k in ["1_thread", "2_threads_same_key", "2_threads_different_keys"]}
@@ -63,8 +74,10 @@ print(f"| floor: one GCRA update (CAS + clock) | {f['gcra_update']:.1f} | |")
 print(f"| **floor (sum)** | **{floor:.1f}** | |")
 print(f"| stack: bare `service_fn` | {s['bare']:.1f} | request built per call, same for every stack |")
 print(f"| stack: + keygate (auth, scope, limit, headers) | {s['keygate']:.1f} | overhead {over:.1f} = **{over/floor:.2f} × floor** (target ≤ 2: {ok(over <= 2*floor)}) |")
+quiet = s["keygate_without_headers"] - s["bare"]
+print(f"| stack: + keygate without rate-limit headers | {s['keygate_without_headers']:.1f} | overhead {quiet:.1f} = {quiet/floor:.2f} × floor |")
 print(f"| stack: + tower-http `bearer` (static token) | {s['tower_http_bearer']:.1f} | overhead {peer1:.1f} |")
-print(f"| stack: + tower-http `bearer` + tower-governor by token | {s['tower_http_bearer_governor']:.1f} | overhead {peer2:.1f}; keygate / peers = **{over/peer2:.2f}** (target ≤ 1: {ok(over <= peer2)}) |")
+print(f"| stack: + tower-http `bearer` + tower-governor by token | {s['tower_http_bearer_governor']:.1f} | overhead {peer2:.1f}; keygate / peers = **{over/peer2:.2f}**, without headers **{quiet/peer2:.2f}** (target ≤ 1: {ok(over <= peer2)}) |")
 for k, v in r.items():
     print(f"| reject: {k.replace('_', ' ')} | {v:.1f} | whole response, minus bare: {v - s['bare']:.1f} |")
 for k, v in z.items():
@@ -75,6 +88,6 @@ print(f"| success path, 2 threads, different keys | {t['2_threads_different_keys
 print()
 print(f"End to end (axum hello-world on loopback, wrk -t1 -c32, same machine): bare {bare_rps:,.0f} req/s, keygate {keygate_rps:,.0f} req/s, ratio **{keygate_rps/bare_rps:.2f}** (target ≥ 0.9: {ok(keygate_rps >= 0.9*bare_rps)}).")
 PY
-{ cat "$out.tmp"; echo; echo "$memory"; echo; echo "Timing (Welch's t over interleaved samples; |t| < 4.5 is the bar):"; echo; echo "$timing"; } >"$out"
+{ cat "$out.tmp"; echo; echo "Redis limiter (local redis-server, deny cache off, every check a round trip):"; echo; echo "$redis_rates"; echo; echo "$memory"; echo; echo "Timing (Welch's t over interleaved samples; |t| < 4.5 is the bar):"; echo; echo "$timing"; } >"$out"
 rm -f "$out.tmp"
 cat "$out"

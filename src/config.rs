@@ -24,7 +24,7 @@ use crate::extract::{self, ExtractError, Malformed};
 use crate::key::{self, KeyDigest, KeyId, KeyPrefix};
 use crate::limit::{Decision, FailurePolicy, LimiterError, Quota, RateLimiter};
 use crate::policy::ScopePolicy;
-use crate::ratelimit_headers::RateLimitHeaders;
+use crate::ratelimit_headers::{HeaderStyle, PendingHeaders};
 use crate::record::KeyRecord;
 use crate::rejection::Rejection;
 use crate::respond::RejectionResponder;
@@ -41,7 +41,7 @@ pub(crate) struct Config<K, L, P, R> {
     pub(crate) prefix: KeyPrefix,
     pub(crate) realm: Arc<str>,
     pub(crate) default_quota: Option<Quota>,
-    pub(crate) headers: RateLimitHeaders,
+    pub(crate) headers: HeaderStyle,
     pub(crate) require_https: bool,
     pub(crate) trust_forwarded: bool,
     pub(crate) limiter_failure: FailurePolicy,
@@ -50,7 +50,7 @@ pub(crate) struct Config<K, L, P, R> {
 }
 
 /// Rate-limit headers to add to the inner service's response.
-pub(crate) type RateHeaders = (RateLimitHeaders, Quota, Decision);
+pub(crate) type RateHeaders = PendingHeaders;
 
 /// A request between `parse` and the inner service.
 pub(crate) struct Pending<B, KF, LF> {
@@ -83,11 +83,11 @@ impl<B, KF, LF> Pending<B, KF, LF> {
     pub(crate) fn into_request(
         self,
         authorized: Authorized,
-        headers: RateLimitHeaders,
+        headers: &HeaderStyle,
     ) -> (Request<B>, Option<RateHeaders>) {
         let mut parts = self.parts;
         parts.extensions.insert(authorized.key);
-        let rate = authorized.rate.map(|(q, d)| (headers, q, d));
+        let rate = authorized.rate.map(|(q, d)| headers.pending(q, d));
         (Request::from_parts(parts, self.body), rate)
     }
 }
@@ -261,6 +261,6 @@ where
 
     /// The response for a rejection, with the headers the error table promises.
     pub(crate) fn respond(&self, rejection: Rejection) -> Response<Bytes> {
-        crate::respond::complete(&self.responder, rejection, self.headers)
+        crate::respond::complete(&self.responder, rejection, self.headers.style())
     }
 }

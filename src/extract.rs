@@ -83,8 +83,21 @@ impl fmt::Display for Malformed {
 
 impl std::error::Error for Malformed {}
 
+/// Bytes allowed in an RFC 6750 `b64token` (before its trailing `=`), as a lookup table.
+const B64TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] =
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        b += 1;
+    }
+    table
+};
+
 fn is_b64token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+    B64TOKEN[b as usize]
 }
 
 /// Takes the bearer token from the request headers.

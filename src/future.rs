@@ -114,7 +114,7 @@ where
                             let pending = auth.pending.take().expect(POLLED_AFTER_COMPLETION);
                             let mut inner = auth.inner.take().expect(POLLED_AFTER_COMPLETION);
                             let (request, rate) =
-                                pending.into_request(authorized, auth.config.headers);
+                                pending.into_request(authorized, &auth.config.headers);
                             Kind::Inner {
                                 future: inner.call(request),
                                 rate,
@@ -130,8 +130,8 @@ where
                     let rate = rate.take();
                     return Poll::Ready(result.map(|response| {
                         let mut response = response.map(ResponseBody::inner);
-                        if let Some((style, quota, decision)) = rate {
-                            style.write(&quota, &decision, response.headers_mut());
+                        if let Some(rate) = rate {
+                            rate.write(response.headers_mut());
                         }
                         response
                     }));

@@ -17,13 +17,26 @@ const SHARDS: usize = 64;
 #[derive(Default, Clone, Copy)]
 pub(crate) struct IdHasher(u64);
 
+impl IdHasher {
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
 impl Hasher for IdHasher {
+    fn write_u64(&mut self, word: u64) {
+        self.mix(word);
+    }
+
+    fn write_u32(&mut self, word: u32) {
+        self.mix(u64::from(word));
+    }
+
     fn write(&mut self, bytes: &[u8]) {
         for chunk in bytes.chunks(8) {
             let mut word = [0_u8; 8];
             word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            self.mix(u64::from_le_bytes(word));
         }
     }
 
@@ -50,7 +63,7 @@ impl<V> ShardedIdMap<V> {
 
     fn shard_index(id: &KeyId) -> usize {
         let mut hasher = IdHasher::default();
-        hasher.write(id.as_bytes());
+        std::hash::Hash::hash(id, &mut hasher);
         // The map inside a shard uses the low bits (bucket) and the top seven bits (tag):
         // pick the shard from well-mixed middle bits so that neither is skewed.
         (hasher.finish() >> 40) as usize & (SHARDS - 1)

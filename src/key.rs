@@ -213,8 +213,12 @@ impl KeyId {
 }
 
 impl std::hash::Hash for KeyId {
+    /// Two fixed-width writes: the id is random already, so a fast hasher can use them as they
+    /// are (see the crate's sharded maps), and SipHash still sees every byte.
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write(&self.0);
+        let [a, b, c, d, e, f, g, h, i, j, k, l] = self.0;
+        state.write_u64(u64::from_le_bytes([a, b, c, d, e, f, g, h]));
+        state.write_u32(u32::from_le_bytes([i, j, k, l]));
     }
 }
 

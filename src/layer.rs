@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::key::KeyPrefix;
 use crate::limit::{FailurePolicy, Quota, RateLimiter};
 use crate::policy::{MethodPolicy, ScopePolicy};
-use crate::ratelimit_headers::RateLimitHeaders;
+use crate::ratelimit_headers::{HeaderStyle, RateLimitHeaders};
 use crate::respond::{DefaultRejection, RejectionResponder};
 use crate::service::ApiKeyService;
 use crate::store::KeyStore;
@@ -260,7 +260,7 @@ where
                 prefix: self.prefix,
                 realm: self.realm,
                 default_quota: self.default_quota,
-                headers: self.headers,
+                headers: HeaderStyle::new(self.headers, self.default_quota),
                 require_https: self.require_https,
                 trust_forwarded: self.trust_forwarded,
                 limiter_failure: self.limiter_failure,

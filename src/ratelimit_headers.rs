@@ -68,18 +68,89 @@ impl ValueBuf {
     }
 }
 
+/// The `RateLimit-Policy` value of a quota.
+fn policy_value(quota: &Quota) -> HeaderValue {
+    ValueBuf::new()
+        .push(b"\"default\";q=")
+        .number(u64::from(quota.burst()))
+        .push(b";w=")
+        .number(ceil_secs(quota.window()).max(1))
+        .value()
+}
+
+/// Rate-limit headers to add to one response: the style, the quota and decision, and the
+/// `RateLimit-Policy` value when it was made ahead of time.
+pub(crate) struct PendingHeaders {
+    style: RateLimitHeaders,
+    quota: Quota,
+    decision: Decision,
+    policy: Option<HeaderValue>,
+}
+
+impl PendingHeaders {
+    /// Writes the headers into a response.
+    pub(crate) fn write(self, headers: &mut HeaderMap) {
+        self.style
+            .write_with(&self.quota, &self.decision, self.policy, headers);
+    }
+}
+
+/// The configured style, with the `RateLimit-Policy` value of the default quota made once (most
+/// keys use it), so the success path formats one header value instead of two.
+#[derive(Debug, Clone)]
+pub(crate) struct HeaderStyle {
+    style: RateLimitHeaders,
+    default_policy: Option<(Quota, HeaderValue)>,
+}
+
+impl HeaderStyle {
+    pub(crate) fn new(style: RateLimitHeaders, default_quota: Option<Quota>) -> Self {
+        let default_policy = match style {
+            RateLimitHeaders::Ietf => default_quota.map(|q| (q, policy_value(&q))),
+            _ => None,
+        };
+        Self {
+            style,
+            default_policy,
+        }
+    }
+
+    /// The configured style.
+    pub(crate) fn style(&self) -> RateLimitHeaders {
+        self.style
+    }
+
+    /// The headers for `decision` under `quota`, ready to be written.
+    pub(crate) fn pending(&self, quota: Quota, decision: Decision) -> PendingHeaders {
+        let policy = match &self.default_policy {
+            Some((default, value)) if *default == quota => Some(value.clone()),
+            _ => None,
+        };
+        PendingHeaders {
+            style: self.style,
+            quota,
+            decision,
+            policy,
+        }
+    }
+}
+
 impl RateLimitHeaders {
     /// Writes the headers for `decision` under `quota` (replacing any of the same name).
     pub fn write(self, quota: &Quota, decision: &Decision, headers: &mut HeaderMap) {
+        self.write_with(quota, decision, None, headers);
+    }
+
+    fn write_with(
+        self,
+        quota: &Quota,
+        decision: &Decision,
+        policy: Option<HeaderValue>,
+        headers: &mut HeaderMap,
+    ) {
         match self {
             RateLimitHeaders::Ietf => {
-                let window = ceil_secs(quota.window()).max(1);
-                let policy = ValueBuf::new()
-                    .push(b"\"default\";q=")
-                    .number(u64::from(quota.burst()))
-                    .push(b";w=")
-                    .number(window)
-                    .value();
+                let policy = policy.unwrap_or_else(|| policy_value(quota));
                 let current = ValueBuf::new()
                     .push(b"\"default\";r=")
                     .number(u64::from(decision.remaining))

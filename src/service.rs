@@ -91,7 +91,7 @@ where
         let mut cx = Context::from_waker(Waker::noop());
         match self.config.poll_pending(&mut pending, &mut cx) {
             Poll::Ready(Ok(authorized)) => {
-                let (request, rate) = pending.into_request(authorized, self.config.headers);
+                let (request, rate) = pending.into_request(authorized, &self.config.headers);
                 ResponseFuture::inner(self.inner.call(request), rate)
             }
             Poll::Ready(Err(rejection)) => ResponseFuture::rejected(self.config.respond(rejection)),

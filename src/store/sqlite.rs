@@ -245,8 +245,7 @@ impl KeyManager for SqliteKeyStore {
 
     async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError> {
         let now = self.now();
-        let generated =
-            key::generate_for(&self.inner.prefix, *id).map_err(generation_failed)?;
+        let generated = key::generate_for(&self.inner.prefix, *id).map_err(generation_failed)?;
         let digest = generated.digest;
         let info = self
             .modify(id, move |record| {
