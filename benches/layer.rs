@@ -87,6 +87,18 @@ fn success(c: &mut Criterion) {
         b.iter(|| call(&mut keygate, request(Some(&auth))))
     });
 
+    // The same work without rate-limit response headers, which the peers do not send.
+    let quiet = keygate::ApiKeyLayer::builder(keys.store.clone(), MemoryRateLimiter::new())
+        .default_quota(unlimited())
+        .rate_limit_headers(keygate::RateLimitHeaders::None)
+        .build();
+    let mut keygate_quiet = ServiceBuilder::new()
+        .layer(quiet)
+        .service(service_fn(hello));
+    g.bench_function("keygate_without_headers", |b| {
+        b.iter(|| call(&mut keygate_quiet, request(Some(&auth))))
+    });
+
     // tower-http deprecates `bearer` as "too basic to be useful in real applications": it is
     // the peer precisely because it is the least work a bearer check can do.
     #[allow(deprecated)]

@@ -18,10 +18,26 @@ if [ -n "${KEYGATE_TEST_REDIS_URL:-}" ]; then
   port=$(python3 -c 'import sys,urllib.parse; print(urllib.parse.urlparse(sys.argv[1]).port or 6379)' "$KEYGATE_TEST_REDIS_URL")
   sha=$(redis-cli -p "$port" SCRIPT LOAD "$(cat src/limit/gcra.lua)")
   for c in 1 64; do
-    rps=$(redis-benchmark -p "$port" -n 200000 -c "$c" -q EVALSHA "$sha" 1 "keygate:bench:ceiling:$c" 1 1125899906842624 | awk '{print $2}' | tail -n 1)
+    rps=$(redis-benchmark -p "$port" -n 200000 -c "$c" -q EVALSHA "$sha" 1 "keygate:bench:ceiling:$c" 1 1125899906842624 \
+      | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -n 1 | awk '{printf "%.0f", $1}')
     redis_rates="$redis_rates
 | $c (redis-benchmark, same script, no client library: the ceiling) | $rps | |"
   done
+fi
+lookups="(set KEYGATE_TEST_POSTGRES_URL to measure PostgreSQL through the cache)"
+if [ -n "${KEYGATE_TEST_POSTGRES_URL:-}" ]; then
+  cargo bench --quiet --features postgres,cache --bench store_lookup -- --noplot >/tmp/keygate-lookup.log 2>&1
+  lookups=$(python3 - "$target_dir" <<'PY'
+import json, os, sys
+base = os.path.join(sys.argv[1], "criterion", "lookup")
+print("| lookup | ns |")
+print("|---|---:|")
+for name in ["memory", "cached_memory_hit", "cached_postgres_hit", "postgres_round_trip"]:
+    path = os.path.join(base, name, "new", "estimates.json")
+    if os.path.exists(path):
+        print(f"| {name.replace('_', ' ')} | {json.load(open(path))['mean']['point_estimate']:.0f} |")
+PY
+)
 fi
 timing=$(KEYGATE_TIMING_SAMPLES=${KEYGATE_TIMING_SAMPLES:-200000} cargo bench --quiet --bench timing 2>/dev/null)
 
@@ -88,6 +104,6 @@ print(f"| success path, 2 threads, different keys | {t['2_threads_different_keys
 print()
 print(f"End to end (axum hello-world on loopback, wrk -t1 -c32, same machine): bare {bare_rps:,.0f} req/s, keygate {keygate_rps:,.0f} req/s, ratio **{keygate_rps/bare_rps:.2f}** (target ≥ 0.9: {ok(keygate_rps >= 0.9*bare_rps)}).")
 PY
-{ cat "$out.tmp"; echo; echo "Redis limiter (local redis-server, deny cache off, every check a round trip):"; echo; echo "$redis_rates"; echo; echo "$memory"; echo; echo "Timing (Welch's t over interleaved samples; |t| < 4.5 is the bar):"; echo; echo "$timing"; } >"$out"
+{ cat "$out.tmp"; echo; echo "Redis limiter (local redis-server, deny cache off, every check a round trip):"; echo; echo "$redis_rates"; echo; echo "Key lookups through the cache (a hit never touches the store):"; echo; echo "$lookups"; echo; echo "$memory"; echo; echo "Timing (Welch's t over interleaved samples; |t| < 4.5 is the bar):"; echo; echo "$timing"; } >"$out"
 rm -f "$out.tmp"
 cat "$out"
