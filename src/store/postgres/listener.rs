@@ -87,8 +87,9 @@ impl Listener {
         .await
         .map_err(|_| not_yet(format!("LISTEN not answered within {:?}", self.timeout)))?
         .map_err(|e| not_yet(e.to_string()))?;
-        self.sender.send(Invalidation::All);
+        // Listening first, then the resync: whoever sees the `All` also sees `is_listening()`.
         self.listening.store(true, Ordering::SeqCst);
+        self.sender.send(Invalidation::All);
         tracing::debug!("listening for key invalidations");
         let lost = |e: String| (true, e);
         loop {
