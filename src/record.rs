@@ -86,6 +86,24 @@ pub enum KeyStatus {
     Expired,
 }
 
+impl KeyStatus {
+    /// The status of a key revoked at `revoked_at` (if ever) and expiring at `expires_at` (if
+    /// ever), at `now`. Revocation wins over expiry.
+    pub(crate) fn of(
+        revoked_at: Option<SystemTime>,
+        expires_at: Option<SystemTime>,
+        now: SystemTime,
+    ) -> Self {
+        if revoked_at.is_some() {
+            KeyStatus::Revoked
+        } else if expires_at.is_some_and(|at| now >= at) {
+            KeyStatus::Expired
+        } else {
+            KeyStatus::Active
+        }
+    }
+}
+
 /// Everything a store keeps about one key. The plaintext is never kept: only its digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -179,13 +197,7 @@ impl KeyRecord {
 
     /// The key's status at `now`. Revocation wins over expiry.
     pub fn status_at(&self, now: SystemTime) -> KeyStatus {
-        if self.revoked_at.is_some() {
-            KeyStatus::Revoked
-        } else if self.expires_at.is_some_and(|at| now >= at) {
-            KeyStatus::Expired
-        } else {
-            KeyStatus::Active
-        }
+        KeyStatus::of(self.revoked_at, self.expires_at, now)
     }
 }
 

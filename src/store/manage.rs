@@ -241,13 +241,7 @@ pub struct KeyInfo {
 impl KeyInfo {
     /// The key's status at `now`.
     pub fn status_at(&self, now: SystemTime) -> KeyStatus {
-        if self.revoked_at.is_some() {
-            KeyStatus::Revoked
-        } else if self.expires_at.is_some_and(|at| now >= at) {
-            KeyStatus::Expired
-        } else {
-            KeyStatus::Active
-        }
+        KeyStatus::of(self.revoked_at, self.expires_at, now)
     }
 }
 
