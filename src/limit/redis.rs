@@ -61,6 +61,13 @@ mod builder;
 mod check;
 mod script;
 
+/// What the fuzz targets reach inside the limiter; built only under `cargo fuzz`.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::script::decision;
+}
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;

@@ -75,7 +75,7 @@ pub(super) async fn run<C: ConnectionLike>(
 }
 
 /// The decision in the script's reply `{allowed, remaining, retry_after_us, reset_us}`.
-pub(super) fn decision(reply: [i64; 4], quota: &Quota) -> Result<Decision, LimiterError> {
+pub fn decision(reply: [i64; 4], quota: &Quota) -> Result<Decision, LimiterError> {
     let [allowed, remaining, retry_after, reset] = reply;
     let micros = |n: i64| u64::try_from(n).ok().map(Duration::from_micros);
     match (
