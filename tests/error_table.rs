@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::future::{Ready, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,8 +10,8 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use keygate::clock::Clock;
 use keygate::{
-    Decision, ErrorCode, FailurePolicy, KeyId, KeyManager, KeyUpdate, LimiterError, NewKey, Quota,
-    RateLimiter, Rejection, SecureTransport, StoreError,
+    ErrorCode, FailurePolicy, KeyId, KeyManager, KeyUpdate, NewKey, Quota, Rejection,
+    SecureTransport,
 };
 use tower::util::BoxCloneService;
 use tower::{ServiceBuilder, service_fn};
@@ -327,28 +326,6 @@ async fn forwarded_proto_counts_only_behind_a_trusted_proxy() {
         send(&https_service(&h, true), req()).await.status,
         StatusCode::OK
     );
-}
-
-/// A store whose backend is down.
-#[derive(Clone)]
-struct DownStore;
-
-impl keygate::KeyStore for DownStore {
-    type Future = Ready<Result<Option<std::sync::Arc<keygate::KeyRecord>>, StoreError>>;
-    fn get(&self, _: &KeyId) -> Self::Future {
-        ready(Err(StoreError::Unavailable("connection refused".into())))
-    }
-}
-
-/// A limiter whose backend is down.
-#[derive(Clone)]
-struct DownLimiter;
-
-impl RateLimiter for DownLimiter {
-    type Future = Ready<Result<Decision, LimiterError>>;
-    fn check(&self, _: &KeyId, _: &Quota) -> Self::Future {
-        ready(Err(LimiterError::Timeout(Duration::from_millis(50))))
-    }
 }
 
 #[tokio::test]

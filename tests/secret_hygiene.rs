@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::future::{Ready, ready};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,8 +11,7 @@ use common::*;
 use http::{Request, StatusCode};
 use keygate::clock::Clock;
 use keygate::{
-    ApiKeyLayer, Decision, FailurePolicy, KeyId, KeyManager, KeyStore, LimiterError, NewKey, Quota,
-    RateLimiter, Rejection, StoreError,
+    ApiKeyLayer, FailurePolicy, KeyManager, KeyStore, NewKey, Quota, Rejection, StoreError,
 };
 use tower::util::BoxCloneService;
 use tower::{ServiceBuilder, service_fn};
@@ -29,24 +27,6 @@ impl Write for Captured {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    }
-}
-
-#[derive(Clone)]
-struct DownStore;
-impl KeyStore for DownStore {
-    type Future = Ready<Result<Option<Arc<keygate::KeyRecord>>, StoreError>>;
-    fn get(&self, _: &KeyId) -> Self::Future {
-        ready(Err(StoreError::Unavailable("connection refused".into())))
-    }
-}
-
-#[derive(Clone)]
-struct DownLimiter;
-impl RateLimiter for DownLimiter {
-    type Future = Ready<Result<Decision, LimiterError>>;
-    fn check(&self, _: &KeyId, _: &Quota) -> Self::Future {
-        ready(Err(LimiterError::Unavailable("connection reset".into())))
     }
 }
 

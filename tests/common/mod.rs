@@ -184,3 +184,27 @@ pub fn with_key(builder: http::request::Builder, key: &str) -> Request<Full<Byte
 pub fn bare(builder: http::request::Builder) -> Request<Full<Bytes>> {
     builder.body(Full::new(Bytes::new())).unwrap()
 }
+
+/// A store whose backend is down: every lookup fails as unreachable.
+#[derive(Clone)]
+pub struct DownStore;
+
+impl KeyStore for DownStore {
+    type Future = std::future::Ready<Result<Option<Arc<KeyRecord>>, StoreError>>;
+    fn get(&self, _: &KeyId) -> Self::Future {
+        std::future::ready(Err(StoreError::Unavailable("connection refused".into())))
+    }
+}
+
+/// A limiter whose backend is down: every check times out.
+#[derive(Clone)]
+pub struct DownLimiter;
+
+impl keygate::RateLimiter for DownLimiter {
+    type Future = std::future::Ready<Result<keygate::Decision, keygate::LimiterError>>;
+    fn check(&self, _: &KeyId, _: &Quota) -> Self::Future {
+        std::future::ready(Err(keygate::LimiterError::Timeout(
+            std::time::Duration::from_millis(50),
+        )))
+    }
+}
