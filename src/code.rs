@@ -17,6 +17,7 @@ use http::StatusCode;
 /// | `https_required` | 403 | 7 PERMISSION_DENIED |
 /// | `rate_limited` | 429 | 8 RESOURCE_EXHAUSTED |
 /// | `auth_unavailable` | 503 | 14 UNAVAILABLE |
+/// | `malformed_request` | 400 | 3 INVALID_ARGUMENT |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorCode {
@@ -38,6 +39,11 @@ pub enum ErrorCode {
     HttpsRequired,
     /// The key store or the rate limiter could not be reached.
     AuthUnavailable,
+    /// A request path that routers can read differently (a dot segment, `//`, an encoded
+    /// `/`, `\\` or unreserved character, a backslash, a `;` parameter): refused before the
+    /// key is looked up, so that no spelling can dodge a
+    /// [`RoutePolicy`](crate::policy::RoutePolicy) rule. See [`crate::policy`].
+    MalformedRequest,
 }
 
 const DOC_401_DETAIL: &str = "The API key is missing, malformed, or has been revoked";
@@ -56,6 +62,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::HttpsRequired => "https_required",
             ErrorCode::AuthUnavailable => "auth_unavailable",
+            ErrorCode::MalformedRequest => "malformed_request",
         }
     }
 
@@ -70,12 +77,14 @@ impl ErrorCode {
             ErrorCode::InsufficientScope | ErrorCode::HttpsRequired => StatusCode::FORBIDDEN,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::MalformedRequest => StatusCode::BAD_REQUEST,
         }
     }
 
     /// The gRPC status code answered to gRPC requests.
     pub fn grpc_status(self) -> u8 {
         match self.status() {
+            StatusCode::BAD_REQUEST => 3,
             StatusCode::UNAUTHORIZED => 16,
             StatusCode::FORBIDDEN => 7,
             StatusCode::TOO_MANY_REQUESTS => 8,
@@ -101,6 +110,9 @@ impl ErrorCode {
             ErrorCode::AuthUnavailable => {
                 "The API key could not be checked because the authentication service is unavailable"
             }
+            ErrorCode::MalformedRequest => {
+                "The request path is ambiguous: servers could read it as different paths"
+            }
         }
     }
 
@@ -125,6 +137,9 @@ impl ErrorCode {
             ErrorCode::AuthUnavailable => {
                 "Retry after the number of seconds indicated in the Retry-After response header"
             }
+            ErrorCode::MalformedRequest => {
+                "Send the path in its plain form: no '.' or '..' segments, no '//', no ';' parameters, no backslashes, and no percent-encoding of letters, digits, '-', '.', '_', '~', '/' or '\\'"
+            }
         }
     }
 
@@ -142,6 +157,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "The API key is over its rate limit",
             ErrorCode::HttpsRequired => "The request was sent over plain HTTP",
             ErrorCode::AuthUnavailable => "The key store or rate limiter could not be reached",
+            ErrorCode::MalformedRequest => "The request path is ambiguous",
         }
     }
 }
@@ -149,5 +165,18 @@ impl ErrorCode {
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_request_is_400_and_grpc_invalid_argument() {
+        let code = ErrorCode::MalformedRequest;
+        assert_eq!(code.as_str(), "malformed_request");
+        assert_eq!(code.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(code.grpc_status(), 3);
     }
 }

@@ -1,7 +1,7 @@
 //! The layer's shared configuration and the authorization pipeline it runs.
 //!
 //! ```text
-//! request ─► transport ─► extract ─► parse ─► lookup ─► verify ─► authorize ─► limit ─► inner
+//! request ─► transport ─► path ─► extract ─► parse ─► lookup ─► verify ─► authorize ─► limit ─► inner
 //! ```
 //!
 //! Stages before `lookup` touch no store. Scope is checked before the limiter, so a 403 never
@@ -108,7 +108,8 @@ where
             .with_retry_after(self.unavailable_retry_after)
     }
 
-    /// The synchronous stages: transport, extract, parse, policy; then starts the lookup.
+    /// The synchronous stages: transport, path, extract, parse, policy; then starts the
+    /// lookup.
     pub(crate) fn begin<B>(
         &self,
         request: Request<B>,
@@ -116,6 +117,11 @@ where
         let grpc = crate::respond::is_grpc_request(request.headers());
         if self.require_https && !transport::is_https(&request, self.trust_forwarded) {
             return Err(self.reject(ErrorCode::HttpsRequired, grpc));
+        }
+        if let Err(ambiguous) = crate::policy::check_path(request.uri().path()) {
+            return Err(self
+                .reject(ErrorCode::MalformedRequest, grpc)
+                .with_reason(ambiguous.description()));
         }
         let (id, digest) = match extract::bearer_token(request.headers()) {
             Err(ExtractError::Missing) => return Err(self.reject(ErrorCode::MissingApiKey, grpc)),

@@ -5,11 +5,11 @@
 //! scope, rate-limits it per key, and answers every failure as the error table says.
 //!
 //! ```text
-//! request ─► transport ─► extract ─► parse ─► lookup ─► verify ─► authorize ─► limit ─► inner service
-//!             (https?)    (Bearer)   (format,  (KeyStore  (SHA-256,  (scope      (RateLimiter,
-//!                                    checksum)  by key id) ct_eq,     policy)     per key quota)
-//!                                                          revoked,
-//!                                                          expired)
+//! request ─► transport ─► path ─► extract ─► parse ─► lookup ─► verify ─► authorize ─► limit ─► inner service
+//!             (https?)   (plain?) (Bearer)  (format, (KeyStore (SHA-256,  (scope      (RateLimiter,
+//!                                            checksum) by key id) ct_eq,   policy)     per key quota)
+//!                                                               revoked,
+//!                                                               expired)
 //! ```
 //!
 //! On success the request carries an [`AuthenticatedKey`] (id, name, scopes, never the secret)
@@ -28,6 +28,7 @@
 //! | over the key's rate limit | 429 | `rate_limited` (`Retry-After`) |
 //! | plain HTTP while HTTPS is required | 403 | `https_required` |
 //! | key store or limiter unreachable (fail-closed) | 503 | `auth_unavailable` (`Retry-After`) |
+//! | ambiguous request path (dot segment, `//`, encoded `/` `\\` or unreserved character, backslash, `;`), before any key lookup | 400 | `malformed_request` |
 //!
 //! Bodies are RFC 9457 `application/problem+json`; gRPC requests get a gRPC status instead.
 //!

@@ -192,6 +192,7 @@ fn grpc_message(rejection: &Rejection) -> String {
 /// | `insufficient_scope`, `https_required` (403) | 7 `PERMISSION_DENIED` |
 /// | `rate_limited` (429) | 8 `RESOURCE_EXHAUSTED` |
 /// | `auth_unavailable` (503) | 14 `UNAVAILABLE` |
+/// | `malformed_request` (400) | 3 `INVALID_ARGUMENT` |
 ///
 /// For 8 and 14 the retry delay is also given as `grpc-retry-pushback-ms`, which gRPC clients
 /// with a retry policy honour (gRFC A6); the layer adds `retry-after` metadata (whole seconds)

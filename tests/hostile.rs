@@ -277,6 +277,25 @@ fn cases(f: &Fixture) -> Vec<Case> {
         headers: vec![],
         expect: "missing_api_key",
     });
+    for (what, path) in [
+        ("dot-dot segment", "/v1/records/.."),
+        ("dot segment", "/v1/./records"),
+        ("encoded dot-dot segment", "/v1/records/%2E%2e"),
+        ("empty segment", "/v1//records"),
+        ("encoded slash", "/v1%2Frecords"),
+        ("encoded backslash", "/v1%5crecords"),
+        ("encoded letter", "/v1/%72ecords"),
+        ("broken percent-encoding", "/v1/records%g0"),
+        ("path parameter", "/v1/records;x=1"),
+    ] {
+        cases.push(Case {
+            what,
+            method: Method::GET,
+            path: path.into(),
+            headers: vec![b(v).into_bytes()],
+            expect: "malformed_request",
+        });
+    }
     cases.push(Case {
         what: "read-only key writing",
         method: Method::DELETE,
@@ -292,7 +311,7 @@ async fn every_hostile_input_gets_its_row_of_the_error_table() {
     let f = fixture().await;
     let svc = f.h.service();
     let cases = cases(&f);
-    assert!(cases.len() >= 40, "only {} cases", cases.len());
+    assert!(cases.len() >= 50, "only {} cases", cases.len());
     let mut wrong = Vec::new();
     for c in &cases {
         let mut req = Request::builder()

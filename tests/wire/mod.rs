@@ -93,3 +93,83 @@ pub fn grpc_request<T>(message: T, key: Option<&str>) -> tonic::Request<T> {
     }
     request
 }
+
+/// An answer read off the wire: status, headers (names lower-cased) and body.
+#[derive(Debug)]
+pub struct RawAnswer {
+    /// The status code of the status line.
+    pub status: u16,
+    /// The header fields, names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    /// Everything after the header block.
+    pub body: String,
+}
+
+impl RawAnswer {
+    /// The first header `name` (lower case), if any.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `code` member of a problem+json answer, if it is one.
+    pub fn problem_code(&self) -> Option<String> {
+        if self.header("content-type") != Some("application/problem+json") {
+            return None;
+        }
+        let json: serde_json::Value = serde_json::from_str(&self.body).ok()?;
+        json["code"].as_str().map(str::to_owned)
+    }
+}
+
+/// Writes `raw` as it is to a new connection to `addr` (the way an attacker would, with no
+/// client normalising the request line) and reads the answer until the server closes.
+/// Requests should carry `Connection: close`.
+pub async fn send_raw(addr: SocketAddr, raw: &[u8]) -> RawAnswer {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(raw).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut buf),
+    )
+    .await
+    .expect("the server did not close the connection")
+    .unwrap();
+    let text = String::from_utf8_lossy(&buf);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    RawAnswer {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// A raw HTTP/1.1 request: `method target`, `Host`, `Connection: close`, the given extra
+/// header lines and `Authorization: Bearer <key>` when a key is given.
+pub fn raw_request(method: &str, target: &str, key: Option<&str>, extra: &[&str]) -> Vec<u8> {
+    let mut raw = format!("{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for line in extra {
+        raw.push_str(line);
+        raw.push_str("\r\n");
+    }
+    if let Some(key) = key {
+        raw.push_str(&format!("Authorization: Bearer {key}\r\n"));
+    }
+    raw.push_str("\r\n");
+    raw.into_bytes()
+}
