@@ -43,7 +43,7 @@ pub(crate) struct Config<K, L, P, R> {
     pub(crate) default_quota: Option<Quota>,
     pub(crate) headers: HeaderStyle,
     pub(crate) require_https: bool,
-    pub(crate) trust_forwarded: bool,
+    pub(crate) trusted_proxy: Option<crate::transport::ProxyHeader>,
     pub(crate) limiter_failure: FailurePolicy,
     pub(crate) unavailable_retry_after: Duration,
     pub(crate) clock: Arc<dyn Clock>,
@@ -115,7 +115,7 @@ where
         request: Request<B>,
     ) -> Result<Pending<B, K::Future, L::Future>, Rejection> {
         let grpc = crate::respond::is_grpc_request(request.headers());
-        if self.require_https && !transport::is_https(&request, self.trust_forwarded) {
+        if self.require_https && !transport::is_https(&request, self.trusted_proxy) {
             return Err(self.reject(ErrorCode::HttpsRequired, grpc));
         }
         if let Err(ambiguous) = crate::policy::check_path(request.uri().path()) {

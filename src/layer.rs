@@ -15,6 +15,7 @@ use crate::ratelimit_headers::{HeaderStyle, RateLimitHeaders};
 use crate::respond::{DefaultRejection, RejectionResponder};
 use crate::service::ApiKeyService;
 use crate::store::KeyStore;
+use crate::transport::ProxyHeader;
 
 /// A tower layer that authenticates requests by API key, authorizes them by scope and
 /// rate-limits them per key. Wraps services in [`ApiKeyService`].
@@ -50,7 +51,7 @@ impl<K: KeyStore, L: RateLimiter> ApiKeyLayer<K, L> {
             default_quota: None,
             headers: RateLimitHeaders::default(),
             require_https: false,
-            trust_forwarded: false,
+            trusted_proxy: None,
             limiter_failure: FailurePolicy::default(),
             unavailable_retry_after: Duration::from_secs(5),
             clock: Arc::new(SystemClock::new()),
@@ -115,7 +116,7 @@ impl InvalidRealm {
 /// | [`default_quota`](Self::default_quota) | none: keys without a quota of their own are not limited |
 /// | [`rate_limit_headers`](Self::rate_limit_headers) | IETF `RateLimit` / `RateLimit-Policy` |
 /// | [`require_https`](Self::require_https) | off |
-/// | [`trust_forwarded_headers`](Self::trust_forwarded_headers) | off |
+/// | [`trusted_proxy_header`](Self::trusted_proxy_header) | none: only the TLS acceptor's [`SecureTransport`](crate::SecureTransport) makes a request HTTPS |
 /// | [`on_limiter_failure`](Self::on_limiter_failure) | fail closed (503) |
 /// | [`unavailable_retry_after`](Self::unavailable_retry_after) | 5 s |
 pub struct ApiKeyLayerBuilder<K, L, P = MethodPolicy, R = DefaultRejection> {
@@ -128,7 +129,7 @@ pub struct ApiKeyLayerBuilder<K, L, P = MethodPolicy, R = DefaultRejection> {
     default_quota: Option<Quota>,
     headers: RateLimitHeaders,
     require_https: bool,
-    trust_forwarded: bool,
+    trusted_proxy: Option<ProxyHeader>,
     limiter_failure: FailurePolicy,
     unavailable_retry_after: Duration,
     clock: Arc<dyn Clock>,
@@ -163,7 +164,7 @@ where
             default_quota: self.default_quota,
             headers: self.headers,
             require_https: self.require_https,
-            trust_forwarded: self.trust_forwarded,
+            trusted_proxy: self.trusted_proxy,
             limiter_failure: self.limiter_failure,
             unavailable_retry_after: self.unavailable_retry_after,
             clock: self.clock,
@@ -185,7 +186,7 @@ where
             default_quota: self.default_quota,
             headers: self.headers,
             require_https: self.require_https,
-            trust_forwarded: self.trust_forwarded,
+            trusted_proxy: self.trusted_proxy,
             limiter_failure: self.limiter_failure,
             unavailable_retry_after: self.unavailable_retry_after,
             clock: self.clock,
@@ -223,10 +224,13 @@ where
         self
     }
 
-    /// Believe `Forwarded` / `X-Forwarded-Proto` about the scheme. Turn on only behind a proxy
-    /// that sets these headers itself.
-    pub fn trust_forwarded_headers(mut self, trust: bool) -> Self {
-        self.trust_forwarded = trust;
+    /// Believe the one header your reverse proxy sets about the scheme the client used
+    /// ([`ProxyHeader::XForwardedProto`] or [`ProxyHeader::Forwarded`]), reading only its last
+    /// element, the one the proxy appended; the other header, and earlier elements, are the
+    /// client's and ignored. Set this only behind a proxy that sets that header on every
+    /// request (see [`crate::transport`]).
+    pub fn trusted_proxy_header(mut self, header: ProxyHeader) -> Self {
+        self.trusted_proxy = Some(header);
         self
     }
 
@@ -262,7 +266,7 @@ where
                 default_quota: self.default_quota,
                 headers: HeaderStyle::new(self.headers, self.default_quota),
                 require_https: self.require_https,
-                trust_forwarded: self.trust_forwarded,
+                trusted_proxy: self.trusted_proxy,
                 limiter_failure: self.limiter_failure,
                 unavailable_retry_after: self.unavailable_retry_after,
                 clock: self.clock,

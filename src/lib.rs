@@ -133,7 +133,7 @@ pub use store::SqliteKeyStore;
 pub use store::{
     CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, MemoryKeyStore, NewKey, StoreError,
 };
-pub use transport::SecureTransport;
+pub use transport::{ProxyHeader, SecureTransport};
 
 #[cfg(feature = "cache")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]

@@ -1,6 +1,6 @@
 //! Authorization bypasses in the request path, tried against a real axum router on a real
 //! socket with requests written as raw bytes (an attacker does not use a normalising client):
-//! respelled paths and HEAD under a GET rule.
+//! respelled paths, HEAD under a GET rule, and the client's own claims about HTTPS.
 //!
 //! Each handler names the route that ran in an `x-route` header, so a test can tell which
 //! handler a spelling reached.
@@ -14,7 +14,7 @@ use axum::Router;
 use axum::routing::{MethodRouter, get};
 use common::Harness;
 use http::Method;
-use keygate::{RoutePolicy, Scope};
+use keygate::{ProxyHeader, RoutePolicy, Scope};
 use wire::{RawAnswer, raw_request, send_raw};
 
 /// Routes guarded by an `admin` rule.
@@ -317,4 +317,88 @@ async fn head_under_a_get_rule_needs_the_scope_of_the_rule() {
     let answer = send_raw(s.addr, &head(&s.admin)).await;
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(answer.header("x-route"), Some("reports"));
+}
+
+/// A site that requires HTTPS, served over plain TCP, trusting `proxy` if given.
+async fn https_site(proxy: Option<ProxyHeader>) -> (SocketAddr, String) {
+    let h = Harness::new();
+    let (_, reader) = h.key("local-dev", "read:all").await;
+    let mut builder = h.builder().require_https(true);
+    if let Some(header) = proxy {
+        builder = builder.trusted_proxy_header(header);
+    }
+    let addr = wire::serve_axum(router().layer(builder.build())).await;
+    (addr, reader)
+}
+
+/// The answer to `GET /v1/records` with the given extra header lines, on a site that
+/// requires HTTPS and trusts `proxy`.
+async fn records_behind(proxy: ProxyHeader, extra: &[&str]) -> RawAnswer {
+    let (addr, key) = https_site(Some(proxy)).await;
+    send_raw(addr, &raw_request("GET", "/v1/records", Some(&key), extra)).await
+}
+
+fn assert_https_required(answer: &RawAnswer) {
+    assert_eq!(answer.status, 403, "{answer:?}");
+    assert_eq!(answer.problem_code().as_deref(), Some("https_required"));
+}
+
+#[tokio::test]
+async fn an_absolute_form_https_request_line_over_plain_tcp_gets_403_https_required() {
+    let (addr, key) = https_site(None).await;
+    for target in [
+        "https://localhost/v1/records",
+        "HTTPS://localhost/v1/records",
+    ] {
+        let answer = send_raw(addr, &raw_request("GET", target, Some(&key), &[])).await;
+        assert_https_required(&answer);
+    }
+}
+
+#[tokio::test]
+async fn a_client_forwarded_header_cannot_override_the_trusted_x_forwarded_proto() {
+    let answer = records_behind(
+        ProxyHeader::XForwardedProto,
+        &["Forwarded: proto=https", "X-Forwarded-Proto: http"],
+    )
+    .await;
+    assert_https_required(&answer);
+}
+
+#[tokio::test]
+async fn a_client_x_forwarded_proto_cannot_override_the_trusted_forwarded_header() {
+    let answer = records_behind(
+        ProxyHeader::Forwarded,
+        &[
+            "X-Forwarded-Proto: https",
+            "Forwarded: for=10.0.0.1;proto=http",
+        ],
+    )
+    .await;
+    assert_https_required(&answer);
+}
+
+#[tokio::test]
+async fn a_client_element_before_the_proxy_element_does_not_count() {
+    let answer = records_behind(
+        ProxyHeader::XForwardedProto,
+        &["X-Forwarded-Proto: https, http"],
+    )
+    .await;
+    assert_https_required(&answer);
+}
+
+#[tokio::test]
+async fn the_trusted_proxy_header_saying_https_lets_the_request_through() {
+    for (proxy, line) in [
+        (ProxyHeader::XForwardedProto, "X-Forwarded-Proto: https"),
+        (
+            ProxyHeader::Forwarded,
+            "Forwarded: for=10.0.0.1;proto=https",
+        ),
+    ] {
+        let answer = records_behind(proxy, &[line]).await;
+        assert_eq!(answer.status, 200, "{line}: {answer:?}");
+        assert_eq!(answer.header("x-route"), Some("records"));
+    }
 }

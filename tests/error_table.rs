@@ -10,7 +10,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use keygate::clock::Clock;
 use keygate::{
-    ErrorCode, FailurePolicy, KeyId, KeyManager, KeyUpdate, NewKey, Quota, Rejection,
+    ErrorCode, FailurePolicy, KeyId, KeyManager, KeyUpdate, NewKey, ProxyHeader, Quota, Rejection,
     SecureTransport,
 };
 use tower::util::BoxCloneService;
@@ -272,12 +272,12 @@ async fn a_limited_key_passes_again_after_retry_after() {
     );
 }
 
-fn https_service(h: &Harness, trust_forwarded: bool) -> Svc {
-    let layer = h
-        .builder()
-        .require_https(true)
-        .trust_forwarded_headers(trust_forwarded)
-        .build();
+fn https_service(h: &Harness, proxy: Option<ProxyHeader>) -> Svc {
+    let mut builder = h.builder().require_https(true);
+    if let Some(header) = proxy {
+        builder = builder.trusted_proxy_header(header);
+    }
+    let layer = builder.build();
     BoxCloneService::new(ServiceBuilder::new().layer(layer).service(service_fn(echo)))
 }
 
@@ -285,11 +285,7 @@ fn https_service(h: &Harness, trust_forwarded: bool) -> Svc {
 async fn plain_http_is_rejected_with_403_https_required() {
     let h = Harness::new();
     let (_, key) = h.key("local-dev", "read:all").await;
-    let answer = send(
-        &https_service(&h, false),
-        with_key(get("/v1/records"), &key),
-    )
-    .await;
+    let answer = send(&https_service(&h, None), with_key(get("/v1/records"), &key)).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
     assert_eq!(answer.code(), "https_required");
     assert!(!answer.headers.contains_key("www-authenticate"));
@@ -303,7 +299,7 @@ async fn tls_marker_extension_counts_as_https() {
     let mut req = with_key(get("/v1/records"), &key);
     req.extensions_mut().insert(SecureTransport);
     assert_eq!(
-        send(&https_service(&h, false), req).await.status,
+        send(&https_service(&h, None), req).await.status,
         StatusCode::OK
     );
 }
@@ -319,11 +315,16 @@ async fn forwarded_proto_counts_only_behind_a_trusted_proxy() {
         )
     };
     assert_eq!(
-        send(&https_service(&h, false), req()).await.status,
+        send(&https_service(&h, None), req()).await.status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        send(&https_service(&h, true), req()).await.status,
+        send(
+            &https_service(&h, Some(ProxyHeader::XForwardedProto)),
+            req()
+        )
+        .await
+        .status,
         StatusCode::OK
     );
 }
