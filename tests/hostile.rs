@@ -404,3 +404,30 @@ async fn raw_control_bytes_on_the_wire_get_a_400_from_the_server() {
         assert!(head.starts_with("HTTP/1.1 400") || n == 0, "{head}");
     }
 }
+
+#[tokio::test]
+async fn a_retry_after_of_duration_max_saturates_instead_of_overflowing() {
+    let f = fixture().await;
+    let layer = keygate::ApiKeyLayer::builder(DownStore, f.h.limiter.clone())
+        .unavailable_retry_after(Duration::MAX)
+        .build();
+    let svc = tower::util::BoxCloneService::new(
+        tower::ServiceBuilder::new()
+            .layer(layer)
+            .service(tower::service_fn(echo)),
+    );
+    let answer = send(&svc, with_key(get("/v1/records"), &f.valid)).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.header("retry-after"), u64::MAX.to_string());
+    assert_eq!(answer.json()["retry_after"].as_u64(), Some(u64::MAX));
+    let grpc = send(
+        &svc,
+        with_key(
+            get("/pkg.Service/Method").header("content-type", "application/grpc"),
+            &f.valid,
+        ),
+    )
+    .await;
+    assert_eq!(grpc.header("grpc-status"), "14");
+    assert_eq!(grpc.header("grpc-retry-pushback-ms"), u64::MAX.to_string());
+}
