@@ -112,7 +112,7 @@ where
     /// lookup.
     pub(crate) fn begin<B>(
         &self,
-        request: Request<B>,
+        mut request: Request<B>,
     ) -> Result<Pending<B, K::Future, L::Future>, Rejection> {
         let grpc = crate::respond::is_grpc_request(request.headers());
         if self.require_https && !transport::is_https(&request, self.trusted_proxy) {
@@ -139,6 +139,10 @@ where
                 }
             },
         };
+        // Never indexed by HPACK, printed as `Sensitive` by Debug, wherever the request goes.
+        if let Some(value) = request.headers_mut().get_mut(http::header::AUTHORIZATION) {
+            value.set_sensitive(true);
+        }
         let (parts, body) = request.into_parts();
         let required = self.policy.required_scope(&parts);
         let lookup = self.store.get(&id);

@@ -406,6 +406,26 @@ async fn raw_control_bytes_on_the_wire_get_a_400_from_the_server() {
 }
 
 #[tokio::test]
+async fn the_inner_service_sees_the_authorization_header_marked_sensitive() {
+    let f = fixture().await;
+    let layer = f.h.builder().build();
+    let svc = tower::ServiceBuilder::new()
+        .layer(layer)
+        .service(tower::service_fn(|req: Request<Full<Bytes>>| async move {
+            let value = &req.headers()["authorization"];
+            let seen = format!("{} {:?}", value.is_sensitive(), value);
+            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from(seen))))
+        }));
+    let answer = send(
+        &tower::util::BoxCloneService::new(svc),
+        with_key(get("/v1/records"), &f.valid),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body, "true Sensitive");
+}
+
+#[tokio::test]
 async fn a_retry_after_of_duration_max_saturates_instead_of_overflowing() {
     let f = fixture().await;
     let layer = keygate::ApiKeyLayer::builder(DownStore, f.h.limiter.clone())
