@@ -356,6 +356,16 @@ async fn an_absolute_form_https_request_line_over_plain_tcp_gets_403_https_requi
 }
 
 #[tokio::test]
+async fn an_http2_https_scheme_over_plain_tcp_gets_403_https_required() {
+    let (addr, key) = https_site(None).await;
+    let request = wire::request("GET", "https://localhost/v1/records", Some(&key));
+    let answer = wire::send_h2(addr, request).await;
+    assert_eq!(answer.version(), http::Version::HTTP_2);
+    assert_eq!(answer.status(), 403);
+    assert_eq!(wire::problem_code(&answer), "https_required");
+}
+
+#[tokio::test]
 async fn a_client_forwarded_header_cannot_override_the_trusted_x_forwarded_proto() {
     let answer = records_behind(
         ProxyHeader::XForwardedProto,

@@ -49,6 +49,22 @@ pub async fn send(addr: SocketAddr, request: Request<Full<Bytes>>) -> Response<B
     Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
 }
 
+/// Sends `request` over a new HTTP/2 connection without TLS (h2c, prior knowledge) to `addr`
+/// and reads the whole answer. The request URI's scheme becomes the `:scheme` pseudo-header.
+pub async fn send_h2(addr: SocketAddr, request: Request<Full<Bytes>>) -> Response<Bytes> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let response = sender.send_request(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
+}
+
 /// The answer's header `name`, as text.
 pub fn header<'a>(response: &'a Response<Bytes>, name: &str) -> &'a str {
     response
