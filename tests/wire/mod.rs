@@ -44,9 +44,7 @@ pub async fn send(addr: SocketAddr, request: Request<Full<Bytes>>) -> Response<B
         .await
         .unwrap();
     tokio::spawn(connection);
-    let response = sender.send_request(request).await.unwrap();
-    let (parts, body) = response.into_parts();
-    Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
+    read_whole(sender.send_request(request).await.unwrap()).await
 }
 
 /// Sends `request` over a new HTTP/2 connection without TLS (h2c, prior knowledge) to `addr`
@@ -60,7 +58,11 @@ pub async fn send_h2(addr: SocketAddr, request: Request<Full<Bytes>>) -> Respons
     .await
     .unwrap();
     tokio::spawn(connection);
-    let response = sender.send_request(request).await.unwrap();
+    read_whole(sender.send_request(request).await.unwrap()).await
+}
+
+/// An answer with its whole body read.
+async fn read_whole(response: Response<hyper::body::Incoming>) -> Response<Bytes> {
     let (parts, body) = response.into_parts();
     Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
 }
