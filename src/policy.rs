@@ -218,10 +218,9 @@ impl AmbiguousPath {
 /// assert_eq!(check_path("/v1/admin;x=1/keys"), Err(AmbiguousPath::Parameter));
 /// ```
 pub fn check_path(path: &str) -> Result<(), AmbiguousPath> {
-    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
-    let last = segments.len() - 1;
-    for (i, segment) in segments.iter().enumerate() {
-        if segment.is_empty() && i != last {
+    let mut segments = path.strip_prefix('/').unwrap_or(path).split('/').peekable();
+    while let Some(segment) = segments.next() {
+        if segment.is_empty() && segments.peek().is_some() {
             return Err(AmbiguousPath::EmptySegment);
         }
         check_segment(segment)?;
