@@ -89,7 +89,15 @@ fn expiry(errors: &mut Errors, req: &CreateKeyRequest, now: SystemTime) -> Optio
 
 fn quota(errors: &mut Errors, req: &QuotaRequest) -> Option<Quota> {
     let interval = duration(errors, "quota.interval", &req.interval)?;
-    errors.check("quota", Quota::new(req.burst, interval))
+    let quota = errors.check("quota", Quota::new(req.burst, interval))?;
+    if !quota.is_whole_micros() {
+        errors.push(
+            "quota.interval",
+            "must be a whole number of microseconds (such as 1500us or 100ms)",
+        );
+        return None;
+    }
+    Some(quota)
 }
 
 impl CreateKeyRequest {
@@ -212,6 +220,15 @@ mod tests {
         }))
         .unwrap_err();
         assert_eq!(fields(error), [Some("quota".to_owned())]);
+    }
+
+    #[test]
+    fn a_quota_interval_with_a_sub_microsecond_part_is_refused() {
+        let error = create(serde_json::json!({
+            "name": "ci", "scopes": ["read:all"], "quota": {"burst": 2, "interval": "1500ns"}
+        }))
+        .unwrap_err();
+        assert_eq!(fields(error), [Some("quota.interval".to_owned())]);
     }
 
     #[test]

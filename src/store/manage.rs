@@ -23,7 +23,8 @@ pub struct NewKey {
     /// Expiry, if any; must be in the future, at most [`MAX_EXPIRY_AHEAD`] ahead and no
     /// later than [`LATEST_EXPIRY`] (9999-12-31).
     pub expires_at: Option<SystemTime>,
-    /// The key's own quota; `None` uses the layer's default.
+    /// The key's own quota; `None` uses the layer's default. Its interval must be a whole
+    /// number of microseconds ([`Quota::is_whole_micros`]).
     pub quota: Option<Quota>,
 }
 
@@ -72,7 +73,7 @@ impl NewKey {
         if let Some(at) = self.expires_at {
             check_expiry(at, now).map_err(|why| StoreError::Invalid(why.into()))?;
         }
-        Ok(())
+        check_stored_quota(self.quota)
     }
 }
 
@@ -110,6 +111,19 @@ pub fn check_expiry(at: SystemTime, now: SystemTime) -> Result<(), &'static str>
         return Err("the expiry must be at most 100 years ahead (and no later than 9999-12-31)");
     }
     Ok(())
+}
+
+/// Refuses a quota the stores could not keep exactly: they keep intervals in whole
+/// microseconds, and rounding would change the rate without a word.
+fn check_stored_quota(quota: Option<Quota>) -> Result<(), StoreError> {
+    match quota {
+        Some(q) if !q.is_whole_micros() => Err(StoreError::Invalid(format!(
+            "a key's quota interval must be a whole number of microseconds ({:?} is not): \
+             key stores keep it in microseconds and would change the rate",
+            q.interval()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn no_scope() -> StoreError {
@@ -237,6 +251,7 @@ impl KeyUpdate {
             next.scopes = scopes;
         }
         if let Some(quota) = self.quota {
+            check_stored_quota(quota)?;
             next.quota = quota;
         }
         if let Some(expires_at) = self.expires_at {

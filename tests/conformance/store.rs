@@ -334,3 +334,32 @@ pub async fn concurrent_scope_edits_are_all_applied<S: KeyStore + KeyManager + '
     assert_eq!(store.info(&id).await.unwrap().scopes, expected);
     assert_eq!(store.get(&id).await.unwrap().unwrap().scopes, expected);
 }
+
+pub async fn quota_with_a_sub_microsecond_interval_is_refused_not_rounded<
+    S: KeyStore + KeyManager,
+>(
+    store: S,
+) {
+    let odd = Quota::new(2, Duration::from_nanos(1_500)).unwrap();
+    let name = unique_name("odd-quota");
+    let refused = store
+        .create(NewKey::new(name.clone(), "read:all".parse().unwrap()).quota(odd))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid(_))),
+        "{refused:?}"
+    );
+    assert!(store.list().await.unwrap().iter().all(|k| k.name != name));
+    let id = store
+        .create(new_key("ci", "read:all"))
+        .await
+        .unwrap()
+        .info
+        .id;
+    let refused = store.update(&id, KeyUpdate::new().quota(Some(odd))).await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid(_))),
+        "{refused:?}"
+    );
+    assert_eq!(store.info(&id).await.unwrap().quota, None);
+}
