@@ -171,7 +171,7 @@ impl Quota {
     /// Whether the interval is a whole number of microseconds, as key stores keep it (any
     /// interval in µs, ms or s; `per_second(n)` for `n` dividing 1,000,000).
     pub fn is_whole_micros(&self) -> bool {
-        self.interval_nanos % 1_000 == 0
+        self.interval_nanos.is_multiple_of(1_000)
     }
 
     /// The time an empty bucket takes to refill completely (`burst × interval`).
