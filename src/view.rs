@@ -20,9 +20,12 @@
 //! # });
 //! ```
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroize;
 
 use crate::limit::Quota;
 use crate::record::KeyStatus;
@@ -70,7 +73,11 @@ pub struct QuotaView {
 
 /// A key just created or rotated: its plaintext (shown this once), a reminder of that, and
 /// the key's view.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Its `Debug` output shows `key: <redacted>`, never the plaintext, and the plaintext is
+/// overwritten with zeros when the view is dropped. Serializing it (the admin API's answer,
+/// `keygate --json`) is the one way the plaintext goes out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct CreatedKeyView {
     /// The plaintext key. It cannot be shown again.
@@ -82,9 +89,33 @@ pub struct CreatedKeyView {
     pub info: KeyView,
 }
 
+impl fmt::Debug for CreatedKeyView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreatedKeyView")
+            .field("key", &format_args!("<redacted>"))
+            .field("note", &self.note)
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+impl Drop for CreatedKeyView {
+    fn drop(&mut self) {
+        self.key.zeroize();
+    }
+}
+
 /// RFC 3339 in UTC, to the second.
+///
+/// Never fails: RFC 3339 writes years 0000 to 9999 only, so a time outside what it can show
+/// (written by hand, or by an older keygate that let an expiry past year 9999 through) is
+/// shown as the nearest time it can: `1970-01-01T00:00:00Z` for anything before the Unix
+/// epoch, `9999-12-31T23:59:59Z` for anything after the end of year 9999. Stores refuse new
+/// expiries beyond [`LATEST_EXPIRY`](crate::store::LATEST_EXPIRY).
 pub fn format_time(at: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(at).to_string()
+    let latest = UNIX_EPOCH + crate::store::LATEST_EXPIRY;
+    let shown = at.clamp(UNIX_EPOCH, latest);
+    humantime::format_rfc3339_seconds(shown).to_string()
 }
 
 /// A duration as an operator writes it: `100ms`, `1s`, `24h`, `90d`.
@@ -133,5 +164,24 @@ impl From<&CreatedKey> for CreatedKeyView {
             note: SHOWN_ONCE.to_owned(),
             info: KeyView::from(&created.info),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_past_year_9999_are_shown_as_its_last_second() {
+        let year_20000 = UNIX_EPOCH + Duration::from_secs(569_000_000_000);
+        assert_eq!(format_time(year_20000), "9999-12-31T23:59:59Z");
+        let just_past = UNIX_EPOCH + Duration::new(253_402_300_799, 999_999_999);
+        assert_eq!(format_time(just_past), "9999-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn times_before_the_epoch_are_shown_as_the_epoch() {
+        let before = UNIX_EPOCH - Duration::from_secs(86_400);
+        assert_eq!(format_time(before), "1970-01-01T00:00:00Z");
     }
 }

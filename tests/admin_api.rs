@@ -463,3 +463,121 @@ async fn removing_the_last_scope_is_refused_and_changes_nothing() {
     let shown = app.admin("GET", &format!("/admin/keys/{id}"), None).await;
     assert_eq!(shown.json["scopes"], json!(["read:all"]));
 }
+
+#[tokio::test]
+async fn expiry_further_than_a_hundred_years_is_refused_naming_the_field() {
+    let app = app().await;
+    for (body, field) in [
+        (
+            json!({"name": "ci-pipeline", "scopes": ["read:all"], "expires_in": "20000y"}),
+            "expires_in",
+        ),
+        (
+            json!({"name": "ci-pipeline", "scopes": ["read:all"], "expires_in": "101y"}),
+            "expires_in",
+        ),
+        (
+            json!({"name": "ci-pipeline", "scopes": ["read:all"], "expires_at": "9999-12-31T23:59:59Z"}),
+            "expires_at",
+        ),
+    ] {
+        app.assert_create_refused(body, field, "100 years").await;
+    }
+    let listed = app.admin("GET", "/admin/keys", None).await;
+    assert_eq!(listed.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn expiry_of_ninety_nine_years_is_accepted_and_listed() {
+    let app = app().await;
+    let created = app
+        .create(json!({"name": "ci-pipeline", "scopes": ["read:all"], "expires_in": "99y"}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    let listed = app.admin("GET", "/admin/keys", None).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert!(listed.json["keys"][1]["expires_at"].is_string());
+}
+
+/// A router over a memory store already holding a key whose times are out of any sane range
+/// (written by hand or by an older version): its id, the router and the admin key.
+async fn app_holding_absurd_times() -> (Router, String, String) {
+    let store = keygate::MemoryKeyStore::new();
+    let admin = store
+        .create(NewKey::new(
+            "admin".parse().unwrap(),
+            "admin".parse().unwrap(),
+        ))
+        .await
+        .unwrap()
+        .plaintext
+        .expose_secret()
+        .to_owned();
+    let year_20000 = std::time::UNIX_EPOCH + Duration::from_secs(569_000_000_000);
+    let id = keygate::KeyId::random().unwrap();
+    let record = keygate::KeyRecord::new(
+        id,
+        "imported".parse().unwrap(),
+        keygate::KeyDigest::from_bytes([7; 32]),
+        "read:all".parse().unwrap(),
+        std::time::UNIX_EPOCH - Duration::from_secs(86_400),
+    )
+    .with_expiry(Some(year_20000))
+    .with_last_used_at(Some(year_20000));
+    store.insert(record).unwrap();
+    let router = Router::new()
+        .nest("/admin", keygate::admin::router(Arc::new(store.clone())))
+        .layer(ApiKeyLayer::new(store, MemoryRateLimiter::new()));
+    (router, id.as_str().to_owned(), admin)
+}
+
+#[tokio::test]
+async fn a_stored_key_with_an_out_of_range_time_still_lists_and_shows() {
+    let (router, id, admin) = app_holding_absurd_times().await;
+    for path in ["/admin/keys".to_owned(), format!("/admin/keys/{id}")] {
+        let request = Request::builder()
+            .uri(&path)
+            .header("authorization", format!("Bearer {admin}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("9999-12-31T23:59:59Z"), "{text}");
+        assert!(text.contains("1970-01-01T00:00:00Z"), "{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_scope_edits_through_the_admin_api_are_all_applied() {
+    const EDITS: usize = 12;
+    let app = Arc::new(app().await);
+    let seeded: Vec<String> = (0..EDITS)
+        .map(|j| format!("write:w{j}"))
+        .chain(["admin".to_owned()])
+        .collect();
+    let created = app
+        .create(json!({"name": "edited", "scopes": seeded}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    let id = created.json["id"].as_str().unwrap().to_owned();
+    let mut edits = tokio::task::JoinSet::new();
+    for i in 0..EDITS {
+        for body in [
+            json!({"add_scopes": [format!("read:r{i}")]}),
+            json!({"remove_scopes": [format!("write:w{i}")]}),
+        ] {
+            let (app, path) = (Arc::clone(&app), format!("/admin/keys/{id}"));
+            edits.spawn(async move { app.admin("PATCH", &path, Some(body)).await.status });
+        }
+    }
+    while let Some(status) = edits.join_next().await {
+        assert_eq!(status.unwrap(), StatusCode::OK);
+    }
+    let shown = app.admin("GET", &format!("/admin/keys/{id}"), None).await;
+    let mut expected: Vec<String> = (0..EDITS).map(|i| format!("read:r{i}")).collect();
+    expected.sort();
+    expected.insert(0, "admin".to_owned());
+    assert_eq!(shown.json["scopes"], json!(expected));
+}

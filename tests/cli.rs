@@ -3,8 +3,9 @@
 
 #![cfg(feature = "cli")]
 
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
 use keygate::store::SqliteKeyStore;
@@ -43,14 +44,26 @@ impl Db {
     }
 
     fn keygate(&self, args: &[&str]) -> Run {
-        let output: Output = Command::new(env!("CARGO_BIN_EXE_keygate"))
+        self.keygate_with_stdin(args, "")
+    }
+
+    /// Runs `keygate` with `input` on its standard input.
+    fn keygate_with_stdin(&self, args: &[&str], input: &str) -> Run {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keygate"))
             .arg("--db")
             .arg(self.path())
             .args(args)
             .env_remove("KEYGATE_DB")
             .env_remove("KEYGATE_PREFIX")
-            .output()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+        drop(stdin);
+        let output: Output = child.wait_with_output().unwrap();
         Run {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8(output.stdout).unwrap(),
@@ -174,7 +187,12 @@ async fn rotate_prints_a_new_key_for_the_same_id_and_keeps_the_old_for_the_grace
     let previous = record
         .previous
         .expect("old secret kept for the grace period");
-    let hash = |key: &str| db.keygate(&["hash", key]).stdout.trim().to_owned();
+    let hash = |key: &str| {
+        db.keygate_with_stdin(&["hash"], key)
+            .stdout
+            .trim()
+            .to_owned()
+    };
     assert_eq!(previous.digest.to_hex(), hash(&old));
     assert_eq!(record.digest.to_hex(), hash(new));
 }
@@ -300,14 +318,40 @@ fn create_list_and_revoke_work_against_postgresql() {
 }
 
 #[tokio::test]
-async fn hash_prints_the_digest_the_store_keeps() {
+async fn hash_reads_the_key_from_stdin_and_prints_the_digest_the_store_keeps() {
     let db = Db::new();
     let (key, id) = db.create("ci-pipeline", &["read:all"]);
-    let run = db.keygate(&["hash", &key, "--json"]);
-    assert_eq!(run.code, 0);
+    let run = db.keygate_with_stdin(&["hash", "--json"], &format!("{key}\n"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
     let record = db.record(&id).await;
     assert_eq!(run.json()["digest"], record.digest.to_hex());
     assert_eq!(run.json()["id"], id.as_str());
+}
+
+#[tokio::test]
+async fn hash_reads_the_key_from_a_file() {
+    let db = Db::new();
+    let (key, id) = db.create("ci-pipeline", &["read:all"]);
+    let file = db.dir.path().join("key.txt");
+    std::fs::write(&file, format!("{key}\n")).unwrap();
+    let run = db.keygate(&["hash", "--file", file.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.trim(), db.record(&id).await.digest.to_hex());
+}
+
+#[tokio::test]
+async fn hash_refuses_a_key_given_on_the_command_line_and_prints_no_digest() {
+    let db = Db::new();
+    let (key, id) = db.create("ci-pipeline", &["read:all"]);
+    let run = db.keygate_with_stdin(&["hash", &key], &key);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("stdin"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains(&key[key.len() - 49..]),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stdout.contains(&db.record(&id).await.digest.to_hex()));
 }
 
 #[test]
@@ -316,5 +360,57 @@ fn hash_of_a_mistyped_key_exits_2() {
     let (key, _) = db.create("ci-pipeline", &["read:all"]);
     let last = if key.ends_with('x') { 'y' } else { 'x' };
     let typo = format!("{}{last}", &key[..key.len() - 1]);
-    assert_eq!(db.keygate(&["hash", &typo]).code, 2);
+    assert_eq!(db.keygate_with_stdin(&["hash"], &typo).code, 2);
+}
+
+#[test]
+fn hash_of_empty_stdin_exits_2() {
+    let db = Db::new();
+    db.create("ci-pipeline", &["read:all"]);
+    let run = db.keygate_with_stdin(&["hash"], "");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn expiry_further_than_a_hundred_years_exits_2_and_creates_nothing() {
+    let db = Db::new();
+    db.create("ci-pipeline", &["read:all"]);
+    for after in ["20000y", "101y"] {
+        let run = db.keygate(&[
+            "create",
+            "--name",
+            "local-dev",
+            "--scope",
+            "read:all",
+            "--expires-in",
+            after,
+        ]);
+        assert_eq!(run.code, 2, "{after}: {}", run.stderr);
+        assert!(run.stderr.contains("100 years"), "{}", run.stderr);
+    }
+    assert_eq!(db.store().await.list().await.unwrap().len(), 1);
+    assert_eq!(db.keygate(&["list"]).code, 0);
+}
+
+#[test]
+fn a_stored_key_with_an_out_of_range_expiry_still_lists_and_shows() {
+    let db = Db::new();
+    let (_, id) = db.create("imported", &["read:all"]);
+    // Year 20 000, as an older keygate could store it.
+    let conn = rusqlite::Connection::open(db.path()).unwrap();
+    conn.execute(
+        "UPDATE keygate_keys SET expires_at = 569000000000000000 WHERE id = ?1",
+        [&id],
+    )
+    .unwrap();
+    drop(conn);
+    for args in [&["list"][..], &["list", "--json"], &["show", &id]] {
+        let run = db.keygate(args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stdout.contains("9999-12-31T23:59:59Z"),
+            "{}",
+            run.stdout
+        );
+    }
 }

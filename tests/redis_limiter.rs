@@ -374,3 +374,26 @@ proptest! {
         let _: () = redis::cmd("DEL").arg(&key).query(&mut redis).unwrap();
     }
 }
+
+#[tokio::test]
+async fn limiters_for_different_key_prefixes_do_not_share_state_for_equal_ids() {
+    let Some(url) = conformance::backend_url("KEYGATE_TEST_REDIS_URL") else {
+        return;
+    };
+    let namespace = fresh_namespace();
+    let on = |prefix: &str| {
+        RedisRateLimiter::builder()
+            .namespace(namespace.clone())
+            .key_prefix(prefix.parse().unwrap())
+            .deny_cache(false)
+            .connect(url.as_str())
+    };
+    let (acme, kg) = (on("acme").await.unwrap(), on("kg").await.unwrap());
+    let id = fresh();
+    let one = quota(1, Duration::from_secs(60));
+    assert!(acme.check(&id, &one).await.unwrap().allowed);
+    assert!(!acme.check(&id, &one).await.unwrap().allowed);
+    assert!(kg.check(&id, &one).await.unwrap().allowed);
+    assert_ne!(acme.redis_key(&id), kg.redis_key(&id));
+    assert_eq!(kg.redis_key(&id), format!("{namespace}kg_{}", id.as_str()));
+}

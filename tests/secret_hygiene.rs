@@ -169,3 +169,25 @@ async fn no_secret_reaches_logs_debug_output_errors_or_bodies() {
         }
     }
 }
+
+#[cfg(any(feature = "axum", feature = "cli"))]
+#[tokio::test]
+async fn created_key_view_debug_output_redacts_the_plaintext() {
+    let store = keygate::MemoryKeyStore::new();
+    let created = store
+        .create(NewKey::new(
+            "ci-pipeline".parse().unwrap(),
+            "read:all".parse().unwrap(),
+        ))
+        .await
+        .unwrap();
+    let view = keygate::view::CreatedKeyView::from(&created);
+    let shown = format!("{view:?} {view:#?}");
+    for secret in secrets(created.plaintext.expose_secret()) {
+        assert!(!shown.contains(&secret), "{shown}");
+    }
+    assert!(
+        shown.contains("redacted") && shown.contains("ci-pipeline"),
+        "{shown}"
+    );
+}

@@ -19,7 +19,7 @@ use super::types::{
 };
 use super::{AdminCaller, AdminError, FieldError};
 use crate::key::KeyId;
-use crate::store::{CreatedKey, KeyManager};
+use crate::store::{CreatedKey, KeyManager, StoreError};
 
 type Manager = State<Arc<dyn KeyManager>>;
 
@@ -107,9 +107,13 @@ pub(super) async fn update(
 ) -> Result<Json<KeyView>, AdminError> {
     let id = key_id(&id)?;
     let request: UpdateKeyRequest = json_body(body, false)?;
-    let current = manager.info(&id).await?;
-    let update = request.validate(&current)?;
-    let info = manager.update(&id, update).await?;
+    let update = request.validate()?;
+    // The store applies the scope edits to the key's current scopes in one step; the only
+    // change it can refuse as invalid here is one that would leave no scope.
+    let info = manager.update(&id, update).await.map_err(|e| match e {
+        StoreError::Invalid(message) => AdminError::invalid("scopes", message),
+        other => AdminError::from(other),
+    })?;
     tracing::info!(by = %caller.name(), key = %id, name = %info.name, scopes = %info.scopes,
         "keygate admin: key updated");
     Ok(Json(KeyView::from(&info)))

@@ -7,7 +7,7 @@ use super::{AdminError, DEFAULT_GRACE, FieldError, MAX_GRACE};
 use crate::limit::Quota;
 use crate::record::KeyName;
 use crate::scope::{Scope, Scopes};
-use crate::store::{KeyInfo, KeyUpdate, NewKey};
+use crate::store::{KeyUpdate, NewKey, check_expiry};
 
 /// Collects field errors while a request is read.
 #[derive(Default)]
@@ -78,21 +78,26 @@ fn expiry(errors: &mut Errors, req: &CreateKeyRequest, now: SystemTime) -> Optio
         }
         (None, None) => return None,
     };
-    if at <= now {
-        let field = if req.expires_at.is_some() {
-            "expires_at"
-        } else {
-            "expires_in"
-        };
-        errors.push(field, "the expiry must be in the future");
-        return None;
-    }
+    let field = if req.expires_at.is_some() {
+        "expires_at"
+    } else {
+        "expires_in"
+    };
+    errors.check(field, check_expiry(at, now))?;
     Some(at)
 }
 
 fn quota(errors: &mut Errors, req: &QuotaRequest) -> Option<Quota> {
     let interval = duration(errors, "quota.interval", &req.interval)?;
-    errors.check("quota", Quota::new(req.burst, interval))
+    let quota = errors.check("quota", Quota::new(req.burst, interval))?;
+    if !quota.is_whole_micros() {
+        errors.push(
+            "quota.interval",
+            "must be a whole number of microseconds (such as 1500us or 100ms)",
+        );
+        return None;
+    }
+    Some(quota)
 }
 
 impl CreateKeyRequest {
@@ -117,31 +122,28 @@ impl CreateKeyRequest {
 }
 
 impl UpdateKeyRequest {
-    /// The change to make to `current`, or every refused field. Scopes are replaced
-    /// (`scopes`), then added to (`add_scopes`), then removed from (`remove_scopes`).
-    pub fn validate(&self, current: &KeyInfo) -> Result<KeyUpdate, AdminError> {
+    /// The change to make, or every refused field. Scopes are replaced (`scopes`), then added
+    /// to (`add_scopes`), then removed from (`remove_scopes`): the store applies that to the
+    /// key's current scopes in one step, so concurrent edits never undo each other.
+    pub fn validate(&self) -> Result<KeyUpdate, AdminError> {
         let mut errors = Errors::default();
         let mut update = KeyUpdate::new();
         if let Some(text) = &self.name {
             update.name = name(&mut errors, text);
         }
+        if let Some(list) = &self.scopes {
+            update.scopes = Some(Scopes::new(scope_list(&mut errors, "scopes", list)));
+        }
+        update.add_scopes = Scopes::new(scope_list(&mut errors, "add_scopes", &self.add_scopes));
+        update.remove_scopes = Scopes::new(scope_list(
+            &mut errors,
+            "remove_scopes",
+            &self.remove_scopes,
+        ));
         let touches_scopes =
             self.scopes.is_some() || !self.add_scopes.is_empty() || !self.remove_scopes.is_empty();
-        if touches_scopes {
-            let mut scopes = match &self.scopes {
-                Some(list) => Scopes::new(scope_list(&mut errors, "scopes", list)),
-                None => current.scopes.clone(),
-            };
-            for scope in scope_list(&mut errors, "add_scopes", &self.add_scopes) {
-                scopes.insert(scope);
-            }
-            for scope in scope_list(&mut errors, "remove_scopes", &self.remove_scopes) {
-                scopes.remove(&scope);
-            }
-            if scopes.is_empty() && errors.0.is_empty() {
-                errors.push("scopes", no_scope());
-            }
-            update.scopes = Some(scopes);
+        if self.scopes.as_ref().is_some_and(Vec::is_empty) && self.add_scopes.is_empty() {
+            errors.push("scopes", no_scope());
         }
         if self.name.is_none() && !touches_scopes {
             errors.0.push(FieldError {
@@ -221,15 +223,17 @@ mod tests {
     }
 
     #[test]
+    fn a_quota_interval_with_a_sub_microsecond_part_is_refused() {
+        let error = create(serde_json::json!({
+            "name": "ci", "scopes": ["read:all"], "quota": {"burst": 2, "interval": "1500ns"}
+        }))
+        .unwrap_err();
+        assert_eq!(fields(error), [Some("quota.interval".to_owned())]);
+    }
+
+    #[test]
     fn an_update_that_changes_nothing_is_refused() {
-        let info = KeyInfo::from(&crate::record::KeyRecord::new(
-            crate::key::KeyId::new("AAAAAAAAAAAA").unwrap(),
-            KeyName::new("ci").unwrap(),
-            crate::key::KeyDigest::from_bytes([0; 32]),
-            "read:all".parse().unwrap(),
-            SystemTime::now(),
-        ));
-        let error = UpdateKeyRequest::default().validate(&info).unwrap_err();
+        let error = UpdateKeyRequest::default().validate().unwrap_err();
         assert_eq!(fields(error), [None]);
     }
 

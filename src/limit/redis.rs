@@ -8,8 +8,10 @@
 //!
 //! - **One clock**: time comes from the Redis server, so clock skew between application
 //!   instances cannot mint extra burst.
-//! - **One Redis key per API key** (`<namespace><key id>`, namespace `keygate:rl:` by default),
-//!   touched by one script call: Redis Cluster friendly. Idle keys expire on their own.
+//! - **One Redis key per API key**, `<namespace><key prefix>_<key id>` (`keygate:rl:kg_<id>`
+//!   by default; set the prefix with [`key_prefix`](RedisRateLimiterBuilder::key_prefix) to
+//!   the one the layer's keys use), touched by one script call: Redis Cluster friendly. Idle
+//!   keys expire on their own. Services with different key prefixes never share state.
 //! - **Integer microseconds**: see [the rounding of quotas](self#rounding).
 //! - **Bounded**: every check answers within its timeout (100 ms by default):
 //!   [`LimiterError::Timeout`] when Redis is slow,
@@ -94,7 +96,9 @@ pub struct RedisRateLimiter {
 /// What every clone and every in-flight check share.
 struct Shared {
     conn: ConnectionManager,
-    namespace: String,
+    /// The namespace, then the key prefix and `_`: the key id completes a Redis key name.
+    key_base: String,
+    namespace_len: usize,
     timeout: Duration,
     hash: String,
     deny_cache: Option<DenyCache>,
@@ -113,17 +117,17 @@ impl RedisRateLimiter {
         Self::builder().connect(url).await
     }
 
-    /// The Redis key holding the state of key `id`: the namespace followed by the id.
+    /// The Redis key holding the state of key `id`: `<namespace><key prefix>_<id>`.
     pub fn redis_key(&self, id: &KeyId) -> String {
-        let mut key = String::with_capacity(self.shared.namespace.len() + id.as_str().len());
-        key.push_str(&self.shared.namespace);
+        let mut key = String::with_capacity(self.shared.key_base.len() + id.as_str().len());
+        key.push_str(&self.shared.key_base);
         key.push_str(id.as_str());
         key
     }
 
     /// The namespace that prefixes every Redis key of this limiter.
     pub fn namespace(&self) -> &str {
-        &self.shared.namespace
+        &self.shared.key_base[..self.shared.namespace_len]
     }
 
     /// The time a check may take before it fails with [`LimiterError::Timeout`].
@@ -138,14 +142,16 @@ impl RedisRateLimiter {
 
     fn from_parts(
         conn: ConnectionManager,
-        namespace: String,
+        key_base: String,
+        namespace_len: usize,
         timeout: Duration,
         deny_cache: Option<DenyCache>,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 conn,
-                namespace,
+                key_base,
+                namespace_len,
                 timeout,
                 hash: script::hash(),
                 deny_cache,
@@ -196,7 +202,7 @@ impl RateLimiter for RedisRateLimiter {
 impl fmt::Debug for RedisRateLimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisRateLimiter")
-            .field("namespace", &self.shared.namespace)
+            .field("namespace", &self.namespace())
             .field("timeout", &self.shared.timeout)
             .field("deny_cache", &self.shared.deny_cache.is_some())
             .finish_non_exhaustive()

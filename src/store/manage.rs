@@ -1,7 +1,7 @@
 //! [`KeyManager`]: the key lifecycle, as an operator drives it.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
@@ -20,9 +20,11 @@ pub struct NewKey {
     pub name: KeyName,
     /// Granted scopes (at least one).
     pub scopes: Scopes,
-    /// Expiry, if any; must be in the future.
+    /// Expiry, if any; must be in the future, at most [`MAX_EXPIRY_AHEAD`] ahead and no
+    /// later than [`LATEST_EXPIRY`] (9999-12-31).
     pub expires_at: Option<SystemTime>,
-    /// The key's own quota; `None` uses the layer's default.
+    /// The key's own quota; `None` uses the layer's default. Its interval must be a whole
+    /// number of microseconds ([`Quota::is_whole_micros`]).
     pub quota: Option<Quota>,
 }
 
@@ -62,19 +64,16 @@ impl NewKey {
         .with_expiry(self.expires_at)
     }
 
-    /// Checks what a store must refuse: no scope, or an expiry not in the future.
+    /// Checks what a store must refuse: no scope, or an expiry not in the future or beyond
+    /// the bound [`check_expiry`] enforces.
     pub fn validate(&self, now: SystemTime) -> Result<(), StoreError> {
         if self.scopes.is_empty() {
-            return Err(StoreError::Invalid(
-                "a key needs at least one scope (read:all, write:all or admin)".into(),
-            ));
+            return Err(no_scope());
         }
-        if self.expires_at.is_some_and(|at| at <= now) {
-            return Err(StoreError::Invalid(
-                "the expiry must be in the future".into(),
-            ));
+        if let Some(at) = self.expires_at {
+            check_expiry(at, now).map_err(|why| StoreError::Invalid(why.into()))?;
         }
-        Ok(())
+        check_stored_quota(self.quota)
     }
 }
 
@@ -92,19 +91,86 @@ impl NewKey {
     }
 }
 
+/// The furthest ahead an expiry may be set: 100 years (of 365.25 days).
+pub const MAX_EXPIRY_AHEAD: Duration = Duration::from_secs(36_525 * 86_400);
+
+/// The latest expiry any key may have, as a time after the Unix epoch:
+/// `9999-12-31T23:59:59Z`, the last second RFC 3339 can write.
+pub const LATEST_EXPIRY: Duration = Duration::from_secs(253_402_300_799);
+
+/// Checks an expiry the way every store does: in the future, at most [`MAX_EXPIRY_AHEAD`]
+/// after `now`, and no later than [`LATEST_EXPIRY`]. The error says which bound it broke.
+pub fn check_expiry(at: SystemTime, now: SystemTime) -> Result<(), &'static str> {
+    if at <= now {
+        return Err("the expiry must be in the future");
+    }
+    let too_far = now
+        .checked_add(MAX_EXPIRY_AHEAD)
+        .is_none_or(|bound| at > bound);
+    if too_far || at > UNIX_EPOCH + LATEST_EXPIRY {
+        return Err("the expiry must be at most 100 years ahead (and no later than 9999-12-31)");
+    }
+    Ok(())
+}
+
+/// Refuses a quota the stores could not keep exactly: they keep intervals in whole
+/// microseconds, and rounding would change the rate without a word.
+fn check_stored_quota(quota: Option<Quota>) -> Result<(), StoreError> {
+    match quota {
+        Some(q) if !q.is_whole_micros() => Err(StoreError::Invalid(format!(
+            "a key's quota interval must be a whole number of microseconds ({:?} is not): \
+             key stores keep it in microseconds and would change the rate",
+            q.interval()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn no_scope() -> StoreError {
+    StoreError::Invalid("a key needs at least one scope (read:all, write:all or admin)".into())
+}
+
 /// The error of a store whose OS random number generator failed.
 pub(crate) fn generation_failed(e: getrandom::Error) -> StoreError {
     StoreError::Unavailable(format!("the OS random number generator failed: {e}").into())
 }
 
-/// A change to a key's name, scopes, quota or expiry. Fields left `None` are kept.
+/// A change to a key's name, scopes, quota or expiry. Fields left `None` (or empty) are kept.
+///
+/// Scopes change in three steps, applied by the store to the key's *current* scopes inside
+/// its own lock or transaction: replaced by `scopes` if given, then `add_scopes` added, then
+/// `remove_scopes` removed. Two operators editing one key at once therefore never undo each
+/// other's additions or removals; a result without any scope is refused and changes nothing.
+///
+/// ```
+/// use keygate::{KeyManager, KeyUpdate, MemoryKeyStore, NewKey, Scope, Scopes};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let store = MemoryKeyStore::new();
+/// let id = store
+///     .create(NewKey::new("ci".parse().unwrap(), "read:all,admin".parse().unwrap()))
+///     .await
+///     .unwrap()
+///     .info
+///     .id;
+/// let edit = KeyUpdate::new()
+///     .add_scopes(Scopes::new([Scope::WriteAll]))
+///     .remove_scopes(Scopes::new([Scope::Admin]));
+/// let info = store.update(&id, edit).await.unwrap();
+/// assert_eq!(info.scopes.to_string(), "read:all,write:all");
+/// # });
+/// ```
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct KeyUpdate {
     /// New name.
     pub name: Option<KeyName>,
-    /// New scopes (replacing the old set; at least one).
+    /// New scopes (replacing the old set, before `add_scopes` and `remove_scopes` apply).
     pub scopes: Option<Scopes>,
+    /// Scopes to add to the key's current set.
+    pub add_scopes: Scopes,
+    /// Scopes to remove from the key's current set (after `add_scopes`).
+    pub remove_scopes: Scopes,
     /// New quota (`Some(None)` returns the key to the default quota).
     pub quota: Option<Option<Quota>>,
     /// New expiry (`Some(None)` removes it).
@@ -127,6 +193,23 @@ impl KeyUpdate {
     pub fn scopes(mut self, scopes: Scopes) -> Self {
         self.scopes = Some(scopes);
         self
+    }
+
+    /// Adds scopes to the key's current set.
+    pub fn add_scopes(mut self, scopes: Scopes) -> Self {
+        self.add_scopes = scopes;
+        self
+    }
+
+    /// Removes scopes from the key's current set.
+    pub fn remove_scopes(mut self, scopes: Scopes) -> Self {
+        self.remove_scopes = scopes;
+        self
+    }
+
+    /// Whether the update changes the key's scopes at all.
+    pub fn touches_scopes(&self) -> bool {
+        self.scopes.is_some() || !self.add_scopes.is_empty() || !self.remove_scopes.is_empty()
     }
 
     /// Replaces the key's quota.
@@ -154,22 +237,26 @@ impl KeyUpdate {
         if let Some(name) = &self.name {
             next.name = name.clone();
         }
-        if let Some(scopes) = &self.scopes {
-            if scopes.is_empty() {
-                return Err(StoreError::Invalid(
-                    "a key needs at least one scope (read:all, write:all or admin)".into(),
-                ));
+        if self.touches_scopes() {
+            let mut scopes = self.scopes.clone().unwrap_or_else(|| record.scopes.clone());
+            for scope in self.add_scopes.iter() {
+                scopes.insert(scope.clone());
             }
-            next.scopes = scopes.clone();
+            for scope in self.remove_scopes.iter() {
+                scopes.remove(scope);
+            }
+            if scopes.is_empty() {
+                return Err(no_scope());
+            }
+            next.scopes = scopes;
         }
         if let Some(quota) = self.quota {
+            check_stored_quota(quota)?;
             next.quota = quota;
         }
         if let Some(expires_at) = self.expires_at {
-            if expires_at.is_some_and(|at| at <= now) {
-                return Err(StoreError::Invalid(
-                    "the expiry must be in the future".into(),
-                ));
+            if let Some(at) = expires_at {
+                check_expiry(at, now).map_err(|why| StoreError::Invalid(why.into()))?;
             }
             next.expires_at = expires_at;
         }

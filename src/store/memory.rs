@@ -279,4 +279,38 @@ mod tests {
         let used = store.info(&id).await.unwrap().last_used_at.unwrap();
         assert_eq!(to_ms(used), to_ms(clock.now()));
     }
+
+    #[tokio::test]
+    async fn expiry_past_the_bound_is_refused_on_create_and_update_and_nothing_changes() {
+        let (store, clock) = store();
+        let too_far = clock.now() + manage::MAX_EXPIRY_AHEAD + Duration::from_secs(1);
+        let refused = store
+            .create(new_key("ci", "read:all").expires_at(too_far))
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Invalid(_))),
+            "{refused:?}"
+        );
+        assert!(store.is_empty());
+        let id = store
+            .create(new_key("ci", "read:all"))
+            .await
+            .unwrap()
+            .info
+            .id;
+        let refused = store
+            .update(&id, KeyUpdate::new().expires_at(Some(too_far)))
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Invalid(_))),
+            "{refused:?}"
+        );
+        assert_eq!(store.info(&id).await.unwrap().expires_at, None);
+        let within = clock.now() + manage::MAX_EXPIRY_AHEAD;
+        let info = store
+            .update(&id, KeyUpdate::new().expires_at(Some(within)))
+            .await
+            .unwrap();
+        assert_eq!(info.expires_at, Some(within));
+    }
 }

@@ -50,7 +50,10 @@ pub use cache::{CacheFuture, CachedKeyStore, CachedKeyStoreBuilder};
 #[cfg(any(feature = "cache", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "cache", feature = "postgres"))))]
 pub use invalidation::{Invalidation, InvalidationSender, Invalidations, invalidation_channel};
-pub use manage::{CreatedKey, KeyInfo, KeyManager, KeyUpdate, NewKey};
+pub use manage::{
+    CreatedKey, KeyInfo, KeyManager, KeyUpdate, LATEST_EXPIRY, MAX_EXPIRY_AHEAD, NewKey,
+    check_expiry,
+};
 pub use memory::MemoryKeyStore;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]

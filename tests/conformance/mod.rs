@@ -44,6 +44,8 @@ macro_rules! store_conformance {
             rotation_without_grace_keeps_no_previous_secret,
             per_key_quota_and_expiry_round_trip,
             touch_records_the_last_use,
+            concurrent_scope_edits_are_all_applied,
+            quota_with_a_sub_microsecond_interval_is_refused_not_rounded,
         );
     };
     (@tests $make:expr; $($check:ident),* $(,)?) => {

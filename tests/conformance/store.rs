@@ -283,3 +283,83 @@ pub async fn touch_records_the_last_use<S: KeyStore + KeyManager>(store: S) {
     }
     panic!("the use of key {id} was not recorded within 5 seconds");
 }
+
+/// Adds `add` to and removes `remove` from a key's scopes, as an operator's edit does.
+async fn edit_scopes<S: KeyManager>(
+    store: &S,
+    id: &KeyId,
+    add: Option<Scope>,
+    remove: Option<Scope>,
+) {
+    let edit = KeyUpdate::new()
+        .add_scopes(Scopes::new(add))
+        .remove_scopes(Scopes::new(remove));
+    store.update(id, edit).await.unwrap();
+}
+
+pub async fn concurrent_scope_edits_are_all_applied<S: KeyStore + KeyManager + 'static>(store: S) {
+    const EDITS: usize = 16;
+    let seeded: Vec<Scope> = (0..EDITS)
+        .map(|j| Scope::write(&format!("w{j}")).unwrap())
+        .chain([Scope::ReadAll, Scope::Admin])
+        .collect();
+    let id = store
+        .create(NewKey::new(unique_name("edited"), Scopes::new(seeded)))
+        .await
+        .unwrap()
+        .info
+        .id;
+    let store = std::sync::Arc::new(store);
+    let mut edits = tokio::task::JoinSet::new();
+    for i in 0..EDITS {
+        let adder = std::sync::Arc::clone(&store);
+        edits.spawn(async move {
+            let scope = Scope::read(&format!("r{i}")).unwrap();
+            edit_scopes(&*adder, &id, Some(scope), None).await;
+        });
+        let remover = std::sync::Arc::clone(&store);
+        edits.spawn(async move {
+            let scope = Scope::write(&format!("w{i}")).unwrap();
+            edit_scopes(&*remover, &id, None, Some(scope)).await;
+        });
+    }
+    while let Some(done) = edits.join_next().await {
+        done.unwrap();
+    }
+    let expected = Scopes::new(
+        (0..EDITS)
+            .map(|i| Scope::read(&format!("r{i}")).unwrap())
+            .chain([Scope::ReadAll, Scope::Admin]),
+    );
+    assert_eq!(store.info(&id).await.unwrap().scopes, expected);
+    assert_eq!(store.get(&id).await.unwrap().unwrap().scopes, expected);
+}
+
+pub async fn quota_with_a_sub_microsecond_interval_is_refused_not_rounded<
+    S: KeyStore + KeyManager,
+>(
+    store: S,
+) {
+    let odd = Quota::new(2, Duration::from_nanos(1_500)).unwrap();
+    let name = unique_name("odd-quota");
+    let refused = store
+        .create(NewKey::new(name.clone(), "read:all".parse().unwrap()).quota(odd))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid(_))),
+        "{refused:?}"
+    );
+    assert!(store.list().await.unwrap().iter().all(|k| k.name != name));
+    let id = store
+        .create(new_key("ci", "read:all"))
+        .await
+        .unwrap()
+        .info
+        .id;
+    let refused = store.update(&id, KeyUpdate::new().quota(Some(odd))).await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid(_))),
+        "{refused:?}"
+    );
+    assert_eq!(store.info(&id).await.unwrap().quota, None);
+}

@@ -1,5 +1,6 @@
 //! The command line, as clap reads it.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -80,9 +81,15 @@ pub enum Command {
         remove: Vec<Scope>,
     },
     /// Print the SHA-256 digest (hex) a store keeps for a key, e.g. for a config-file store.
+    /// The key is read from stdin (`keygate hash < key.txt`) or from --file, never from the
+    /// command line, where `ps` and shell history would show it.
     Hash {
-        /// The plaintext key.
-        key: String,
+        /// Read the key from this file instead of stdin.
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
+        /// Refused: a key given here would show in `ps` and shell history.
+        #[arg(hide = true)]
+        key: Option<String>,
     },
 }
 

@@ -7,7 +7,7 @@
 //! keygate scopes <id> --add write:all [--remove read:all]
 //! keygate rotate <id> [--grace 24h]
 //! keygate revoke <id>
-//! keygate hash <key>
+//! keygate hash [--file PATH]      # the key on stdin, or in the file
 //! ```
 //!
 //! Every command takes `--db PATH_OR_URL` (or `KEYGATE_DB`; default `keygate.db`), `--prefix`
@@ -20,11 +20,15 @@ mod failure;
 mod open;
 mod output;
 
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 use keygate::key::{self, KeyPrefix};
 use keygate::{KeyManager, KeyUpdate, NewKey, Scopes};
+use zeroize::Zeroizing;
 
 use args::{Cli, Command};
 use failure::{Exit, Failure};
@@ -57,8 +61,15 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
         Command::Create { .. } => Mode::CreateIfMissing,
         _ => Mode::MustExist,
     };
-    if let Command::Hash { key } = &cli.command {
-        return hash(key, out);
+    if let Command::Hash { file, key } = &cli.command {
+        if key.is_some() {
+            return Err(Failure::new(
+                Exit::Invalid,
+                "refusing a key given on the command line: `ps` and shell history would show \
+                 it. Pipe it on stdin (keygate hash < key.txt) or give --file PATH",
+            ));
+        }
+        return hash(&read_key(file.as_deref())?, out);
     }
     let manager = open::open(&global.db, &global.prefix, mode).await?;
     match &cli.command {
@@ -87,18 +98,48 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
                     "nothing to change: give --add SCOPE or --remove SCOPE",
                 ));
             }
-            let mut scopes = manager.info(id).await?.scopes;
-            add.iter().for_each(|s| {
-                scopes.insert(s.clone());
-            });
-            remove.iter().for_each(|s| {
-                scopes.remove(s);
-            });
-            out.key(&manager.update(id, KeyUpdate::new().scopes(scopes)).await?);
+            // Applied by the store to the key's current scopes in one step: an edit made
+            // meanwhile (another operator, the admin API) is kept, not overwritten.
+            let edit = KeyUpdate::new()
+                .add_scopes(Scopes::new(add.iter().cloned()))
+                .remove_scopes(Scopes::new(remove.iter().cloned()));
+            out.key(&manager.update(id, edit).await?);
         }
         Command::Hash { .. } => {}
     }
     Ok(())
+}
+
+/// The plaintext key from `file`, or from stdin without one; surrounding whitespace (the
+/// newline `echo` adds) is dropped. The buffer is wiped when dropped.
+fn read_key(file: Option<&Path>) -> Result<Zeroizing<String>, Failure> {
+    let mut text = Zeroizing::new(String::new());
+    let (read, from) = match file {
+        Some(path) => (
+            File::open(path).and_then(|mut f| f.read_to_string(&mut text)),
+            path.display().to_string(),
+        ),
+        None => (
+            std::io::stdin().read_to_string(&mut text),
+            "stdin".to_owned(),
+        ),
+    };
+    read.map_err(|e| {
+        Failure::new(
+            Exit::Invalid,
+            format!("cannot read the key from {from}: {e}"),
+        )
+    })?;
+    let key = Zeroizing::new(text.trim().to_owned());
+    if key.is_empty() {
+        return Err(Failure::new(
+            Exit::Invalid,
+            format!(
+                "no key in {from}: pipe it on stdin (keygate hash < key.txt) or give --file PATH"
+            ),
+        ));
+    }
+    Ok(key)
 }
 
 /// The digest of a plaintext key; its prefix is read from the key itself.

@@ -6,6 +6,7 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, IntoConnectionInfo, RedisResult};
 
 use super::RedisRateLimiter;
+use crate::key::KeyPrefix;
 use crate::limit::deny_cache::DenyCache;
 
 /// Configures a [`RedisRateLimiter`].
@@ -13,6 +14,7 @@ use crate::limit::deny_cache::DenyCache;
 /// | setting | default |
 /// |---|---|
 /// | [`namespace`](Self::namespace) | `keygate:rl:` |
+/// | [`key_prefix`](Self::key_prefix) | `kg`, the crate's default key prefix |
 /// | [`timeout`](Self::timeout) | 100 ms per check |
 /// | [`deny_cache`](Self::deny_cache) | on |
 /// | [`deny_cache_capacity`](Self::deny_cache_capacity) | 10,000 refused keys |
@@ -22,6 +24,7 @@ use crate::limit::deny_cache::DenyCache;
 #[derive(Debug, Clone)]
 pub struct RedisRateLimiterBuilder {
     namespace: String,
+    key_prefix: KeyPrefix,
     timeout: Duration,
     deny_cache: bool,
     deny_cache_capacity: usize,
@@ -31,16 +34,26 @@ impl RedisRateLimiterBuilder {
     pub(super) fn new() -> Self {
         Self {
             namespace: String::from("keygate:rl:"),
+            key_prefix: KeyPrefix::default(),
             timeout: Duration::from_millis(100),
             deny_cache: true,
             deny_cache_capacity: 10_000,
         }
     }
 
-    /// The prefix of every Redis key of this limiter; the key id follows it. Instances that must
+    /// The prefix of every Redis key of this limiter; the key prefix and id follow it. Instances that must
     /// share limits use the same namespace.
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = namespace.into();
+        self
+    }
+
+    /// The prefix of the API keys this limiter counts (`acme` for `acme_…` keys): set it to
+    /// the prefix the layer's keys use. It is part of every Redis key name
+    /// (`<namespace><prefix>_<key id>`), so services with different key prefixes never share
+    /// limits for equal key ids, even on one Redis server and namespace.
+    pub fn key_prefix(mut self, prefix: KeyPrefix) -> Self {
+        self.key_prefix = prefix;
         self
     }
 
@@ -89,6 +102,10 @@ impl RedisRateLimiterBuilder {
         let deny_cache = self
             .deny_cache
             .then(|| DenyCache::new(self.deny_cache_capacity));
-        RedisRateLimiter::from_parts(manager, self.namespace, self.timeout, deny_cache)
+        let namespace_len = self.namespace.len();
+        let mut key_base = self.namespace;
+        key_base.push_str(self.key_prefix.as_str());
+        key_base.push('_');
+        RedisRateLimiter::from_parts(manager, key_base, namespace_len, self.timeout, deny_cache)
     }
 }

@@ -97,9 +97,9 @@ pub(super) fn record_from_row(row: &Row) -> Result<KeyRecord, StoreError> {
 
 /// The `quota_burst` and `quota_interval_us` columns of a quota.
 ///
-/// The interval is kept in whole microseconds, cut as every keygate store cuts it: a quota
-/// such as 3 per second (333 333.3 µs) reads back 0.3 µs shorter. A quota's interval is at
-/// least 1 µs, so it never reads back as zero.
+/// The interval is kept in whole microseconds. `NewKey::validate` and `KeyUpdate::apply`
+/// refuse a quota with a sub-microsecond part before it gets here, so what is stored reads
+/// back as the same quota.
 pub(super) fn quota_columns(
     quota: Option<Quota>,
 ) -> Result<(Option<i32>, Option<i64>), StoreError> {
