@@ -18,11 +18,14 @@ use http::request::Parts;
 use http::{Request, Response};
 
 use crate::authenticated::AuthenticatedKey;
+use crate::client_addr::ClientAddr;
 use crate::clock::Clock;
 use crate::code::ErrorCode;
 use crate::extract::{self, ExtractError, Malformed};
 use crate::key::{self, KeyDigest, KeyId, KeyPrefix};
-use crate::limit::{Decision, FailurePolicy, LimiterError, Quota, RateLimiter};
+use crate::limit::{
+    Client, Decision, FailureLimiter, FailurePolicy, LimiterError, Quota, RateLimiter, Refusal,
+};
 use crate::policy::ScopePolicy;
 use crate::ratelimit_headers::{HeaderStyle, PendingHeaders};
 use crate::record::KeyRecord;
@@ -47,6 +50,8 @@ pub(crate) struct Config<K, L, P, R> {
     pub(crate) limiter_failure: FailurePolicy,
     pub(crate) unavailable_retry_after: Duration,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Failed authentications per client; `None` when switched off.
+    pub(crate) failures: Option<FailureLimiter>,
 }
 
 /// Rate-limit headers to add to the inner service's response.
@@ -60,6 +65,8 @@ pub(crate) struct Pending<B, KF, LF> {
     digest: KeyDigest,
     required: Option<Scope>,
     grpc: bool,
+    /// Whom a failure of this request counts against (when failures are limited).
+    client: Client,
     stage: Stage<KF, LF>,
 }
 
@@ -117,7 +124,7 @@ where
         if self.require_https && !transport::is_https(&request, self.trust_forwarded) {
             return Err(self.reject(ErrorCode::HttpsRequired, grpc));
         }
-        let (id, digest) = match extract::bearer_token(request.headers()) {
+        let parsed = match extract::bearer_token(request.headers()) {
             Err(ExtractError::Missing) => return Err(self.reject(ErrorCode::MissingApiKey, grpc)),
             Err(ExtractError::Malformed(m)) => {
                 return Err(self
@@ -125,7 +132,7 @@ where
                     .with_reason(m.description()));
             }
             Ok(token) => match key::parse(token, &self.prefix) {
-                Ok(parsed) => (parsed.id(), parsed.digest()),
+                Ok(parsed) => parsed,
                 Err(e) => {
                     return Err(self
                         .reject(ErrorCode::MalformedApiKey, grpc)
@@ -133,6 +140,8 @@ where
                 }
             },
         };
+        let client = self.admit(&request, grpc)?;
+        let (id, digest) = (parsed.id(), parsed.digest());
         let (parts, body) = request.into_parts();
         let required = self.policy.required_scope(&parts);
         let lookup = self.store.get(&id);
@@ -143,6 +152,7 @@ where
             digest,
             required,
             grpc,
+            client,
             stage: Stage::Lookup(lookup),
         })
     }
@@ -164,6 +174,7 @@ where
                     if let Err(code) =
                         crate::verify::verify(record.as_deref(), &pending.digest, &*self.clock)
                     {
+                        self.failed(pending.client);
                         let mut rejection = self.reject(code, pending.grpc);
                         if let (Some(r), ErrorCode::RevokedApiKey | ErrorCode::ExpiredApiKey) =
                             (&record, code)
@@ -173,6 +184,7 @@ where
                         return Poll::Ready(Err(rejection));
                     }
                     let Some(record) = record else {
+                        self.failed(pending.client);
                         return Poll::Ready(Err(
                             self.reject(ErrorCode::InvalidApiKey, pending.grpc)
                         ));
@@ -220,6 +232,30 @@ where
                     });
                 }
             }
+        }
+    }
+
+    /// Whom a failure of `request` would count against, unless its client is already over
+    /// its failure budget: then the 429 that spares the hash and the lookup.
+    fn admit<B>(&self, request: &Request<B>, grpc: bool) -> Result<Client, Rejection> {
+        let Some(failures) = &self.failures else {
+            return Ok(Client::Unattributed);
+        };
+        let client = Client::of(ClientAddr::of(request.extensions()));
+        failures
+            .admit(client)
+            .map_err(|Refusal { quota, decision }| {
+                self.reject(ErrorCode::RateLimited, grpc)
+                    .with_reason("Too many failed authentication attempts from this client")
+                    .with_rate_limit(quota, decision)
+            })?;
+        Ok(client)
+    }
+
+    /// Counts a failed authentication (unknown id, wrong secret, revoked or expired key).
+    fn failed(&self, client: Client) {
+        if let Some(failures) = &self.failures {
+            failures.record(client);
         }
     }
 
