@@ -403,3 +403,63 @@ async fn longest_settings_are_cut_instead_of_overflowing() {
     assert!(cache.get(&id).await.unwrap().is_some());
     assert_eq!(store.lookups(), 2);
 }
+
+#[tokio::test]
+async fn lookup_begun_before_an_invalidation_never_brings_the_old_record_back() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = CachedKeyStore::builder(store.clone())
+        .ttl(Duration::from_millis(20))
+        .stale_limit(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let (id, plaintext) = key(&store, "read:all").await;
+    cache.get(&id).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    store.fail(true);
+    // Begun with the stale record in hand; the revocation notice arrives before it runs.
+    let begun = cache.get(&id);
+    store.inner.revoke(&id).await.unwrap();
+    cache.invalidate(&id);
+    assert!(begun.await.unwrap_err().is_unavailable());
+    let answer = send(&service(cache), with_key(get("/"), &plaintext)).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        answer.body
+    );
+}
+
+#[tokio::test]
+async fn key_revoked_through_the_cache_is_refused_as_revoked_while_the_store_fails() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = cache(&store);
+    let (id, plaintext) = key(&store, "read:all").await;
+    let svc = service(cache.clone());
+    assert_eq!(
+        send(&svc, with_key(get("/"), &plaintext)).await.status,
+        StatusCode::OK
+    );
+    cache.revoke(&id).await.unwrap();
+    store.fail(true);
+    let answer = send(&svc, with_key(get("/"), &plaintext)).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    assert_eq!(answer.code(), "revoked_api_key");
+}
+
+#[tokio::test]
+async fn notice_about_a_key_known_revoked_keeps_it_refused_as_revoked_while_the_store_fails() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = cache(&store);
+    let (id, plaintext) = key(&store, "read:all").await;
+    store.inner.revoke(&id).await.unwrap();
+    let svc = service(cache.clone());
+    assert_eq!(
+        send(&svc, with_key(get("/"), &plaintext)).await.code(),
+        "revoked_api_key"
+    );
+    cache.invalidate(&id);
+    store.fail(true);
+    let answer = send(&svc, with_key(get("/"), &plaintext)).await;
+    assert_eq!(answer.code(), "revoked_api_key", "{}", answer.body);
+}
