@@ -362,7 +362,6 @@ impl<S: KeyStore> Shared<S> {
         let result = self.inner.get(&id).await;
         let now = Instant::now();
         let floor = self.floor.load(Ordering::SeqCst);
-        let entry = self.entries.entry(id);
         match (&result, stale) {
             (Ok(record), _) => {
                 let loaded = Cached::loaded(
@@ -373,25 +372,24 @@ impl<S: KeyStore> Shared<S> {
                     self.stale_limit,
                     stamp,
                 );
-                // Decided under the entry's lock, which invalidations take too: an answer
-                // that may predate an invalidation is not cached.
-                entry.and_compute_with(|_| {
-                    if self.epoch.load(Ordering::SeqCst) == epoch {
-                        Op::Put(loaded)
-                    } else {
-                        Op::Nop
-                    }
-                });
+                self.entries.insert(id, loaded);
+                // An invalidation between the question and the insert: the answer may predate
+                // it. (An invalidation after this check writes its tombstone after the insert.)
+                if self.epoch.load(Ordering::SeqCst) != epoch {
+                    self.invalidate_with(&id, None);
+                }
             }
             (Err(_), Some(stale)) => {
-                entry.and_compute_with(|current| match current {
-                    Some(current)
-                        if current.value().stamp == stale.stamp && stale.stamp >= floor =>
-                    {
-                        Op::Put(Cached::retried(stale, now))
-                    }
-                    _ => Op::Nop,
-                });
+                self.entries
+                    .entry(id)
+                    .and_compute_with(|current| match current {
+                        Some(current)
+                            if current.value().stamp == stale.stamp && stale.stamp >= floor =>
+                        {
+                            Op::Put(Cached::retried(stale, now))
+                        }
+                        _ => Op::Nop,
+                    });
             }
             (Err(_), None) => {}
         }
