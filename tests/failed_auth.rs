@@ -307,3 +307,36 @@ async fn without_the_failure_limit_every_bad_key_is_looked_up() {
         usize::try_from(burst + 20).unwrap()
     );
 }
+
+#[tokio::test]
+async fn requests_without_an_address_share_one_bucket_and_client_addr_tells_clients_apart() {
+    let harness = common::Harness::new();
+    let (_, valid) = harness.key("production-backend", "read:all").await;
+    let limit = FailureLimit::default()
+        .per_client(per_client(3))
+        .unattributed(per_client(3));
+    let layer = harness.builder().failure_limit(limit).build();
+    let svc: common::Svc = tower::util::BoxCloneService::new(
+        tower::ServiceBuilder::new()
+            .layer(layer)
+            .service(tower::service_fn(common::echo)),
+    );
+    let anonymous = |key: &str| common::with_key(common::get("/v1/records"), key);
+    let from = |ip: [u8; 4], key: &str| {
+        let mut request = anonymous(key);
+        request
+            .extensions_mut()
+            .insert(keygate::ClientAddr(ip.into()));
+        request
+    };
+    for _ in 0..3 {
+        let answer = common::send(&svc, anonymous(&random_key())).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
+    // Every request without an address shares the spent bucket, valid keys included.
+    let answer = common::send(&svc, anonymous(&valid)).await;
+    assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+    // A request that carries its client's address has its own.
+    let answer = common::send(&svc, from([192, 0, 2, 7], &valid)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
