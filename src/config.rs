@@ -4,8 +4,10 @@
 //! request ─► transport ─► extract ─► parse ─► lookup ─► verify ─► authorize ─► limit ─► inner
 //! ```
 //!
-//! Stages before `lookup` touch no store. Scope is checked before the limiter, so a 403 never
-//! spends quota.
+//! Stages before `lookup` touch no store. Between `parse` and the hash of the secret, a client
+//! over its failure budget (see [`FailureLimit`](crate::limit::FailureLimit)) is answered 429,
+//! and every failed verification is counted against its client. Scope is checked before the
+//! limiter, so a 403 never spends quota.
 
 use std::future::Future;
 use std::pin::Pin;

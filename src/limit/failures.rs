@@ -1,38 +1,4 @@
-//! [`FailureLimit`]: throttling failed authentication per client address, before the store is
-//! asked.
-//!
-//! An unknown id, a wrong secret, a revoked or an expired key each cost a SHA-256 and a store
-//! lookup. The layer counts these failures per client address (see
-//! [`ClientAddr`](crate::ClientAddr)) with the same GCRA rule as the per-key limiters, and
-//! keeps one global count besides:
-//!
-//! - a client **over its own failure budget** is answered 429 `rate_limited`, with
-//!   `Retry-After`, before its key is hashed or looked up (what GitHub and most APIs answer to
-//!   repeated failed authentication); this holds for every request it sends, valid keys
-//!   included, until its budget refills;
-//! - while the **global failure budget** is spent, clients that failed recently are answered
-//!   the same way, while clients without recent failures (the valid-key users) still go
-//!   through: a flood of bad keys does not starve valid keys;
-//! - malformed keys do not count: they are refused before any hash or lookup anyway.
-//!
-//! IPv6 clients are counted per /64 (one host's usual allocation); IPv4 clients per address.
-//! Requests with no known address share one bucket with the
-//! [`unattributed`](FailureLimit::unattributed) budget, so one flooding client then throttles
-//! every such request: give the layer the address. At most
-//! [`max_clients`](FailureLimit::max_clients) clients are tracked; clients whose budget is
-//! full again are forgotten first, and a client that finds no room is not tracked (only the
-//! global count sees its failures).
-//!
-//! ```
-//! use std::num::NonZeroU32;
-//! use keygate::limit::FailureLimit;
-//! use keygate::Quota;
-//!
-//! // 10 failures at once per client, then one a minute.
-//! let strict = FailureLimit::default()
-//!     .per_client(Quota::per_minute(NonZeroU32::new(1).unwrap()).allow_burst(NonZeroU32::new(10).unwrap()));
-//! assert_eq!(strict.per_client_quota().burst(), 10);
-//! ```
+//! [`FailureLimit`]: throttling failed authentication per client address.
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
@@ -60,7 +26,45 @@ const SHARDS: usize = 16;
 /// | [`max_clients`](Self::max_clients) | 100 000 |
 ///
 /// The defaults never touch a client that fails now and then; they stop a script that retries
-/// a bad key in a loop, and one client's flood of random keys, after a few seconds.
+/// a bad key in a loop, and one client's flood of random keys, after a few seconds. The limit
+/// is on by default because without it every bad key costs a hash and a store lookup, which a
+/// single client can repeat as fast as the store answers; the price is that a client over its
+/// budget is refused even with a valid key until its budget refills (one failure a second),
+/// and that clients behind one address (NAT, a proxy, or no address known) share a budget.
+///
+///
+/// An unknown id, a wrong secret, a revoked or an expired key each cost a SHA-256 and a store
+/// lookup. The layer counts these failures per client address (see
+/// [`ClientAddr`](crate::ClientAddr)) with the same GCRA rule as the per-key limiters, and
+/// keeps one global count besides:
+///
+/// - a client **over its own failure budget** is answered 429 `rate_limited`, with
+///   `Retry-After`, before its key is hashed or looked up (what GitHub and most APIs answer to
+///   repeated failed authentication); this holds for every request it sends, valid keys
+///   included, until its budget refills;
+/// - while the **global failure budget** is spent, clients that failed recently are answered
+///   the same way, while clients without recent failures (the valid-key users) still go
+///   through: a flood of bad keys does not starve valid keys;
+/// - malformed keys do not count: they are refused before any hash or lookup anyway.
+///
+/// IPv6 clients are counted per /64 (one host's usual allocation); IPv4 clients per address.
+/// Requests with no known address share one bucket with the
+/// [`unattributed`](FailureLimit::unattributed) budget, so one flooding client then throttles
+/// every such request: give the layer the address. At most
+/// [`max_clients`](FailureLimit::max_clients) clients are tracked; clients whose budget is
+/// full again are forgotten first, and a client that finds no room is not tracked (only the
+/// global count sees its failures).
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use keygate::limit::FailureLimit;
+/// use keygate::Quota;
+///
+/// // 10 failures at once per client, then one a minute.
+/// let strict = FailureLimit::default()
+///     .per_client(Quota::per_minute(NonZeroU32::MIN).allow_burst(NonZeroU32::new(10).unwrap()));
+/// assert_eq!(strict.per_client_quota().burst(), 10);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailureLimit {
     per_client: Quota,
