@@ -74,7 +74,8 @@ impl SqliteKeyStoreBuilder {
     }
 
     /// How long a lookup waits for its answer before it is [`StoreError::Timeout`] (503 from
-    /// the layer; default [`DEFAULT_LOOKUP_TIMEOUT`]). Runs on Tokio's timer.
+    /// the layer; default [`DEFAULT_LOOKUP_TIMEOUT`]). Runs on Tokio's timer, so the runtime
+    /// needs its time driver (`#[tokio::main]` has it).
     pub fn lookup_timeout(mut self, timeout: Duration) -> Self {
         self.lookup_timeout = timeout;
         self

@@ -35,7 +35,8 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 /// lookup not answered within the store's
 /// [`lookup_timeout`](super::SqliteKeyStoreBuilder::lookup_timeout) is
 /// [`StoreError::Timeout`]. The time limit runs on Tokio's timer: outside a Tokio runtime
-/// there is none.
+/// there is none, and inside one the runtime needs its time driver (`enable_time`, which
+/// `#[tokio::main]` and `enable_all` turn on).
 #[must_use = "futures do nothing unless polled"]
 pub struct SqliteFuture<T> {
     state: State<T>,
