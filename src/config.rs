@@ -4,8 +4,10 @@
 //! request ─► transport ─► path ─► extract ─► parse ─► lookup ─► verify ─► authorize ─► limit ─► inner
 //! ```
 //!
-//! Stages before `lookup` touch no store. Scope is checked before the limiter, so a 403 never
-//! spends quota.
+//! Stages before `lookup` touch no store. Between `parse` and the hash of the secret, a client
+//! over its failure budget (see [`FailureLimit`](crate::limit::FailureLimit)) is answered 429,
+//! and every failed verification is counted against its client. Scope is checked before the
+//! limiter, so a 403 never spends quota.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,11 +20,14 @@ use http::request::Parts;
 use http::{Request, Response};
 
 use crate::authenticated::AuthenticatedKey;
+use crate::client_addr::ClientAddr;
 use crate::clock::Clock;
 use crate::code::ErrorCode;
 use crate::extract::{self, ExtractError, Malformed};
 use crate::key::{self, KeyDigest, KeyId, KeyPrefix};
-use crate::limit::{Decision, FailurePolicy, LimiterError, Quota, RateLimiter};
+use crate::limit::{
+    Client, Decision, FailureLimiter, FailurePolicy, LimiterError, Quota, RateLimiter, Refusal,
+};
 use crate::policy::ScopePolicy;
 use crate::ratelimit_headers::{HeaderStyle, PendingHeaders};
 use crate::record::KeyRecord;
@@ -47,6 +52,8 @@ pub(crate) struct Config<K, L, P, R> {
     pub(crate) limiter_failure: FailurePolicy,
     pub(crate) unavailable_retry_after: Duration,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Failed authentications per client; `None` when switched off.
+    pub(crate) failures: Option<FailureLimiter>,
 }
 
 /// Rate-limit headers to add to the inner service's response.
@@ -60,6 +67,8 @@ pub(crate) struct Pending<B, KF, LF> {
     digest: KeyDigest,
     required: Option<Scope>,
     grpc: bool,
+    /// Whom a failure of this request counts against (when failures are limited).
+    client: Client,
     stage: Stage<KF, LF>,
 }
 
@@ -123,7 +132,7 @@ where
                 .reject(ErrorCode::MalformedRequest, grpc)
                 .with_reason(ambiguous.description()));
         }
-        let (id, digest) = match extract::bearer_token(request.headers()) {
+        let parsed = match extract::bearer_token(request.headers()) {
             Err(ExtractError::Missing) => return Err(self.reject(ErrorCode::MissingApiKey, grpc)),
             Err(ExtractError::Malformed(m)) => {
                 return Err(self
@@ -131,7 +140,7 @@ where
                     .with_reason(m.description()));
             }
             Ok(token) => match key::parse(token, &self.prefix) {
-                Ok(parsed) => (parsed.id(), parsed.digest()),
+                Ok(parsed) => parsed,
                 Err(e) => {
                     return Err(self
                         .reject(ErrorCode::MalformedApiKey, grpc)
@@ -139,6 +148,8 @@ where
                 }
             },
         };
+        let client = self.admit(&request, grpc)?;
+        let (id, digest) = (parsed.id(), parsed.digest());
         // Never indexed by HPACK, printed as `Sensitive` by Debug, wherever the request goes.
         if let Some(value) = request.headers_mut().get_mut(http::header::AUTHORIZATION) {
             value.set_sensitive(true);
@@ -153,6 +164,7 @@ where
             digest,
             required,
             grpc,
+            client,
             stage: Stage::Lookup(lookup),
         })
     }
@@ -174,6 +186,7 @@ where
                     if let Err(code) =
                         crate::verify::verify(record.as_deref(), &pending.digest, &*self.clock)
                     {
+                        self.failed(pending.client);
                         let mut rejection = self.reject(code, pending.grpc);
                         if let (Some(r), ErrorCode::RevokedApiKey | ErrorCode::ExpiredApiKey) =
                             (&record, code)
@@ -183,6 +196,7 @@ where
                         return Poll::Ready(Err(rejection));
                     }
                     let Some(record) = record else {
+                        self.failed(pending.client);
                         return Poll::Ready(Err(
                             self.reject(ErrorCode::InvalidApiKey, pending.grpc)
                         ));
@@ -230,6 +244,30 @@ where
                     });
                 }
             }
+        }
+    }
+
+    /// Whom a failure of `request` would count against, unless its client is already over
+    /// its failure budget: then the 429 that spares the hash and the lookup.
+    fn admit<B>(&self, request: &Request<B>, grpc: bool) -> Result<Client, Rejection> {
+        let Some(failures) = &self.failures else {
+            return Ok(Client::Unattributed);
+        };
+        let client = Client::of(ClientAddr::of(request.extensions()));
+        failures
+            .admit(client)
+            .map_err(|Refusal { quota, decision }| {
+                self.reject(ErrorCode::RateLimited, grpc)
+                    .with_reason("Too many failed authentication attempts from this client")
+                    .with_rate_limit(quota, decision)
+            })?;
+        Ok(client)
+    }
+
+    /// Counts a failed authentication (unknown id, wrong secret, revoked or expired key).
+    fn failed(&self, client: Client) {
+        if let Some(failures) = &self.failures {
+            failures.record(client);
         }
     }
 

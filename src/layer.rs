@@ -9,7 +9,7 @@ use tower_layer::Layer;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::key::KeyPrefix;
-use crate::limit::{FailurePolicy, Quota, RateLimiter};
+use crate::limit::{FailureLimit, FailureLimiter, FailurePolicy, Quota, RateLimiter};
 use crate::policy::{MethodPolicy, ScopePolicy};
 use crate::ratelimit_headers::{HeaderStyle, RateLimitHeaders};
 use crate::respond::{DefaultRejection, RejectionResponder};
@@ -55,6 +55,7 @@ impl<K: KeyStore, L: RateLimiter> ApiKeyLayer<K, L> {
             limiter_failure: FailurePolicy::default(),
             unavailable_retry_after: Duration::from_secs(5),
             clock: Arc::new(SystemClock::new()),
+            failure_limit: Some(FailureLimit::default()),
         }
     }
 }
@@ -74,6 +75,7 @@ impl<K, L, P, R> fmt::Debug for ApiKeyLayer<K, L, P, R> {
             .field("realm", &self.config.realm)
             .field("default_quota", &self.config.default_quota)
             .field("require_https", &self.config.require_https)
+            .field("failure_limit", &self.config.failures.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -119,6 +121,7 @@ impl InvalidRealm {
 /// | [`trusted_proxy_header`](Self::trusted_proxy_header) | none: only the TLS acceptor's [`SecureTransport`](crate::SecureTransport) makes a request HTTPS |
 /// | [`on_limiter_failure`](Self::on_limiter_failure) | fail closed (503) |
 /// | [`unavailable_retry_after`](Self::unavailable_retry_after) | 5 s |
+/// | [`failure_limit`](Self::failure_limit) | on, [`FailureLimit::default`] (off with [`without_failure_limit`](Self::without_failure_limit)) |
 pub struct ApiKeyLayerBuilder<K, L, P = MethodPolicy, R = DefaultRejection> {
     store: K,
     limiter: L,
@@ -133,6 +136,7 @@ pub struct ApiKeyLayerBuilder<K, L, P = MethodPolicy, R = DefaultRejection> {
     limiter_failure: FailurePolicy,
     unavailable_retry_after: Duration,
     clock: Arc<dyn Clock>,
+    failure_limit: Option<FailureLimit>,
 }
 
 impl<K, L, P, R> fmt::Debug for ApiKeyLayerBuilder<K, L, P, R> {
@@ -168,6 +172,7 @@ where
             limiter_failure: self.limiter_failure,
             unavailable_retry_after: self.unavailable_retry_after,
             clock: self.clock,
+            failure_limit: self.failure_limit,
         }
     }
 
@@ -190,6 +195,7 @@ where
             limiter_failure: self.limiter_failure,
             unavailable_retry_after: self.unavailable_retry_after,
             clock: self.clock,
+            failure_limit: self.failure_limit,
         }
     }
 
@@ -246,7 +252,23 @@ where
         self
     }
 
-    /// The clock used for expiry and rotation grace (a
+    /// Throttles failed authentication per client address (on by default, see
+    /// [`FailureLimit`]): a client over its failure budget is answered 429 `rate_limited`
+    /// before its key is hashed or looked up. The client address comes from
+    /// [`ClientAddr`](crate::ClientAddr) or axum's `ConnectInfo<SocketAddr>`, never from
+    /// forwarding headers.
+    pub fn failure_limit(mut self, limit: FailureLimit) -> Self {
+        self.failure_limit = Some(limit);
+        self
+    }
+
+    /// Never throttles failed authentication: every failure costs a hash and a store lookup.
+    pub fn without_failure_limit(mut self) -> Self {
+        self.failure_limit = None;
+        self
+    }
+
+    /// The clock used for expiry, rotation grace and the failure limit (a
     /// [`ManualClock`](crate::clock::ManualClock) in tests).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -269,6 +291,9 @@ where
                 trusted_proxy: self.trusted_proxy,
                 limiter_failure: self.limiter_failure,
                 unavailable_retry_after: self.unavailable_retry_after,
+                failures: self
+                    .failure_limit
+                    .map(|limit| FailureLimiter::new(limit, Arc::clone(&self.clock))),
                 clock: self.clock,
             }),
         }

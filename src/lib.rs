@@ -89,6 +89,7 @@ mod authenticated;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod body;
+mod client_addr;
 pub mod clock;
 mod code;
 mod config;
@@ -114,11 +115,14 @@ pub mod view;
 
 pub use authenticated::AuthenticatedKey;
 pub use body::ResponseBody;
+pub use client_addr::ClientAddr;
 pub use code::ErrorCode;
 pub use future::ResponseFuture;
 pub use key::{ApiKey, KeyDigest, KeyId, KeyPrefix};
 pub use layer::{ApiKeyLayer, ApiKeyLayerBuilder, InvalidRealm};
-pub use limit::{Decision, FailurePolicy, LimiterError, MemoryRateLimiter, Quota, RateLimiter};
+pub use limit::{
+    Decision, FailureLimit, FailurePolicy, LimiterError, MemoryRateLimiter, Quota, RateLimiter,
+};
 #[cfg(feature = "redis")]
 pub use limit::{RedisRateLimiter, RedisRateLimiterBuilder};
 pub use policy::{MethodPolicy, RoutePolicy, ScopePolicy};

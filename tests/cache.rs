@@ -2,6 +2,10 @@
 //! coalesced misses, eviction on change, invalidations, and serving while the store fails.
 
 mod common;
+#[cfg(feature = "postgres")]
+mod conformance;
+#[cfg(feature = "postgres")]
+mod postgres_common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -402,4 +406,147 @@ async fn longest_settings_are_cut_instead_of_overflowing() {
     );
     assert!(cache.get(&id).await.unwrap().is_some());
     assert_eq!(store.lookups(), 2);
+}
+
+#[tokio::test]
+async fn lookup_begun_before_an_invalidation_never_brings_the_old_record_back() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = CachedKeyStore::builder(store.clone())
+        .ttl(Duration::from_millis(20))
+        .stale_limit(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let (id, plaintext) = key(&store, "read:all").await;
+    cache.get(&id).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    store.fail(true);
+    // Begun with the stale record in hand; the revocation notice arrives before it runs.
+    let begun = cache.get(&id);
+    store.inner.revoke(&id).await.unwrap();
+    cache.invalidate(&id);
+    assert!(begun.await.unwrap_err().is_unavailable());
+    let answer = send(&service(cache), with_key(get("/"), &plaintext)).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        answer.body
+    );
+}
+
+#[tokio::test]
+async fn key_revoked_through_the_cache_is_refused_as_revoked_while_the_store_fails() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = cache(&store);
+    let (id, plaintext) = key(&store, "read:all").await;
+    let svc = service(cache.clone());
+    assert_eq!(
+        send(&svc, with_key(get("/"), &plaintext)).await.status,
+        StatusCode::OK
+    );
+    cache.revoke(&id).await.unwrap();
+    store.fail(true);
+    let answer = send(&svc, with_key(get("/"), &plaintext)).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    assert_eq!(answer.code(), "revoked_api_key");
+}
+
+#[tokio::test]
+async fn notice_about_a_key_known_revoked_keeps_it_refused_as_revoked_while_the_store_fails() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = cache(&store);
+    let (id, plaintext) = key(&store, "read:all").await;
+    store.inner.revoke(&id).await.unwrap();
+    let svc = service(cache.clone());
+    assert_eq!(
+        send(&svc, with_key(get("/"), &plaintext)).await.code(),
+        "revoked_api_key"
+    );
+    cache.invalidate(&id);
+    store.fail(true);
+    let answer = send(&svc, with_key(get("/"), &plaintext)).await;
+    assert_eq!(answer.code(), "revoked_api_key", "{}", answer.body);
+}
+
+/// The notify path of a real PostgreSQL: a revocation announced by another instance, then the
+/// server stopped.
+#[cfg(feature = "postgres")]
+mod over_postgres {
+    use std::time::Duration;
+
+    use http::StatusCode;
+    use keygate::store::{CachedKeyStore, Invalidation};
+    use keygate::{KeyId, KeyManager, KeyStore, NewKey};
+
+    use crate::common::{get, send, with_key};
+    use crate::postgres_common::{self, RestartPostgres, services};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn revocation_notice_is_never_undone_while_postgresql_is_down() {
+        let Some(builder) = postgres_common::builder() else {
+            return;
+        };
+        let store = builder.timeout(Duration::from_secs(2)).build().unwrap();
+        store.migrate().await.unwrap();
+        let cache = CachedKeyStore::builder(store.clone())
+            .ttl(Duration::from_millis(200))
+            .stale_limit(Duration::from_secs(600))
+            .invalidations(store.invalidations())
+            .build()
+            .unwrap();
+        postgres_common::until_listening(&store).await;
+        let other = postgres_common::store().await.unwrap();
+        let unique = KeyId::random().unwrap().as_str().to_ascii_lowercase();
+        let created = cache
+            .create(NewKey::new(
+                format!("notice-{unique}").parse().unwrap(),
+                "read:all".parse().unwrap(),
+            ))
+            .await
+            .unwrap();
+        let (id, plaintext) = (
+            created.info.id,
+            created.plaintext.expose_secret().to_owned(),
+        );
+        let svc = postgres_common::service(cache.clone());
+        assert_eq!(
+            send(&svc, with_key(get("/"), &plaintext)).await.status,
+            StatusCode::OK
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+
+        // A lookup begins with the stale record in hand; then another instance revokes the key
+        // and the notice arrives.
+        let begun = cache.get(&id);
+        let mut notices = store.invalidations();
+        other.revoke(&id).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while notices.recv().await != Some(Invalidation::Key(id)) {}
+        })
+        .await
+        .expect("the revocation is announced");
+        // The cache's own follower gets the same notice.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+
+        let restart = RestartPostgres;
+        services("stop-postgres");
+        let first = tokio::time::timeout(Duration::from_secs(20), begun)
+            .await
+            .expect("an answer, not a hang");
+        assert!(first.unwrap_err().is_unavailable());
+        let answer = tokio::time::timeout(
+            Duration::from_secs(20),
+            send(&svc, with_key(get("/"), &plaintext)),
+        )
+        .await
+        .expect("an answer, not a hang");
+        assert_eq!(
+            answer.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            answer.body
+        );
+        services("start-postgres");
+        drop(restart);
+    }
 }

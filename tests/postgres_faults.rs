@@ -8,32 +8,13 @@ mod common;
 mod conformance;
 mod postgres_common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{get, send, with_key};
 use http::StatusCode;
 use keygate::store::{CachedKeyStore, Invalidation, Invalidations};
 use keygate::{KeyId, KeyManager, NewKey};
-
-const SERVICES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/services.sh");
-
-fn services(command: &str) {
-    let status = Command::new(SERVICES)
-        .arg(command)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {SERVICES}: {e}"));
-    assert!(status.success(), "services.sh {command} failed: {status}");
-}
-
-/// Starts PostgreSQL again when dropped, even if the test failed half-way.
-struct RestartPostgres;
-
-impl Drop for RestartPostgres {
-    fn drop(&mut self) {
-        let _ = Command::new(SERVICES).arg("start-postgres").status();
-    }
-}
+use postgres_common::{RestartPostgres, services};
 
 /// Receives invalidations until `wanted`, for at most `within`.
 async fn receive(invalidations: &mut Invalidations, wanted: Invalidation, within: Duration) {

@@ -232,3 +232,37 @@ async fn an_in_memory_database_serves_the_whole_lifecycle() {
     let answer = send(&svc, with_key(get("/v1/records"), &key)).await;
     assert_eq!(answer.code(), "revoked_api_key");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burst_beyond_the_lookup_queue_is_answered_503_at_once_and_the_rest_200() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let store = SqliteKeyStore::builder(&path)
+        .queue_capacity(1)
+        .open()
+        .await
+        .unwrap();
+    let (_, key) = create(&store, "ci-pipeline", "read:all").await;
+    let mut svc = service(store);
+    // 64 requests handed to the layer at once: each asks the store in `call`, long before the
+    // reader's thread has answered the first.
+    let pending: Vec<_> = (0..64)
+        .map(|_| tower::Service::call(&mut svc, with_key(get("/v1/records"), &key)))
+        .collect();
+    let mut ok = 0;
+    let mut unavailable = 0;
+    for response in pending {
+        // A hang detector, not a speed check.
+        let response = tokio::time::timeout(Duration::from_secs(20), response)
+            .await
+            .expect("an answer, not a place in an unbounded queue")
+            .unwrap();
+        match response.status() {
+            StatusCode::OK => ok += 1,
+            StatusCode::SERVICE_UNAVAILABLE => unavailable += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(ok >= 1, "the queued lookups are answered");
+    assert!(unavailable >= 1, "{ok} answered 200: nothing was refused");
+}

@@ -149,10 +149,13 @@ impl Keys {
         })
     }
 
-    /// The keygate layer over this store: method policy, default quota unlimited.
+    /// The keygate layer over this store: method policy, default quota unlimited, and no
+    /// failure limit (the reject benchmarks repeat one failing key millions of times, which
+    /// would otherwise measure the throttled answer).
     pub fn layer(&self) -> ApiKeyLayer<MemoryKeyStore, MemoryRateLimiter> {
         ApiKeyLayer::builder(self.store.clone(), MemoryRateLimiter::new())
             .default_quota(unlimited())
+            .without_failure_limit()
             .build()
     }
 }

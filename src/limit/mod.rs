@@ -24,6 +24,7 @@
 mod decision;
 #[cfg(feature = "redis")]
 mod deny_cache;
+mod failures;
 pub mod gcra;
 mod memory;
 mod quota;
@@ -39,6 +40,8 @@ use std::time::Duration;
 pub use self::redis::{RedisCheck, RedisRateLimiter, RedisRateLimiterBuilder};
 pub use decision::Decision;
 pub(crate) use decision::ceil_secs;
+pub use failures::FailureLimit;
+pub(crate) use failures::{Client, FailureLimiter, Refusal};
 pub use memory::MemoryRateLimiter;
 pub use quota::{Quota, QuotaError};
 

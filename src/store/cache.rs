@@ -15,6 +15,22 @@
 //! - **While the inner store fails**, records already cached keep being served for the stale
 //!   limit (5 min by default) past their TTL, asking the store again at most once a second per
 //!   key; an id not cached gets [`StoreError::Unavailable`] (503 `auth_unavailable`, never 401).
+//! - **A change the cache was told about is never undone by a failing store.** An invalidation
+//!   (or a change through this cache) leaves a tombstone, not a gap: the next lookup must ask
+//!   the inner store, and if that fails the answer is 503, never the record cached before,
+//!   even for lookups that began before the notice. A key revoked through this cache, or
+//!   already cached as revoked, stays refused as `revoked_api_key` while the store fails.
+//!
+//! How long a revoked key may still be accepted by this cache, revoked at time `t`:
+//!
+//! | invalidations | inner store | accepted until at most |
+//! |---|---|---|
+//! | arrive | any | the notice arrives (plus requests already past the lookup) |
+//! | lost | answers | `t + ttl` |
+//! | lost | fails | `t + ttl + stale_limit` (loaded just before `t`, then served stale) |
+//!
+//! With the defaults the worst case is 30 s + 5 min. A failed refresh never extends a record's
+//! stale limit, which counts from when it was loaded.
 //!
 //! ```
 //! use std::time::Duration;
@@ -91,6 +107,10 @@ struct Shared<S> {
     inflight: Inflight,
     /// Moves on every invalidation: a load that started before one does not cache its answer.
     epoch: AtomicU64,
+    /// The next entry's stamp.
+    stamps: AtomicU64,
+    /// Entries stamped below this were dropped by `invalidate_all`, whatever moka still holds.
+    floor: AtomicU64,
     ttl: Duration,
     negative_ttl: Duration,
     stale_limit: Duration,
@@ -194,6 +214,8 @@ impl<S: KeyStore> CachedKeyStoreBuilder<S> {
                 .build_with_hasher(BuildHasherDefault::<IdHasher>::default()),
             inflight: Inflight::new(),
             epoch: AtomicU64::new(0),
+            stamps: AtomicU64::new(0),
+            floor: AtomicU64::new(0),
             ttl: self.ttl,
             negative_ttl: self.negative_ttl,
             stale_limit: self.stale_limit,
@@ -252,27 +274,58 @@ impl<S: KeyStore> CachedKeyStore<S> {
 }
 
 impl<S: KeyStore> Shared<S> {
-    fn invalidate(&self, id: &KeyId) {
+    fn stamp(&self) -> u64 {
+        self.stamps.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// The entry of `id`, unless `invalidate_all` dropped it.
+    fn current(&self, id: &KeyId) -> Option<Cached> {
+        let floor = self.floor.load(Ordering::SeqCst);
+        self.entries.get(id).filter(|entry| entry.stamp >= floor)
+    }
+
+    /// Replaces the entry of `id` with a tombstone: the next lookup asks the inner store, and
+    /// no live record read before now is ever served again. `revoked_at` (a revocation made
+    /// through this cache) turns the cached record into the revoked one kept in the tombstone.
+    fn invalidate_with(&self, id: &KeyId, revoked_at: Option<std::time::SystemTime>) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
-        self.entries.invalidate(id);
+        let floor = self.floor.load(Ordering::SeqCst);
+        let keep = self.ttl.saturating_add(self.stale_limit);
+        let stamp = self.stamp();
+        self.entries.entry(*id).and_upsert_with(|previous| {
+            let previous = previous
+                .map(|entry| entry.into_value())
+                .filter(|entry| entry.stamp >= floor)
+                .and_then(|entry| entry.record)
+                .map(|record| match revoked_at {
+                    Some(at) if record.revoked_at.is_none() => {
+                        Arc::new((*record).clone().with_revoked_at(Some(at)))
+                    }
+                    _ => record,
+                });
+            Cached::tombstone(previous, Instant::now(), keep, stamp)
+        });
         self.inflight.forget(id);
+    }
+
+    fn invalidate(&self, id: &KeyId) {
+        self.invalidate_with(id, None);
     }
 
     fn invalidate_all(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
+        let floor = self.stamp() + 1;
+        self.floor.fetch_max(floor, Ordering::SeqCst);
         self.entries.invalidate_all();
         self.inflight.forget_all();
     }
 
     /// A miss, or a stale hit: joins or starts the load of `id`. If it fails, serves `stale`
-    /// (unless `id` was invalidated meanwhile) or fails.
-    ///
-    /// `epoch` is the epoch when `stale` was read.
+    /// while it is still the cached entry (not after an invalidation replaced it), or fails.
     async fn load(
         self: Arc<Self>,
         id: KeyId,
         stale: Option<Stale>,
-        epoch: u64,
     ) -> Result<Option<Arc<KeyRecord>>, StoreError> {
         let joined = self.inflight.join(id);
         let outcome = joined
@@ -281,10 +334,14 @@ impl<S: KeyStore> Shared<S> {
             .await
             .clone();
         drop(joined);
+        let still_current = |stale: &Stale| {
+            self.current(&id)
+                .is_some_and(|entry| entry.stamp == stale.stamp)
+        };
         match outcome {
             Ok(record) => Ok(record),
             Err(error) => match stale {
-                Some(stale) if self.epoch.load(Ordering::SeqCst) == epoch => {
+                Some(stale) if still_current(&stale) => {
                     tracing::warn!(key_id = %id, %error, "key store failed; serving the cached record");
                     Ok(Some(stale.record))
                 }
@@ -296,27 +353,45 @@ impl<S: KeyStore> Shared<S> {
         }
     }
 
-    /// Asks the inner store and caches its answer, unless an invalidation came meanwhile.
+    /// Asks the inner store and caches its answer, unless an invalidation came meanwhile. On
+    /// failure, puts `stale` back for a moment, unless its entry was replaced meanwhile.
     async fn fetch(&self, id: KeyId, stale: Option<Stale>) -> Outcome {
+        use moka::ops::compute::Op;
         let epoch = self.epoch.load(Ordering::SeqCst);
+        let stamp = self.stamp();
         let result = self.inner.get(&id).await;
         let now = Instant::now();
-        let entry = match &result {
-            Ok(record) => Some(Cached::loaded(
-                record.clone(),
-                now,
-                self.ttl,
-                self.negative_ttl,
-                self.stale_limit,
-            )),
-            Err(_) => stale.map(|stale| Cached::retried(stale, now)),
-        };
-        if let Some(entry) = entry {
-            self.entries.insert(id, entry);
-            // An invalidation between the question and the insert: the answer may predate it.
-            if self.epoch.load(Ordering::SeqCst) != epoch {
-                self.entries.invalidate(&id);
+        let floor = self.floor.load(Ordering::SeqCst);
+        match (&result, stale) {
+            (Ok(record), _) => {
+                let loaded = Cached::loaded(
+                    record.clone(),
+                    now,
+                    self.ttl,
+                    self.negative_ttl,
+                    self.stale_limit,
+                    stamp,
+                );
+                self.entries.insert(id, loaded);
+                // An invalidation between the question and the insert: the answer may predate
+                // it. (An invalidation after this check writes its tombstone after the insert.)
+                if self.epoch.load(Ordering::SeqCst) != epoch {
+                    self.invalidate_with(&id, None);
+                }
             }
+            (Err(_), Some(stale)) => {
+                self.entries
+                    .entry(id)
+                    .and_compute_with(|current| match current {
+                        Some(current)
+                            if current.value().stamp == stale.stamp && stale.stamp >= floor =>
+                        {
+                            Op::Put(Cached::retried(stale, now))
+                        }
+                        _ => Op::Nop,
+                    });
+            }
+            (Err(_), None) => {}
         }
         result.map_err(Arc::new)
     }
@@ -348,14 +423,13 @@ impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
 
     fn get(&self, id: &KeyId) -> Self::Future {
         let now = Instant::now();
-        let epoch = self.shared.epoch.load(Ordering::SeqCst);
-        let stale = match self.shared.entries.get(id) {
+        let stale = match self.shared.current(id) {
             Some(hit) if now < hit.fresh_until => return CacheFuture::ready(Ok(hit.record)),
             Some(expired) => expired.stale(now),
             None => None,
         };
         let shared = Arc::clone(&self.shared);
-        CacheFuture::loading(Box::pin(shared.load(*id, stale, epoch)))
+        CacheFuture::loading(Box::pin(shared.load(*id, stale)))
     }
 
     fn touch(&self, id: &KeyId) {
@@ -389,7 +463,8 @@ impl<S: KeyStore + KeyManager> KeyManager for CachedKeyStore<S> {
 
     async fn revoke(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
         let result = self.shared.inner.revoke(id).await;
-        self.invalidate(id);
+        let revoked_at = result.as_ref().ok().and_then(|info| info.revoked_at);
+        self.shared.invalidate_with(id, revoked_at);
         result
     }
 

@@ -17,7 +17,12 @@
 //!   transaction every [`flush_interval`](SqliteKeyStoreBuilder::flush_interval), and once
 //!   more when the last handle is dropped (the drop waits for that write, which the busy
 //!   timeout bounds).
-//! - **Failures** are [`StoreError::Unavailable`] (the layer answers 503, never 401).
+//! - **Bounded.** At most [`queue_capacity`](SqliteKeyStoreBuilder::queue_capacity) jobs wait
+//!   for each thread, and a lookup waits at most
+//!   [`lookup_timeout`](SqliteKeyStoreBuilder::lookup_timeout): a flood or a stuck reader is
+//!   answered 503 at once, never a hang.
+//! - **Failures** are [`StoreError::Unavailable`] or [`StoreError::Timeout`] (the layer
+//!   answers 503, never 401).
 //!
 //! ```
 //! use keygate::store::SqliteKeyStore;
@@ -53,7 +58,10 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use rusqlite::{Connection, TransactionBehavior};
 
-pub use builder::{DEFAULT_BUSY_TIMEOUT, DEFAULT_FLUSH_INTERVAL, SqliteKeyStoreBuilder};
+pub use builder::{
+    DEFAULT_BUSY_TIMEOUT, DEFAULT_FLUSH_INTERVAL, DEFAULT_LOOKUP_TIMEOUT, DEFAULT_QUEUE_CAPACITY,
+    SqliteKeyStoreBuilder,
+};
 pub use worker::SqliteFuture;
 
 use super::manage::generation_failed;
@@ -89,6 +97,8 @@ struct Shared {
     usage: Arc<UsageLog>,
     prefix: KeyPrefix,
     clock: Arc<dyn Clock>,
+    /// How long a lookup waits for the reader's answer.
+    lookup_timeout: Duration,
 }
 
 impl SqliteKeyStore {
@@ -183,7 +193,9 @@ impl KeyStore for SqliteKeyStore {
     fn get(&self, id: &KeyId) -> Self::Future {
         let id = *id;
         self.reads()
-            .call(move |conn| Ok(rows::select(conn, &id)?.map(Arc::new)))
+            .call_within(Some(self.inner.lookup_timeout), move |conn| {
+                Ok(rows::select(conn, &id)?.map(Arc::new))
+            })
     }
 
     fn touch(&self, id: &KeyId) {

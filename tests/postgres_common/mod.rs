@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[cfg(feature = "cache")]
@@ -57,4 +58,24 @@ pub fn service<K: KeyStore>(store: K) -> Svc {
             .layer(layer)
             .service(service_fn(echo)),
     )
+}
+
+const SERVICES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/services.sh");
+
+/// Runs `scripts/services.sh <command>` (e.g. `stop-postgres`) and checks it succeeded.
+pub fn services(command: &str) {
+    let status = Command::new(SERVICES)
+        .arg(command)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {SERVICES}: {e}"));
+    assert!(status.success(), "services.sh {command} failed: {status}");
+}
+
+/// Starts PostgreSQL again when dropped, even if the test failed half-way.
+pub struct RestartPostgres;
+
+impl Drop for RestartPostgres {
+    fn drop(&mut self) {
+        let _ = Command::new(SERVICES).arg("start-postgres").status();
+    }
 }

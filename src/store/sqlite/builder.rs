@@ -20,6 +20,12 @@ pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// Default time a statement waits for another process's write lock before failing.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Default number of jobs that may wait for a connection's thread.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
+
+/// Default time a lookup waits for its answer.
+pub const DEFAULT_LOOKUP_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Configures and opens a [`SqliteKeyStore`].
 ///
 /// ```no_run
@@ -41,6 +47,8 @@ pub struct SqliteKeyStoreBuilder {
     flush_interval: Duration,
     busy_timeout: Duration,
     clock: Arc<dyn Clock>,
+    queue_capacity: usize,
+    lookup_timeout: Duration,
 }
 
 impl SqliteKeyStoreBuilder {
@@ -51,7 +59,26 @@ impl SqliteKeyStoreBuilder {
             flush_interval: DEFAULT_FLUSH_INTERVAL,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
             clock: Arc::new(SystemClock::new()),
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            lookup_timeout: DEFAULT_LOOKUP_TIMEOUT,
         }
+    }
+
+    /// How many jobs may wait for each connection's thread (default
+    /// [`DEFAULT_QUEUE_CAPACITY`], at least 1). A lookup or change that finds the queue full
+    /// is answered [`StoreError::Unavailable`] at once (503 from the layer), instead of
+    /// queueing without bound behind a flood.
+    pub fn queue_capacity(mut self, jobs: usize) -> Self {
+        self.queue_capacity = jobs.max(1);
+        self
+    }
+
+    /// How long a lookup waits for its answer before it is [`StoreError::Timeout`] (503 from
+    /// the layer; default [`DEFAULT_LOOKUP_TIMEOUT`]). Runs on Tokio's timer, so the runtime
+    /// needs its time driver (`#[tokio::main]` has it).
+    pub fn lookup_timeout(mut self, timeout: Duration) -> Self {
+        self.lookup_timeout = timeout;
+        self
     }
 
     /// The prefix of the keys the store issues (default `kg`). Give the layer the same one.
@@ -98,6 +125,7 @@ impl SqliteKeyStoreBuilder {
                 schema::migrate(&mut conn, clock.now())?;
                 Ok(conn)
             },
+            self.queue_capacity,
             Some((Arc::clone(&usage), self.flush_interval)),
         );
         opened.await?;
@@ -115,6 +143,7 @@ impl SqliteKeyStoreBuilder {
                         .map_err(super::rows::unavailable)?;
                     Ok(conn)
                 },
+                self.queue_capacity,
                 None,
             );
             opened.await?;
@@ -127,6 +156,7 @@ impl SqliteKeyStoreBuilder {
                 usage,
                 prefix: self.prefix,
                 clock: self.clock,
+                lookup_timeout: self.lookup_timeout,
             }),
         })
     }
