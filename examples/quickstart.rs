@@ -44,14 +44,9 @@ pub struct Demo {
 
 /// Builds the demo: a store with three keys, the layer, and the routes.
 pub async fn demo() -> Demo {
-    let demo_keys::DemoKeys {
-        store,
-        prefix,
-        keys,
-    } = demo_keys::create().await;
+    let demo_keys::DemoKeys { store, keys } = demo_keys::create().await;
 
     let layer = ApiKeyLayer::builder(store.clone(), MemoryRateLimiter::new())
-        .prefix(prefix)
         .policy(RoutePolicy::new().route("/v1/admin/**", Scope::Admin))
         .default_quota(demo_keys::default_quota())
         .build();

@@ -53,7 +53,6 @@ pub async fn server(store: SqliteKeyStore) -> Result<Server, StoreError> {
     let per_second = NonZeroU32::new(10).expect("non-zero");
     let burst = NonZeroU32::new(20).expect("non-zero");
     let layer = ApiKeyLayer::builder(store.clone(), MemoryRateLimiter::new())
-        .prefix(store.prefix().clone())
         .policy(RoutePolicy::new().route("/admin/**", Scope::Admin))
         .default_quota(Quota::per_second(per_second).allow_burst(burst))
         .build();

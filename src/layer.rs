@@ -39,13 +39,17 @@ impl<K: KeyStore, L: RateLimiter> ApiKeyLayer<K, L> {
     }
 
     /// A builder to configure the layer.
+    ///
+    /// The layer accepts keys of the store's [`prefix`](KeyStore::prefix), so a store that
+    /// issues `acme_…` keys and its layer always agree.
     pub fn builder(store: K, limiter: L) -> ApiKeyLayerBuilder<K, L> {
+        let prefix = store.prefix();
         ApiKeyLayerBuilder {
             store,
             limiter,
             policy: MethodPolicy,
             responder: DefaultRejection::default(),
-            prefix: KeyPrefix::default(),
+            prefix,
             realm: Arc::from("api"),
             default_quota: None,
             headers: RateLimitHeaders::default(),
@@ -110,7 +114,6 @@ impl InvalidRealm {
 /// |---|---|
 /// | [`policy`](Self::policy) | [`MethodPolicy`]: `read:all` for safe methods, `write:all` otherwise |
 /// | [`rejection_response`](Self::rejection_response) | [`DefaultRejection`]: problem+json, or gRPC status |
-/// | [`prefix`](Self::prefix) | `kg` (must match the store's) |
 /// | [`realm`](Self::realm) | `api` |
 /// | [`default_quota`](Self::default_quota) | none: keys without a quota of their own are not limited |
 /// | [`rate_limit_headers`](Self::rate_limit_headers) | IETF `RateLimit` / `RateLimit-Policy` |
@@ -118,6 +121,9 @@ impl InvalidRealm {
 /// | [`trust_forwarded_headers`](Self::trust_forwarded_headers) | off |
 /// | [`on_limiter_failure`](Self::on_limiter_failure) | fail closed (503) |
 /// | [`unavailable_retry_after`](Self::unavailable_retry_after) | 5 s |
+///
+/// The key prefix is not a setting of its own: the layer accepts the keys of its store's
+/// [`prefix`](KeyStore::prefix).
 pub struct ApiKeyLayerBuilder<K, L, P = MethodPolicy, R = DefaultRejection> {
     store: K,
     limiter: L,
@@ -190,12 +196,6 @@ where
             unavailable_retry_after: self.unavailable_retry_after,
             clock: self.clock,
         }
-    }
-
-    /// The prefix keys must carry; keys of another prefix are malformed.
-    pub fn prefix(mut self, prefix: KeyPrefix) -> Self {
-        self.prefix = prefix;
-        self
     }
 
     /// The `realm` of `WWW-Authenticate` challenges.
