@@ -19,6 +19,8 @@
 
 #[path = "shared/demo_keys.rs"]
 mod demo_keys;
+#[path = "shared/product.rs"]
+mod product;
 #[path = "shared/records.rs"]
 mod records;
 
@@ -49,6 +51,7 @@ pub async fn demo() -> Demo {
     let layer = ApiKeyLayer::builder(store.clone(), MemoryRateLimiter::new())
         .policy(RoutePolicy::new().route("/v1/admin/**", Scope::Admin))
         .default_quota(demo_keys::default_quota())
+        .rejection_response(product::rejection())
         .build();
 
     let router = records::routes()
