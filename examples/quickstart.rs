@@ -103,7 +103,7 @@ async fn main() {
     println!("  curl -i -X POST {base}/v1/records -H 'Authorization: Bearer {ci}' -d 'new record'");
     println!("  curl -i {base}/v1/admin/keys -H 'Authorization: Bearer {admin}'");
     println!(
-        "  for i in 1 2 3 4 5 6 7; do curl -s -o /dev/null -w '%{{http_code}}\\n' {base}/v1/records -H 'Authorization: Bearer {dev}'; done   # 429 after 5"
+        "  for i in 1 2 3 4 5 6 7; do curl -s -o /dev/null -w '%{{http_code}}\\n' {base}/v1/records -H 'Authorization: Bearer {dev}'; done   # 200 while local-dev's burst of 5 lasts (the first command spent one; it refills at 1/s), then 429"
     );
     if let Err(e) = axum::serve(listener, demo.router).await {
         eprintln!("error: server failed: {e}");
