@@ -119,6 +119,7 @@ pub use key::{ApiKey, KeyDigest, KeyId, KeyPrefix};
 pub use layer::{ApiKeyLayer, ApiKeyLayerBuilder, InvalidRealm};
 pub use limit::{Decision, FailurePolicy, LimiterError, MemoryRateLimiter, Quota, RateLimiter};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use limit::{RedisRateLimiter, RedisRateLimiterBuilder};
 pub use policy::{MethodPolicy, RoutePolicy, ScopePolicy};
 pub use ratelimit_headers::RateLimitHeaders;
@@ -128,6 +129,7 @@ pub use respond::{DefaultRejection, RejectionResponder};
 pub use scope::{Scope, Scopes};
 pub use service::ApiKeyService;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteKeyStore;
 pub use store::{
     CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, MemoryKeyStore, NewKey, StoreError,
@@ -141,8 +143,15 @@ pub use store::CachedKeyStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::PostgresKeyStore;
 
-// The README's Rust snippets compile as doctests (the axum one needs the feature).
-#[cfg(all(doctest, feature = "axum"))]
+// The README's Rust snippets compile as doctests (with the features they use).
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "cache",
+    feature = "redis"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeSnippets;
 

@@ -202,7 +202,10 @@ async fn configured_fix_texts_replace_the_defaults_per_row() {
             keygate::ErrorCode::InsufficientScope,
             "Open Settings → API Keys, edit the key, and add the necessary scope",
         )
-        .fix(keygate::ErrorCode::RateLimited, "Slow down; see the Rate Limits page");
+        .fix(
+            keygate::ErrorCode::RateLimited,
+            "Slow down; see the Rate Limits page",
+        );
     let layer = h
         .builder()
         .default_quota(Quota::per_second(nz(1)))
@@ -222,7 +225,10 @@ async fn configured_fix_texts_replace_the_defaults_per_row() {
     let limited = send(&svc, with_key(get("/v1/records"), &key)).await;
     assert_eq!(limited.json()["fix"], "Slow down; see the Rate Limits page");
     let missing = send(&svc, bare(get("/v1/records"))).await;
-    assert_eq!(missing.json()["fix"], keygate::ErrorCode::MissingApiKey.fix());
+    assert_eq!(
+        missing.json()["fix"],
+        keygate::ErrorCode::MissingApiKey.fix()
+    );
 }
 
 #[tokio::test]

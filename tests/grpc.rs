@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use axum::routing::get;
 use grpc_example::{DemoKeys, demo_keys};
-use keygate::{
-    ApiKeyLayer, KeyId, KeyPrefix, KeyRecord, KeyStore, MemoryRateLimiter, StoreError,
-};
+use keygate::{ApiKeyLayer, KeyId, KeyPrefix, KeyRecord, KeyStore, MemoryRateLimiter, StoreError};
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
