@@ -45,7 +45,6 @@ pub fn serve(
     keys: &DemoKeys,
 ) -> impl Future<Output = Result<(), tonic::transport::Error>> + Send + 'static {
     let layer = ApiKeyLayer::builder(keys.store.clone(), MemoryRateLimiter::new())
-        .prefix(keys.prefix.clone())
         .policy(policy())
         .default_quota(demo_keys::default_quota())
         .build();

@@ -43,7 +43,6 @@ async fn hello(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infa
 /// Serves `hello` behind keygate on `listener`; the future runs until dropped.
 pub fn serve(listener: TcpListener, keys: &DemoKeys) -> impl Future<Output = ()> + Send + 'static {
     let layer = ApiKeyLayer::builder(keys.store.clone(), MemoryRateLimiter::new())
-        .prefix(keys.prefix.clone())
         .default_quota(demo_keys::default_quota())
         .build();
     // One service for all connections: clones share the layer's store and limiter.

@@ -19,6 +19,8 @@
 
 #[path = "shared/demo_keys.rs"]
 mod demo_keys;
+#[path = "shared/product.rs"]
+mod product;
 #[path = "shared/records.rs"]
 mod records;
 
@@ -44,16 +46,12 @@ pub struct Demo {
 
 /// Builds the demo: a store with three keys, the layer, and the routes.
 pub async fn demo() -> Demo {
-    let demo_keys::DemoKeys {
-        store,
-        prefix,
-        keys,
-    } = demo_keys::create().await;
+    let demo_keys::DemoKeys { store, keys } = demo_keys::create().await;
 
     let layer = ApiKeyLayer::builder(store.clone(), MemoryRateLimiter::new())
-        .prefix(prefix)
         .policy(RoutePolicy::new().route("/v1/admin/**", Scope::Admin))
         .default_quota(demo_keys::default_quota())
+        .rejection_response(product::rejection())
         .build();
 
     let router = records::routes()
@@ -105,7 +103,7 @@ async fn main() {
     println!("  curl -i -X POST {base}/v1/records -H 'Authorization: Bearer {ci}' -d 'new record'");
     println!("  curl -i {base}/v1/admin/keys -H 'Authorization: Bearer {admin}'");
     println!(
-        "  for i in 1 2 3 4 5 6 7; do curl -s -o /dev/null -w '%{{http_code}}\\n' {base}/v1/records -H 'Authorization: Bearer {dev}'; done   # 429 after 5"
+        "  for i in 1 2 3 4 5 6 7; do curl -s -o /dev/null -w '%{{http_code}}\\n' {base}/v1/records -H 'Authorization: Bearer {dev}'; done   # 200 while local-dev's burst of 5 lasts (the first command spent one; it refills at 1/s), then 429"
     );
     if let Err(e) = axum::serve(listener, demo.router).await {
         eprintln!("error: server failed: {e}");

@@ -15,6 +15,8 @@
 //! | `POST /v1/records` | `write:all` |
 //! | `GET, POST /admin/keys`, `GET, PATCH /admin/keys/{id}`, `POST /admin/keys/{id}/revoke`, `POST /admin/keys/{id}/rotate` | `admin` |
 
+#[path = "shared/product.rs"]
+mod product;
 #[path = "shared/records.rs"]
 mod records;
 
@@ -53,9 +55,9 @@ pub async fn server(store: SqliteKeyStore) -> Result<Server, StoreError> {
     let per_second = NonZeroU32::new(10).expect("non-zero");
     let burst = NonZeroU32::new(20).expect("non-zero");
     let layer = ApiKeyLayer::builder(store.clone(), MemoryRateLimiter::new())
-        .prefix(store.prefix().clone())
         .policy(RoutePolicy::new().route("/admin/**", Scope::Admin))
         .default_quota(Quota::per_second(per_second).allow_burst(burst))
+        .rejection_response(product::rejection())
         .build();
 
     let router = records::routes()

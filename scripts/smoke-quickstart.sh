@@ -34,5 +34,28 @@ if echo "$headers" | grep -q '^HTTP/1.1 429' && echo "$headers" | grep -qi '^ret
 else
   fail=$((fail + 1)); echo "FAILED: expected 429 with Retry-After, got:"; echo "$headers"
 fi
+
+# The commands the quickstart prints, run as printed and in the printed order on a fresh start:
+# each comment's promise must hold (the burst loop: 200s, then 429s, never a 200 after a 429).
+kill "$QUICKSTART_PID" 2>/dev/null || true; wait "$QUICKSTART_PID" 2>/dev/null || true
+start_quickstart "${KEYGATE_SMOKE_ADDR2:-127.0.0.1:3918}"
+commands=$(sed -n '/^Listening on/,$p' "$QUICKSTART_OUT" | grep '^  curl\|^  for')
+[ "$(echo "$commands" | wc -l)" -eq 6 ] || { fail=$((fail + 1)); echo "FAILED: expected 6 printed commands, got:"; echo "$commands"; }
+while IFS= read -r line; do
+  out=$(bash -c "${line%%   #*}" 2>&1 < /dev/null) || true
+  case "$line" in
+    *'then 429'*)
+      codes=$(echo "$out" | tr '\n' ' ')
+      if echo "$codes" | grep -Eq '^(200 ){1,5}(429 )+$'; then
+        pass=$((pass + 1)); echo "ok: the printed burst loop gives 200s, then 429 ($codes)"
+      else
+        fail=$((fail + 1)); echo "FAILED: the printed burst loop gave: $codes"
+      fi ;;
+    *'# 403'*)
+      if echo "$out" | grep -q '^HTTP/1.1 403'; then pass=$((pass + 1)); echo "ok: printed command says 403 and gets it"
+      else fail=$((fail + 1)); echo "FAILED: printed command promised 403:"; echo "$out" | head -n 1; fi ;;
+  esac
+done <<<"$commands"
+
 echo "quickstart: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

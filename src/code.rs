@@ -116,8 +116,12 @@ impl ErrorCode {
         }
     }
 
-    /// The documented *Fix* of the row (the problem body's `fix`). For `insufficient_scope`
+    /// The default *Fix* of the row (the problem body's `fix`). For `insufficient_scope`
     /// this is the template; the response names the scope the endpoint needs.
+    ///
+    /// The defaults name no screen of any product: a service whose users manage keys in a
+    /// panel says where with [`DefaultRejection::fix`](crate::DefaultRejection::fix), e.g.
+    /// "Open Settings → API Keys, edit the key, and add the necessary scope".
     pub fn fix(self) -> &'static str {
         match self {
             ErrorCode::MissingApiKey
@@ -126,10 +130,10 @@ impl ErrorCode {
             | ErrorCode::RevokedApiKey
             | ErrorCode::ExpiredApiKey => DOC_401_FIX,
             ErrorCode::InsufficientScope => {
-                "Open Settings → API Keys, edit the key, and add the necessary scope"
+                "Use a key that has the necessary scope, or add the scope to this key"
             }
             ErrorCode::RateLimited => {
-                "Back off and retry after the number of seconds indicated in the Retry-After response header; review the Rate Limits page for per-plan limits"
+                "Back off and retry after the number of seconds indicated in the Retry-After response header"
             }
             ErrorCode::HttpsRequired => {
                 "Send the request over HTTPS (https://…) instead of plain HTTP"

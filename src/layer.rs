@@ -40,13 +40,17 @@ impl<K: KeyStore, L: RateLimiter> ApiKeyLayer<K, L> {
     }
 
     /// A builder to configure the layer.
+    ///
+    /// The layer accepts keys of the store's [`prefix`](KeyStore::prefix), so a store that
+    /// issues `acme_…` keys and its layer always agree.
     pub fn builder(store: K, limiter: L) -> ApiKeyLayerBuilder<K, L> {
+        let prefix = store.prefix();
         ApiKeyLayerBuilder {
             store,
             limiter,
             policy: MethodPolicy,
             responder: DefaultRejection::default(),
-            prefix: KeyPrefix::default(),
+            prefix,
             realm: Arc::from("api"),
             default_quota: None,
             headers: RateLimitHeaders::default(),
@@ -113,7 +117,6 @@ impl InvalidRealm {
 /// |---|---|
 /// | [`policy`](Self::policy) | [`MethodPolicy`]: `read:all` for safe methods, `write:all` otherwise |
 /// | [`rejection_response`](Self::rejection_response) | [`DefaultRejection`]: problem+json, or gRPC status |
-/// | [`prefix`](Self::prefix) | `kg` (must match the store's) |
 /// | [`realm`](Self::realm) | `api` |
 /// | [`default_quota`](Self::default_quota) | none: keys without a quota of their own are not limited |
 /// | [`rate_limit_headers`](Self::rate_limit_headers) | IETF `RateLimit` / `RateLimit-Policy` |
@@ -122,6 +125,9 @@ impl InvalidRealm {
 /// | [`on_limiter_failure`](Self::on_limiter_failure) | fail closed (503) |
 /// | [`unavailable_retry_after`](Self::unavailable_retry_after) | 5 s |
 /// | [`failure_limit`](Self::failure_limit) | on, [`FailureLimit::default`] (off with [`without_failure_limit`](Self::without_failure_limit)) |
+///
+/// The key prefix is not a setting of its own: the layer accepts the keys of its store's
+/// [`prefix`](KeyStore::prefix).
 pub struct ApiKeyLayerBuilder<K, L, P = MethodPolicy, R = DefaultRejection> {
     store: K,
     limiter: L,
@@ -197,12 +203,6 @@ where
             clock: self.clock,
             failure_limit: self.failure_limit,
         }
-    }
-
-    /// The prefix keys must carry; keys of another prefix are malformed.
-    pub fn prefix(mut self, prefix: KeyPrefix) -> Self {
-        self.prefix = prefix;
-        self
     }
 
     /// The `realm` of `WWW-Authenticate` challenges.

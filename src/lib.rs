@@ -124,6 +124,7 @@ pub use limit::{
     Decision, FailureLimit, FailurePolicy, LimiterError, MemoryRateLimiter, Quota, RateLimiter,
 };
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use limit::{RedisRateLimiter, RedisRateLimiterBuilder};
 pub use policy::{MethodPolicy, RoutePolicy, ScopePolicy};
 pub use ratelimit_headers::RateLimitHeaders;
@@ -133,6 +134,7 @@ pub use respond::{DefaultRejection, RejectionResponder};
 pub use scope::{Scope, Scopes};
 pub use service::ApiKeyService;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteKeyStore;
 pub use store::{
     CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, MemoryKeyStore, NewKey, StoreError,
@@ -146,8 +148,15 @@ pub use store::CachedKeyStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::PostgresKeyStore;
 
-// The README's Rust snippets compile as doctests (the axum one needs the feature).
-#[cfg(all(doctest, feature = "axum"))]
+// The README's Rust snippets compile as doctests (with the features they use).
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "cache",
+    feature = "redis"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeSnippets;
 

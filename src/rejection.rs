@@ -160,13 +160,18 @@ impl Rejection {
         }
     }
 
-    /// The fix to show the caller; for `insufficient_scope` it names the missing scope.
+    /// The default fix to show the caller ([`ErrorCode::fix`]); for `insufficient_scope` it
+    /// names the missing scope.
     pub fn fix(&self) -> String {
+        self.fix_with(self.code.fix())
+    }
+
+    /// `fix`, the text of this row's fix, completed as [`fix`](Self::fix) completes the
+    /// default: for `insufficient_scope`, followed by the missing scope, e.g. `… (write:all)`.
+    pub fn fix_with(&self, fix: &str) -> String {
         match (&self.code, &self.required_scope) {
-            (ErrorCode::InsufficientScope, Some(scope)) => {
-                format!("{} ({scope})", self.code.fix())
-            }
-            _ => self.code.fix().to_owned(),
+            (ErrorCode::InsufficientScope, Some(scope)) => format!("{fix} ({scope})"),
+            _ => fix.to_owned(),
         }
     }
 }

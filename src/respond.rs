@@ -21,12 +21,14 @@
 //! # let _ = plain;
 //! ```
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
+use crate::code::ErrorCode;
 use crate::ratelimit_headers::RateLimitHeaders;
 use crate::rejection::Rejection;
 
@@ -60,10 +62,28 @@ where
 ///
 /// `type` is `about:blank` (so `title` is the HTTP status phrase), unless
 /// [`DefaultRejection::with_type_base`] sets a documentation URL, to which the `code` is
-/// appended.
+/// appended. `fix` is [`ErrorCode::fix`] unless [`DefaultRejection::fix`] gives the row a text
+/// of your product's own:
+///
+/// ```
+/// use keygate::{DefaultRejection, ErrorCode};
+///
+/// let responder = DefaultRejection::new()
+///     .fix(
+///         ErrorCode::InsufficientScope,
+///         "Open Settings → API Keys, edit the key, and add the necessary scope",
+///     )
+///     .fix(
+///         ErrorCode::RateLimited,
+///         "Back off and retry after the number of seconds indicated in the Retry-After \
+///          response header; review the Rate Limits page for per-plan limits",
+///     );
+/// # let _ = responder;
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct DefaultRejection {
     type_base: Option<String>,
+    fixes: Vec<(ErrorCode, Cow<'static, str>)>,
 }
 
 impl DefaultRejection {
@@ -78,6 +98,26 @@ impl DefaultRejection {
         self.type_base = Some(base.into());
         self
     }
+
+    /// The `fix` text of `code`'s row, instead of the neutral default ([`ErrorCode::fix`]).
+    /// For `insufficient_scope` the answer adds the missing scope after it, e.g.
+    /// `… (write:all)`. Setting a row again replaces its text.
+    pub fn fix(mut self, code: ErrorCode, text: impl Into<Cow<'static, str>>) -> Self {
+        let text = text.into();
+        match self.fixes.iter_mut().find(|(c, _)| *c == code) {
+            Some(slot) => slot.1 = text,
+            None => self.fixes.push((code, text)),
+        }
+        self
+    }
+
+    /// The `fix` text this responder gives `code`'s row.
+    fn fix_text(&self, code: ErrorCode) -> &str {
+        self.fixes
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map_or(code.fix(), |(_, text)| text)
+    }
 }
 
 impl RejectionResponder for DefaultRejection {
@@ -85,7 +125,8 @@ impl RejectionResponder for DefaultRejection {
         if rejection.is_grpc() {
             grpc_response(rejection)
         } else {
-            let body = problem_json(rejection, self.type_base.as_deref());
+            let fix = rejection.fix_with(self.fix_text(rejection.code()));
+            let body = render_problem(rejection, self.type_base.as_deref(), &fix);
             let mut response = Response::new(Bytes::from(body));
             *response.status_mut() = rejection.status();
             response.headers_mut().insert(
@@ -116,8 +157,12 @@ fn json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// The RFC 9457 body for a rejection.
+/// The RFC 9457 body for a rejection, with the default `fix` ([`Rejection::fix`]).
 pub fn problem_json(rejection: &Rejection, type_base: Option<&str>) -> String {
+    render_problem(rejection, type_base, &rejection.fix())
+}
+
+fn render_problem(rejection: &Rejection, type_base: Option<&str>, fix: &str) -> String {
     let code = rejection.code();
     let status = rejection.status();
     let mut out = String::with_capacity(384);
@@ -136,7 +181,7 @@ pub fn problem_json(rejection: &Rejection, type_base: Option<&str>) -> String {
     out.push_str(",\"reason\":");
     json_string(&mut out, rejection.reason());
     out.push_str(",\"fix\":");
-    json_string(&mut out, &rejection.fix());
+    json_string(&mut out, fix);
     if let Some(scope) = rejection.required_scope() {
         out.push_str(",\"required_scope\":");
         json_string(&mut out, &scope.to_string());

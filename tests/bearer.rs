@@ -142,3 +142,25 @@ async fn non_ascii_bytes_are_malformed() {
     let answer = send(&h.service(), with_header(b"Bearer caf\xc3\xa9")).await;
     assert_eq!(answer.code(), "malformed_api_key");
 }
+
+#[tokio::test]
+async fn the_layer_accepts_the_keys_of_its_stores_prefix() {
+    use keygate::{ApiKeyLayer, KeyManager, KeyPrefix, MemoryKeyStore, MemoryRateLimiter, NewKey};
+    let store = MemoryKeyStore::with_prefix(KeyPrefix::new("acme").unwrap());
+    let created = store
+        .create(NewKey::new(
+            "ci-pipeline".parse().unwrap(),
+            "read:all".parse().unwrap(),
+        ))
+        .await
+        .unwrap();
+    let svc: Svc = tower::util::BoxCloneService::new(
+        tower::ServiceBuilder::new()
+            .layer(ApiKeyLayer::new(store, MemoryRateLimiter::new()))
+            .service(tower::service_fn(echo)),
+    );
+    let key = created.plaintext.expose_secret();
+    assert!(key.starts_with("acme_"), "{key}");
+    let answer = send(&svc, with_key(get("/v1/records"), key)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+}

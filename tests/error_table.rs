@@ -172,7 +172,62 @@ async fn key_without_the_scope_is_rejected_with_403_insufficient_scope() {
     );
     assert_eq!(
         answer.json()["fix"],
+        "Use a key that has the necessary scope, or add the scope to this key (write:all)"
+    );
+}
+
+#[tokio::test]
+async fn default_fix_texts_name_no_product_screen() {
+    let h = Harness::new();
+    let (_, key) = h.key("local-dev", "read:all").await;
+    let svc = h.service();
+    let forbidden = send(&svc, with_key(Request::post("/v1/records"), &key)).await;
+    for _ in 0..3 {
+        send(&svc, with_key(get("/v1/records"), &key)).await;
+    }
+    let limited = send(&svc, with_key(get("/v1/records"), &key)).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    for answer in [&forbidden, &limited] {
+        let fix = answer.json()["fix"].as_str().unwrap().to_owned();
+        assert!(!fix.contains("Settings") && !fix.contains("page"), "{fix}");
+    }
+}
+
+#[tokio::test]
+async fn configured_fix_texts_replace_the_defaults_per_row() {
+    let h = Harness::new();
+    let (_, key) = h.key("local-dev", "read:all").await;
+    let responder = keygate::DefaultRejection::new()
+        .fix(
+            keygate::ErrorCode::InsufficientScope,
+            "Open Settings → API Keys, edit the key, and add the necessary scope",
+        )
+        .fix(
+            keygate::ErrorCode::RateLimited,
+            "Slow down; see the Rate Limits page",
+        );
+    let layer = h
+        .builder()
+        .default_quota(Quota::per_second(nz(1)))
+        .rejection_response(responder)
+        .build();
+    let svc: Svc = BoxCloneService::new(
+        tower::ServiceBuilder::new()
+            .layer(layer)
+            .service(service_fn(echo)),
+    );
+    let forbidden = send(&svc, with_key(Request::post("/v1/records"), &key)).await;
+    assert_eq!(
+        forbidden.json()["fix"],
         "Open Settings → API Keys, edit the key, and add the necessary scope (write:all)"
+    );
+    send(&svc, with_key(get("/v1/records"), &key)).await;
+    let limited = send(&svc, with_key(get("/v1/records"), &key)).await;
+    assert_eq!(limited.json()["fix"], "Slow down; see the Rate Limits page");
+    let missing = send(&svc, bare(get("/v1/records"))).await;
+    assert_eq!(
+        missing.json()["fix"],
+        keygate::ErrorCode::MissingApiKey.fix()
     );
 }
 

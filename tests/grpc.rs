@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use axum::routing::get;
 use grpc_example::{DemoKeys, demo_keys};
-use keygate::{ApiKeyLayer, KeyId, KeyRecord, KeyStore, MemoryRateLimiter, StoreError};
+use keygate::{ApiKeyLayer, KeyId, KeyPrefix, KeyRecord, KeyStore, MemoryRateLimiter, StoreError};
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -179,7 +179,7 @@ fn a_service_wide_rule_covers_every_method_of_the_service() {
     }
 }
 
-/// A key store whose backend is down.
+/// A key store of `demo_…` keys whose backend is down.
 struct DownStore;
 
 impl KeyStore for DownStore {
@@ -187,13 +187,16 @@ impl KeyStore for DownStore {
     fn get(&self, _id: &KeyId) -> Self::Future {
         ready(Err(StoreError::Timeout(Duration::from_millis(100))))
     }
+
+    fn prefix(&self) -> KeyPrefix {
+        KeyPrefix::new("demo").unwrap()
+    }
 }
 
 #[tokio::test]
 async fn a_store_failure_is_unavailable_with_the_retry_delay_in_metadata() {
     let keys = demo_keys::create().await;
     let layer = ApiKeyLayer::builder(DownStore, MemoryRateLimiter::new())
-        .prefix(keys.prefix.clone())
         .unavailable_retry_after(Duration::from_secs(7))
         .build();
     let (_reporter, health) = tonic_health::server::health_reporter();
@@ -220,7 +223,6 @@ async fn a_store_failure_is_unavailable_with_the_retry_delay_in_metadata() {
 async fn mixed_server() -> (SocketAddr, DemoKeys) {
     let keys = demo_keys::create().await;
     let layer = ApiKeyLayer::builder(keys.store.clone(), MemoryRateLimiter::new())
-        .prefix(keys.prefix.clone())
         .policy(grpc_example::policy())
         .build();
     let (_reporter, health) = tonic_health::server::health_reporter();

@@ -131,3 +131,27 @@ async fn local_dev_is_limited_after_a_burst_of_five() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+#[tokio::test]
+async fn quickstart_answers_carry_the_product_documentations_fixes() {
+    let demo = quickstart::demo().await;
+    let dev = key(&demo, "local-dev");
+    let (status, body) = call(&demo, "POST", "/v1/records", Some(dev)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let fix = serde_json::from_str::<serde_json::Value>(&body).unwrap()["fix"].clone();
+    assert_eq!(
+        fix,
+        "Open Settings → API Keys, edit the key, and add the necessary scope (write:all)"
+    );
+    let mut last = (StatusCode::OK, String::new());
+    for _ in 0..6 {
+        last = call(&demo, "GET", "/v1/records", Some(dev)).await;
+    }
+    assert_eq!(last.0, StatusCode::TOO_MANY_REQUESTS);
+    let fix = serde_json::from_str::<serde_json::Value>(&last.1).unwrap()["fix"].clone();
+    assert_eq!(
+        fix,
+        "Back off and retry after the number of seconds indicated in the Retry-After response \
+         header; review the Rate Limits page for per-plan limits"
+    );
+}

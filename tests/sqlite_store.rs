@@ -16,10 +16,7 @@ use tower::service_fn;
 use tower::util::BoxCloneService;
 
 fn service(store: SqliteKeyStore) -> Svc {
-    let prefix = store.prefix().clone();
-    let layer = ApiKeyLayer::builder(store, MemoryRateLimiter::new())
-        .prefix(prefix)
-        .build();
+    let layer = ApiKeyLayer::builder(store, MemoryRateLimiter::new()).build();
     BoxCloneService::new(
         tower::ServiceBuilder::new()
             .layer(layer)

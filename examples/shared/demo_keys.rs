@@ -29,10 +29,8 @@ pub struct DemoKey {
 
 /// A store holding the three demo keys, and their plaintexts.
 pub struct DemoKeys {
-    /// The store: give it to the layer.
+    /// The store, issuing `demo_…` keys: give it to the layer, which takes the prefix from it.
     pub store: MemoryKeyStore,
-    /// The keys' prefix (`demo`): give it to the layer too.
-    pub prefix: KeyPrefix,
     /// The three keys, in the order of the table above.
     pub keys: Vec<DemoKey>,
 }
@@ -49,7 +47,7 @@ pub fn default_quota() -> Quota {
 /// Creates the three demo keys in a new in-memory store.
 pub async fn create() -> DemoKeys {
     let prefix = KeyPrefix::new("demo").expect("valid prefix");
-    let store = MemoryKeyStore::with_prefix(prefix.clone());
+    let store = MemoryKeyStore::with_prefix(prefix);
     let plans: [(&str, &str, Option<Quota>); 3] = [
         ("production-backend", "admin", None),
         ("ci-pipeline", "read:all,write:all", None),
@@ -78,11 +76,7 @@ pub async fn create() -> DemoKeys {
             plaintext: created.plaintext.expose_secret().to_owned(),
         });
     }
-    DemoKeys {
-        store,
-        prefix,
-        keys,
-    }
+    DemoKeys { store, keys }
 }
 
 /// The plaintext of the key called `name` (empty if there is none).

@@ -41,9 +41,9 @@ impl FieldError {
 /// |---|---|---|
 /// | [`MissingLayer`](Self::MissingLayer) | 500 | `admin_unprotected` |
 /// | [`NotAdmin`](Self::NotAdmin) | 403 | `insufficient_scope` (as the layer says it, `scope="admin"`) |
-/// | [`Malformed`](Self::Malformed) | 400 | `malformed_request` |
+/// | [`Malformed`](Self::Malformed) | 400 | `malformed_request` (not JSON, or a path that is not a key id) |
 /// | [`TooLarge`](Self::TooLarge) | 413 | `request_too_large` |
-/// | [`Invalid`](Self::Invalid) | 422 | `invalid_request` (with `errors`: one per field) |
+/// | [`Invalid`](Self::Invalid) | 422 | `invalid_request` (with `errors`: one per field; unknown, missing and mistyped members included) |
 /// | [`NotFound`](Self::NotFound) | 404 | `key_not_found` |
 /// | [`Conflict`](Self::Conflict) | 409 | `key_conflict` |
 /// | [`Unavailable`](Self::Unavailable) | 503 | `store_unavailable` (`Retry-After: 1`) |
@@ -60,7 +60,8 @@ pub enum AdminError {
         /// The caller's key name.
         name: KeyName,
     },
-    /// The body is not JSON of the expected shape, or the path is not a key id.
+    /// The body is not JSON at all, or the path is not a key id. (JSON of the wrong shape —
+    /// an unknown, missing or mistyped member — is [`Invalid`](Self::Invalid), naming it.)
     Malformed(String),
     /// The body is larger than the admin API accepts.
     TooLarge,

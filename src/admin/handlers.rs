@@ -38,16 +38,37 @@ fn json_body<T: DeserializeOwned + Default>(
     if empty_ok && bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(&bytes).map_err(|e| {
-        if e.is_data() {
+    let not_json =
+        |e: &serde_json::Error| AdminError::Malformed(format!("the body is not valid JSON: {e}"));
+    let mut json = serde_json::Deserializer::from_slice(&bytes);
+    let value = serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        if e.inner().is_data() {
             AdminError::Invalid(vec![FieldError {
-                field: None,
-                message: e.to_string(),
+                field: Some(offending_member(&e)),
+                message: e.inner().to_string(),
             }])
         } else {
-            AdminError::Malformed(format!("the body is not valid JSON: {e}"))
+            not_json(e.inner())
         }
-    })
+    })?;
+    json.end().map_err(|e| not_json(&e))?;
+    Ok(value)
+}
+
+/// The member a JSON data error is about: its path (`scope` for an unknown member,
+/// `scopes[1]` or `quota.burst` for a value of the wrong type), or for a missing member the
+/// path it should have had.
+fn offending_member(error: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = error.path().to_string();
+    let message = error.inner().to_string();
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    match (missing, path.as_str()) {
+        (Some(member), ".") => member.to_owned(),
+        (Some(member), parent) => format!("{parent}.{member}"),
+        (None, path) => path.to_owned(),
+    }
 }
 
 fn key_id(text: &str) -> Result<KeyId, AdminError> {

@@ -1,7 +1,7 @@
 //! The admin API's request and response bodies.
 //!
-//! Requests refuse unknown members (a typo such as `scope` for `scopes` is a 400, not a silent
-//! no-op). Responses show keys as [`KeyView`]s: never a secret or a digest, except the
+//! Requests refuse unknown members (a typo such as `scope` for `scopes` is a 422
+//! `invalid_request` naming `scope`, not a silent no-op). Responses show keys as [`KeyView`]s: never a secret or a digest, except the
 //! plaintext of a key just created or rotated ([`CreatedKeyView`]).
 
 use serde::{Deserialize, Serialize};

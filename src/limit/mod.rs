@@ -37,6 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisCheck, RedisRateLimiter, RedisRateLimiterBuilder};
 pub use decision::Decision;
 pub(crate) use decision::ceil_secs;

@@ -78,7 +78,7 @@ use super::{
     StoreError,
 };
 use crate::id_map::IdHasher;
-use crate::key::KeyId;
+use crate::key::{KeyId, KeyPrefix};
 use crate::record::KeyRecord;
 
 /// Default time a looked-up record is served from memory.
@@ -434,6 +434,10 @@ impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
 
     fn touch(&self, id: &KeyId) {
         self.shared.inner.touch(id);
+    }
+
+    fn prefix(&self) -> KeyPrefix {
+        self.shared.inner.prefix()
     }
 }
 

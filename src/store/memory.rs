@@ -170,6 +170,10 @@ impl<C: Clock> KeyStore for MemoryKeyStore<C> {
             entry.last_used_ms.fetch_max(ms, Ordering::Relaxed);
         }
     }
+
+    fn prefix(&self) -> KeyPrefix {
+        self.inner.prefix.clone()
+    }
 }
 
 #[async_trait]

@@ -65,7 +65,7 @@ pub use sqlite::{SqliteFuture, SqliteKeyStore, SqliteKeyStoreBuilder};
 pub(crate) use usage::UsageLog;
 
 use crate::BoxError;
-use crate::key::KeyId;
+use crate::key::{KeyId, KeyPrefix};
 use crate::record::KeyRecord;
 
 /// A boxed lookup future, for stores whose lookups do I/O.
@@ -122,6 +122,15 @@ pub trait KeyStore: Send + Sync + 'static {
     fn touch(&self, id: &KeyId) {
         let _ = id;
     }
+
+    /// The prefix of this store's keys (`kg` unless the store was given another).
+    ///
+    /// [`ApiKeyLayer`](crate::ApiKeyLayer) takes its prefix from here, so the layer and the
+    /// store that issues the keys cannot disagree. A store of your own that issues keys with
+    /// another prefix returns it here.
+    fn prefix(&self) -> KeyPrefix {
+        KeyPrefix::default()
+    }
 }
 
 impl<K: KeyStore + ?Sized> KeyStore for Arc<K> {
@@ -133,5 +142,9 @@ impl<K: KeyStore + ?Sized> KeyStore for Arc<K> {
 
     fn touch(&self, id: &KeyId) {
         (**self).touch(id)
+    }
+
+    fn prefix(&self) -> KeyPrefix {
+        (**self).prefix()
     }
 }

@@ -385,6 +385,10 @@ impl KeyStore for PostgresKeyStore {
     fn touch(&self, id: &KeyId) {
         self.shared.usage.record(id, self.shared.clock.now());
     }
+
+    fn prefix(&self) -> KeyPrefix {
+        self.shared.prefix.clone()
+    }
 }
 
 #[async_trait]

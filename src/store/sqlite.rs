@@ -201,6 +201,10 @@ impl KeyStore for SqliteKeyStore {
     fn touch(&self, id: &KeyId) {
         self.inner.usage.record(id, self.inner.clock.now());
     }
+
+    fn prefix(&self) -> KeyPrefix {
+        self.inner.prefix.clone()
+    }
 }
 
 #[async_trait]

@@ -49,6 +49,9 @@ impl KeyStore for CountingStore {
     fn touch(&self, id: &KeyId) {
         self.inner.touch(id)
     }
+    fn prefix(&self) -> keygate::KeyPrefix {
+        self.inner.prefix().clone()
+    }
 }
 
 /// A store whose answers arrive only after the task has been suspended once, the way a
