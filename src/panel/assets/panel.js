@@ -49,6 +49,12 @@
     return window.sessionStorage.getItem(STORAGE_KEY);
   }
 
+  // The id of the key signed in with: keys read `<prefix>_<id>_<secret>`.
+  function ownKeyId() {
+    const parts = (adminKey() || "").split("_");
+    return parts.length > 2 ? parts[1] : null;
+  }
+
   async function api(method, path, body, key = adminKey()) {
     const headers = { Authorization: `Bearer ${key || ""}`, Accept: "application/json" };
     const init = { method, headers, cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer" };
@@ -72,7 +78,8 @@
   }
 
   // A refusal: the problem's title, detail, fix and per-field errors, all as text.
-  function renderProblem(container, answer, lead) {
+  // `placed`: the errors already shown beside their fields, left out of the list here.
+  function renderProblem(container, answer, lead, placed = []) {
     const p = answer.data || {};
     container.replaceChildren();
     const heading = el("p", { class: "problem-title" }, lead || p.title || "The request was refused");
@@ -80,9 +87,10 @@
     container.append(heading);
     if (p.detail) container.append(el("p", {}, p.detail));
     if (p.fix) container.append(el("p", { class: "fix" }, el("strong", {}, "Fix: "), p.fix));
-    if (Array.isArray(p.errors) && p.errors.length) {
+    const rest = Array.isArray(p.errors) ? p.errors.filter((e) => !placed.includes(e)) : [];
+    if (rest.length) {
       const list = el("ul", {});
-      for (const e of p.errors) list.append(el("li", {}, e.field ? `${e.field}: ${e.message}` : e.message));
+      for (const e of rest) list.append(el("li", {}, e.field ? `${e.field}: ${e.message}` : e.message));
       container.append(list);
     }
     show(container, true);
@@ -93,11 +101,11 @@
     show(container, false);
   }
 
-  // Puts each per-field error beside its field; returns whether any was placed.
+  // Puts each per-field error beside its field; returns the errors placed.
   function renderFieldErrors(form, answer, fields) {
     for (const [, node] of Object.entries(fields)) clearFieldError(node);
     const errors = (answer.data && answer.data.errors) || [];
-    let placed = false;
+    const placed = [];
     for (const e of errors) {
       const field = (e.field || "").replace(/\[\d+\]$/, "");
       const target = fields[field];
@@ -106,7 +114,7 @@
       show(target, true);
       const input = form.querySelector(`[aria-describedby~="${target.id}"]`);
       if (input) input.setAttribute("aria-invalid", "true");
-      placed = true;
+      placed.push(e);
     }
     return placed;
   }
@@ -169,7 +177,7 @@
     window.sessionStorage.setItem(STORAGE_KEY, key);
     showSignedIn(true);
     renderKeys(answer.data.keys || []);
-    $("main").focus();
+    $("keys-title").focus();
   }
 
   // ---- the key list -------------------------------------------------------------------------
@@ -209,6 +217,7 @@
       }
       const status = el("span", { class: `status status-${key.status}` }, key.status);
       const name = el("td", { "data-label": "Name", class: "name" }, el("strong", {}, key.name), el("span", { class: "id" }, key.id));
+      if (key.id === ownKeyId()) name.append(el("span", { class: "own" }, "Signed in with this key"));
       if (key.previous_secret_valid_until) {
         name.append(el("span", { class: "hint" }, "Old secret valid until ", formatTime(key.previous_secret_valid_until, "")));
       }
@@ -317,8 +326,11 @@
       dialog.close();
       return;
     }
-    renderFieldErrors(dialog.querySelector("form"), answer, fields || {});
-    renderProblem(dialog.querySelector("[data-problem]"), answer);
+    const form = dialog.querySelector("form");
+    const placed = renderFieldErrors(form, answer, fields || {});
+    renderProblem(dialog.querySelector("[data-problem]"), answer, undefined, placed);
+    const invalid = form.querySelector('[aria-invalid="true"]');
+    if (invalid) invalid.focus();
   }
 
   // Create.
@@ -435,7 +447,8 @@
   function openRevoke(key) {
     revoking = key;
     $("revoke-title").textContent = `Revoke ${key.name}?`;
-    $("revoke-text").textContent = `Every request made with ${key.name} will be refused at once (401 revoked_api_key). This cannot be undone.`;
+    const own = key.id === ownKeyId() ? " You are signed in with this key: the panel will ask for another admin key." : "";
+    $("revoke-text").textContent = `Every request made with ${key.name} will be refused at once (401 revoked_api_key). This cannot be undone.${own}`;
     $("revoke-confirm").textContent = `Revoke ${key.name}`;
     openDialog($("revoke-dialog"));
   }
