@@ -106,6 +106,7 @@ async fn csp_allows_only_the_panels_own_files_and_forbids_framing() {
         "connect-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",
+        "form-action 'none'",
         "frame-ancestors 'none'",
     ] {
         assert!(directives.contains(&required), "CSP lacks {required:?}");
@@ -181,6 +182,28 @@ async fn the_page_has_no_inline_script_style_or_event_handler() {
         .collect();
     assert!(handlers.is_empty(), "inline event handlers: {handlers:?}");
     assert!(!html.contains("javascript:"));
+}
+
+#[tokio::test]
+async fn no_form_of_the_page_could_put_a_key_in_a_url() {
+    // Without the script a form would submit its named fields, as a query string for GET.
+    let addr = serve(admin_panel()).await;
+    let page = get(addr, MOUNT).await;
+    let html = text(&page);
+    for control in ["<input", "<select", "<textarea"] {
+        for (at, _) in html.match_indices(control) {
+            let tag = &html[at..at + html[at..].find('>').unwrap()];
+            assert!(!tag.contains(" name="), "a named control: {tag}");
+        }
+    }
+    let forms: Vec<&str> = html
+        .match_indices("<form")
+        .map(|(at, _)| &html[at..at + html[at..].find('>').unwrap()])
+        .collect();
+    assert_eq!(forms.len(), 5);
+    for form in forms {
+        assert!(form.contains(r#"method="post""#), "{form}");
+    }
 }
 
 #[tokio::test]
