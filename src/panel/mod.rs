@@ -60,7 +60,6 @@
 //! What the application must do: serve the page and the admin API over HTTPS, on one origin
 //! (the script may only talk to its own origin), and keep the admin API behind `ApiKeyLayer`.
 
-use std::fmt;
 use std::sync::Arc;
 
 use axum::Router;
@@ -126,7 +125,7 @@ impl InvalidPanelPath {
 /// assert!(Panel::new("https://elsewhere.example/admin").is_err());
 /// # let _ = panel;
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Panel {
     admin_path: String,
     example_path: String,
@@ -162,15 +161,6 @@ impl Panel {
         INDEX_HTML
             .replace("{admin_path}", &escape_html(&self.admin_path))
             .replace("{example_path}", &escape_html(&self.example_path))
-    }
-}
-
-impl fmt::Debug for Panel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Panel")
-            .field("admin_path", &self.admin_path)
-            .field("example_path", &self.example_path)
-            .finish()
     }
 }
 
