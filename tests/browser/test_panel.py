@@ -6,6 +6,7 @@ operator's session does. Each test checks one behaviour and says which in its na
 """
 
 import re
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from selenium.common.exceptions import TimeoutException
@@ -252,6 +253,34 @@ def test_the_plaintext_does_not_survive_a_reload(driver, panel_url, admin_key):
     assert key not in str(storage(driver))
 
 
+def test_an_expiry_chosen_in_the_form_is_shown_in_the_list(driver, panel_url, admin_key):
+    open_signed_in(driver, panel_url, admin_key)
+    fill_create_form(driver, "expiring", ["read:all"])
+    driver.find_element(By.CSS_SELECTOR, '#create-expiry option[value="30d"]').click()
+    before = datetime.now(timezone.utc)
+    driver.find_element(By.CSS_SELECTOR, "#create-form button[type=submit]").click()
+    shown_key(driver)
+    dismiss_secret(driver)
+    expires = row(driver, "expiring").find_element(By.CSS_SELECTOR, '[data-label="Expires"] time')
+    at = datetime.fromisoformat(expires.get_attribute("datetime").replace("Z", "+00:00"))
+    assert timedelta(days=30) - timedelta(minutes=1) <= at - before <= timedelta(days=30, minutes=1)
+
+
+def test_an_expiry_date_in_the_past_is_refused_with_the_apis_message(driver, panel_url, admin_key):
+    open_signed_in(driver, panel_url, admin_key)
+    fill_create_form(driver, "too-late", ["read:all"])
+    driver.find_element(By.CSS_SELECTOR, '#create-expiry option[value="date"]').click()
+    date = visible(driver, "#create-expiry-date")
+    # A date input takes its value through script; typing depends on the locale's format.
+    driver.execute_script("arguments[0].value = '2020-01-01';", date)
+    driver.find_element(By.CSS_SELECTOR, "#create-form button[type=submit]").click()
+    error = visible(driver, "#create-expiry-error")
+    assert "the expiry must be in the future" in error.text
+    assert driver.find_elements(By.CSS_SELECTOR, 'tr[data-key-name="too-late"]') == []
+    driver.find_element(By.CSS_SELECTOR, "#create-dialog [data-close]").click()
+    gone(driver, "#create-dialog")
+
+
 # ---- refusals of the admin API ---------------------------------------------------------------
 
 
@@ -282,6 +311,8 @@ def test_adding_write_all_in_the_panel_lets_the_key_post(driver, panel_url, admi
     gone(driver, "#edit-dialog")
     assert "added write:all" in status_text(driver)
     wait(driver, lambda d: "write:all" in row(d, "ci-pipeline").text)
+    # The list was drawn again: the focus is back on the same action of the same key.
+    wait(driver, lambda d: d.switch_to.active_element.get_attribute("aria-label") == "Edit scopes ci-pipeline")
     created = http("POST", "/v1/records", state["ci_key"], "written after the scope was added")
     assert created.status == 201
 
@@ -382,6 +413,7 @@ def test_the_keyboard_alone_creates_a_key_and_escape_forgets_the_plaintext(drive
     assert driver.switch_to.active_element.get_attribute("id") == "copy-key"
     press(driver, Keys.ESCAPE)
     gone(driver, "#secret-dialog")
+    assert driver.switch_to.active_element.get_attribute("id") == "open-create"
     assert key not in driver.page_source
     assert "read:all" in row(driver, "keyboard-only").text
 

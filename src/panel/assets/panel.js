@@ -18,6 +18,9 @@
 
   const $ = (id) => document.getElementById(id);
   let keys = [];
+  // Where the focus goes once the list is drawn again after an action: the same action's
+  // button on the key's row (the old one is gone), else the list's heading.
+  let focusAfterRender = null;
 
   // ---- small DOM helpers -------------------------------------------------------------------
 
@@ -196,8 +199,18 @@
 
   function actionButton(label, key, action, variant) {
     const button = el("button", { type: "button", class: `button small ${variant}`, "aria-label": `${label} ${key.name}` }, label);
-    button.addEventListener("click", () => action(key, button));
+    button.addEventListener("click", () => {
+      focusAfterRender = `tr[data-key-id="${CSS.escape(key.id)}"] [aria-label="${CSS.escape(`${label} ${key.name}`)}"]`;
+      action(key, button);
+    });
     return button;
+  }
+
+  function restoreFocus() {
+    if (!focusAfterRender || document.querySelector("dialog[open]")) return;
+    const target = document.querySelector(focusAfterRender) || $("keys-title");
+    focusAfterRender = null;
+    target.focus();
   }
 
   function renderKeys(list) {
@@ -242,6 +255,7 @@
     }
     clearProblem($("page-problem"));
     renderKeys(answer.data.keys || []);
+    restoreFocus();
     return true;
   }
 
@@ -335,6 +349,7 @@
 
   // Create.
   function openCreate() {
+    focusAfterRender = "#open-create";
     const form = $("create-form");
     form.reset();
     setScopeChoices(form.querySelector("[data-scope-group]"), []);
@@ -563,7 +578,13 @@
 
   function start() {
     for (const dialog of document.querySelectorAll("dialog")) {
-      for (const button of dialog.querySelectorAll("[data-close]")) button.addEventListener("click", () => dialog.close());
+      // Cancelled (button or Escape): the browser gives the focus back to the opener.
+      const cancel = () => {
+        focusAfterRender = null;
+        dialog.close();
+      };
+      for (const button of dialog.querySelectorAll("[data-close]")) button.addEventListener("click", cancel);
+      if (dialog.id !== "secret-dialog") dialog.addEventListener("cancel", () => { focusAfterRender = null; });
     }
     for (const group of document.querySelectorAll("[data-scope-group]")) {
       buildScopeChoices(group, group.closest("form").id.replace("-form", ""));
@@ -595,7 +616,10 @@
     }
     $("secret-done").addEventListener("click", () => $("secret-dialog").close());
     // Closing by Escape too: the plaintext goes either way.
-    $("secret-dialog").addEventListener("close", forgetSecret);
+    $("secret-dialog").addEventListener("close", () => {
+      forgetSecret();
+      restoreFocus();
+    });
     window.addEventListener("pagehide", forgetSecret);
 
     if (adminKey()) {
