@@ -333,7 +333,7 @@ def test_rotation_shows_a_new_secret_once_and_the_old_one_stops(driver, panel_ur
     state["ci_key"] = new_key
 
 
-def test_revoking_names_the_key_and_then_the_api_refuses_it(driver, panel_url, admin_key, http):
+def test_revoking_names_the_key_and_then_the_api_refuses_it(driver, panel_url, admin_key, http, shots):
     open_signed_in(driver, panel_url, admin_key)
     row(driver, "ci-pipeline").find_element(By.CSS_SELECTOR, '[aria-label="Revoke ci-pipeline"]').click()
     visible(driver, "#revoke-dialog")
@@ -345,6 +345,10 @@ def test_revoking_names_the_key_and_then_the_api_refuses_it(driver, panel_url, a
     gone(driver, "#revoke-dialog")
     assert "Revoked ci-pipeline" in status_text(driver)
     wait(driver, lambda d: "revoked" in row(d, "ci-pipeline").text.lower())
+    revoked_row = row(driver, "ci-pipeline")
+    assert re.search(r"Revoked \d{4}-\d\d-\d\d", revoked_row.text), revoked_row.text
+    assert revoked_row.find_elements(By.TAG_NAME, "button") == []
+    shots(driver, "10-after-revoke")
     refused = http("GET", "/v1/records", state["ci_key"])
     assert refused.status == 401
     assert refused.json()["code"] == "revoked_api_key"

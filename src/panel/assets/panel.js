@@ -88,9 +88,12 @@
     const heading = el("p", { class: "problem-title" }, lead || p.title || "The request was refused");
     if (answer.status) heading.append(el("span", { class: "code" }, ` ${answer.status}${p.code ? ` ${p.code}` : ""}`));
     container.append(heading);
-    if (p.detail) container.append(el("p", {}, p.detail));
-    if (p.fix) container.append(el("p", { class: "fix" }, el("strong", {}, "Fix: "), p.fix));
     const rest = Array.isArray(p.errors) ? p.errors.filter((e) => !placed.includes(e)) : [];
+    // The detail of a validation refusal lists the field errors: when each is shown beside
+    // its field already, point there instead of saying it twice.
+    if (placed.length && !rest.length) container.append(el("p", {}, `Correct the ${placed.length > 1 ? "fields" : "field"} marked above and try again.`));
+    else if (p.detail) container.append(el("p", {}, p.detail));
+    if (p.fix) container.append(el("p", { class: "fix" }, el("strong", {}, "Fix: "), p.fix));
     if (rest.length) {
       const list = el("ul", {});
       for (const e of rest) list.append(el("li", {}, e.field ? `${e.field}: ${e.message}` : e.message));
@@ -187,8 +190,9 @@
 
   function formatTime(text, none) {
     if (!text) return el("span", { class: "muted" }, none);
-    const shown = text.replace("T", " ").replace(/:\d\dZ$/, " UTC");
-    return el("time", { datetime: text, title: text }, shown);
+    // 2026-11-29T03:27:05Z: the date, then the time to the minute (a line of its own in the table).
+    const [date, time] = text.split("T");
+    return el("time", { datetime: text, title: text }, date, el("span", { class: "clock" }, ` ${time.slice(0, 5)} UTC`));
   }
 
   function scopeBadges(scopes) {
@@ -221,7 +225,9 @@
     show($("keys-table"), list.length > 0);
     for (const key of list) {
       const actions = el("div", { class: "row-actions" });
-      if (key.status !== "revoked") {
+      if (key.status === "revoked") {
+        actions.append(el("span", { class: "muted" }, "Revoked ", formatTime(key.revoked_at, "")));
+      } else {
         actions.append(
           actionButton("Edit scopes", key, openEdit, "subtle"),
           actionButton("Rotate", key, openRotate, "subtle"),
