@@ -182,10 +182,12 @@ def test_a_name_the_api_refuses_shows_its_message_as_text_and_runs_no_markup(dri
     assert "invalid key name" in error.text
     assert "<img" in error.text  # the API's message quotes the name: shown as text
     problem = visible(driver, "#create-dialog [data-problem]")
+    assert "The key was not created" in problem.text
     assert "422" in problem.text and "invalid_request" in problem.text
     assert driver.find_element(By.ID, "create-name").get_attribute("aria-invalid") == "true"
     assert driver.find_elements(By.CSS_SELECTOR, "#app img") == []
     assert driver.title == title
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", problem)
     shots(driver, "06-refusal")
     driver.find_element(By.CSS_SELECTOR, "#create-dialog [data-close]").click()
 
@@ -352,6 +354,14 @@ def test_revoking_names_the_key_and_then_the_api_refuses_it(driver, panel_url, a
     refused = http("GET", "/v1/records", state["ci_key"])
     assert refused.status == 401
     assert refused.json()["code"] == "revoked_api_key"
+
+
+def test_the_key_table_fits_a_desktop_window_without_scrolling_sideways(driver, panel_url, admin_key):
+    open_signed_in(driver, panel_url, admin_key)
+    row(driver, "ci-pipeline")
+    wrap = driver.find_element(By.CSS_SELECTOR, "#keys .table-wrap")
+    widths = driver.execute_script("return [arguments[0].scrollWidth, arguments[0].clientWidth]", wrap)
+    assert widths[0] <= widths[1], f"the table scrolls sideways: {widths}"
 
 
 # ---- the CSP in the browser ------------------------------------------------------------------

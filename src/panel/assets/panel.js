@@ -340,15 +340,15 @@
     }
   }
 
-  // An action's refusal, shown in its dialog.
-  function refused(dialog, answer, fields) {
+  // An action's refusal, shown in its dialog under `lead`.
+  function refused(dialog, answer, lead, fields) {
     if (signOutIfRefused(answer)) {
       dialog.close();
       return;
     }
     const form = dialog.querySelector("form");
     const placed = renderFieldErrors(form, answer, fields || {});
-    renderProblem(dialog.querySelector("[data-problem]"), answer, undefined, placed);
+    renderProblem(dialog.querySelector("[data-problem]"), answer, lead, placed);
     const invalid = form.querySelector('[aria-invalid="true"]');
     if (invalid) invalid.focus();
   }
@@ -383,7 +383,7 @@
     };
     const answer = await submit(dialog, () => api("POST", "/keys", body));
     if (!answer.ok) {
-      refused(dialog, answer, { name: $("create-name-error"), scopes: $("create-scopes-error"), expires_in: $("create-expiry-error"), expires_at: $("create-expiry-error") });
+      refused(dialog, answer, "The key was not created", { name: $("create-name-error"), scopes: $("create-scopes-error"), expires_in: $("create-expiry-error"), expires_at: $("create-expiry-error") });
       return;
     }
     dialog.close();
@@ -426,7 +426,7 @@
     if (remove.length) body.remove_scopes = remove;
     const answer = await submit(dialog, () => api("PATCH", `/keys/${encodeURIComponent(key.id)}`, body));
     if (!answer.ok) {
-      refused(dialog, answer, { scopes: $("edit-scopes-error"), add_scopes: $("edit-scopes-error"), remove_scopes: $("edit-scopes-error") });
+      refused(dialog, answer, `The scopes of ${key.name} were not changed`, { scopes: $("edit-scopes-error"), add_scopes: $("edit-scopes-error"), remove_scopes: $("edit-scopes-error") });
       return;
     }
     dialog.close();
@@ -453,7 +453,7 @@
     const body = { grace: $("rotate-grace").value };
     const answer = await submit(dialog, () => api("POST", `/keys/${encodeURIComponent(key.id)}/rotate`, body));
     if (!answer.ok) {
-      refused(dialog, answer, { grace: $("rotate-grace-error") });
+      refused(dialog, answer, `${key.name} was not rotated`, { grace: $("rotate-grace-error") });
       return;
     }
     dialog.close();
@@ -480,7 +480,7 @@
     const key = revoking;
     const answer = await submit(dialog, () => api("POST", `/keys/${encodeURIComponent(key.id)}/revoke`));
     if (!answer.ok) {
-      refused(dialog, answer);
+      refused(dialog, answer, `${key.name} was not revoked`);
       return;
     }
     dialog.close();
