@@ -364,6 +364,24 @@ def test_the_key_table_fits_a_desktop_window_without_scrolling_sideways(driver, 
     assert widths[0] <= widths[1], f"the table scrolls sideways: {widths}"
 
 
+def test_revoking_the_key_signed_in_with_returns_to_sign_in_with_the_apis_answer(driver, panel_url, admin_key, http):
+    second = http("POST", "/admin/keys", admin_key, {"name": "second-admin", "scopes": ["admin"]}).json()["key"]
+    driver.get(panel_url)
+    if driver.find_element(By.ID, "sign-out").is_displayed():
+        driver.find_element(By.ID, "sign-out").click()
+    visible(driver, "#admin-key").send_keys(second, Keys.ENTER)
+    own = row(driver, "second-admin")
+    assert "Signed in with this key" in own.text
+    own.find_element(By.CSS_SELECTOR, '[aria-label="Revoke second-admin"]').click()
+    assert "You are signed in with this key" in visible(driver, "#revoke-text").text
+    driver.find_element(By.ID, "revoke-confirm").click()
+    problem = visible(driver, "#sign-in-problem")
+    assert "Your admin key was refused" in problem.text
+    assert "401 revoked_api_key" in problem.text
+    assert storage(driver)["session"] == {}
+    assert not driver.find_element(By.ID, "keys").is_displayed()
+
+
 # ---- the CSP in the browser ------------------------------------------------------------------
 
 INJECT = """
