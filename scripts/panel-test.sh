@@ -33,11 +33,9 @@ if [ ${#missing_apt[@]} -gt 0 ] || [ ${#missing_pip[@]} -gt 0 ]; then
         || python3 -m pip install --quiet --break-system-packages "${missing_pip[@]}"
     fi
   else
-    {
-      echo "panel-test: the browser suite needs what is missing here:"
-      [ ${#missing_apt[@]} -gt 0 ] && echo "  sudo apt-get install ${missing_apt[*]}"
-      [ ${#missing_pip[@]} -gt 0 ] && echo "  python3 -m pip install ${missing_pip[*]}"
-    } >&2
+    echo "panel-test: the browser suite needs what is missing here:" >&2
+    if [ ${#missing_apt[@]} -gt 0 ]; then echo "  sudo apt-get install ${missing_apt[*]}" >&2; fi
+    if [ ${#missing_pip[@]} -gt 0 ]; then echo "  python3 -m pip install ${missing_pip[*]}" >&2; fi
     if [ "$required" = 1 ]; then
       echo "panel-test: FAILED: the browser suite is required here (CI or KEYGATE_REQUIRE_BACKENDS=1)" >&2
       exit 1
