@@ -1,8 +1,8 @@
 //! A server whose keys persist in a SQLite file, managed through the admin API.
 //!
 //! ```text
-//! cargo run --example server --features sqlite,axum                       # keygate.db, 127.0.0.1:3000
-//! cargo run --example server --features sqlite,axum -- --db /var/lib/app/keys.db --addr 0.0.0.0:8080
+//! cargo run --example server --features sqlite,panel                       # keygate.db, 127.0.0.1:3000
+//! cargo run --example server --features sqlite,panel -- --db /var/lib/app/keys.db --addr 0.0.0.0:8080
 //! ```
 //!
 //! On its first start with an empty database it creates one key, `admin` with the `admin`
@@ -14,6 +14,7 @@
 //! | `GET /v1/records` | `read:all` |
 //! | `POST /v1/records` | `write:all` |
 //! | `GET, POST /admin/keys`, `GET, PATCH /admin/keys/{id}`, `POST /admin/keys/{id}/revoke`, `POST /admin/keys/{id}/rotate` | `admin` |
+//! | `GET /settings/api-keys` (the API Keys panel; it asks for an admin key) | no key |
 
 #[path = "shared/product.rs"]
 mod product;
@@ -60,9 +61,14 @@ pub async fn server(store: SqliteKeyStore) -> Result<Server, StoreError> {
         .rejection_response(product::rejection())
         .build();
 
+    let panel = keygate::panel::Panel::new("/admin")
+        .and_then(|panel| panel.example_path("/v1/records"))
+        .expect("valid paths");
     let router = records::routes()
         .nest("/admin", keygate::admin::router(Arc::new(store)))
-        .layer(layer);
+        .layer(layer)
+        // After `.layer`: the page itself needs no key; it asks for an admin key to call /admin.
+        .nest("/settings/api-keys", keygate::panel::router(panel));
     Ok(Server {
         router,
         first_admin_key,
@@ -129,6 +135,7 @@ async fn main() {
     };
     let base = format!("http://{addr}");
     println!("Keys are kept in {}.", db.display());
+    println!("API Keys panel: {base}/settings/api-keys");
     match &server.first_admin_key {
         Some(key) => {
             println!("The database was empty: created the key `admin` (scope admin):");

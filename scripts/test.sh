@@ -18,3 +18,4 @@ cargo test --all-features
 scripts/smoke-quickstart.sh
 cargo run --quiet --example soak -- --secs 5 --keys 30000
 scripts/clients-test.sh
+scripts/panel-test.sh

@@ -99,6 +99,9 @@ mod id_map;
 pub mod key;
 mod layer;
 pub mod limit;
+#[cfg(feature = "panel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "panel")))]
+pub mod panel;
 pub mod policy;
 mod ratelimit_headers;
 mod record;
