@@ -155,6 +155,7 @@ pub use store::PostgresKeyStore;
 #[cfg(all(
     doctest,
     feature = "axum",
+    feature = "panel",
     feature = "sqlite",
     feature = "postgres",
     feature = "cache",

@@ -226,6 +226,7 @@ async fn error_table_answer(code: &str) -> Response<Bytes> {
             let addr = wire::serve_axum(records().layer(layer(broken))).await;
             wire::send(addr, wire::request("GET", "/v1/records", Some(&s.admin))).await
         }
+        "malformed_request" => s.send("GET", "/v1/records/..", Some(&s.admin), "").await,
         other => panic!("the error table promises `{other}`, and this test cannot bring it about"),
     }
 }
