@@ -39,15 +39,16 @@ fn code_blocks(text: &str) -> Vec<CodeBlock> {
 /// inside a code span, leading and trailing pipes dropped.
 fn cells(row: &str) -> usize {
     let row = row.trim();
-    let (mut count, mut in_code, mut escaped) = (1, false, false);
+    let (mut count, mut in_code, mut previous) = (1, false, ' ');
     for c in row.chars() {
         match c {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
+            // `\|` is a pipe inside a cell, in a code span or not; a lone `\` is just text.
+            '|' if previous == '\\' => {}
             '`' => in_code = !in_code,
             '|' if !in_code => count += 1,
             _ => {}
         }
+        previous = c;
     }
     count - usize::from(row.starts_with('|')) - usize::from(row.ends_with('|'))
 }
@@ -210,6 +211,7 @@ fn the_cell_counter_reads_pipes_as_github_does() {
     assert_eq!(cells("| `a|b` | c |"), 2);
     assert_eq!(cells(r"| a \| b | c |"), 2);
     assert_eq!(cells("a | b"), 2);
+    assert_eq!(cells(r"| a `\` b | c |"), 2);
 }
 
 #[test]
