@@ -118,9 +118,7 @@ impl Rejection {
     /// For `rate_limited` and `auth_unavailable`: `Retry-After` in whole seconds, rounded up,
     /// never 0. Saturates at `u64::MAX` seconds (say, for `Duration::MAX`).
     pub fn retry_after_secs(&self) -> Option<u64> {
-        // The longest delay whose rounding up still fits in a u64.
-        const LONGEST: Duration = Duration::from_secs(u64::MAX);
-        self.retry_after.map(|d| ceil_secs(d.min(LONGEST)).max(1))
+        self.retry_after.map(|d| ceil_secs(d).max(1))
     }
 
     /// The key's id, once the caller has proved they hold its secret (403 and 429 rows, and

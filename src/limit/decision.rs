@@ -29,14 +29,21 @@ impl Decision {
     }
 }
 
-/// Whole seconds, rounded up.
+/// Whole seconds, rounded up; `u64::MAX` for durations whose rounding up would not fit.
 pub(crate) fn ceil_secs(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+    d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ceil_secs_saturates_instead_of_overflowing() {
+        assert_eq!(ceil_secs(Duration::MAX), u64::MAX);
+        assert_eq!(ceil_secs(Duration::new(1, 1)), 2);
+        assert_eq!(ceil_secs(Duration::from_secs(1)), 1);
+    }
 
     fn refused(after: Duration) -> Decision {
         Decision {
