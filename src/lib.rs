@@ -84,65 +84,61 @@
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod admin;
-mod authenticated;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
-mod body;
-mod client_addr;
 pub mod clock;
 mod code;
-mod config;
-pub mod extract;
-mod future;
 mod id_map;
 pub mod key;
-mod layer;
 pub mod limit;
+mod middleware;
 #[cfg(feature = "panel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "panel")))]
 pub mod panel;
 pub mod policy;
-mod ratelimit_headers;
 mod record;
 mod rejection;
 pub mod respond;
 pub mod scope;
-mod service;
 pub mod store;
-pub mod transport;
-mod verify;
 #[cfg(any(feature = "axum", feature = "cli"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "axum", feature = "cli"))))]
 pub mod view;
 
-pub use authenticated::AuthenticatedKey;
-pub use body::ResponseBody;
-pub use client_addr::ClientAddr;
 pub use code::ErrorCode;
-pub use future::ResponseFuture;
 pub use key::{ApiKey, KeyDigest, KeyId, KeyPrefix};
-pub use layer::{ApiKeyLayer, ApiKeyLayerBuilder, InvalidRealm};
+pub use middleware::authenticated::AuthenticatedKey;
+pub use middleware::client_addr::ClientAddr;
+pub use middleware::ratelimit_headers::RateLimitHeaders;
+pub use middleware::{
+    ApiKeyLayer, ApiKeyLayerBuilder, ApiKeyService, InvalidRealm, ResponseBody, ResponseFuture,
+    extract, transport,
+};
+// Crate-internal paths of the middleware's parts that other modules use.
+pub(crate) use middleware::{authenticated, body, ratelimit_headers};
+/// Where `InvalidRealm` used to live, for modules not yet moved to the crate root path.
+pub(crate) mod layer {
+    pub(crate) use crate::middleware::InvalidRealm;
+}
 pub use limit::{
     Decision, FailureLimit, FailurePolicy, LimiterError, MemoryRateLimiter, Quota, RateLimiter,
 };
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use limit::{RedisRateLimiter, RedisRateLimiterBuilder};
+pub use middleware::transport::{ProxyHeader, SecureTransport};
 pub use policy::{MethodPolicy, RoutePolicy, ScopePolicy};
-pub use ratelimit_headers::RateLimitHeaders;
 pub use record::{KeyName, KeyRecord, KeyStatus, PreviousSecret};
 pub use rejection::Rejection;
 pub use respond::{DefaultRejection, RejectionResponder};
 pub use scope::{Scope, Scopes};
-pub use service::ApiKeyService;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteKeyStore;
 pub use store::{
     CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, MemoryKeyStore, NewKey, StoreError,
 };
-pub use transport::{ProxyHeader, SecureTransport};
 
 #[cfg(feature = "cache")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]

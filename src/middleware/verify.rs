@@ -1,9 +1,50 @@
-//! Checking a presented secret against a record, in constant time.
+//! Stage 2, lookup and verification: the store's record for the key id, and the presented
+//! secret checked against it in constant time. Only a caller holding a right secret learns
+//! that a key is revoked or expired; every other failure is `invalid_api_key`, and counts
+//! against the client's failure budget.
+
+use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::code::ErrorCode;
 use crate::key::KeyDigest;
 use crate::record::KeyRecord;
+use crate::rejection::Rejection;
+use crate::store::StoreError;
+
+use super::classify::Credential;
+use super::pipeline::Pipeline;
+
+impl<K, L, P, R> Pipeline<K, L, P, R> {
+    /// The record of an authentic, live key, from what the store answered for `credential`.
+    pub(crate) fn verified(
+        &self,
+        found: Result<Option<Arc<KeyRecord>>, StoreError>,
+        credential: &Credential,
+    ) -> Result<Arc<KeyRecord>, Rejection> {
+        let record = found.map_err(|error| {
+            tracing::warn!(key_id = %credential.id, %error, "key store failed; answering 503");
+            self.unavailable(credential.grpc)
+        })?;
+        match (
+            verify(record.as_deref(), &credential.digest, &*self.settings.clock),
+            record,
+        ) {
+            (Ok(()), Some(record)) => Ok(record),
+            (outcome, record) => {
+                self.failed(credential.client);
+                let code = outcome.err().unwrap_or(ErrorCode::InvalidApiKey);
+                let rejection = self.reject(code, credential.grpc);
+                Err(match (record, code) {
+                    (Some(r), ErrorCode::RevokedApiKey | ErrorCode::ExpiredApiKey) => {
+                        rejection.with_key(r.id, r.name.clone())
+                    }
+                    _ => rejection,
+                })
+            }
+        }
+    }
+}
 
 /// Compared against when the id is unknown or the key has no previous secret, so that every
 /// request does the same work: an unknown id and a wrong secret cost the same time.

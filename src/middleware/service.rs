@@ -1,4 +1,4 @@
-//! [`ApiKeyService`]: the middleware service built by [`ApiKeyLayer`](crate::ApiKeyLayer).
+//! [`ApiKeyService`]: the middleware service built by [`ApiKeyLayer`](super::ApiKeyLayer).
 
 use std::fmt;
 use std::sync::Arc;
@@ -7,28 +7,29 @@ use std::task::{Context, Poll, Waker};
 use http::{Request, Response};
 use tower_service::Service;
 
-use crate::body::ResponseBody;
-use crate::config::Config;
-use crate::future::ResponseFuture;
 use crate::limit::RateLimiter;
 use crate::policy::ScopePolicy;
 use crate::respond::RejectionResponder;
 use crate::store::KeyStore;
 
+use super::body::ResponseBody;
+use super::future::ResponseFuture;
+use super::pipeline::Pipeline;
+use super::state::Next;
+
 /// Authenticates, authorizes and rate-limits each request before handing it to `S`.
 ///
 /// Rejections are responses (`type Error = S::Error`), so it fits axum, hyper and tonic.
 /// When the store and limiter answer at once (the in-memory ones always do), the whole check
-/// happens in `call`, with no allocation of its own besides the request extension and the
-/// rate-limit header values.
+/// happens in `call`, without cloning the inner service.
 pub struct ApiKeyService<S, K, L, P, R> {
     inner: S,
-    config: Arc<Config<K, L, P, R>>,
+    pipeline: Arc<Pipeline<K, L, P, R>>,
 }
 
 impl<S, K, L, P, R> ApiKeyService<S, K, L, P, R> {
-    pub(crate) fn new(inner: S, config: Arc<Config<K, L, P, R>>) -> Self {
-        Self { inner, config }
+    pub(crate) fn new(inner: S, pipeline: Arc<Pipeline<K, L, P, R>>) -> Self {
+        Self { inner, pipeline }
     }
 
     /// The wrapped service.
@@ -51,7 +52,7 @@ impl<S: Clone, K, L, P, R> Clone for ApiKeyService<S, K, L, P, R> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            config: Arc::clone(&self.config),
+            pipeline: Arc::clone(&self.pipeline),
         }
     }
 }
@@ -81,26 +82,27 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let mut pending = match self.config.begin(request) {
-            Ok(pending) => pending,
-            Err(rejection) => return ResponseFuture::rejected(self.config.respond(rejection)),
-        };
-        // Stores and limiters that answer at once (in memory) finish here, without cloning the
-        // inner service or the configuration. Polling with a no-op waker is sound: a future
-        // that is not ready yet is polled again, with the task's waker, by ResponseFuture.
-        let mut cx = Context::from_waker(Waker::noop());
-        match self.config.poll_pending(&mut pending, &mut cx) {
-            Poll::Ready(Ok(authorized)) => {
-                let (request, rate) = pending.into_request(authorized, &self.config.headers);
-                ResponseFuture::inner(self.inner.call(request), rate)
+        let mut pending = match self.pipeline.start(request) {
+            Ok(pending) => Some(pending),
+            Err(rejection) => {
+                return ResponseFuture::next(Next::Respond(self.pipeline.respond(rejection)));
             }
-            Poll::Ready(Err(rejection)) => ResponseFuture::rejected(self.config.respond(rejection)),
+        };
+        // Backends that answer at once (in memory) finish here. Polling with a no-op waker is
+        // sound: a stage that is not ready yet is polled again, with the task's waker, by the
+        // response future.
+        let mut cx = Context::from_waker(Waker::noop());
+        match self
+            .pipeline
+            .advance(&mut pending, &mut self.inner, &mut cx)
+        {
+            Poll::Ready(next) => ResponseFuture::next(next),
             Poll::Pending => {
                 // The inner service was made ready by poll_ready: take that one along and leave
                 // a fresh clone behind (tower's usual pattern).
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::authorizing(inner, pending, Arc::clone(&self.config))
+                ResponseFuture::waiting(inner, pending, Arc::clone(&self.pipeline))
             }
         }
     }

@@ -1,0 +1,51 @@
+//! The middleware: [`ApiKeyLayer`] builds [`ApiKeyService`], whose [`ResponseFuture`] answers
+//! each request. Its files, in the order a request meets them:
+//!
+//! ```text
+//!   call ──► classify ──► (store) ──► verify ──► authorize ──► (limiter) ──► limit ──► inner
+//!            classify.rs              verify.rs  authorize.rs                limit.rs
+//!            ├ extract.rs (Bearer)    constant-  scope policy,               quota, fail
+//!            ├ transport.rs (HTTPS)   time SHA-  before the                  open/closed,
+//!            ├ check_path             256 eq,    limiter                     key attached
+//!            └ failure budget         revoked,
+//!                                     expired
+//! ```
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `layer.rs`, `builder.rs`, `settings.rs` | [`ApiKeyLayer`], [`ApiKeyLayerBuilder`], and the plain settings they carry |
+//! | `pipeline.rs` | what every service of a layer shares: store, limiter, policy, responder, settings |
+//! | `classify.rs` | stage 1: gRPC or HTTP, HTTPS, the path, the Bearer credential, the client's failure budget |
+//! | `verify.rs` | stage 2: the store's record and the secret checked against it in constant time |
+//! | `authorize.rs` | stage 3: the scope the request needs |
+//! | `limit.rs` | stage 4: the rate limiter's decision, and the [`AuthenticatedKey`](crate::AuthenticatedKey) made |
+//! | `state.rs` | the state machine and the one transition that ends it: call the inner service, or answer |
+//! | `service.rs`, `future.rs`, `body.rs` | [`ApiKeyService`], [`ResponseFuture`], [`ResponseBody`] |
+//!
+//! Stage 1 touches no backend. When the store and the limiter answer at once (the in-memory
+//! ones do), every stage runs in `call`; otherwise the response future takes over where `call`
+//! stopped.
+
+pub(crate) mod authenticated;
+mod authorize;
+pub(crate) mod body;
+mod builder;
+mod classify;
+pub(crate) mod client_addr;
+pub mod extract;
+mod future;
+mod layer;
+mod limit;
+mod pipeline;
+pub(crate) mod ratelimit_headers;
+mod service;
+mod settings;
+mod state;
+pub mod transport;
+mod verify;
+
+pub use body::ResponseBody;
+pub use builder::{ApiKeyLayerBuilder, InvalidRealm};
+pub use future::ResponseFuture;
+pub use layer::ApiKeyLayer;
+pub use service::ApiKeyService;
