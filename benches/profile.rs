@@ -52,6 +52,12 @@ fn main() {
         other => panic!("unknown path {other:?}"),
     };
     let auth = key.map(bearer);
+    if std::env::var_os("KEYGATE_PROFILE_SHOW").is_some() {
+        let mut req = request(auth.as_ref());
+        *req.method_mut() = method.parse().unwrap();
+        let response = call(&mut svc, req);
+        eprintln!("{path}: {} {:?}", response.status(), response.headers());
+    }
     for _ in 0..iterations {
         let mut req = request(auth.as_ref());
         *req.method_mut() = method.parse().unwrap();

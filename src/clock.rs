@@ -21,6 +21,14 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> SystemTime;
     /// Time elapsed since an arbitrary fixed origin; never goes backwards.
     fn monotonic(&self) -> Duration;
+
+    /// The wall-clock time, allowed to lag [`now`](Clock::now) by up to one kernel tick
+    /// (1–10 ms), for checks that need no finer grain: expiry, rotation grace and last use.
+    /// The request path reads this one, which costs a few nanoseconds, so that its only
+    /// precise clock read is the rate limiter's. The default is [`now`](Clock::now).
+    fn coarse_now(&self) -> SystemTime {
+        self.now()
+    }
 }
 
 /// The operating system's clocks.
@@ -57,6 +65,17 @@ impl Clock for SystemClock {
 
     fn monotonic(&self) -> Duration {
         self.origin.elapsed()
+    }
+
+    /// On Linux, `CLOCK_REALTIME_COARSE` (read from the vDSO, no system call).
+    #[cfg(target_os = "linux")]
+    fn coarse_now(&self) -> SystemTime {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+        match (u64::try_from(t.tv_sec), u32::try_from(t.tv_nsec)) {
+            (Ok(secs), Ok(nanos)) => SystemTime::UNIX_EPOCH + Duration::new(secs, nanos),
+            // Before 1970: not a clock to be coarse about.
+            _ => SystemTime::now(),
+        }
     }
 }
 
@@ -119,5 +138,35 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
 
     fn monotonic(&self) -> Duration {
         (**self).monotonic()
+    }
+
+    fn coarse_now(&self) -> SystemTime {
+        (**self).coarse_now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_coarse_system_clock_never_runs_ahead_and_lags_by_less_than_a_tick() {
+        let clock = SystemClock::new();
+        for _ in 0..1000 {
+            let before = clock.now();
+            let coarse = clock.coarse_now();
+            let after = clock.now();
+            assert!(coarse <= after, "{coarse:?} is ahead of {after:?}");
+            let lag = before.duration_since(coarse).unwrap_or_default();
+            assert!(lag < Duration::from_millis(50), "lags by {lag:?}");
+        }
+    }
+
+    #[test]
+    fn a_manual_clock_is_as_coarse_as_it_is_precise() {
+        let clock = ManualClock::new();
+        clock.advance(Duration::from_millis(3));
+        assert_eq!(clock.coarse_now(), clock.now());
+        assert_eq!(Arc::new(clock.clone()).coarse_now(), clock.now());
     }
 }

@@ -461,7 +461,14 @@ impl fmt::Debug for ParsedKey<'_> {
 
 /// Parses a key, checking prefix, layout, alphabet and checksum. Touches no store.
 pub fn parse<'a>(token: &'a str, prefix: &KeyPrefix) -> Result<ParsedKey<'a>, KeyFormatError> {
-    let bytes = token.as_bytes();
+    parse_bytes(token.as_bytes(), prefix)
+}
+
+/// [`parse`] of raw bytes (a key is ASCII; anything else fails its alphabet check).
+pub(crate) fn parse_bytes<'a>(
+    bytes: &'a [u8],
+    prefix: &KeyPrefix,
+) -> Result<ParsedKey<'a>, KeyFormatError> {
     let p = prefix.as_str().as_bytes();
     if bytes.len() != prefix.key_len() {
         return Err(if bytes.starts_with(p) {

@@ -102,16 +102,28 @@ fn is_b64token_char(b: u8) -> bool {
 
 /// Takes the bearer token from the request headers.
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ExtractError> {
+    check_b64token(bearer_bytes(headers)?).map_err(ExtractError::Malformed)
+}
+
+/// Parses one `Authorization` field value as `Bearer 1*SP b64token`.
+pub fn parse_credentials(value: &[u8]) -> Result<&str, Malformed> {
+    check_b64token(bearer_shape(value)?)
+}
+
+/// The one `Authorization` header's token, its shape checked (scheme, spaces, length) but not
+/// its characters: for a caller that checks them more strictly itself, and otherwise falls
+/// back to [`bearer_token`] for the precise error.
+pub(crate) fn bearer_bytes(headers: &HeaderMap) -> Result<&[u8], ExtractError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let value = values.next().ok_or(ExtractError::Missing)?;
     if values.next().is_some() {
         return Err(ExtractError::Malformed(Malformed::MultipleHeaders));
     }
-    parse_credentials(value.as_bytes()).map_err(ExtractError::Malformed)
+    bearer_shape(value.as_bytes()).map_err(ExtractError::Malformed)
 }
 
-/// Parses one `Authorization` field value as `Bearer 1*SP b64token`.
-pub fn parse_credentials(value: &[u8]) -> Result<&str, Malformed> {
+/// `Bearer 1*SP token`: the token, not yet checked character by character.
+fn bearer_shape(value: &[u8]) -> Result<&[u8], Malformed> {
     // Optional whitespace around a field value is not part of it (RFC 9110 §5.5).
     let value = value.trim_ascii();
     const SCHEME: &[u8] = b"bearer";
@@ -135,6 +147,11 @@ pub fn parse_credentials(value: &[u8]) -> Result<&str, Malformed> {
     if rest[..rest.len() - token.len()].contains(&b'\t') {
         return Err(Malformed::Whitespace);
     }
+    Ok(token)
+}
+
+/// `token` as a `b64token`: letters, digits, `-._~+/`, then optional trailing `=`.
+fn check_b64token(token: &[u8]) -> Result<&str, Malformed> {
     let body_len = token.len() - token.iter().rev().take_while(|&&b| b == b'=').count();
     for &b in &token[..body_len] {
         if !is_b64token_char(b) {

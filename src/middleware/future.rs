@@ -20,7 +20,7 @@ use super::pipeline::Pipeline;
 use super::ratelimit_headers::PendingHeaders;
 use super::state::{Next, POLLED_AFTER_COMPLETION, Pending};
 
-type PendingOf<K, L, B> = Option<Pending<B, <K as KeyStore>::Future, <L as RateLimiter>::Future>>;
+type PendingOf<K, L, B> = Pending<B, <K as KeyStore>::Future, <L as RateLimiter>::Future>;
 
 pin_project! {
     /// The response future of [`ApiKeyService`](super::ApiKeyService).
@@ -31,14 +31,17 @@ pin_project! {
         L: RateLimiter,
     {
         #[pin]
-        state: State<S::Future, Waiting<S, K, L, P, R, ReqBody>>,
+        // Boxed: only requests whose backends did not answer in `call` need it, and the
+        // future of every other request stays small to move.
+        state: State<S::Future, Box<Waiting<S, K, L, P, R, ReqBody>>>,
     }
 }
 
 /// A request whose store lookup or limiter decision was not ready in `call`.
 struct Waiting<S, K: KeyStore, L: RateLimiter, P, R, B> {
     inner: S,
-    pending: PendingOf<K, L, B>,
+    /// `None` once the stages are over.
+    pending: Option<PendingOf<K, L, B>>,
     pipeline: Arc<Pipeline<K, L, P, R>>,
 }
 
@@ -80,11 +83,11 @@ where
     ) -> Self {
         Self {
             state: State::Waiting {
-                waiting: Waiting {
+                waiting: Box::new(Waiting {
                     inner,
-                    pending,
+                    pending: Some(pending),
                     pipeline,
-                },
+                }),
             },
         }
     }
@@ -120,8 +123,13 @@ where
                         inner,
                         pending,
                         pipeline,
-                    } = waiting;
-                    ready!(pipeline.advance(pending, inner, cx))
+                    } = &mut **waiting;
+                    let Pending { stage, ticket, .. } =
+                        pending.as_mut().expect(POLLED_AFTER_COMPLETION);
+                    let outcome = ready!(pipeline.poll_stages(stage, ticket, cx));
+                    let Pending { parts, body, .. } =
+                        pending.take().expect(POLLED_AFTER_COMPLETION);
+                    pipeline.finish(outcome, parts, body, inner)
                 }
                 StateProj::Inner { future, headers } => {
                     let response = ready!(future.poll(cx))?;

@@ -15,7 +15,7 @@ use crate::store::KeyStore;
 use super::body::ResponseBody;
 use super::future::ResponseFuture;
 use super::pipeline::Pipeline;
-use super::state::Next;
+use super::state::{Next, Pending};
 
 /// Authenticates, authorizes and rate-limits each request before handing it to `S`.
 ///
@@ -81,27 +81,35 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let mut pending = match self.pipeline.start(request) {
-            Ok(pending) => Some(pending),
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let pipeline = &*self.pipeline;
+        let credential = match pipeline.classify(&mut request) {
+            Ok(credential) => credential,
             Err(rejection) => {
-                return ResponseFuture::next(Next::Respond(self.pipeline.respond(rejection)));
+                return ResponseFuture::next(Next::Respond(pipeline.respond(rejection)));
             }
         };
+        let (parts, body) = request.into_parts();
+        let (ticket, mut stage) = pipeline.start(&parts, credential);
         // Backends that answer at once (in memory) finish here. Polling with a no-op waker is
         // sound: a stage that is not ready yet is polled again, with the task's waker, by the
         // response future.
         let mut cx = Context::from_waker(Waker::noop());
-        match self
-            .pipeline
-            .advance(&mut pending, &mut self.inner, &mut cx)
-        {
-            Poll::Ready(next) => ResponseFuture::next(next),
+        match pipeline.poll_stages(&mut stage, &ticket, &mut cx) {
+            Poll::Ready(outcome) => {
+                ResponseFuture::next(pipeline.finish(outcome, parts, body, &mut self.inner))
+            }
             Poll::Pending => {
                 // The inner service was made ready by poll_ready: take that one along and leave
                 // a fresh clone behind (tower's usual pattern).
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
+                let pending = Pending {
+                    parts,
+                    body,
+                    ticket,
+                    stage,
+                };
                 ResponseFuture::waiting(inner, pending, Arc::clone(&self.pipeline))
             }
         }

@@ -1,19 +1,18 @@
 //! The request's state machine, and the one place where it moves on.
 //!
 //! ```text
-//!            classify (in `call`)
-//!                 │ Credential
-//!                 ▼
-//!   ┌──────► Lookup ── store answered ──► verify ─► authorize ─┬─ no quota ─────────┐
-//!   │                                                            ▼                    │
-//!   │                                                          Limit ── decided ──────┤
-//!   │                                                                                 ▼
-//!   └─ not ready: the ResponseFuture polls again              Call inner service, or Respond
+//!   classify ─► Lookup ── store answered ──► verify ─► authorize ─┬─ no quota ────────┐
+//!   (in call)      ▲                                               ▼                   │
+//!                  │                                             Limit ── decided ─────┤
+//!                  │                                                                   ▼
+//!   not ready: the response future polls again           finish: call inner, or answer
 //! ```
 //!
-//! [`Pipeline::advance`] is the only transition out of the asynchronous stages: the service
-//! runs it once in `call` (stores and limiters that answer at once finish there), and the
-//! response future runs it on every later poll.
+//! [`Pipeline::poll_stages`] drives the asynchronous stages and [`Pipeline::finish`] is the
+//! only transition out of them. The service runs both in `call` with its own locals (stores
+//! and limiters that answer at once finish there, and the request is never copied into a
+//! state object); only a request whose backends are not ready yet is moved, once, into a
+//! boxed [`Pending`] that the response future drives with the same two functions.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -40,16 +39,14 @@ use super::ratelimit_headers::PendingHeaders;
 
 pub(crate) const POLLED_AFTER_COMPLETION: &str = "keygate ResponseFuture polled after completion";
 
-/// A classified request waiting for its backends.
-pub(crate) struct Pending<B, KF, LF> {
-    parts: Parts,
-    body: B,
-    credential: Credential,
-    required: Option<Scope>,
-    stage: Stage<KF, LF>,
+/// What the asynchronous stages need to know about a classified request.
+pub(crate) struct Ticket {
+    pub(crate) credential: Credential,
+    pub(crate) required: Option<Scope>,
 }
 
-enum Stage<KF, LF> {
+/// Where the asynchronous stages are.
+pub(crate) enum Stage<KF, LF> {
     /// Waiting for the key store.
     Lookup(KF),
     /// Waiting for the rate limiter.
@@ -58,6 +55,14 @@ enum Stage<KF, LF> {
         record: Arc<KeyRecord>,
         quota: Quota,
     },
+}
+
+/// A request whose backends did not answer in `call`, kept until they do.
+pub(crate) struct Pending<B, KF, LF> {
+    pub(crate) parts: Parts,
+    pub(crate) body: B,
+    pub(crate) ticket: Ticket,
+    pub(crate) stage: Stage<KF, LF>,
 }
 
 /// Where a request goes once its stages are over.
@@ -75,68 +80,42 @@ where
     P: ScopePolicy,
     R: RejectionResponder,
 {
-    /// Runs the synchronous stages and starts the lookup.
-    pub(crate) fn start<B>(
+    /// Runs the synchronous stages on `parts` and starts the lookup.
+    pub(crate) fn start(
         &self,
-        mut request: Request<B>,
-    ) -> Result<Pending<B, K::Future, L::Future>, Rejection> {
-        let credential = self.classify(&mut request)?;
-        let (parts, body) = request.into_parts();
-        let required = self.policy.required_scope(&parts);
+        parts: &Parts,
+        credential: Credential,
+    ) -> (Ticket, Stage<K::Future, L::Future>) {
+        let required = self.policy.required_scope(parts);
         let lookup = self.store.get(&credential.id);
-        Ok(Pending {
-            parts,
-            body,
-            credential,
-            required,
-            stage: Stage::Lookup(lookup),
-        })
-    }
-
-    /// Drives `pending` on; once its stages are over, calls `inner` with the request (the key
-    /// attached) or renders its rejection. `pending` is left `None` then.
-    pub(crate) fn advance<S, B>(
-        &self,
-        pending: &mut Option<Pending<B, K::Future, L::Future>>,
-        inner: &mut S,
-        cx: &mut Context<'_>,
-    ) -> Poll<Next<S::Future>>
-    where
-        S: Service<Request<B>>,
-    {
-        let outcome =
-            ready!(self.poll_stages(pending.as_mut().expect(POLLED_AFTER_COMPLETION), cx));
-        let Pending {
-            mut parts, body, ..
-        } = pending.take().expect(POLLED_AFTER_COMPLETION);
-        Poll::Ready(match outcome {
-            Ok(Authorized { key, rate }) => {
-                parts.extensions.insert(key);
-                let headers = rate.map(|(quota, decision)| self.headers.pending(quota, decision));
-                Next::Call(inner.call(Request::from_parts(parts, body)), headers)
-            }
-            Err(rejection) => Next::Respond(self.respond(rejection)),
-        })
+        (
+            Ticket {
+                credential,
+                required,
+            },
+            Stage::Lookup(lookup),
+        )
     }
 
     /// Lookup, verify, authorize, limit: as far as the backends have answered.
-    fn poll_stages<B>(
+    pub(crate) fn poll_stages(
         &self,
-        pending: &mut Pending<B, K::Future, L::Future>,
+        stage: &mut Stage<K::Future, L::Future>,
+        ticket: &Ticket,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Authorized, Rejection>> {
+        let credential = &ticket.credential;
         loop {
-            match &mut pending.stage {
+            match stage {
                 Stage::Lookup(lookup) => {
                     let found = ready!(Pin::new(lookup).poll(cx));
-                    let credential = &pending.credential;
                     let record = self.verified(found, credential)?;
-                    self.authorize(&record, pending.required.as_ref(), credential.grpc)?;
+                    self.authorize(&record, ticket.required.as_ref(), credential.grpc)?;
                     let Some(quota) = self.quota_of(&record) else {
                         return Poll::Ready(Ok(self.authorized(record, None)));
                     };
                     let future = self.limiter.check(&credential.id, &quota);
-                    pending.stage = Stage::Limit {
+                    *stage = Stage::Limit {
                         future,
                         record,
                         quota,
@@ -149,9 +128,31 @@ where
                 } => {
                     let decided = ready!(Pin::new(future).poll(cx));
                     let record = Arc::clone(record);
-                    return Poll::Ready(self.decided(decided, record, *quota, &pending.credential));
+                    return Poll::Ready(self.decided(decided, record, *quota, credential));
                 }
             }
+        }
+    }
+
+    /// The end of the stages: the request, its key attached, goes to `inner`, or its
+    /// rejection is rendered.
+    pub(crate) fn finish<S, B>(
+        &self,
+        outcome: Result<Authorized, Rejection>,
+        mut parts: Parts,
+        body: B,
+        inner: &mut S,
+    ) -> Next<S::Future>
+    where
+        S: Service<Request<B>>,
+    {
+        match outcome {
+            Ok(Authorized { key, rate }) => {
+                parts.extensions.insert(key);
+                let headers = rate.map(|(quota, decision)| self.headers.pending(quota, decision));
+                Next::Call(inner.call(Request::from_parts(parts, body)), headers)
+            }
+            Err(rejection) => Next::Respond(self.respond(rejection)),
         }
     }
 }

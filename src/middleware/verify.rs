@@ -73,7 +73,7 @@ pub(crate) fn verify(
         return Err(ErrorCode::InvalidApiKey);
     }
     let needs_time = !current_ok || record.expires_at.is_some();
-    let now = needs_time.then(|| clock.now());
+    let now = needs_time.then(|| clock.coarse_now());
     if !current_ok {
         // Only the previous secret matched: it works until its grace period ends.
         let in_grace = match (record.previous, now) {

@@ -165,7 +165,7 @@ impl<C: Clock> KeyStore for MemoryKeyStore<C> {
     }
 
     fn touch(&self, id: &KeyId) {
-        let ms = to_ms(self.inner.clock.now());
+        let ms = to_ms(self.inner.clock.coarse_now());
         if let Some(entry) = self.inner.entries.read(id).get(id) {
             entry.last_used_ms.fetch_max(ms, Ordering::Relaxed);
         }

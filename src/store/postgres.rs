@@ -383,7 +383,7 @@ impl KeyStore for PostgresKeyStore {
     }
 
     fn touch(&self, id: &KeyId) {
-        self.shared.usage.record(id, self.shared.clock.now());
+        self.shared.usage.record(id, self.shared.clock.coarse_now());
     }
 
     fn prefix(&self) -> KeyPrefix {

@@ -199,7 +199,7 @@ impl KeyStore for SqliteKeyStore {
     }
 
     fn touch(&self, id: &KeyId) {
-        self.inner.usage.record(id, self.inner.clock.now());
+        self.inner.usage.record(id, self.inner.clock.coarse_now());
     }
 
     fn prefix(&self) -> KeyPrefix {
