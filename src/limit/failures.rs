@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::{Decision, Quota, gcra};
 use crate::clock::Clock;
+use crate::id_map::Padded;
 
 /// Number of shards of the client map; a power of two.
 const SHARDS: usize = 16;
@@ -174,7 +175,8 @@ type Shard = HashMap<Client, u64>;
 /// The failure counts: one GCRA state per client, and one for everyone.
 pub(crate) struct FailureLimiter {
     limit: FailureLimit,
-    shards: Box<[Mutex<Shard>]>,
+    /// Padded: see [`Padded`].
+    shards: Box<[Padded<Mutex<Shard>>]>,
     picker: RandomState,
     per_shard: usize,
     /// Clients tracked; while zero, checking a request reads neither a map nor the clock.
@@ -187,7 +189,9 @@ impl FailureLimiter {
     pub(crate) fn new(limit: FailureLimit, clock: Arc<dyn Clock>) -> Self {
         Self {
             limit,
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Padded(Mutex::new(Shard::new())))
+                .collect(),
             picker: RandomState::new(),
             per_shard: limit.max_clients.div_ceil(SHARDS).max(1),
             tracked: AtomicUsize::new(0),
@@ -199,7 +203,7 @@ impl FailureLimiter {
     fn shard(&self, client: &Client) -> MutexGuard<'_, Shard> {
         let index = (self.picker.hash_one(client) >> 32) as usize & (SHARDS - 1);
         // A poisoned lock is recovered: the map holds plain numbers.
-        self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
+        self.shards[index].0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn now_nanos(&self) -> u64 {
@@ -303,7 +307,7 @@ impl FailureLimiter {
         let now = self.now_nanos();
         let mut dropped = 0;
         for shard in self.shards.iter() {
-            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            let mut shard = shard.0.lock().unwrap_or_else(|e| e.into_inner());
             let before = shard.len();
             shard.retain(|_, tat| *tat > now);
             dropped += before - shard.len();
