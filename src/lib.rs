@@ -93,6 +93,7 @@ mod client_addr;
 pub mod clock;
 mod code;
 mod config;
+mod decision;
 pub mod extract;
 mod future;
 mod id_map;
@@ -103,6 +104,7 @@ pub mod limit;
 #[cfg_attr(docsrs, doc(cfg(feature = "panel")))]
 pub mod panel;
 pub mod policy;
+mod quota;
 mod ratelimit_headers;
 mod record;
 mod rejection;

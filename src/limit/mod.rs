@@ -21,13 +21,11 @@
 //! # });
 //! ```
 
-mod decision;
 #[cfg(feature = "redis")]
 mod deny_cache;
 mod failures;
 pub mod gcra;
 mod memory;
-mod quota;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
@@ -39,12 +37,12 @@ use std::time::Duration;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisCheck, RedisRateLimiter, RedisRateLimiterBuilder};
-pub use decision::Decision;
-pub(crate) use decision::ceil_secs;
+pub use crate::decision::Decision;
+pub(crate) use crate::decision::ceil_secs;
 pub use failures::FailureLimit;
 pub(crate) use failures::{Client, FailureLimiter, Refusal};
 pub use memory::MemoryRateLimiter;
-pub use quota::{Quota, QuotaError};
+pub use crate::quota::{Quota, QuotaError};
 
 use crate::BoxError;
 use crate::key::KeyId;
