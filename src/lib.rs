@@ -32,6 +32,23 @@
 //!
 //! Bodies are RFC 9457 `application/problem+json`; gRPC requests get a gRPC status instead.
 //!
+//! ## Where things are
+//!
+//! Every public item has one path. What everyday code names is at the crate root, re-exported
+//! from private modules; a module is public when it holds helpers or backend details, and then
+//! what it holds is reached only through it (`tests/public_paths.rs` checks this).
+//!
+//! | path | what |
+//! |---|---|
+//! | `keygate::*` | the layer ([`ApiKeyLayer`], [`ApiKeyService`], [`AuthenticatedKey`], [`Rejection`], [`ErrorCode`]), scopes ([`Scope`], [`Scopes`]), quotas ([`Quota`], [`Decision`]), the [`KeyStore`], [`KeyManager`] and [`RateLimiter`] traits with their in-memory implementations and errors, key records ([`KeyRecord`], [`KeyInfo`], [`NewKey`]) |
+//! | [`key`] | the key format: [`ApiKey`](key::ApiKey), [`KeyId`](key::KeyId), [`KeyPrefix`](key::KeyPrefix), [`KeyDigest`](key::KeyDigest), `generate`, `parse` |
+//! | [`policy`] | which scope a request needs: [`RoutePolicy`](policy::RoutePolicy), [`ScopePolicy`](policy::ScopePolicy) |
+//! | [`respond`] | how rejections are answered: [`RejectionResponder`](respond::RejectionResponder), [`DefaultRejection`](respond::DefaultRejection) |
+//! | [`transport`], [`extract`], [`clock`] | HTTPS detection, `Authorization` parsing, time sources |
+//! | [`store`] | key-store backends: `store::sqlite`, `store::postgres`, `store::cache` (features `sqlite`, `postgres`, `cache`) |
+//! | [`limit`] | limiter backends: `limit::redis` (feature `redis`), and the GCRA rule in [`limit::gcra`] |
+//! | `admin`, `axum`, `panel`, `view` | the admin HTTP API, axum extractors and `RequireScopeLayer`, the API Keys page, the JSON shapes of keys (features `axum`, `panel`, `cli`) |
+//!
 //! ## Example
 //!
 //! ```
@@ -109,7 +126,7 @@ mod ratelimit_headers;
 mod record;
 mod rejection;
 pub mod respond;
-pub mod scope;
+mod scope;
 mod service;
 pub mod store;
 pub mod transport;
@@ -122,36 +139,21 @@ pub use authenticated::AuthenticatedKey;
 pub use body::ResponseBody;
 pub use client_addr::ClientAddr;
 pub use code::ErrorCode;
+pub use decision::Decision;
 pub use future::ResponseFuture;
-pub use key::{ApiKey, KeyDigest, KeyId, KeyPrefix};
 pub use layer::{ApiKeyLayer, ApiKeyLayerBuilder, InvalidRealm};
-pub use limit::{
-    Decision, FailureLimit, FailurePolicy, LimiterError, MemoryRateLimiter, Quota, RateLimiter,
-};
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use limit::{RedisRateLimiter, RedisRateLimiterBuilder};
-pub use policy::{MethodPolicy, RoutePolicy, ScopePolicy};
+pub use limit::failures::FailureLimit;
+pub use limit::limiter::{FailurePolicy, LimiterError, RateLimiter};
+pub use limit::memory::MemoryRateLimiter;
+pub use quota::{Quota, QuotaError};
 pub use ratelimit_headers::RateLimitHeaders;
 pub use record::{KeyName, KeyRecord, KeyStatus, PreviousSecret};
 pub use rejection::Rejection;
-pub use respond::{DefaultRejection, RejectionResponder};
-pub use scope::{Scope, Scopes};
+pub use scope::{MAX_RESOURCE_LEN, Resource, Scope, ScopeError, Scopes};
 pub use service::ApiKeyService;
-#[cfg(feature = "sqlite")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
-pub use store::SqliteKeyStore;
-pub use store::{
-    CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, MemoryKeyStore, NewKey, StoreError,
-};
-pub use transport::{ProxyHeader, SecureTransport};
-
-#[cfg(feature = "cache")]
-#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
-pub use store::CachedKeyStore;
-#[cfg(feature = "postgres")]
-#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use store::PostgresKeyStore;
+pub use store::lookup::{KeyStore, StoreError};
+pub use store::manage::{CreatedKey, KeyInfo, KeyManager, KeyUpdate, NewKey};
+pub use store::memory::MemoryKeyStore;
 
 // The README's Rust snippets compile as doctests (with the features they use).
 #[cfg(all(
