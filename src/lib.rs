@@ -147,7 +147,7 @@ pub use limit::limiter::{FailurePolicy, LimiterError, RateLimiter};
 pub use limit::memory::MemoryRateLimiter;
 pub use quota::{Quota, QuotaError};
 pub use ratelimit_headers::RateLimitHeaders;
-pub use record::{KeyName, KeyRecord, KeyStatus, PreviousSecret};
+pub use record::{InvalidKeyName, KeyName, KeyRecord, KeyStatus, MAX_NAME_LEN, PreviousSecret};
 pub use rejection::Rejection;
 pub use scope::{MAX_RESOURCE_LEN, Resource, Scope, ScopeError, Scopes};
 pub use service::ApiKeyService;
