@@ -25,8 +25,9 @@ use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use keygate::store::SqliteKeyStore;
-use keygate::{ApiKeyLayer, KeyId, KeyManager, KeyPrefix, MemoryRateLimiter, NewKey};
+use keygate::key::{KeyId, KeyPrefix};
+use keygate::store::sqlite::SqliteKeyStore;
+use keygate::{ApiKeyLayer, KeyManager, MemoryRateLimiter, NewKey};
 use tokio::net::{TcpListener, TcpSocket};
 
 const PHASE: Duration = Duration::from_secs(3);

@@ -11,7 +11,8 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use keygate::clock::ManualClock;
-use keygate::{KeyId, MemoryRateLimiter, Quota};
+use keygate::key::KeyId;
+use keygate::{MemoryRateLimiter, Quota};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use support::*;
 use tower::{ServiceBuilder, service_fn};

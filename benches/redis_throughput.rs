@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use keygate::{KeyId, Quota, RateLimiter, RedisRateLimiter};
+use keygate::key::KeyId;
+use keygate::limit::redis::RedisRateLimiter;
+use keygate::{Quota, RateLimiter};
 
 fn main() {
     let Ok(url) = std::env::var("KEYGATE_TEST_REDIS_URL") else {

@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use keygate::store::SqliteKeyStore;
+use keygate::store::sqlite::SqliteKeyStore;
 use keygate::{KeyManager, KeyStore, MemoryKeyStore, NewKey};
 
 fn new_key(i: usize) -> NewKey {

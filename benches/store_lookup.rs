@@ -8,8 +8,10 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use keygate::store::{CachedKeyStore, PostgresKeyStore};
-use keygate::{KeyId, KeyManager, KeyStore, MemoryKeyStore, NewKey};
+use keygate::key::KeyId;
+use keygate::store::cache::CachedKeyStore;
+use keygate::store::postgres::PostgresKeyStore;
+use keygate::{KeyManager, KeyStore, MemoryKeyStore, NewKey};
 
 fn new_key() -> NewKey {
     let unique = KeyId::random().unwrap().as_str().to_ascii_lowercase();

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use axum::{Router, routing::get};
 use keygate::policy::RoutePolicy;
-use keygate::store::SqliteKeyStore;
+use keygate::store::sqlite::SqliteKeyStore;
 use keygate::{
     ApiKeyLayer, AuthenticatedKey, KeyManager, MemoryRateLimiter, NewKey, Quota, Scope, Scopes,
 };

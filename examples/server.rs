@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use keygate::policy::RoutePolicy;
-use keygate::store::SqliteKeyStore;
+use keygate::store::sqlite::SqliteKeyStore;
 use keygate::{
     ApiKeyLayer, KeyManager, MemoryRateLimiter, NewKey, Quota, Scope, Scopes, StoreError,
 };

@@ -18,8 +18,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use http::{HeaderValue, Request, Response, StatusCode};
+use keygate::key::KeyPrefix;
 use keygate::{
-    ApiKeyLayer, KeyManager, KeyPrefix, MemoryKeyStore, MemoryRateLimiter, NewKey, Quota, Rejection,
+    ApiKeyLayer, KeyManager, MemoryKeyStore, MemoryRateLimiter, NewKey, Quota, Rejection,
 };
 use tower::{Service, ServiceBuilder, service_fn};
 

@@ -120,7 +120,7 @@ impl ErrorCode {
     /// this is the template; the response names the scope the endpoint needs.
     ///
     /// The defaults name no screen of any product: a service whose users manage keys in a
-    /// panel says where with [`DefaultRejection::fix`](crate::DefaultRejection::fix), e.g.
+    /// panel says where with [`DefaultRejection::fix`](crate::respond::DefaultRejection::fix), e.g.
     /// "Open Settings → API Keys, edit the key, and add the necessary scope".
     pub fn fix(self) -> &'static str {
         match self {

@@ -32,6 +32,23 @@
 //!
 //! Bodies are RFC 9457 `application/problem+json`; gRPC requests get a gRPC status instead.
 //!
+//! ## Where things are
+//!
+//! Every public item has one path. What everyday code names is at the crate root, re-exported
+//! from private modules; a module is public when it holds helpers or backend details, and then
+//! what it holds is reached only through it (`tests/public_paths.rs` checks this).
+//!
+//! | path | what |
+//! |---|---|
+//! | `keygate::*` | the layer ([`ApiKeyLayer`], [`ApiKeyService`], [`AuthenticatedKey`], [`Rejection`], [`ErrorCode`]), scopes ([`Scope`], [`Scopes`]), quotas ([`Quota`], [`Decision`]), the [`KeyStore`], [`KeyManager`] and [`RateLimiter`] traits with their in-memory implementations and errors, key records ([`KeyRecord`], [`KeyInfo`], [`NewKey`]) |
+//! | [`key`] | the key format: [`ApiKey`](key::ApiKey), [`KeyId`](key::KeyId), [`KeyPrefix`](key::KeyPrefix), [`KeyDigest`](key::KeyDigest), `generate`, `parse` |
+//! | [`policy`] | which scope a request needs: [`RoutePolicy`](policy::RoutePolicy), [`ScopePolicy`](policy::ScopePolicy) |
+//! | [`respond`] | how rejections are answered: [`RejectionResponder`](respond::RejectionResponder), [`DefaultRejection`](respond::DefaultRejection) |
+//! | [`transport`], [`extract`], [`clock`] | HTTPS detection, `Authorization` parsing, time sources |
+//! | [`store`] | key-store backends: `store::sqlite`, `store::postgres`, `store::cache` (features `sqlite`, `postgres`, `cache`) |
+//! | [`limit`] | limiter backends: `limit::redis` (feature `redis`), and the GCRA rule in [`limit::gcra`] |
+//! | `admin`, `axum`, `panel`, `view` | the admin HTTP API, axum extractors and `RequireScopeLayer`, the API Keys page, the JSON shapes of keys (features `axum`, `panel`, `cli`) |
+//!
 //! ## Example
 //!
 //! ```
@@ -89,6 +106,7 @@ pub mod admin;
 pub mod axum;
 pub mod clock;
 mod code;
+mod decision;
 mod id_map;
 pub mod key;
 pub mod limit;
@@ -97,17 +115,21 @@ mod middleware;
 #[cfg_attr(docsrs, doc(cfg(feature = "panel")))]
 pub mod panel;
 pub mod policy;
+mod quota;
 mod record;
 mod rejection;
 pub mod respond;
-pub mod scope;
+mod scope;
 pub mod store;
 #[cfg(any(feature = "axum", feature = "cli"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "axum", feature = "cli"))))]
 pub mod view;
 
 pub use code::ErrorCode;
-pub use key::{ApiKey, KeyDigest, KeyId, KeyPrefix};
+pub use decision::Decision;
+pub use limit::failures::FailureLimit;
+pub use limit::limiter::{FailurePolicy, LimiterError, RateLimiter};
+pub use limit::memory::MemoryRateLimiter;
 pub use middleware::authenticated::AuthenticatedKey;
 pub use middleware::client_addr::ClientAddr;
 pub use middleware::ratelimit_headers::RateLimitHeaders;
@@ -115,37 +137,20 @@ pub use middleware::{
     ApiKeyLayer, ApiKeyLayerBuilder, ApiKeyService, InvalidRealm, ResponseBody, ResponseFuture,
     extract, transport,
 };
+pub use quota::{Quota, QuotaError};
+pub use record::{InvalidKeyName, KeyName, KeyRecord, KeyStatus, MAX_NAME_LEN, PreviousSecret};
+pub use rejection::Rejection;
+pub use scope::{MAX_RESOURCE_LEN, Resource, Scope, ScopeError, Scopes};
+pub use store::lookup::{KeyStore, StoreError};
+pub use store::manage::{CreatedKey, KeyInfo, KeyManager, KeyUpdate, NewKey};
+pub use store::memory::MemoryKeyStore;
+
 // Crate-internal paths of the middleware's parts that other modules use.
 pub(crate) use middleware::{authenticated, body, ratelimit_headers};
 /// Where `InvalidRealm` used to live, for modules not yet moved to the crate root path.
 pub(crate) mod layer {
     pub(crate) use crate::middleware::InvalidRealm;
 }
-pub use limit::{
-    Decision, FailureLimit, FailurePolicy, LimiterError, MemoryRateLimiter, Quota, RateLimiter,
-};
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use limit::{RedisRateLimiter, RedisRateLimiterBuilder};
-pub use middleware::transport::{ProxyHeader, SecureTransport};
-pub use policy::{MethodPolicy, RoutePolicy, ScopePolicy};
-pub use record::{KeyName, KeyRecord, KeyStatus, PreviousSecret};
-pub use rejection::Rejection;
-pub use respond::{DefaultRejection, RejectionResponder};
-pub use scope::{Scope, Scopes};
-#[cfg(feature = "sqlite")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
-pub use store::SqliteKeyStore;
-pub use store::{
-    CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, MemoryKeyStore, NewKey, StoreError,
-};
-
-#[cfg(feature = "cache")]
-#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
-pub use store::CachedKeyStore;
-#[cfg(feature = "postgres")]
-#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use store::PostgresKeyStore;
 
 // The README's Rust snippets compile as doctests (with the features they use).
 #[cfg(all(

@@ -14,6 +14,15 @@ pub const MAX_NAME_LEN: usize = 64;
 
 /// A key's descriptive name, such as `production-backend`, `ci-pipeline` or `local-dev`:
 /// 1 to 64 lowercase letters, digits and dashes, starting and ending with a letter or digit.
+///
+/// ```
+/// use keygate::{InvalidKeyName, KeyName, MAX_NAME_LEN};
+///
+/// assert_eq!("ci-pipeline".parse::<KeyName>().unwrap().as_str(), "ci-pipeline");
+/// let refused: Result<KeyName, InvalidKeyName> = "CI pipeline".parse();
+/// assert!(refused.is_err());
+/// assert!(KeyName::new(&"a".repeat(MAX_NAME_LEN + 1)).is_err());
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyName(Arc<str>);
 

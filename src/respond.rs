@@ -66,7 +66,8 @@ where
 /// of your product's own:
 ///
 /// ```
-/// use keygate::{DefaultRejection, ErrorCode};
+/// use keygate::ErrorCode;
+/// use keygate::respond::DefaultRejection;
 ///
 /// let responder = DefaultRejection::new()
 ///     .fix(

@@ -35,7 +35,8 @@ use crate::store::{CreatedKey, KeyInfo};
 pub const SHOWN_ONCE: &str =
     "Store this key now: it cannot be shown again (only its SHA-256 digest is kept).";
 
-/// A key without its secret, as JSON.
+/// A [`KeyInfo`] as JSON: times in RFC 3339, scopes and status as strings. Built from the
+/// listing with `From`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct KeyView {
@@ -140,19 +141,32 @@ impl From<Quota> for QuotaView {
     }
 }
 
+/// Every field of the listing is named here, so a field added to [`KeyInfo`] does not compile
+/// until the JSON shows it.
 impl From<&KeyInfo> for KeyView {
     fn from(info: &KeyInfo) -> Self {
+        let KeyInfo {
+            id,
+            name,
+            scopes,
+            quota,
+            created_at,
+            expires_at,
+            revoked_at,
+            last_used_at,
+            previous_secret_valid_until,
+        } = info;
         Self {
-            id: info.id.as_str().to_owned(),
-            name: info.name.as_str().to_owned(),
-            scopes: info.scopes.iter().map(ToString::to_string).collect(),
+            id: id.as_str().to_owned(),
+            name: name.as_str().to_owned(),
+            scopes: scopes.iter().map(ToString::to_string).collect(),
             status: status(info).to_owned(),
-            quota: info.quota.map(QuotaView::from),
-            created_at: format_time(info.created_at),
-            expires_at: info.expires_at.map(format_time),
-            revoked_at: info.revoked_at.map(format_time),
-            last_used_at: info.last_used_at.map(format_time),
-            previous_secret_valid_until: info.previous_secret_valid_until.map(format_time),
+            quota: quota.map(QuotaView::from),
+            created_at: format_time(*created_at),
+            expires_at: expires_at.map(format_time),
+            revoked_at: revoked_at.map(format_time),
+            last_used_at: last_used_at.map(format_time),
+            previous_secret_valid_until: previous_secret_valid_until.map(format_time),
         }
     }
 }

@@ -13,7 +13,7 @@ use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use keygate::clock::ManualClock;
 use keygate::policy::RoutePolicy;
-use keygate::store::SqliteKeyStore;
+use keygate::store::sqlite::SqliteKeyStore;
 use keygate::{ApiKeyLayer, KeyManager, MemoryRateLimiter, NewKey, Scope};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -297,7 +297,7 @@ async fn expiry_given_as_a_duration_is_set_from_now() {
         .create(json!({"name": "ci-pipeline", "scopes": ["read:all"], "expires_in": "90d"}))
         .await;
     assert_eq!(created.status, StatusCode::CREATED);
-    let id = keygate::KeyId::new(created.json["id"].as_str().unwrap()).unwrap();
+    let id = keygate::key::KeyId::new(created.json["id"].as_str().unwrap()).unwrap();
     let expires = app.store.info(&id).await.unwrap().expires_at.unwrap();
     let in_90_days = std::time::SystemTime::now() + Duration::from_secs(90 * 86_400);
     let gap = in_90_days.duration_since(expires).unwrap_or_default();
@@ -548,11 +548,11 @@ async fn app_holding_absurd_times() -> (Router, String, String) {
         .expose_secret()
         .to_owned();
     let year_20000 = std::time::UNIX_EPOCH + Duration::from_secs(569_000_000_000);
-    let id = keygate::KeyId::random().unwrap();
+    let id = keygate::key::KeyId::random().unwrap();
     let record = keygate::KeyRecord::new(
         id,
         "imported".parse().unwrap(),
-        keygate::KeyDigest::from_bytes([7; 32]),
+        keygate::key::KeyDigest::from_bytes([7; 32]),
         "read:all".parse().unwrap(),
         std::time::UNIX_EPOCH - Duration::from_secs(86_400),
     )

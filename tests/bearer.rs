@@ -145,7 +145,8 @@ async fn non_ascii_bytes_are_malformed() {
 
 #[tokio::test]
 async fn the_layer_accepts_the_keys_of_its_stores_prefix() {
-    use keygate::{ApiKeyLayer, KeyManager, KeyPrefix, MemoryKeyStore, MemoryRateLimiter, NewKey};
+    use keygate::key::KeyPrefix;
+    use keygate::{ApiKeyLayer, KeyManager, MemoryKeyStore, MemoryRateLimiter, NewKey};
     let store = MemoryKeyStore::with_prefix(KeyPrefix::new("acme").unwrap());
     let created = store
         .create(NewKey::new(

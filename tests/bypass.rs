@@ -14,7 +14,9 @@ use axum::Router;
 use axum::routing::{MethodRouter, get};
 use common::Harness;
 use http::Method;
-use keygate::{ProxyHeader, RoutePolicy, Scope};
+use keygate::Scope;
+use keygate::policy::RoutePolicy;
+use keygate::transport::ProxyHeader;
 use wire::{RawAnswer, raw_request, send_raw};
 
 /// Routes guarded by an `admin` rule.

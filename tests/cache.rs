@@ -14,10 +14,12 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use common::{Svc, echo, get, send, with_key};
 use http::StatusCode;
+use keygate::key::KeyId;
 use keygate::key::{self, KeyPrefix};
-use keygate::store::{BoxLookup, CachedKeyStore, Invalidation, invalidation_channel};
+use keygate::store::cache::CachedKeyStore;
+use keygate::store::{BoxLookup, Invalidation, invalidation_channel};
 use keygate::{
-    ApiKeyLayer, CreatedKey, KeyId, KeyInfo, KeyManager, KeyStore, KeyUpdate, MemoryKeyStore,
+    ApiKeyLayer, CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, MemoryKeyStore,
     MemoryRateLimiter, NewKey, StoreError,
 };
 use tower::service_fn;
@@ -475,8 +477,10 @@ mod over_postgres {
     use std::time::Duration;
 
     use http::StatusCode;
-    use keygate::store::{CachedKeyStore, Invalidation};
-    use keygate::{KeyId, KeyManager, KeyStore, NewKey};
+    use keygate::key::KeyId;
+    use keygate::store::Invalidation;
+    use keygate::store::cache::CachedKeyStore;
+    use keygate::{KeyManager, KeyStore, NewKey};
 
     use crate::common::{get, send, with_key};
     use crate::postgres_common::{self, RestartPostgres, services};

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use keygate::store::CachedKeyStore;
+use keygate::store::cache::CachedKeyStore;
 use keygate::{KeyManager, KeyStore, MemoryKeyStore, NewKey};
 
 struct Counting;

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
-use keygate::store::SqliteKeyStore;
-use keygate::{KeyId, KeyManager, KeyRecord, KeyStore};
+use keygate::key::KeyId;
+use keygate::store::sqlite::SqliteKeyStore;
+use keygate::{KeyManager, KeyRecord, KeyStore};
 use serde_json::Value;
 
 #[cfg(feature = "postgres")]

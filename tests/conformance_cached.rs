@@ -8,7 +8,7 @@ mod postgres_common;
 use std::time::Duration;
 
 use keygate::MemoryKeyStore;
-use keygate::store::CachedKeyStore;
+use keygate::store::cache::CachedKeyStore;
 
 mod postgres {
     use super::*;

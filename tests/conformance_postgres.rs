@@ -7,9 +7,11 @@ mod postgres_common;
 
 use std::time::Duration;
 
+use keygate::key::KeyId;
 use keygate::key::{self, KeyPrefix};
-use keygate::store::{Invalidation, PostgresKeyStore};
-use keygate::{KeyId, KeyManager, KeyStore, NewKey, StoreError};
+use keygate::store::Invalidation;
+use keygate::store::postgres::PostgresKeyStore;
+use keygate::{KeyManager, KeyStore, NewKey, StoreError};
 
 mod store {
     use super::*;

@@ -3,7 +3,8 @@
 
 mod conformance;
 
-use keygate::{KeyId, RedisRateLimiter};
+use keygate::key::KeyId;
+use keygate::limit::redis::RedisRateLimiter;
 
 async fn limiter() -> Option<RedisRateLimiter> {
     let url = conformance::backend_url("KEYGATE_TEST_REDIS_URL")?;

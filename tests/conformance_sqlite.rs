@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use keygate::store::{SqliteFuture, SqliteKeyStore};
+use keygate::key::KeyId;
+use keygate::store::sqlite::{SqliteFuture, SqliteKeyStore};
 use keygate::{
-    CreatedKey, KeyId, KeyInfo, KeyManager, KeyRecord, KeyStore, KeyUpdate, NewKey, StoreError,
+    CreatedKey, KeyInfo, KeyManager, KeyRecord, KeyStore, KeyUpdate, NewKey, StoreError,
 };
 
 /// A store on a file in a temporary directory that lives as long as the store.

@@ -9,10 +9,9 @@ use common::*;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use keygate::clock::Clock;
-use keygate::{
-    ErrorCode, FailurePolicy, KeyId, KeyManager, KeyUpdate, NewKey, ProxyHeader, Quota, Rejection,
-    SecureTransport,
-};
+use keygate::key::KeyId;
+use keygate::transport::{ProxyHeader, SecureTransport};
+use keygate::{ErrorCode, FailurePolicy, KeyManager, KeyUpdate, NewKey, Quota, Rejection};
 use tower::util::BoxCloneService;
 use tower::{ServiceBuilder, service_fn};
 
@@ -58,7 +57,7 @@ async fn key_with_a_typo_is_rejected_before_the_store_is_asked() {
 #[tokio::test]
 async fn unknown_id_is_rejected_with_401_invalid_api_key() {
     let h = Harness::new();
-    let other = keygate::key::generate(&keygate::KeyPrefix::default()).unwrap();
+    let other = keygate::key::generate(&keygate::key::KeyPrefix::default()).unwrap();
     let answer = send(
         &h.service(),
         with_key(get("/v1/records"), other.plaintext.expose_secret()),
@@ -71,7 +70,7 @@ async fn unknown_id_is_rejected_with_401_invalid_api_key() {
 
 /// A key with the id of `id` but a fresh secret (and a valid checksum).
 fn same_id_other_secret(id: KeyId) -> String {
-    let forged = keygate::key::generate_for(&keygate::KeyPrefix::default(), id).unwrap();
+    let forged = keygate::key::generate_for(&keygate::key::KeyPrefix::default(), id).unwrap();
     forged.plaintext.expose_secret().to_owned()
 }
 
@@ -85,7 +84,7 @@ async fn wrong_secret_gets_the_same_answer_as_an_unknown_id() {
         with_key(get("/v1/records"), &same_id_other_secret(id)),
     )
     .await;
-    let unknown_key = keygate::key::generate(&keygate::KeyPrefix::default()).unwrap();
+    let unknown_key = keygate::key::generate(&keygate::key::KeyPrefix::default()).unwrap();
     let unknown = send(
         &svc,
         with_key(get("/v1/records"), unknown_key.plaintext.expose_secret()),
@@ -197,7 +196,7 @@ async fn default_fix_texts_name_no_product_screen() {
 async fn configured_fix_texts_replace_the_defaults_per_row() {
     let h = Harness::new();
     let (_, key) = h.key("local-dev", "read:all").await;
-    let responder = keygate::DefaultRejection::new()
+    let responder = keygate::respond::DefaultRejection::new()
         .fix(
             keygate::ErrorCode::InsufficientScope,
             "Open Settings → API Keys, edit the key, and add the necessary scope",
@@ -483,7 +482,7 @@ async fn the_asynchronous_store_path_gives_the_same_answers() {
             .status,
         StatusCode::FORBIDDEN
     );
-    let stranger = keygate::key::generate(&keygate::KeyPrefix::default()).unwrap();
+    let stranger = keygate::key::generate(&keygate::key::KeyPrefix::default()).unwrap();
     assert_eq!(
         send(&svc, with_key(get("/"), stranger.plaintext.expose_secret()))
             .await

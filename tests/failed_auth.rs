@@ -17,11 +17,11 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use keygate::FailureLimit;
 use keygate::clock::ManualClock;
-use keygate::limit::FailureLimit;
+use keygate::key::KeyPrefix;
 use keygate::{
-    ApiKeyLayer, ApiKeyLayerBuilder, KeyManager, KeyPrefix, MemoryKeyStore, MemoryRateLimiter,
-    NewKey, Quota,
+    ApiKeyLayer, ApiKeyLayerBuilder, KeyManager, MemoryKeyStore, MemoryRateLimiter, NewKey, Quota,
 };
 use tokio::net::TcpSocket;
 use wire::{header, problem_code, request};

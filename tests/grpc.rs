@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use axum::routing::get;
 use grpc_example::{DemoKeys, demo_keys};
-use keygate::{ApiKeyLayer, KeyId, KeyPrefix, KeyRecord, KeyStore, MemoryRateLimiter, StoreError};
+use keygate::key::{KeyId, KeyPrefix};
+use keygate::{ApiKeyLayer, KeyRecord, KeyStore, MemoryRateLimiter, StoreError};
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -166,7 +167,8 @@ async fn an_admin_key_may_watch() {
 
 #[test]
 fn a_service_wide_rule_covers_every_method_of_the_service() {
-    use keygate::{RoutePolicy, Scope, ScopePolicy};
+    use keygate::Scope;
+    use keygate::policy::{RoutePolicy, ScopePolicy};
     let policy = RoutePolicy::new().route("/grpc.health.v1.Health/*", Scope::ReadAll);
     for method in ["Check", "Watch"] {
         let request = http::Request::post(format!("/grpc.health.v1.Health/{method}"))

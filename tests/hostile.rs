@@ -57,7 +57,7 @@ async fn fixture() -> Fixture {
         .unwrap();
     let expired = created.plaintext.expose_secret().to_owned();
     h.clock.advance(Duration::from_secs(2));
-    let prefix = keygate::KeyPrefix::default();
+    let prefix = keygate::key::KeyPrefix::default();
     let wrong_secret = keygate::key::generate_for(&prefix, valid_id)
         .unwrap()
         .plaintext

@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 
 use common::{get, send, with_key};
 use http::StatusCode;
-use keygate::store::{CachedKeyStore, Invalidation, Invalidations};
-use keygate::{KeyId, KeyManager, NewKey};
+use keygate::key::KeyId;
+use keygate::store::cache::CachedKeyStore;
+use keygate::store::{Invalidation, Invalidations};
+use keygate::{KeyManager, NewKey};
 use postgres_common::{RestartPostgres, services};
 
 /// Receives invalidations until `wanted`, for at most `within`.

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use common::{Answer, Svc, get, send, with_key};
 use http::StatusCode;
-use keygate::store::{CachedKeyStore, PostgresKeyStore};
-use keygate::{KeyId, KeyManager, KeyUpdate, NewKey};
+use keygate::key::KeyId;
+use keygate::store::cache::CachedKeyStore;
+use keygate::store::postgres::PostgresKeyStore;
+use keygate::{KeyManager, KeyUpdate, NewKey};
 
 const TTL: Duration = Duration::from_secs(600);
 

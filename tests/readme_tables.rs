@@ -19,7 +19,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use keygate::policy::RoutePolicy;
-use keygate::store::SqliteKeyStore;
+use keygate::store::sqlite::SqliteKeyStore;
 use keygate::{ApiKeyLayer, KeyManager, MemoryRateLimiter, NewKey, Quota, Scope};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 

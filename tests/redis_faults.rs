@@ -12,10 +12,9 @@ use std::time::{Duration, Instant};
 
 use common::{Answer, Svc, echo, get, send, with_key};
 use http::StatusCode;
-use keygate::{
-    ApiKeyLayer, FailurePolicy, KeyId, KeyManager, MemoryKeyStore, NewKey, Quota, RedisRateLimiter,
-    RedisRateLimiterBuilder,
-};
+use keygate::key::KeyId;
+use keygate::limit::redis::{RedisRateLimiter, RedisRateLimiterBuilder};
+use keygate::{ApiKeyLayer, FailurePolicy, KeyManager, MemoryKeyStore, NewKey, Quota};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tower::util::BoxCloneService;
 use tower::{ServiceBuilder, service_fn};

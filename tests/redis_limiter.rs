@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use common::{Svc, echo, get, send, with_key};
 use http::StatusCode;
+use keygate::key::KeyId;
 use keygate::limit::gcra;
-use keygate::{
-    ApiKeyLayer, KeyId, KeyManager, MemoryKeyStore, NewKey, Quota, RateLimiter, RedisRateLimiter,
-};
+use keygate::limit::redis::RedisRateLimiter;
+use keygate::{ApiKeyLayer, KeyManager, MemoryKeyStore, NewKey, Quota, RateLimiter};
 use proptest::prelude::*;
 use redis::AsyncCommands;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

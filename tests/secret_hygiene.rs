@@ -66,12 +66,12 @@ async fn no_secret_reaches_logs_debug_output_errors_or_bodies() {
     protect.extend(secrets(&key));
     seen.push(format!("{} {:?}", created.plaintext, created.plaintext));
 
-    let generated = keygate::key::generate(&keygate::KeyPrefix::default()).unwrap();
+    let generated = keygate::key::generate(&keygate::key::KeyPrefix::default()).unwrap();
     protect.extend(secrets(generated.plaintext.expose_secret()));
     seen.push(format!("{generated:?}"));
     let parsed = keygate::key::parse(
         generated.plaintext.expose_secret(),
-        &keygate::KeyPrefix::default(),
+        &keygate::key::KeyPrefix::default(),
     )
     .unwrap();
     seen.push(format!("{parsed:?}"));

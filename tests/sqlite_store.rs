@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use common::*;
 use http::StatusCode;
-use keygate::store::SqliteKeyStore;
-use keygate::{ApiKeyLayer, KeyManager, KeyPrefix, MemoryRateLimiter, NewKey};
+use keygate::key::KeyPrefix;
+use keygate::store::sqlite::SqliteKeyStore;
+use keygate::{ApiKeyLayer, KeyManager, MemoryRateLimiter, NewKey};
 use tower::service_fn;
 use tower::util::BoxCloneService;
 
@@ -28,7 +29,7 @@ async fn open(path: &Path) -> SqliteKeyStore {
     SqliteKeyStore::open(path).await.unwrap()
 }
 
-async fn create(store: &SqliteKeyStore, name: &str, scopes: &str) -> (keygate::KeyId, String) {
+async fn create(store: &SqliteKeyStore, name: &str, scopes: &str) -> (keygate::key::KeyId, String) {
     let created = store
         .create(NewKey::new(name.parse().unwrap(), scopes.parse().unwrap()))
         .await

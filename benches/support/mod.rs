@@ -12,7 +12,8 @@ use std::time::Duration;
 use axum::body::Body;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request, Response};
-use keygate::{ApiKeyLayer, KeyId, KeyManager, MemoryKeyStore, MemoryRateLimiter, NewKey, Quota};
+use keygate::key::KeyId;
+use keygate::{ApiKeyLayer, KeyManager, MemoryKeyStore, MemoryRateLimiter, NewKey, Quota};
 use tower::Service;
 
 /// Runs a future that is expected to be ready at once (every stack here answers in `call`).
@@ -120,7 +121,7 @@ impl Keys {
                         .1,
                 );
             }
-            let prefix = keygate::KeyPrefix::default();
+            let prefix = keygate::key::KeyPrefix::default();
             let unknown = keygate::key::generate(&prefix)
                 .unwrap()
                 .plaintext

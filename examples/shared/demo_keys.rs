@@ -15,7 +15,8 @@
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 
-use keygate::{KeyManager, KeyPrefix, MemoryKeyStore, NewKey, Quota};
+use keygate::key::KeyPrefix;
+use keygate::{KeyManager, MemoryKeyStore, NewKey, Quota};
 
 /// A demo key as printed at start-up.
 pub struct DemoKey {

@@ -2,7 +2,8 @@
 //! (Settings → API Keys) and read their plan's limits (the Rate Limits page). keygate's
 //! defaults name no screen; a service says where its own are.
 
-use keygate::{DefaultRejection, ErrorCode};
+use keygate::ErrorCode;
+use keygate::respond::DefaultRejection;
 
 /// Problem+json answers with the product documentation's fixes for 403 and 429.
 pub fn rejection() -> DefaultRejection {

@@ -2,8 +2,7 @@
 //! exactly the key format whose checksum matches.
 #![no_main]
 
-use keygate::key::{self, KeyPrefix};
-use keygate::{KeyDigest, KeyId};
+use keygate::key::{self, KeyDigest, KeyId, KeyPrefix};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &str| {

@@ -6,8 +6,9 @@
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use keygate::store::PostgresKeyStore;
-use keygate::{KeyId, KeyStore, StoreError};
+use keygate::key::KeyId;
+use keygate::store::postgres::PostgresKeyStore;
+use keygate::{KeyStore, StoreError};
 use libfuzzer_sys::arbitrary::{Arbitrary, Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 

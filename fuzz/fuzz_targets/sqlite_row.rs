@@ -5,8 +5,9 @@
 
 use std::sync::OnceLock;
 
-use keygate::store::SqliteKeyStore;
-use keygate::{KeyId, KeyStore, StoreError};
+use keygate::key::KeyId;
+use keygate::store::sqlite::SqliteKeyStore;
+use keygate::{KeyStore, StoreError};
 use libfuzzer_sys::arbitrary::{Arbitrary, Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use rusqlite::types::Value;

@@ -54,10 +54,7 @@ use std::time::Duration;
 pub use access::AdminCaller;
 pub use error::{AdminError, FieldError};
 pub use router::router;
-pub use types::{
-    CreateKeyRequest, CreatedKeyView, KeyList, KeyView, QuotaRequest, QuotaView, RotateKeyRequest,
-    UpdateKeyRequest,
-};
+pub use types::{CreateKeyRequest, KeyList, QuotaRequest, RotateKeyRequest, UpdateKeyRequest};
 
 /// Largest request body the admin API reads (16 KiB); a larger one is a 413.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

@@ -16,8 +16,8 @@ use crate::store::KeyManager;
 /// | method and path | does | answers |
 /// |---|---|---|
 /// | `GET /keys` | lists every key, oldest first | 200 `{"keys": [KeyView…]}` |
-/// | `POST /keys` | creates a key | 201 [`CreatedKeyView`](super::CreatedKeyView) (plaintext, once) |
-/// | `GET /keys/{id}` | shows one key | 200 [`KeyView`](super::KeyView) |
+/// | `POST /keys` | creates a key | 201 [`CreatedKeyView`](crate::view::CreatedKeyView) (plaintext, once) |
+/// | `GET /keys/{id}` | shows one key | 200 [`KeyView`](crate::view::KeyView) |
 /// | `PATCH /keys/{id}` | renames it, replaces / adds / removes scopes | 200 `KeyView` |
 /// | `POST /keys/{id}/revoke` | revokes it (again: no change) | 200 `KeyView` |
 /// | `POST /keys/{id}/rotate` | new secret, the old one valid for `grace` | 200 `CreatedKeyView` |

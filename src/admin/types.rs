@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::view::{CreatedKeyView, KeyView, QuotaView};
+pub(super) use crate::view::{CreatedKeyView, KeyView};
 
 /// `POST /keys`: a new key.
 ///

@@ -27,7 +27,7 @@
 //! # let _ = app;
 //! ```
 //!
-//! Rules in the layer's [`RoutePolicy`](crate::RoutePolicy) are checked before the rate
+//! Rules in the layer's [`RoutePolicy`](crate::policy::RoutePolicy) are checked before the rate
 //! limiter, so a request they refuse costs no quota. [`RequireScopeLayer`] runs inside the
 //! layer, after the limiter: a request it refuses has counted against the key's quota. Prefer
 //! a `RoutePolicy` rule where that matters.

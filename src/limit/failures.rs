@@ -58,8 +58,7 @@ const SHARDS: usize = 16;
 ///
 /// ```
 /// use std::num::NonZeroU32;
-/// use keygate::limit::FailureLimit;
-/// use keygate::Quota;
+/// use keygate::{FailureLimit, Quota};
 ///
 /// // 10 failures at once per client, then one a minute.
 /// let strict = FailureLimit::default()

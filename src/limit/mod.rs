@@ -1,4 +1,9 @@
-//! Rate limiting: the [`RateLimiter`] trait, [`Quota`], [`Decision`] and the GCRA rule.
+//! Rate limiters beyond the in-memory one: the Redis backend (`redis`) and the GCRA rule
+//! they share ([`gcra`]).
+//!
+//! The trait, the in-memory limiter and the types a limiter works with are at the crate root:
+//! [`RateLimiter`], [`MemoryRateLimiter`](crate::MemoryRateLimiter),
+//! [`Quota`], [`Decision`].
 //!
 //! A limiter is asked once per authenticated request that passed the scope check, with the
 //! key's id and the quota that applies to it (the key's own plan, or the layer's default). It
@@ -8,7 +13,8 @@
 //!
 //! ```
 //! use std::num::NonZeroU32;
-//! use keygate::{KeyId, MemoryRateLimiter, Quota, RateLimiter};
+//! use keygate::key::KeyId;
+//! use keygate::{MemoryRateLimiter, Quota, RateLimiter};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let limiter = MemoryRateLimiter::new();
@@ -21,73 +27,18 @@
 //! # });
 //! ```
 
-mod decision;
 #[cfg(feature = "redis")]
 mod deny_cache;
-mod failures;
+pub(crate) mod failures;
 pub mod gcra;
-mod memory;
-mod quota;
+pub(crate) mod limiter;
+pub(crate) mod memory;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 
-use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
-
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use self::redis::{RedisCheck, RedisRateLimiter, RedisRateLimiterBuilder};
-pub use decision::Decision;
-pub(crate) use decision::ceil_secs;
-pub use failures::FailureLimit;
-pub(crate) use failures::{Client, FailureLimiter, Refusal};
-pub use memory::MemoryRateLimiter;
-pub use quota::{Quota, QuotaError};
-
-use crate::BoxError;
-use crate::key::KeyId;
-
-/// Why a limiter could not decide.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum LimiterError {
-    /// The backend could not be reached or answered with an error.
-    #[error("rate limiter backend unavailable: {0}")]
-    Unavailable(#[source] BoxError),
-    /// The backend did not answer within the configured time.
-    #[error("rate limiter backend did not answer within {0:?}")]
-    Timeout(Duration),
-}
-
-/// What the layer does when the limiter fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FailurePolicy {
-    /// Refuse the request with 503 `auth_unavailable` and a `Retry-After` (the default).
-    #[default]
-    FailClosed,
-    /// Let the request through without a rate-limit decision, and log a warning.
-    FailOpen,
-}
-
-/// A per-key rate limiter.
-///
-/// `check` returns a `'static`, `Unpin` future so that the layer can hold it without boxing: an
-/// in-memory limiter answers with [`std::future::Ready`], a networked one with its own future
-/// (a boxed `async move` block that owns a cloned connection handle is fine).
-pub trait RateLimiter: Send + Sync + 'static {
-    /// The future returned by [`RateLimiter::check`].
-    type Future: Future<Output = Result<Decision, LimiterError>> + Send + Unpin + 'static;
-
-    /// Counts one request of key `id` against `quota` and decides whether it may pass.
-    fn check(&self, id: &KeyId, quota: &Quota) -> Self::Future;
-}
-
-impl<L: RateLimiter + ?Sized> RateLimiter for Arc<L> {
-    type Future = L::Future;
-
-    fn check(&self, id: &KeyId, quota: &Quota) -> Self::Future {
-        (**self).check(id, quota)
-    }
-}
+// Crate-internal paths; the public ones are at the crate root.
+pub(crate) use crate::decision::{Decision, ceil_secs};
+pub(crate) use crate::quota::Quota;
+pub(crate) use failures::{Client, FailureLimit, FailureLimiter, Refusal};
+pub(crate) use limiter::{FailurePolicy, LimiterError, RateLimiter};

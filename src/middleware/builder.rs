@@ -45,7 +45,7 @@ impl InvalidRealm {
 /// | [`default_quota`](Self::default_quota) | none: keys without a quota of their own are not limited |
 /// | [`rate_limit_headers`](Self::rate_limit_headers) | IETF `RateLimit` / `RateLimit-Policy` |
 /// | [`require_https`](Self::require_https) | off |
-/// | [`trusted_proxy_header`](Self::trusted_proxy_header) | none: only the TLS acceptor's [`SecureTransport`](crate::SecureTransport) makes a request HTTPS |
+/// | [`trusted_proxy_header`](Self::trusted_proxy_header) | none: only the TLS acceptor's [`SecureTransport`](crate::transport::SecureTransport) makes a request HTTPS |
 /// | [`on_limiter_failure`](Self::on_limiter_failure) | fail closed (503) |
 /// | [`unavailable_retry_after`](Self::unavailable_retry_after) | 5 s |
 /// | [`failure_limit`](Self::failure_limit) | on, [`FailureLimit::default`] (off with [`without_failure_limit`](Self::without_failure_limit)) |

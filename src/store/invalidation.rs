@@ -5,7 +5,7 @@
 //! receiver drops the named key, or everything.
 //!
 //! ```
-//! use keygate::KeyId;
+//! use keygate::key::KeyId;
 //! use keygate::store::{Invalidation, invalidation_channel};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {

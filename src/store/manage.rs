@@ -301,7 +301,9 @@ pub(crate) fn rotated(
     Ok(next)
 }
 
-/// What a listing shows of a key: everything but its secret and digest.
+/// What a listing shows of a key: its [`KeyRecord`] without the digests of its current and
+/// previous secrets (of the previous one, only when it stops working). Built from the record
+/// with `From`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct KeyInfo {
@@ -332,18 +334,32 @@ impl KeyInfo {
     }
 }
 
+/// The record without its secrets. Every field of the record is named here, so a field added
+/// to [`KeyRecord`] does not compile until it is shown in listings or left out on purpose.
 impl From<&KeyRecord> for KeyInfo {
-    fn from(r: &KeyRecord) -> Self {
+    fn from(record: &KeyRecord) -> Self {
+        let KeyRecord {
+            id,
+            name,
+            digest: _,
+            previous,
+            scopes,
+            quota,
+            created_at,
+            expires_at,
+            revoked_at,
+            last_used_at,
+        } = record;
         Self {
-            id: r.id,
-            name: r.name.clone(),
-            scopes: r.scopes.clone(),
-            quota: r.quota,
-            created_at: r.created_at,
-            expires_at: r.expires_at,
-            revoked_at: r.revoked_at,
-            last_used_at: r.last_used_at,
-            previous_secret_valid_until: r.previous.map(|p| p.valid_until),
+            id: *id,
+            name: name.clone(),
+            scopes: scopes.clone(),
+            quota: *quota,
+            created_at: *created_at,
+            expires_at: *expires_at,
+            revoked_at: *revoked_at,
+            last_used_at: *last_used_at,
+            previous_secret_valid_until: previous.map(|p| p.valid_until),
         }
     }
 }

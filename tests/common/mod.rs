@@ -14,9 +14,10 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use keygate::clock::ManualClock;
+use keygate::key::{KeyId, KeyPrefix};
 use keygate::{
-    ApiKeyLayer, ApiKeyLayerBuilder, AuthenticatedKey, KeyId, KeyManager, KeyPrefix, KeyRecord,
-    KeyStore, MemoryKeyStore, MemoryRateLimiter, NewKey, Quota, StoreError,
+    ApiKeyLayer, ApiKeyLayerBuilder, AuthenticatedKey, KeyManager, KeyRecord, KeyStore,
+    MemoryKeyStore, MemoryRateLimiter, NewKey, Quota, StoreError,
 };
 use tower::util::BoxCloneService;
 use tower::{ServiceExt, service_fn};
@@ -49,7 +50,7 @@ impl KeyStore for CountingStore {
     fn touch(&self, id: &KeyId) {
         self.inner.touch(id)
     }
-    fn prefix(&self) -> keygate::KeyPrefix {
+    fn prefix(&self) -> keygate::key::KeyPrefix {
         self.inner.prefix().clone()
     }
 }

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
+use keygate::key::KeyId;
 use keygate::limit::gcra;
-use keygate::{KeyId, Quota, RateLimiter};
+use keygate::{Quota, RateLimiter};
 
 fn quota(burst: u32, interval_secs: u64) -> Quota {
     Quota::new(burst, Duration::from_secs(interval_secs)).unwrap()

@@ -2,8 +2,9 @@
 
 use std::time::{Duration, SystemTime};
 
+use keygate::key::KeyId;
 use keygate::key::{self, KeyPrefix};
-use keygate::{KeyId, KeyManager, KeyStore, KeyUpdate, NewKey, Quota, Scope, Scopes, StoreError};
+use keygate::{KeyManager, KeyStore, KeyUpdate, NewKey, Quota, Scope, Scopes, StoreError};
 
 /// A name no other test uses, so that stores shared between tests stay apart.
 fn unique_name(base: &str) -> keygate::KeyName {

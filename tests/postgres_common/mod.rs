@@ -6,8 +6,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[cfg(feature = "cache")]
-use keygate::store::CachedKeyStore;
-use keygate::store::{PostgresKeyStore, PostgresKeyStoreBuilder};
+use keygate::store::cache::CachedKeyStore;
+use keygate::store::postgres::{PostgresKeyStore, PostgresKeyStoreBuilder};
 use keygate::{ApiKeyLayer, KeyStore, MemoryRateLimiter};
 use tower::service_fn;
 use tower::util::BoxCloneService;

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use keygate::{KeyId, KeyName, KeyPrefix, Scope};
+use keygate::key::{KeyId, KeyPrefix};
+use keygate::{KeyName, Scope};
 
 /// Manage keygate API keys: create, list, edit scopes, rotate, revoke.
 ///

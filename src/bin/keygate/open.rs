@@ -6,8 +6,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use keygate::store::SqliteKeyStore;
-use keygate::{KeyManager, KeyPrefix};
+use keygate::KeyManager;
+use keygate::key::KeyPrefix;
+use keygate::store::sqlite::SqliteKeyStore;
 
 use crate::failure::{Exit, Failure};
 
@@ -54,7 +55,7 @@ async fn open_postgres(
     prefix: &KeyPrefix,
     mode: Mode,
 ) -> Result<Arc<dyn KeyManager>, Failure> {
-    let store = keygate::store::PostgresKeyStore::builder(url)
+    let store = keygate::store::postgres::PostgresKeyStore::builder(url)
         .prefix(prefix.clone())
         .build()?;
     if mode == Mode::CreateIfMissing {

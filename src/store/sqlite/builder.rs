@@ -30,7 +30,7 @@ pub const DEFAULT_LOOKUP_TIMEOUT: Duration = Duration::from_secs(1);
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use keygate::store::SqliteKeyStore;
+/// use keygate::store::sqlite::SqliteKeyStore;
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let store = SqliteKeyStore::builder("keys.db")

@@ -127,8 +127,7 @@ impl Quota {
     ///
     /// ```
     /// use std::num::NonZeroU32;
-    /// use keygate::limit::QuotaError;
-    /// use keygate::Quota;
+    /// use keygate::{Quota, QuotaError};
     ///
     /// let n = |n| NonZeroU32::new(n).unwrap();
     /// assert!(Quota::try_per_second(n(1_000_000)).is_ok());

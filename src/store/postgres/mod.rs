@@ -22,7 +22,7 @@
 //! ```no_run
 //! use std::time::Duration;
 //! use keygate::{ApiKeyLayer, KeyManager, MemoryRateLimiter, NewKey};
-//! use keygate::store::PostgresKeyStore;
+//! use keygate::store::postgres::PostgresKeyStore;
 //!
 //! # async fn run() -> Result<(), keygate::StoreError> {
 //! let store = PostgresKeyStore::builder("postgres://keygate@127.0.0.1/keygate")

@@ -27,7 +27,8 @@
 //! ```no_run
 //! use std::num::NonZeroU32;
 //! use std::time::Duration;
-//! use keygate::{ApiKeyLayer, FailurePolicy, MemoryKeyStore, Quota, RedisRateLimiter};
+//! use keygate::limit::redis::RedisRateLimiter;
+//! use keygate::{ApiKeyLayer, FailurePolicy, MemoryKeyStore, Quota};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let limiter = RedisRateLimiter::builder()

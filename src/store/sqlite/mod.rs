@@ -25,7 +25,7 @@
 //!   answers 503, never 401).
 //!
 //! ```
-//! use keygate::store::SqliteKeyStore;
+//! use keygate::store::sqlite::SqliteKeyStore;
 //! use keygate::{KeyManager, KeyStore, NewKey};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {

@@ -35,7 +35,7 @@
 //! ```
 //! use std::time::Duration;
 //! use keygate::{ApiKeyLayer, KeyManager, KeyStore, MemoryKeyStore, MemoryRateLimiter, NewKey};
-//! use keygate::store::CachedKeyStore;
+//! use keygate::store::cache::CachedKeyStore;
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let store = CachedKeyStore::builder(MemoryKeyStore::new())
