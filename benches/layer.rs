@@ -8,12 +8,13 @@
 //!   defaults (failure limit on), and the peers (tower-http's static bearer check alone, and
 //!   with tower-governor keyed by the token);
 //! - `reject`: each error-table row, one client repeating it, on a layer without the failure
-//!   limit (with it, the loop would measure the limit's 429); and tower-http's answer to a
-//!   wrong token, the yardstick for rejections;
+//!   limit (with it, the loop would measure the limit's 429); and `tower_http_wrong_token`,
+//!   tower-http's answer to a wrong token, the yardstick for rejections;
 //! - `reject_default_limit`: the same rows on the default layer, the failure limit on, each
 //!   request from the next of [`CLIENTS`] client addresses and the failure limit's clock
 //!   running fast (see [`FastFailureClock`]), so no client and no global budget is ever
-//!   exceeded; `bare_with_client_addr` is the bare stack sent the same tagged requests;
+//!   exceeded; `tower_http_wrong_token` and `bare_with_client_addr` are tower-http and the
+//!   bare stack sent the same tagged requests;
 //! - `store_size`: a lookup among 1 to 1,000,000 keys;
 //! - `threads`: the success path from one and from two threads, on one key and on many.
 
@@ -159,21 +160,31 @@ fn reject_rows<'c>(
     g
 }
 
-fn reject(c: &mut Criterion) {
-    let keys = Keys::new(100_000);
-    let layer = keys.layer_without_failure_limit();
-    let mut g = reject_rows(c, "reject", &keys, layer, |req| req);
-    // The yardstick: tower-http's answer to a well-formed token that is not the right one.
+/// `tower_http_wrong_token` in `g`: tower-http's `bearer` check answering a well-formed key
+/// that is not its token, each request passed through `prepare` first. The yardstick of the
+/// rejection rows.
+fn tower_http_wrong_token(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    keys: &Keys,
+    mut prepare: impl FnMut(Request<Body>) -> Request<Body>,
+) {
     #[allow(deprecated)]
     let mut bearer_only = ServiceBuilder::new()
         .layer(ValidateRequestHeaderLayer::bearer(&keys.valid))
         .service(service_fn(hello));
     let wrong = bearer(&keys.wrong_secret);
-    let status = call(&mut bearer_only, request(Some(&wrong))).status();
+    let status = call(&mut bearer_only, prepare(request(Some(&wrong)))).status();
     assert_eq!(status, http::StatusCode::UNAUTHORIZED);
     g.bench_function("tower_http_wrong_token", |b| {
-        b.iter(|| call(&mut bearer_only, request(Some(&wrong))))
+        b.iter(|| call(&mut bearer_only, prepare(request(Some(&wrong)))))
     });
+}
+
+fn reject(c: &mut Criterion) {
+    let keys = Keys::new(100_000);
+    let layer = keys.layer_without_failure_limit();
+    let mut g = reject_rows(c, "reject", &keys, layer, |req| req);
+    tower_http_wrong_token(&mut g, &keys, |req| req);
     g.finish();
 }
 
@@ -183,8 +194,9 @@ fn reject_default_limit(c: &mut Criterion) {
     let mut clients = ClientPool::new(CLIENTS);
     let name = "reject_default_limit";
     let mut g = reject_rows(c, name, &keys, layer, |req| clients.tagged(req));
-    // What the same tagged requests cost the bare stack.
+    // The same tagged requests through the bare stack and through tower-http.
     let mut clients = ClientPool::new(CLIENTS);
+    tower_http_wrong_token(&mut g, &keys, |req| clients.tagged(req));
     let auth = bearer(&keys.valid);
     let mut bare = ServiceBuilder::new().service(service_fn(hello));
     g.bench_function("bare_with_client_addr", |b| {
