@@ -16,7 +16,7 @@ mod support;
 use std::hint::black_box;
 use std::time::Instant;
 
-use keygate::KeyPrefix;
+use keygate::key::KeyPrefix;
 use support::*;
 use tower::{ServiceBuilder, service_fn};
 

@@ -17,9 +17,10 @@ use axum::body::Body;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use keygate::clock::{Clock, SystemClock};
+use keygate::key::{KeyId, KeyPrefix};
 use keygate::{
-    ApiKeyLayer, ApiKeyLayerBuilder, ClientAddr, KeyId, KeyManager, KeyPrefix, MemoryKeyStore,
-    MemoryRateLimiter, NewKey, Quota,
+    ApiKeyLayer, ApiKeyLayerBuilder, ClientAddr, KeyManager, MemoryKeyStore, MemoryRateLimiter,
+    NewKey, Quota,
 };
 use tower::Service;
 
