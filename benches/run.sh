@@ -8,7 +8,8 @@
 #   3. timing: Welch t statistics of the wrong-key classes;
 #   4. end to end over loopback HTTP: axum hello-world bare and behind keygate, driven by wrk
 #      in interleaved rounds (bare, keygate, bare, keygate...).
-# Usage: benches/run.sh   (about 6 minutes on 2 cores; a quiet machine gives stable figures)
+# Usage: benches/run.sh   (about 4 minutes on 2 cores once built; a quiet machine gives
+# stable figures)
 # KEYGATE_E2E_ROUNDS (default 7) and KEYGATE_E2E_SECS (default 2) set the end-to-end rounds,
 # KEYGATE_E2E_PORT (default 3911) the first of the two ports its servers listen on.
 set -euo pipefail

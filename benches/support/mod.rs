@@ -11,7 +11,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use http::header::AUTHORIZATION;
@@ -132,25 +132,25 @@ pub const FAILURE_CLOCK_SPEEDUP: u32 = 100_000;
 /// system clock read costs, plus a multiplication.
 #[derive(Clone, Copy, Debug)]
 pub struct FastFailureClock {
-    origin: Instant,
+    system: SystemClock,
 }
 
 impl FastFailureClock {
     pub fn new() -> Self {
         Self {
-            origin: Instant::now(),
+            system: SystemClock::new(),
         }
     }
 }
 
 impl Clock for FastFailureClock {
     fn now(&self) -> SystemTime {
-        SystemTime::now()
+        self.system.now()
     }
 
     fn monotonic(&self) -> Duration {
-        self.origin
-            .elapsed()
+        self.system
+            .monotonic()
             .checked_mul(FAILURE_CLOCK_SPEEDUP)
             .unwrap_or(Duration::MAX)
     }
