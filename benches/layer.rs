@@ -4,9 +4,17 @@
 //!
 //! - `floor`: the pieces no API-key check can avoid (SHA-256, a digest compare, a map hit, one
 //!   GCRA update);
-//! - `success`: one authenticated request through a tower stack: bare, keygate, and the peers
-//!   (tower-http's static bearer check alone, and with tower-governor keyed by the token);
-//! - `reject`: each error-table row;
+//! - `success`: one authenticated request through a tower stack: bare, keygate with its
+//!   defaults (failure limit on), and the peers (tower-http's static bearer check alone, and
+//!   with tower-governor keyed by the token);
+//! - `reject`: each error-table row, one client repeating it, on a layer without the failure
+//!   limit (with it, the loop would measure the limit's 429); and `tower_http_wrong_token`,
+//!   tower-http's answer to a wrong token, the yardstick for rejections;
+//! - `reject_default_limit`: the same rows on the default layer, the failure limit on, each
+//!   request from the next of [`CLIENTS`] client addresses and the failure limit's clock
+//!   running fast (see [`FastFailureClock`]), so no client and no global budget is ever
+//!   exceeded; `tower_http_wrong_token` and `bare_with_client_addr` are tower-http and the
+//!   bare stack sent the same tagged requests;
 //! - `store_size`: a lookup among 1 to 1,000,000 keys;
 //! - `threads`: the success path from one and from two threads, on one key and on many.
 
@@ -16,10 +24,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use http::{Method, Request};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, criterion_group, criterion_main};
+use http::Request;
 use keygate::key::KeyDigest;
-use keygate::{KeyStore, MemoryRateLimiter};
+use keygate::{ApiKeyLayer, KeyStore, MemoryKeyStore, MemoryRateLimiter};
 use sha2::{Digest, Sha256};
 use support::*;
 use tower::{ServiceBuilder, service_fn};
@@ -89,8 +98,8 @@ fn success(c: &mut Criterion) {
     });
 
     // The same work without rate-limit response headers, which the peers do not send.
-    let quiet = keygate::ApiKeyLayer::builder(keys.store.clone(), MemoryRateLimiter::new())
-        .default_quota(unlimited())
+    let quiet = keys
+        .builder(MemoryRateLimiter::new())
         .rate_limit_headers(keygate::RateLimitHeaders::None)
         .build();
     let mut keygate_quiet = ServiceBuilder::new()
@@ -127,33 +136,72 @@ fn success(c: &mut Criterion) {
     g.finish();
 }
 
+/// Every rejection row through `layer`, each request passed through `prepare` first, in the
+/// benchmark group `name` (returned, for the group's yardstick).
+fn reject_rows<'c>(
+    c: &'c mut Criterion,
+    name: &str,
+    keys: &Keys,
+    layer: ApiKeyLayer<MemoryKeyStore, MemoryRateLimiter>,
+    mut prepare: impl FnMut(Request<Body>) -> Request<Body>,
+) -> BenchmarkGroup<'c, WallTime> {
+    let mut svc = ServiceBuilder::new()
+        .layer(layer)
+        .service(service_fn(hello));
+    keys.spend_limited(&mut svc);
+    let mut g = c.benchmark_group(name);
+    for row in keys.reject_rows() {
+        row.check(&mut svc, &mut prepare);
+        g.bench_function(row.name, |b| {
+            b.iter(|| call(&mut svc, prepare(row.request())))
+        });
+        // Still the row's own answer after millions of requests: no limit ever refused it.
+        row.check(&mut svc, &mut prepare);
+    }
+    g
+}
+
+/// `tower_http_wrong_token` in `g`: tower-http's `bearer` check answering a well-formed key
+/// that is not its token, each request passed through `prepare` first. The yardstick of the
+/// rejection rows.
+fn tower_http_wrong_token(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    keys: &Keys,
+    mut prepare: impl FnMut(Request<Body>) -> Request<Body>,
+) {
+    #[allow(deprecated)]
+    let mut bearer_only = ServiceBuilder::new()
+        .layer(ValidateRequestHeaderLayer::bearer(&keys.valid))
+        .service(service_fn(hello));
+    let wrong = bearer(&keys.wrong_secret);
+    let status = call(&mut bearer_only, prepare(request(Some(&wrong)))).status();
+    assert_eq!(status, http::StatusCode::UNAUTHORIZED);
+    g.bench_function("tower_http_wrong_token", |b| {
+        b.iter(|| call(&mut bearer_only, prepare(request(Some(&wrong)))))
+    });
+}
+
 fn reject(c: &mut Criterion) {
     let keys = Keys::new(100_000);
-    let mut svc = ServiceBuilder::new()
-        .layer(keys.layer())
-        .service(service_fn(hello));
-    // Spend the limited key's only request.
-    call(&mut svc, request(Some(&bearer(&keys.limited))));
-    let mut g = c.benchmark_group("reject");
-    g.bench_function("missing_401", |b| b.iter(|| call(&mut svc, request(None))));
-    let cases = [
-        ("malformed_401", &keys.malformed),
-        ("unknown_id_401", &keys.unknown),
-        ("wrong_secret_401", &keys.wrong_secret),
-        ("revoked_401", &keys.revoked),
-        ("rate_limited_429", &keys.limited),
-    ];
-    for (name, key) in cases {
-        let auth = bearer(key);
-        g.bench_function(name, |b| b.iter(|| call(&mut svc, request(Some(&auth)))));
-    }
-    let reader = bearer(&keys.reader);
-    g.bench_function("insufficient_scope_403", |b| {
-        b.iter(|| {
-            let mut req = request(Some(&reader));
-            *req.method_mut() = Method::POST;
-            call(&mut svc, req)
-        })
+    let layer = keys.layer_without_failure_limit();
+    let mut g = reject_rows(c, "reject", &keys, layer, |req| req);
+    tower_http_wrong_token(&mut g, &keys, |req| req);
+    g.finish();
+}
+
+fn reject_default_limit(c: &mut Criterion) {
+    let keys = Keys::new(100_000);
+    let layer = keys.layer_with_fast_failure_clock();
+    let mut clients = ClientPool::new(CLIENTS);
+    let name = "reject_default_limit";
+    let mut g = reject_rows(c, name, &keys, layer, |req| clients.tagged(req));
+    // The same tagged requests through the bare stack and through tower-http.
+    let mut clients = ClientPool::new(CLIENTS);
+    tower_http_wrong_token(&mut g, &keys, |req| clients.tagged(req));
+    let auth = bearer(&keys.valid);
+    let mut bare = ServiceBuilder::new().service(service_fn(hello));
+    g.bench_function("bare_with_client_addr", |b| {
+        b.iter(|| call(&mut bare, clients.tagged(request(Some(&auth)))))
     });
     g.finish();
 }
@@ -220,6 +268,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = floor, success, reject, store_size, threads
+    targets = floor, success, reject, reject_default_limit, store_size, threads
 }
 criterion_main!(benches);

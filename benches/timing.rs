@@ -53,8 +53,9 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(300_000);
     let keys = Keys::new(100_000);
+    // One client sends every wrong key: without the failure limit, which would answer 429.
     let mut svc = ServiceBuilder::new()
-        .layer(keys.layer())
+        .layer(keys.layer_without_failure_limit())
         .service(service_fn(hello));
     let prefix = KeyPrefix::default();
     let secret = &keys.valid[keys.valid.len() - 49..keys.valid.len() - 6];

@@ -1,4 +1,7 @@
-//! The server the end-to-end benchmark drives: an axum hello-world, bare or behind keygate.
+//! The server the end-to-end benchmark drives: an axum hello-world, bare or behind keygate
+//! with its defaults (the failure limit included) and a quota no run exhausts. Both modes
+//! serve with `into_make_service_with_connect_info`, as the failure limit wants, so that the
+//! two differ only by the layer.
 //!
 //! ```text
 //! cargo run --release --example e2e_server -- --mode keygate --addr 127.0.0.1:3901
@@ -61,6 +64,7 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     if let Err(e) = axum::serve(listener, app).await {
         eprintln!("error: {e}");
         std::process::exit(1);
