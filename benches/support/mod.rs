@@ -154,6 +154,10 @@ impl Clock for FastFailureClock {
             .checked_mul(FAILURE_CLOCK_SPEEDUP)
             .unwrap_or(Duration::MAX)
     }
+
+    fn coarse_now(&self) -> SystemTime {
+        self.system.coarse_now()
+    }
 }
 
 /// A clock that counts its reads; clones share the counts.
@@ -162,6 +166,7 @@ pub struct CountingClock<C = SystemClock> {
     inner: C,
     wall: Arc<AtomicU64>,
     monotonic: Arc<AtomicU64>,
+    coarse: Arc<AtomicU64>,
 }
 
 impl<C: Clock> CountingClock<C> {
@@ -170,14 +175,16 @@ impl<C: Clock> CountingClock<C> {
             inner,
             wall: Arc::default(),
             monotonic: Arc::default(),
+            coarse: Arc::default(),
         }
     }
 
-    /// Reads so far: (wall clock, monotonic clock).
-    pub fn reads(&self) -> (u64, u64) {
+    /// Reads so far: (precise wall clock, monotonic clock, coarse wall clock).
+    pub fn reads(&self) -> (u64, u64, u64) {
         (
             self.wall.load(Ordering::Relaxed),
             self.monotonic.load(Ordering::Relaxed),
+            self.coarse.load(Ordering::Relaxed),
         )
     }
 }
@@ -191,6 +198,11 @@ impl<C: Clock> Clock for CountingClock<C> {
     fn monotonic(&self) -> Duration {
         self.monotonic.fetch_add(1, Ordering::Relaxed);
         self.inner.monotonic()
+    }
+
+    fn coarse_now(&self) -> SystemTime {
+        self.coarse.fetch_add(1, Ordering::Relaxed);
+        self.inner.coarse_now()
     }
 }
 
