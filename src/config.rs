@@ -44,7 +44,7 @@ pub(crate) struct Config<K, L, P, R> {
     pub(crate) policy: P,
     pub(crate) responder: R,
     pub(crate) prefix: KeyPrefix,
-    pub(crate) realm: Arc<str>,
+    pub(crate) realm: crate::realm::Realm,
     pub(crate) default_quota: Option<Quota>,
     pub(crate) headers: HeaderStyle,
     pub(crate) require_https: bool,

@@ -12,6 +12,8 @@ use crate::key::KeyPrefix;
 use crate::limit::{FailureLimit, FailureLimiter, FailurePolicy, Quota, RateLimiter};
 use crate::policy::{MethodPolicy, ScopePolicy};
 use crate::ratelimit_headers::{HeaderStyle, RateLimitHeaders};
+pub(crate) use crate::realm::InvalidRealm;
+use crate::realm::Realm;
 use crate::respond::{DefaultRejection, RejectionResponder};
 use crate::service::ApiKeyService;
 use crate::store::KeyStore;
@@ -51,7 +53,7 @@ impl<K: KeyStore, L: RateLimiter> ApiKeyLayer<K, L> {
             policy: MethodPolicy,
             responder: DefaultRejection::default(),
             prefix,
-            realm: Arc::from("api"),
+            realm: Realm::default(),
             default_quota: None,
             headers: RateLimitHeaders::default(),
             require_https: false,
@@ -92,25 +94,6 @@ impl<S, K, L, P, R> Layer<S> for ApiKeyLayer<K, L, P, R> {
     }
 }
 
-/// Why a realm was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid realm {0:?}: use printable ASCII without '\"' or '\\'")]
-pub struct InvalidRealm(String);
-
-impl InvalidRealm {
-    /// `realm` if it can stand in a `WWW-Authenticate` challenge: printable ASCII without `"`
-    /// or `\`.
-    pub(crate) fn check(realm: &str) -> Result<Arc<str>, InvalidRealm> {
-        let ok = realm
-            .bytes()
-            .all(|b| (0x20..0x7F).contains(&b) && b != b'"' && b != b'\\');
-        if !ok {
-            return Err(InvalidRealm(realm.chars().take(80).collect()));
-        }
-        Ok(Arc::from(realm))
-    }
-}
-
 /// Configures an [`ApiKeyLayer`].
 ///
 /// | setting | default |
@@ -134,7 +117,7 @@ pub struct ApiKeyLayerBuilder<K, L, P = MethodPolicy, R = DefaultRejection> {
     policy: P,
     responder: R,
     prefix: KeyPrefix,
-    realm: Arc<str>,
+    realm: Realm,
     default_quota: Option<Quota>,
     headers: RateLimitHeaders,
     require_https: bool,

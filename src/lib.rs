@@ -104,8 +104,10 @@ pub mod limit;
 pub mod panel;
 pub mod policy;
 mod ratelimit_headers;
+mod realm;
 mod record;
 mod rejection;
+mod require_scope;
 pub mod respond;
 pub mod scope;
 mod service;
@@ -122,7 +124,7 @@ pub use client_addr::ClientAddr;
 pub use code::ErrorCode;
 pub use future::ResponseFuture;
 pub use key::{ApiKey, KeyDigest, KeyId, KeyPrefix};
-pub use layer::{ApiKeyLayer, ApiKeyLayerBuilder, InvalidRealm};
+pub use layer::{ApiKeyLayer, ApiKeyLayerBuilder};
 pub use limit::{
     Decision, FailureLimit, FailurePolicy, LimiterError, MemoryRateLimiter, Quota, RateLimiter,
 };
@@ -131,8 +133,10 @@ pub use limit::{
 pub use limit::{RedisRateLimiter, RedisRateLimiterBuilder};
 pub use policy::{MethodPolicy, RoutePolicy, ScopePolicy};
 pub use ratelimit_headers::RateLimitHeaders;
+pub use realm::{InvalidRealm, Realm};
 pub use record::{KeyName, KeyRecord, KeyStatus, PreviousSecret};
 pub use rejection::Rejection;
+pub use require_scope::{MissingApiKeyLayer, RequireScope, RequireScopeFuture, RequireScopeLayer};
 pub use respond::{DefaultRejection, RejectionResponder};
 pub use scope::{Scope, Scopes};
 pub use service::ApiKeyService;
