@@ -7,8 +7,8 @@ use std::io::Write as _;
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use http::header::WWW_AUTHENTICATE;
-use http::{HeaderValue, Response};
+use http::header::{CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use super::RejectionResponder;
 use super::grpc;
@@ -52,9 +52,11 @@ use crate::scope::Scope;
 /// # let _ = responder;
 /// ```
 ///
-/// Each answer (row, reason, protocol, realm, required scope) is rendered the first time it is
-/// given and kept: later ones clone it (reference counts) and write only the retry delay.
-/// Clones of a responder share what it rendered.
+/// Its answers carry every header the error table promises (`WWW-Authenticate`,
+/// `Retry-After`, `Cache-Control: no-store`) except the rate-limit headers, which the layer
+/// writes in the style it was given. Each answer (row, reason, protocol, realm, required
+/// scope) is rendered the first time it is given and kept: later ones clone it (reference
+/// counts) and write only the retry delay. Clones of a responder share what it rendered.
 #[derive(Clone, Default)]
 pub struct DefaultRejection {
     type_base: Option<String>,
@@ -109,26 +111,34 @@ impl DefaultRejection {
     /// Renders the parts of `rejection`'s answer that do not change from one request to the
     /// next.
     fn render(&self, rejection: &Rejection) -> Answer {
-        if rejection.is_grpc() {
+        let (parts, body) = if rejection.is_grpc() {
             let (status, message) =
                 grpc::status_and_message(rejection.code().grpc_status(), &grpc::message(rejection));
-            return Answer::Grpc { status, message };
-        }
-        let fix = rejection.fix_with(self.fix_text(rejection.code()));
-        let body = problem::rejection_body(rejection, self.type_base.as_deref(), &fix);
-        let challenge = rejection
-            .www_authenticate()
-            .and_then(|c| HeaderValue::try_from(c).ok());
-        if rejection.retry_after_secs().is_some() {
-            Answer::HttpRetry {
-                head: Bytes::from(body.open()),
-                challenge,
-            }
+            let (parts, body) = grpc::trailers_only(status, message).into_parts();
+            (parts, Body::Whole(body))
         } else {
-            Answer::Http {
-                body: body.finish(),
-                challenge,
+            let fix = rejection.fix_with(self.fix_text(rejection.code()));
+            let body = problem::rejection_body(rejection, self.type_base.as_deref(), &fix);
+            let body = if rejection.retry_after_secs().is_some() {
+                Body::RetryHead(Bytes::from(body.open()))
+            } else {
+                Body::Whole(body.finish())
+            };
+            let (mut parts, ()) = problem_response(rejection.status(), ()).into_parts();
+            if let Some(challenge) = rejection
+                .www_authenticate()
+                .and_then(|c| HeaderValue::try_from(c).ok())
+            {
+                parts.headers.insert(WWW_AUTHENTICATE, challenge);
             }
+            (parts, body)
+        };
+        let mut headers = parts.headers;
+        headers.insert(CACHE_CONTROL, problem::NO_STORE);
+        Answer {
+            status: parts.status,
+            headers,
+            body,
         }
     }
 }
@@ -146,48 +156,40 @@ impl RejectionResponder for DefaultRejection {
     }
 }
 
-/// The parts of one answer that never vary.
-enum Answer {
-    /// A whole problem body, and the challenge.
-    Http {
-        body: Bytes,
-        challenge: Option<HeaderValue>,
-    },
-    /// A problem body up to its `retry_after` member (rows with a retry delay), and the
-    /// challenge.
-    HttpRetry {
-        head: Bytes,
-        challenge: Option<HeaderValue>,
-    },
-    /// `grpc-status` and `grpc-message`.
-    Grpc {
-        status: HeaderValue,
-        message: HeaderValue,
-    },
+/// The parts of one answer that never vary: status, headers (in the order they are sent)
+/// and body.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Body,
+}
+
+/// A rendered body.
+enum Body {
+    /// The whole body.
+    Whole(Bytes),
+    /// A problem body up to its `retry_after` member (rows with a retry delay).
+    RetryHead(Bytes),
 }
 
 impl Answer {
+    /// The answer to one request: clones of what never varies, and the retry delay written.
     fn response(&self, rejection: &Rejection) -> Response<Bytes> {
-        let status = rejection.status();
-        let (mut response, challenge) = match self {
-            Answer::Http { body, challenge } => (problem_response(status, body.clone()), challenge),
-            Answer::HttpRetry { head, challenge } => {
-                let secs = rejection.retry_after_secs().unwrap_or(1);
-                (
-                    problem_response(status, with_retry_after(head, secs)),
-                    challenge,
-                )
-            }
-            Answer::Grpc { status, message } => {
-                let mut response = grpc::trailers_only(status.clone(), message.clone());
-                grpc::push_back(rejection, &mut response);
-                return response;
-            }
+        let retry = rejection.retry_after_secs();
+        let body = match &self.body {
+            Body::Whole(body) => body.clone(),
+            Body::RetryHead(head) => with_retry_after(head, retry.unwrap_or(1)),
         };
-        if let Some(challenge) = challenge {
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers.clone();
+        if let Some(secs) = retry {
+            if rejection.is_grpc() {
+                grpc::push_back(rejection, &mut response);
+            }
             response
                 .headers_mut()
-                .insert(WWW_AUTHENTICATE, challenge.clone());
+                .insert(RETRY_AFTER, super::seconds_value(secs));
         }
         response
     }
@@ -427,6 +429,24 @@ mod tests {
         for secs in [9, 10, u64::MAX] {
             assert!(body(secs).ends_with(&format!(",\"retry_after\":{secs}}}")));
         }
+    }
+
+    #[test]
+    fn the_default_answer_carries_every_promised_header_itself() {
+        let responder = DefaultRejection::new();
+        let realm = Realm::default();
+        for grpc in [false, true, false, true] {
+            let rejection = Rejection::new(ErrorCode::AuthUnavailable, &realm, grpc)
+                .with_retry_after(Duration::from_millis(2500));
+            let response = responder.respond(&rejection);
+            let headers = response.headers();
+            assert_eq!(headers["retry-after"], "3");
+            assert_eq!(headers["cache-control"], "no-store");
+            assert_eq!(headers.contains_key("grpc-retry-pushback-ms"), grpc);
+        }
+        let missing = responder.respond(&rejection(ErrorCode::MissingApiKey, &realm));
+        assert_eq!(missing.headers()["cache-control"], "no-store");
+        assert_eq!(challenge(&missing), "Bearer realm=\"api\"");
     }
 
     #[test]

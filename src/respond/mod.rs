@@ -25,6 +25,7 @@ mod default;
 mod grpc;
 mod problem;
 
+use std::any::Any;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
@@ -67,13 +68,21 @@ pub(crate) fn is_grpc_request(headers: &HeaderMap) -> bool {
 /// The response for `rejection` from `responder`, with the headers the error table promises
 /// added where the responder left them out (`WWW-Authenticate`, `Retry-After`, the rate-limit
 /// headers, `Cache-Control: no-store`), and the rejection left in the extensions.
-pub(crate) fn complete(
-    responder: &impl RejectionResponder,
+pub(crate) fn complete<R: RejectionResponder>(
+    responder: &R,
     rejection: Rejection,
     rate_headers: RateLimitHeaders,
 ) -> Response<Bytes> {
     let mut response = responder.respond(&rejection);
     let headers = response.headers_mut();
+    // The default responder writes every promised header itself, from what it rendered once.
+    if (responder as &dyn Any).is::<DefaultRejection>() {
+        if let Some((quota, decision)) = rejection.rate_limit() {
+            rate_headers.write(quota, decision, headers);
+        }
+        response.extensions_mut().insert(rejection);
+        return response;
+    }
     if !rejection.is_grpc()
         && !headers.contains_key(WWW_AUTHENTICATE)
         && let Some(challenge) = rejection.www_authenticate()
@@ -100,7 +109,7 @@ pub(crate) fn complete(
 const KEPT_SECONDS: u64 = 120;
 
 /// `secs` as a header value: a clone of one made once for the usual delays, else a new one.
-fn seconds_value(secs: u64) -> HeaderValue {
+pub(crate) fn seconds_value(secs: u64) -> HeaderValue {
     static KEPT: OnceLock<Vec<HeaderValue>> = OnceLock::new();
     let kept = KEPT.get_or_init(|| (0..=KEPT_SECONDS).map(HeaderValue::from).collect());
     usize::try_from(secs)

@@ -87,7 +87,7 @@ impl ProblemBody {
 }
 
 /// The problem answer: `status`, `content-type: application/problem+json`, `body`.
-pub(crate) fn problem_response(status: StatusCode, body: Bytes) -> Response<Bytes> {
+pub(crate) fn problem_response<B>(status: StatusCode, body: B) -> Response<B> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, PROBLEM_JSON);
