@@ -182,7 +182,16 @@ impl Answer {
         };
         let mut response = Response::new(body);
         *response.status_mut() = self.status;
-        *response.headers_mut() = self.headers.clone();
+        *response.headers_mut() = match retry {
+            None => self.headers.clone(),
+            // A clone has no room to spare: make room at once for the delay, its gRPC form and
+            // the rate-limit headers that follow.
+            Some(_) => {
+                let mut headers = HeaderMap::with_capacity(self.headers.len() + 4);
+                headers.extend(self.headers.iter().map(|(n, v)| (n.clone(), v.clone())));
+                headers
+            }
+        };
         if let Some(secs) = retry {
             if rejection.is_grpc() {
                 grpc::push_back(rejection, &mut response);
