@@ -116,8 +116,10 @@ mod middleware;
 pub mod panel;
 pub mod policy;
 mod quota;
+mod realm;
 mod record;
 mod rejection;
+mod require_scope;
 pub mod respond;
 mod scope;
 pub mod store;
@@ -134,12 +136,14 @@ pub use middleware::authenticated::AuthenticatedKey;
 pub use middleware::client_addr::ClientAddr;
 pub use middleware::ratelimit_headers::RateLimitHeaders;
 pub use middleware::{
-    ApiKeyLayer, ApiKeyLayerBuilder, ApiKeyService, InvalidRealm, ResponseBody, ResponseFuture,
-    extract, transport,
+    ApiKeyLayer, ApiKeyLayerBuilder, ApiKeyService, ResponseBody, ResponseFuture, extract,
+    transport,
 };
 pub use quota::{Quota, QuotaError};
+pub use realm::{InvalidRealm, Realm};
 pub use record::{InvalidKeyName, KeyName, KeyRecord, KeyStatus, MAX_NAME_LEN, PreviousSecret};
 pub use rejection::Rejection;
+pub use require_scope::{MissingApiKeyLayer, RequireScope, RequireScopeFuture, RequireScopeLayer};
 pub use scope::{MAX_RESOURCE_LEN, Resource, Scope, ScopeError, Scopes};
 pub use store::lookup::{KeyStore, StoreError};
 pub use store::manage::{CreatedKey, KeyInfo, KeyManager, KeyUpdate, NewKey};
@@ -147,10 +151,6 @@ pub use store::memory::MemoryKeyStore;
 
 // Crate-internal paths of the middleware's parts that other modules use.
 pub(crate) use middleware::{authenticated, body, ratelimit_headers};
-/// Where `InvalidRealm` used to live, for modules not yet moved to the crate root path.
-pub(crate) mod layer {
-    pub(crate) use crate::middleware::InvalidRealm;
-}
 
 // The README's Rust snippets compile as doctests (with the features they use).
 #[cfg(all(

@@ -1,12 +1,12 @@
 //! [`Rejection`]: why the layer stopped a request.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::code::ErrorCode;
 use crate::key::KeyId;
 use crate::limit::{Decision, Quota, ceil_secs};
+use crate::realm::Realm;
 use crate::record::KeyName;
 use crate::scope::Scope;
 
@@ -18,7 +18,7 @@ use crate::scope::Scope;
 pub struct Rejection {
     code: ErrorCode,
     reason: &'static str,
-    realm: Arc<str>,
+    realm: Realm,
     grpc: bool,
     required_scope: Option<Scope>,
     rate_limit: Option<Box<(Quota, Decision)>>,
@@ -27,11 +27,11 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    pub(crate) fn new(code: ErrorCode, realm: &Arc<str>, grpc: bool) -> Self {
+    pub(crate) fn new(code: ErrorCode, realm: &Realm, grpc: bool) -> Self {
         Self {
             code,
             reason: code.reason(),
-            realm: Arc::clone(realm),
+            realm: realm.clone(),
             grpc,
             required_scope: None,
             rate_limit: None,
@@ -45,7 +45,7 @@ impl Rejection {
         required: Scope,
         id: KeyId,
         name: KeyName,
-        realm: &Arc<str>,
+        realm: &Realm,
         grpc: bool,
     ) -> Self {
         Self::new(ErrorCode::InsufficientScope, realm, grpc)
@@ -96,6 +96,11 @@ impl Rejection {
 
     /// The `realm` of `WWW-Authenticate`.
     pub fn realm(&self) -> &str {
+        self.realm.as_str()
+    }
+
+    /// The realm, as the type.
+    pub(crate) fn realm_value(&self) -> &Realm {
         &self.realm
     }
 

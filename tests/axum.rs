@@ -16,7 +16,7 @@ use bytes::Bytes;
 use common::{Harness, nz};
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use keygate::axum::RequireScopeLayer;
+use keygate::RequireScopeLayer;
 use keygate::policy::RoutePolicy;
 use keygate::{AuthenticatedKey, Quota, Rejection, Scope};
 use tower::{ServiceBuilder, ServiceExt};

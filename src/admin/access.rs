@@ -5,6 +5,7 @@ use axum::http::request::Parts;
 
 use super::AdminError;
 use crate::authenticated::AuthenticatedKey;
+use crate::realm::Realm;
 use crate::scope::Scope;
 
 /// The caller of an admin route: a key granting `admin`, as `ApiKeyLayer` authenticated it.
@@ -14,8 +15,8 @@ use crate::scope::Scope;
 /// in the request) the answer is a 500 [`AdminError::MissingLayer`]; with a key lacking
 /// `admin`, the layer's own 403 `insufficient_scope` with `scope="admin"`.
 ///
-/// The 403's `WWW-Authenticate` challenge names the default realm, `api`: the handler cannot
-/// see a realm the layer was configured with.
+/// The 403's `WWW-Authenticate` challenge names the realm given to
+/// [`router_with_realm`](super::router_with_realm) (`api` for [`router`](super::router)).
 #[derive(Debug, Clone)]
 pub struct AdminCaller(pub AuthenticatedKey);
 
@@ -33,6 +34,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminCaller {
             Err(AdminError::NotAdmin {
                 id: key.id(),
                 name: key.name().clone(),
+                realm: parts.extensions.get::<Realm>().cloned().unwrap_or_default(),
             })
         }
     }

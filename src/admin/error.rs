@@ -1,18 +1,19 @@
 //! [`AdminError`]: why the admin API refused a request, as an RFC 9457 problem.
 
-use std::sync::Arc;
+use std::sync::OnceLock;
 
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::code::ErrorCode;
 use crate::key::KeyId;
+use crate::ratelimit_headers::RateLimitHeaders;
+use crate::realm::Realm;
 use crate::record::KeyName;
 use crate::rejection::Rejection;
-use crate::respond::{DefaultRejection, RejectionResponder};
+use crate::respond::{self, DefaultRejection, ProblemBody};
 use crate::scope::Scope;
 use crate::store::StoreError;
 
@@ -40,13 +41,16 @@ impl FieldError {
 /// | variant | status | `code` |
 /// |---|---|---|
 /// | [`MissingLayer`](Self::MissingLayer) | 500 | `admin_unprotected` |
-/// | [`NotAdmin`](Self::NotAdmin) | 403 | `insufficient_scope` (as the layer says it, `scope="admin"`) |
+/// | [`NotAdmin`](Self::NotAdmin) | 403 | `insufficient_scope` (as the layer says it, `scope="admin"`, in the router's realm) |
 /// | [`Malformed`](Self::Malformed) | 400 | `malformed_request` (not JSON, or a path that is not a key id) |
 /// | [`TooLarge`](Self::TooLarge) | 413 | `request_too_large` |
 /// | [`Invalid`](Self::Invalid) | 422 | `invalid_request` (with `errors`: one per field; unknown, missing and mistyped members included) |
 /// | [`NotFound`](Self::NotFound) | 404 | `key_not_found` |
 /// | [`Conflict`](Self::Conflict) | 409 | `key_conflict` |
 /// | [`Unavailable`](Self::Unavailable) | 503 | `store_unavailable` (`Retry-After: 1`) |
+///
+/// Every refusal is `application/problem+json` with `Cache-Control: no-store`, written by the
+/// same renderer as the layer's answers.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum AdminError {
@@ -59,6 +63,9 @@ pub enum AdminError {
         id: KeyId,
         /// The caller's key name.
         name: KeyName,
+        /// The realm of the `WWW-Authenticate` challenge (see
+        /// [`router_with_realm`](super::router_with_realm)).
+        realm: Realm,
     },
     /// The body is not JSON at all, or the path is not a key id. (JSON of the wrong shape —
     /// an unknown, missing or mistyped member — is [`Invalid`](Self::Invalid), naming it.)
@@ -132,22 +139,15 @@ impl AdminError {
     }
 
     /// The same 403 the layer gives a key without a route's scope, naming `admin`.
-    fn not_admin(id: KeyId, name: KeyName) -> Response {
-        let realm: Arc<str> = Arc::from("api");
-        let rejection = Rejection::new(ErrorCode::InsufficientScope, &realm, false)
-            .with_required_scope(Scope::Admin)
-            .with_key(id, name);
-        let mut response = DefaultRejection::new()
-            .respond(&rejection)
-            .map(axum::body::Body::from);
-        if let Some(challenge) = rejection
-            .www_authenticate()
-            .and_then(|c| HeaderValue::from_str(&c).ok())
-        {
-            response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
-        }
-        response.extensions_mut().insert(rejection);
-        response
+    fn not_admin(id: KeyId, name: KeyName, realm: &Realm) -> Response {
+        static RESPONDER: OnceLock<DefaultRejection> = OnceLock::new();
+        let rejection = Rejection::insufficient_scope(Scope::Admin, id, name, realm, false);
+        respond::complete(
+            RESPONDER.get_or_init(DefaultRejection::new),
+            rejection,
+            RateLimitHeaders::None,
+        )
+        .map(axum::body::Body::from)
     }
 }
 
@@ -171,28 +171,22 @@ impl From<StoreError> for AdminError {
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if let Self::NotAdmin { id, name } = self {
-            return Self::not_admin(id, name);
+        if let Self::NotAdmin { id, name, realm } = self {
+            return Self::not_admin(id, name, &realm);
         }
-        let mut body = json!({
-            "type": "about:blank",
-            "title": status.canonical_reason().unwrap_or("Error"),
-            "status": status.as_u16(),
-            "detail": self.detail(),
-            "code": self.code(),
-        });
+        let mut body = ProblemBody::new(status, None, &self.detail(), self.code());
         if let Self::Invalid(errors) = &self {
-            body["errors"] = json!(errors);
+            match serde_json::to_string(errors) {
+                Ok(errors) => body = body.json("errors", &errors),
+                Err(error) => tracing::error!(%error, "keygate admin: field errors not written"),
+            }
         }
-        let mut response = (status, body.to_string()).into_response();
-        let headers = response.headers_mut();
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        let mut response = respond::uncached_problem(status, body.finish());
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
         }
-        response
+        response.map(axum::body::Body::from)
     }
 }

@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use super::{MAX_BODY_BYTES, handlers};
+use crate::realm::Realm;
 use crate::store::KeyManager;
 
 /// The admin API over `manager`, to nest under a path of your choice
@@ -25,7 +27,9 @@ use crate::store::KeyManager;
 /// Every route requires the `admin` scope, checked by each handler whatever policy the layer
 /// runs (give the layer a `RoutePolicy` sending the prefix to `admin` too, so a non-admin key
 /// is refused before the handler). Bodies are JSON of at most [`MAX_BODY_BYTES`]; refusals are
-/// problem+json ([`AdminError`](super::AdminError)) and change nothing.
+/// problem+json ([`AdminError`](super::AdminError)) and change nothing. A key without `admin`
+/// is refused with the layer's 403, whose challenge names the realm `api`: a layer with
+/// another [`realm`](crate::ApiKeyLayerBuilder::realm) goes with [`router_with_realm`].
 pub fn router(manager: Arc<dyn KeyManager>) -> Router {
     Router::new()
         .route("/keys", get(handlers::list).post(handlers::create))
@@ -34,4 +38,21 @@ pub fn router(manager: Arc<dyn KeyManager>) -> Router {
         .route("/keys/{id}/rotate", post(handlers::rotate))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(manager)
+}
+
+/// [`router`], refusing keys without `admin` with a challenge in `realm`: give it the realm of
+/// the [`ApiKeyLayer`](crate::ApiKeyLayer) in front.
+///
+/// ```
+/// use std::sync::Arc;
+/// use keygate::{MemoryKeyStore, Realm};
+///
+/// let admin = keygate::admin::router_with_realm(
+///     Arc::new(MemoryKeyStore::new()),
+///     Realm::new("acme").unwrap(),
+/// );
+/// # let _: axum::Router = admin;
+/// ```
+pub fn router_with_realm(manager: Arc<dyn KeyManager>, realm: Realm) -> Router {
+    router(manager).layer(Extension(realm))
 }

@@ -5,8 +5,8 @@ use std::convert::Infallible;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 
-use super::MissingApiKeyLayer;
 use crate::authenticated::AuthenticatedKey;
+use crate::require_scope::MissingApiKeyLayer;
 
 /// The key the [`ApiKeyLayer`](crate::ApiKeyLayer) authenticated. Without the layer in front
 /// of the route this is a server bug, answered with a 500 [`MissingApiKeyLayer`] problem.

@@ -77,6 +77,11 @@ impl DenyCache {
         shard.insert(*id, denial);
     }
 
+    /// Forgets the refusal of `id`, if one is held: a unit given back may have lifted it.
+    pub(crate) fn remove(&self, id: &KeyId) {
+        self.denials.write(id).remove(id);
+    }
+
     /// Number of refusals held, in force or not yet swept.
     pub(crate) fn len(&self) -> usize {
         self.denials.len()

@@ -202,7 +202,10 @@ impl FailureLimiter {
     fn shard(&self, client: &Client) -> MutexGuard<'_, Shard> {
         let index = (self.picker.hash_one(client) >> 32) as usize & (SHARDS - 1);
         // A poisoned lock is recovered: the map holds plain numbers.
-        self.shards[index].0.lock().unwrap_or_else(|e| e.into_inner())
+        self.shards[index]
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     fn now_nanos(&self) -> u64 {

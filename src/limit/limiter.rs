@@ -42,6 +42,18 @@ pub trait RateLimiter: Send + Sync + 'static {
 
     /// Counts one request of key `id` against `quota` and decides whether it may pass.
     fn check(&self, id: &KeyId, quota: &Quota) -> Self::Future;
+
+    /// Gives back the unit that an admitted [`check`](Self::check) of key `id` under `quota`
+    /// counted. The layer calls it when a route layer inside it refused the request with 403
+    /// `insufficient_scope` ([`RequireScopeLayer`](crate::RequireScopeLayer)), so that a 403
+    /// spends no quota.
+    ///
+    /// Fire and forget: it returns at once and never fails the request. It never leaves a key
+    /// with more than its burst, and does nothing for a key the limiter holds no state for.
+    /// The default does nothing: a limiter that cannot give units back keeps it.
+    fn refund(&self, id: &KeyId, quota: &Quota) {
+        let _ = (id, quota);
+    }
 }
 
 impl<L: RateLimiter + ?Sized> RateLimiter for Arc<L> {
@@ -49,5 +61,9 @@ impl<L: RateLimiter + ?Sized> RateLimiter for Arc<L> {
 
     fn check(&self, id: &KeyId, quota: &Quota) -> Self::Future {
         (**self).check(id, quota)
+    }
+
+    fn refund(&self, id: &KeyId, quota: &Quota) {
+        (**self).refund(id, quota);
     }
 }

@@ -98,6 +98,25 @@ impl<C: Clock> MemoryRateLimiter<C> {
         decision
     }
 
+    /// Gives back one unit of key `id` under `quota` (what [`RateLimiter::refund`] does): its
+    /// theoretical arrival time moves back by one emission interval, never earlier than now,
+    /// which is a full bucket. A key not tracked is left alone.
+    pub fn give_back(&self, id: &KeyId, quota: &Quota) {
+        let now = self.now_nanos();
+        let shard = self.inner.tats.read(id);
+        let Some(cell) = shard.get(id) else {
+            return;
+        };
+        let mut current = cell.load(Ordering::Acquire);
+        while current > now {
+            let back = current.saturating_sub(quota.interval_nanos()).max(now);
+            match cell.compare_exchange_weak(current, back, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
     /// Drops the state of every key whose bucket is full again; returns how many were dropped.
     pub fn evict_idle(&self) -> usize {
         let now = self.now_nanos();
@@ -145,6 +164,10 @@ impl<C: Clock> RateLimiter for MemoryRateLimiter<C> {
 
     fn check(&self, id: &KeyId, quota: &Quota) -> Self::Future {
         ready(Ok(self.decide(id, quota)))
+    }
+
+    fn refund(&self, id: &KeyId, quota: &Quota) {
+        self.give_back(id, quota);
     }
 }
 
@@ -229,6 +252,52 @@ mod tests {
             "{} held",
             limiter.tracked_keys()
         );
+    }
+
+    #[test]
+    fn a_refunded_unit_can_be_spent_again() {
+        let limiter = MemoryRateLimiter::with_clock(ManualClock::new());
+        let q = Quota::per_hour(nz(2));
+        assert!(limiter.decide(&id(1), &q).allowed);
+        assert!(limiter.decide(&id(1), &q).allowed);
+        assert!(!limiter.decide(&id(1), &q).allowed);
+        limiter.refund(&id(1), &q);
+        let again = limiter.decide(&id(1), &q);
+        assert!(again.allowed);
+        assert_eq!(again.remaining, 0);
+        assert!(!limiter.decide(&id(1), &q).allowed);
+    }
+
+    #[test]
+    fn refunds_never_give_more_than_the_burst() {
+        let limiter = MemoryRateLimiter::with_clock(ManualClock::new());
+        let q = Quota::per_hour(nz(2));
+        assert!(limiter.decide(&id(1), &q).allowed);
+        for _ in 0..5 {
+            limiter.refund(&id(1), &q);
+        }
+        assert!(limiter.decide(&id(1), &q).allowed);
+        assert!(limiter.decide(&id(1), &q).allowed);
+        assert!(!limiter.decide(&id(1), &q).allowed);
+    }
+
+    #[test]
+    fn a_refund_for_a_key_never_seen_holds_no_state_for_it() {
+        let limiter = MemoryRateLimiter::with_clock(ManualClock::new());
+        let q = Quota::per_hour(nz(1));
+        limiter.refund(&id(1), &q);
+        assert_eq!(limiter.tracked_keys(), 0);
+        assert!(limiter.decide(&id(1), &q).allowed);
+        assert!(!limiter.decide(&id(1), &q).allowed);
+    }
+
+    #[test]
+    fn a_refund_through_an_arc_reaches_the_limiter() {
+        let limiter = Arc::new(MemoryRateLimiter::with_clock(ManualClock::new()));
+        let q = Quota::per_hour(nz(1));
+        assert!(limiter.decide(&id(1), &q).allowed);
+        RateLimiter::refund(&limiter, &id(1), &q);
+        assert!(limiter.decide(&id(1), &q).allowed);
     }
 
     proptest::proptest! {

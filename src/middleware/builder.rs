@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::limit::{FailureLimit, FailurePolicy, Quota, RateLimiter};
 use crate::policy::{MethodPolicy, ScopePolicy};
+use crate::realm::{InvalidRealm, Realm};
 use crate::respond::{DefaultRejection, RejectionResponder};
 use crate::store::KeyStore;
 use crate::transport::ProxyHeader;
@@ -15,25 +16,6 @@ use super::layer::ApiKeyLayer;
 use super::pipeline::Pipeline;
 use super::ratelimit_headers::RateLimitHeaders;
 use super::settings::Settings;
-
-/// Why a realm was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid realm {0:?}: use printable ASCII without '\"' or '\\'")]
-pub struct InvalidRealm(String);
-
-impl InvalidRealm {
-    /// `realm` if it can stand in a `WWW-Authenticate` challenge: printable ASCII without `"`
-    /// or `\`.
-    pub(crate) fn check(realm: &str) -> Result<Arc<str>, InvalidRealm> {
-        let ok = realm
-            .bytes()
-            .all(|b| (0x20..0x7F).contains(&b) && b != b'"' && b != b'\\');
-        if !ok {
-            return Err(InvalidRealm(realm.chars().take(80).collect()));
-        }
-        Ok(Arc::from(realm))
-    }
-}
 
 /// Configures an [`ApiKeyLayer`].
 ///
@@ -116,9 +98,15 @@ where
     }
 
     /// The `realm` of `WWW-Authenticate` challenges.
-    pub fn realm(mut self, realm: &str) -> Result<Self, InvalidRealm> {
-        self.settings.realm = InvalidRealm::check(realm)?;
-        Ok(self)
+    pub fn realm(self, realm: &str) -> Result<Self, InvalidRealm> {
+        Ok(self.with_realm(Realm::new(realm)?))
+    }
+
+    /// The same, with a realm validated already (say, one shared with a
+    /// [`RequireScopeLayer`](crate::RequireScopeLayer) and the admin router).
+    pub fn with_realm(mut self, realm: Realm) -> Self {
+        self.settings.realm = realm;
+        self
     }
 
     /// The quota of keys that have none of their own. Without one, such keys are not

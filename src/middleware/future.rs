@@ -10,7 +10,8 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::limit::RateLimiter;
+use crate::key::KeyId;
+use crate::limit::{Quota, RateLimiter};
 use crate::policy::ScopePolicy;
 use crate::respond::RejectionResponder;
 use crate::store::KeyStore;
@@ -18,7 +19,7 @@ use crate::store::KeyStore;
 use super::body::ResponseBody;
 use super::pipeline::Pipeline;
 use super::ratelimit_headers::PendingHeaders;
-use super::state::{Next, POLLED_AFTER_COMPLETION, Pending};
+use super::state::{Admitted, Next, POLLED_AFTER_COMPLETION, Pending};
 
 type PendingOf<K, L, B> = Pending<B, <K as KeyStore>::Future, <L as RateLimiter>::Future>;
 
@@ -33,7 +34,7 @@ pin_project! {
         #[pin]
         // Boxed: only requests whose backends did not answer in `call` need it, and the
         // future of every other request stays small to move.
-        state: State<S::Future, Box<Waiting<S, K, L, P, R, ReqBody>>>,
+        state: State<S::Future, Box<Waiting<S, K, L, P, R, ReqBody>>, Refund<K, L, P, R>>,
     }
 }
 
@@ -45,9 +46,15 @@ struct Waiting<S, K: KeyStore, L: RateLimiter, P, R, B> {
     pipeline: Arc<Pipeline<K, L, P, R>>,
 }
 
+/// The unit of quota a request spent, and the limiter to give it back to.
+struct Refund<K, L, P, R> {
+    pipeline: Arc<Pipeline<K, L, P, R>>,
+    spent: (KeyId, Quota),
+}
+
 pin_project! {
     #[project = StateProj]
-    enum State<F, W> {
+    enum State<F, W, X> {
         Waiting {
             waiting: W,
         },
@@ -55,6 +62,7 @@ pin_project! {
             #[pin]
             future: F,
             headers: Option<PendingHeaders>,
+            refund: Option<X>,
         },
         Rejected {
             response: Option<Response<Bytes>>,
@@ -69,9 +77,9 @@ where
     L: RateLimiter,
 {
     /// The future of a request whose stages are over.
-    pub(crate) fn next(next: Next<S::Future>) -> Self {
+    pub(crate) fn next(next: Next<S::Future>, pipeline: &Arc<Pipeline<K, L, P, R>>) -> Self {
         Self {
-            state: State::from(next),
+            state: State::after(next, pipeline),
         }
     }
 
@@ -93,10 +101,18 @@ where
     }
 }
 
-impl<F, W> From<Next<F>> for State<F, W> {
-    fn from(next: Next<F>) -> Self {
+impl<F, W, K, L, P, R> State<F, W, Refund<K, L, P, R>> {
+    fn after(next: Next<F>, pipeline: &Arc<Pipeline<K, L, P, R>>) -> Self {
         match next {
-            Next::Call(future, headers) => State::Inner { future, headers },
+            Next::Call(future, Admitted { headers, spent }) => State::Inner {
+                future,
+                headers,
+                // The pipeline is shared only by requests that spent a unit.
+                refund: spent.map(|spent| Refund {
+                    pipeline: Arc::clone(pipeline),
+                    spent,
+                }),
+            },
             Next::Respond(response) => State::Rejected {
                 response: Some(response),
             },
@@ -129,12 +145,21 @@ where
                     let outcome = ready!(pipeline.poll_stages(stage, ticket, cx));
                     let Pending { parts, body, .. } =
                         pending.take().expect(POLLED_AFTER_COMPLETION);
-                    pipeline.finish(outcome, parts, body, inner)
+                    let next = pipeline.finish(outcome, parts, body, inner);
+                    State::after(next, pipeline)
                 }
-                StateProj::Inner { future, headers } => {
+                StateProj::Inner {
+                    future,
+                    headers,
+                    refund,
+                } => {
                     let response = ready!(future.poll(cx))?;
+                    let refunded = refund.take().is_some_and(|Refund { pipeline, spent }| {
+                        pipeline.refund_if_refused(spent, &response)
+                    });
                     let mut response = response.map(ResponseBody::inner);
-                    if let Some(headers) = headers.take() {
+                    // A refused request that spent nothing reports no rate-limit state.
+                    if let Some(headers) = headers.take().filter(|_| !refunded) {
                         headers.write(response.headers_mut());
                     }
                     return Poll::Ready(Ok(response));
@@ -144,7 +169,7 @@ where
                     return Poll::Ready(Ok(response.map(ResponseBody::full)));
                 }
             };
-            state.set(State::from(next));
+            state.set(next);
         }
     }
 }

@@ -45,7 +45,7 @@ pub mod transport;
 mod verify;
 
 pub use body::ResponseBody;
-pub use builder::{ApiKeyLayerBuilder, InvalidRealm};
+pub use builder::ApiKeyLayerBuilder;
 pub use future::ResponseFuture;
 pub use layer::ApiKeyLayer;
 pub use service::ApiKeyService;

@@ -86,7 +86,8 @@ where
         let credential = match pipeline.classify(&mut request) {
             Ok(credential) => credential,
             Err(rejection) => {
-                return ResponseFuture::next(Next::Respond(pipeline.respond(rejection)));
+                let next = Next::Respond(pipeline.respond(rejection));
+                return ResponseFuture::next(next, &self.pipeline);
             }
         };
         let (parts, body) = request.into_parts();
@@ -97,7 +98,8 @@ where
         let mut cx = Context::from_waker(Waker::noop());
         match pipeline.poll_stages(&mut stage, &ticket, &mut cx) {
             Poll::Ready(outcome) => {
-                ResponseFuture::next(pipeline.finish(outcome, parts, body, &mut self.inner))
+                let next = pipeline.finish(outcome, parts, body, &mut self.inner);
+                ResponseFuture::next(next, &self.pipeline)
             }
             Poll::Pending => {
                 // The inner service was made ready by poll_ready: take that one along and leave

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::clock::{Clock, SystemClock};
 use crate::key::KeyPrefix;
 use crate::limit::{FailureLimit, FailurePolicy, Quota};
+use crate::realm::Realm;
 use crate::transport::ProxyHeader;
 
 use super::ratelimit_headers::RateLimitHeaders;
@@ -17,7 +18,7 @@ use super::ratelimit_headers::RateLimitHeaders;
 pub(crate) struct Settings {
     /// The key prefix, taken from the store ([`KeyStore::prefix`](crate::KeyStore::prefix)).
     pub(crate) prefix: KeyPrefix,
-    pub(crate) realm: Arc<str>,
+    pub(crate) realm: Realm,
     pub(crate) default_quota: Option<Quota>,
     pub(crate) headers: RateLimitHeaders,
     pub(crate) require_https: bool,
@@ -33,7 +34,7 @@ impl Settings {
     pub(crate) fn new(prefix: KeyPrefix) -> Self {
         Self {
             prefix,
-            realm: Arc::from("api"),
+            realm: Realm::default(),
             default_quota: None,
             headers: RateLimitHeaders::default(),
             require_https: false,

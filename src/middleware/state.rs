@@ -24,6 +24,7 @@ use http::request::Parts;
 use http::{Request, Response};
 use tower_service::Service;
 
+use crate::key::KeyId;
 use crate::limit::{Quota, RateLimiter};
 use crate::policy::ScopePolicy;
 use crate::record::KeyRecord;
@@ -67,10 +68,19 @@ pub(crate) struct Pending<B, KF, LF> {
 
 /// Where a request goes once its stages are over.
 pub(crate) enum Next<F> {
-    /// To the inner service, whose response gets these rate-limit headers.
-    Call(F, Option<PendingHeaders>),
+    /// To the inner service.
+    Call(F, Admitted),
     /// Back to the client, with this answer.
     Respond(Response<Bytes>),
+}
+
+/// What the layer still owes a request it handed to the inner service.
+pub(crate) struct Admitted {
+    /// The rate-limit headers for its response.
+    pub(crate) headers: Option<PendingHeaders>,
+    /// The unit of quota it spent, to give back if a route layer inside refuses it with
+    /// 403 `insufficient_scope` (a 403 never spends quota).
+    pub(crate) spent: Option<(KeyId, Quota)>,
 }
 
 impl<K, L, P, R> Pipeline<K, L, P, R>
@@ -148,11 +158,33 @@ where
     {
         match outcome {
             Ok(Authorized { key, rate }) => {
+                let spent = rate.map(|(quota, _)| (key.id(), quota));
                 parts.extensions.insert(key);
                 let headers = rate.map(|(quota, decision)| self.headers.pending(quota, decision));
-                Next::Call(inner.call(Request::from_parts(parts, body)), headers)
+                let future = inner.call(Request::from_parts(parts, body));
+                Next::Call(future, Admitted { headers, spent })
             }
             Err(rejection) => Next::Respond(self.respond(rejection)),
         }
+    }
+}
+
+impl<K, L: RateLimiter, P, R> Pipeline<K, L, P, R> {
+    /// Gives back `spent` if `response` is a route layer's 403 `insufficient_scope`; whether
+    /// it did.
+    pub(crate) fn refund_if_refused<B>(
+        &self,
+        spent: (KeyId, Quota),
+        response: &Response<B>,
+    ) -> bool {
+        let refused = response
+            .extensions()
+            .get::<Rejection>()
+            .is_some_and(|r| r.code() == crate::code::ErrorCode::InsufficientScope);
+        if refused {
+            let (id, quota) = spent;
+            self.limiter.refund(&id, &quota);
+        }
+        refused
     }
 }

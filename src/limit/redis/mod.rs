@@ -19,6 +19,8 @@
 //!   answers with an error. The layer then fails closed (503 `auth_unavailable`) or open, as its
 //!   [`FailurePolicy`](crate::FailurePolicy) says. The connection is a redis-rs
 //!   `ConnectionManager`: after Redis restarts, checks succeed again with no manual step.
+//! - **Refunds**: [`RateLimiter::refund`] gives a unit back (a 403 from a route layer spends
+//!   no quota) with a second small script, on a spawned task, never making the caller wait.
 //! - **Local deny cache** (on by default): a key just refused is refused locally until its
 //!   retry time, with the delay that remains, without asking Redis. It never refuses beyond the
 //!   real retry time, and holds at most [`deny_cache_capacity`](RedisRateLimiterBuilder::deny_cache_capacity)
@@ -102,6 +104,8 @@ struct Shared {
     namespace_len: usize,
     timeout: Duration,
     hash: String,
+    /// The SHA-1 of the refund script.
+    refund_hash: String,
     deny_cache: Option<DenyCache>,
     clock: SystemClock,
 }
@@ -154,7 +158,8 @@ impl RedisRateLimiter {
                 key_base,
                 namespace_len,
                 timeout,
-                hash: script::hash(),
+                hash: script::hash(script::SOURCE),
+                refund_hash: script::hash(script::REFUND_SOURCE),
                 deny_cache,
                 clock: SystemClock::new(),
             }),
@@ -186,6 +191,32 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Gives one unit of `key` back in Redis, within the timeout; then forgets any refusal of
+    /// `id` in the deny cache, which the unit may have lifted. Failures are logged.
+    async fn give_back(self: Arc<Self>, id: KeyId, key: String, quota: Quota) {
+        let mut conn = self.conn.clone();
+        let args = [script::Args::new(&quota).interval_micros()];
+        let script = (self.refund_hash.as_str(), script::REFUND_SOURCE);
+        let sent = script::eval::<_, i64>(&mut conn, script, &key, &args);
+        match tokio::time::timeout(self.timeout, sent).await {
+            Ok(Ok(_)) => {
+                if let Some(cache) = &self.deny_cache {
+                    cache.remove(&id);
+                }
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(key_id = %id, %error, "rate-limit refund failed; the unit stays spent");
+            }
+            Err(_) => tracing::warn!(
+                key_id = %id,
+                timeout = ?self.timeout,
+                "rate-limit refund timed out; the unit stays spent"
+            ),
+        }
+    }
+}
+
 impl RateLimiter for RedisRateLimiter {
     type Future = RedisCheck;
 
@@ -197,6 +228,19 @@ impl RateLimiter for RedisRateLimiter {
         }
         let key = self.redis_key(id);
         RedisCheck::remote(Arc::clone(&self.shared).ask(*id, key, *quota))
+    }
+
+    /// Runs a small script (`refund.lua`) that moves the key's theoretical arrival time back
+    /// by one interval, never earlier than a full bucket, on a task spawned on the current
+    /// Tokio runtime: the caller never waits. It is bounded by the limiter's timeout; a
+    /// failure, or a call outside any runtime, is logged and the unit stays spent.
+    fn refund(&self, id: &KeyId, quota: &Quota) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(key_id = %id, "rate-limit refund outside a Tokio runtime; the unit stays spent");
+            return;
+        };
+        let key = self.redis_key(id);
+        runtime.spawn(Arc::clone(&self.shared).give_back(*id, key, *quota));
     }
 }
 

@@ -11,12 +11,15 @@
 use std::time::Duration;
 
 use ::redis::aio::ConnectionLike;
-use ::redis::{Cmd, ErrorKind, RedisResult, Script, ServerErrorKind};
+use ::redis::{Cmd, ErrorKind, FromRedisValue, RedisResult, Script, ServerErrorKind};
 
 use crate::limit::{Decision, LimiterError, Quota};
 
 /// The script's source.
 pub(super) const SOURCE: &str = include_str!("../gcra.lua");
+
+/// The source of the script that gives a unit back (`refund.lua`).
+pub(super) const REFUND_SOURCE: &str = include_str!("refund.lua");
 
 /// The longest window the script handles: 2^50 µs, about 35.7 years.
 const MAX_WINDOW_MICROS: u64 = 1 << 50;
@@ -29,6 +32,11 @@ pub(super) struct Args {
 }
 
 impl Args {
+    /// `ARGV[1]` alone: what the refund script takes.
+    pub(super) fn interval_micros(&self) -> u64 {
+        self.interval_micros
+    }
+
     pub(super) fn new(quota: &Quota) -> Self {
         let interval_micros = quota.interval_nanos().div_ceil(1_000);
         let window_micros = interval_micros
@@ -41,34 +49,45 @@ impl Args {
     }
 }
 
-/// The script's SHA-1, computed once.
-pub(super) fn hash() -> String {
-    Script::new(SOURCE).get_hash().to_owned()
+/// The SHA-1 of a script's source, computed once per limiter.
+pub(super) fn hash(source: &str) -> String {
+    Script::new(source).get_hash().to_owned()
 }
 
-/// Runs the script for `key`: `EVALSHA`, and `EVAL` of the source when the server does not
-/// know the script (`NOSCRIPT`: after a restart, a fail-over or a `SCRIPT FLUSH`). `EVAL` both
-/// answers and caches the script, in one round trip, so no flush can slip in between loading
-/// and running it.
+/// Runs the script for `key`.
 pub(super) async fn run<C: ConnectionLike>(
     conn: &mut C,
     hash: &str,
     key: &str,
     args: Args,
 ) -> RedisResult<[i64; 4]> {
+    eval(
+        conn,
+        (hash, SOURCE),
+        key,
+        &[args.interval_micros, args.window_micros],
+    )
+    .await
+}
+
+/// Runs `script` (its hash and source) for `key` with `args`: `EVALSHA`, and `EVAL` of the
+/// source when the server does not know the script (`NOSCRIPT`: after a restart, a fail-over
+/// or a `SCRIPT FLUSH`). `EVAL` both answers and caches the script, in one round trip, so no
+/// flush can slip in between loading and running it.
+pub(super) async fn eval<C: ConnectionLike, T: FromRedisValue>(
+    conn: &mut C,
+    (hash, source): (&str, &str),
+    key: &str,
+    args: &[u64],
+) -> RedisResult<T> {
     let invoke = |command: &str, script: &str| {
         let mut cmd = Cmd::new();
-        cmd.arg(command)
-            .arg(script)
-            .arg(1)
-            .arg(key)
-            .arg(args.interval_micros)
-            .arg(args.window_micros);
+        cmd.arg(command).arg(script).arg(1).arg(key).arg(args);
         cmd
     };
     match invoke("EVALSHA", hash).query_async(conn).await {
         Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-            invoke("EVAL", SOURCE).query_async(conn).await
+            invoke("EVAL", source).query_async(conn).await
         }
         answer => answer,
     }

@@ -1,0 +1,45 @@
+//! A 403 from `RequireScopeLayer` spends no quota: the layer gives the unit its limiter
+//! counted back ([`RateLimiter::refund`](keygate::RateLimiter::refund)), over a real socket.
+
+mod wire;
+
+use std::num::NonZeroU32;
+
+use axum::Router;
+use axum::routing::get;
+use keygate::{
+    ApiKeyLayer, KeyManager, MemoryKeyStore, MemoryRateLimiter, NewKey, Quota, RequireScopeLayer,
+    Scope,
+};
+
+#[tokio::test]
+async fn route_layer_403s_spend_no_quota() {
+    let store = MemoryKeyStore::new();
+    let two_an_hour = Quota::per_hour(NonZeroU32::new(2).unwrap());
+    let created = store
+        .create(NewKey::new("ci".parse().unwrap(), "read:all".parse().unwrap()).quota(two_an_hour))
+        .await
+        .unwrap();
+    let reader = created.plaintext.expose_secret().to_owned();
+    let layer = ApiKeyLayer::builder(store.clone(), MemoryRateLimiter::new()).build();
+    let app = Router::new()
+        .route("/v1/records", get(|| async { "records" }))
+        .route(
+            "/v1/admin/keys",
+            get(|| async { "keys" }).route_layer(RequireScopeLayer::new(Scope::Admin)),
+        )
+        .layer(layer);
+    let addr = wire::serve_axum(app).await;
+    for _ in 0..2 {
+        let refused = wire::send(addr, wire::request("GET", "/v1/admin/keys", Some(&reader))).await;
+        assert_eq!(refused.status(), 403);
+        assert_eq!(wire::problem_code(&refused), "insufficient_scope");
+    }
+    for n in 0..2 {
+        let ok = wire::send(addr, wire::request("GET", "/v1/records", Some(&reader))).await;
+        assert_eq!(ok.status(), 200, "request {n} after two 403s");
+    }
+    let over = wire::send(addr, wire::request("GET", "/v1/records", Some(&reader))).await;
+    assert_eq!(over.status(), 429);
+    assert_eq!(wire::problem_code(&over), "rate_limited");
+}
