@@ -62,7 +62,12 @@ impl Db {
             .spawn()
             .unwrap();
         let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(input.as_bytes()).unwrap();
+        // A command that refuses its arguments exits without reading its input: the pipe
+        // may be closed before the input is written.
+        match stdin.write_all(input.as_bytes()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            written => written.unwrap(),
+        }
         drop(stdin);
         let output: Output = child.wait_with_output().unwrap();
         Run {

@@ -46,6 +46,7 @@ mod verify;
 
 pub use body::ResponseBody;
 pub use builder::ApiKeyLayerBuilder;
+pub(crate) use classify::is_grpc;
 pub use future::ResponseFuture;
 pub use layer::ApiKeyLayer;
 pub use service::ApiKeyService;

@@ -61,7 +61,7 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let grpc = respond::is_grpc_request(request.headers());
+        let grpc = crate::middleware::is_grpc(request.headers());
         let requirement = &*self.requirement;
         let refusal = match request.extensions().get::<AuthenticatedKey>() {
             None => MissingApiKeyLayer.response(grpc),

@@ -29,8 +29,8 @@ use std::any::Any;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderValue, Response};
+use http::header::{CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderValue, Response};
 
 pub use default::DefaultRejection;
 pub use grpc::grpc_response;
@@ -54,15 +54,6 @@ where
     fn respond(&self, rejection: &Rejection) -> Response<Bytes> {
         self(rejection)
     }
-}
-
-/// Whether a request is a gRPC request: its `content-type` begins with `application/grpc`
-/// (`application/grpc`, `application/grpc+proto`, …), the test the gRPC over HTTP/2 spec gives
-/// servers.
-pub(crate) fn is_grpc_request(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
 }
 
 /// The response for `rejection` from `responder`, with the headers the error table promises
@@ -122,20 +113,6 @@ pub(crate) fn seconds_value(secs: u64) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
-
-    #[test]
-    fn grpc_content_types_are_recognised_and_others_are_not() {
-        let with = |ct: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(CONTENT_TYPE, HeaderValue::try_from(ct).unwrap());
-            is_grpc_request(&headers)
-        };
-        assert!(with("application/grpc"));
-        assert!(with("application/grpc+proto"));
-        assert!(!with("application/json"));
-        assert!(!is_grpc_request(&HeaderMap::new()));
-    }
 
     #[test]
     fn seconds_are_written_in_full_inside_and_beyond_the_kept_range() {
