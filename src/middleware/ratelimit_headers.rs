@@ -1,5 +1,7 @@
 //! [`RateLimitHeaders`]: how the remaining quota is reported to clients.
 
+use std::sync::OnceLock;
+
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::limit::{Decision, Quota, ceil_secs};
@@ -68,8 +70,41 @@ impl ValueBuf {
     }
 }
 
-/// The `RateLimit-Policy` value of a quota.
+/// Slots of [`policy_value`]'s cache: write-once, so a quota's value is made once and then
+/// cloned (a reference count), for the few quotas a service's plans define.
+const POLICY_SLOTS: usize = 64;
+/// How many slots a quota may probe from its hash before its value is made each time.
+const POLICY_PROBE: usize = 4;
+
+/// A quota and its `RateLimit-Policy` value, once made.
+type PolicySlot = OnceLock<(Quota, HeaderValue)>;
+
+/// The `RateLimit-Policy` value of a quota: from the process-wide cache when it is there (or
+/// once it has been put there), else made for this response.
 fn policy_value(quota: &Quota) -> HeaderValue {
+    static CACHE: OnceLock<Box<[PolicySlot]>> = OnceLock::new();
+    let slots = CACHE.get_or_init(|| (0..POLICY_SLOTS).map(|_| OnceLock::new()).collect());
+    let start = (hash_of(quota) as usize) % POLICY_SLOTS;
+    for i in 0..POLICY_PROBE {
+        let slot = &slots[(start + i) % POLICY_SLOTS];
+        let (kept, value) = slot.get_or_init(|| (*quota, make_policy_value(quota)));
+        if kept == quota {
+            return value.clone();
+        }
+    }
+    make_policy_value(quota)
+}
+
+fn hash_of(quota: &Quota) -> u64 {
+    use std::hash::BuildHasher;
+    // Fixed keys: the slot a quota lands in needs to be stable, not secret (quotas are the
+    // operator's, not the client's).
+    std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+        .hash_one(quota)
+}
+
+/// The `RateLimit-Policy` value of a quota, made now.
+fn make_policy_value(quota: &Quota) -> HeaderValue {
     ValueBuf::new()
         .push(b"\"default\";q=")
         .number(u64::from(quota.burst()))
@@ -187,6 +222,25 @@ mod tests {
             retry_after: Duration::ZERO,
         };
         (quota, decision)
+    }
+
+    #[test]
+    fn a_quotas_policy_value_is_made_once_and_then_shared() {
+        let quota = Quota::per_hour(NonZeroU32::new(7919).unwrap());
+        let first = policy_value(&quota);
+        let again = policy_value(&quota);
+        assert_eq!(first, make_policy_value(&quota));
+        assert_eq!(first.as_bytes().as_ptr(), again.as_bytes().as_ptr());
+    }
+
+    #[test]
+    fn policy_values_stay_right_for_more_quotas_than_the_cache_holds() {
+        for n in 1..=(4 * POLICY_SLOTS as u32) {
+            let quota = Quota::per_minute(NonZeroU32::new(n).unwrap());
+            let value = policy_value(&quota);
+            assert_eq!(value, make_policy_value(&quota), "burst {n}");
+            assert_eq!(policy_value(&quota), value, "burst {n}, asked again");
+        }
     }
 
     #[test]
