@@ -58,7 +58,7 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
             // needs no character check of its own.
             Ok(token) => match key::parse_bytes(token, &settings.prefix) {
                 Ok(parsed) => parsed,
-                Err(not_a_key) => return Err(self.not_a_key(request.headers(), not_a_key, grpc)),
+                Err(not_a_key) => return Err(self.not_a_key(token, not_a_key, grpc)),
             },
             Err(ExtractError::Missing) => return Err(self.reject(ErrorCode::MissingApiKey, grpc)),
             Err(ExtractError::Malformed(m)) => return Err(self.malformed(m, grpc)),
@@ -78,15 +78,10 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
 
     /// The rejection of a token that is not a key: the b64token error if it is not even a
     /// b64token, as [`extract::bearer_token`] reports it, else why it is not a key.
-    fn not_a_key(
-        &self,
-        headers: &http::HeaderMap,
-        error: key::KeyFormatError,
-        grpc: bool,
-    ) -> Rejection {
-        match extract::bearer_token(headers) {
-            Err(ExtractError::Malformed(m)) => self.malformed(m, grpc),
-            _ => self.malformed(Malformed::NotAKey(error), grpc),
+    fn not_a_key(&self, token: &[u8], error: key::KeyFormatError, grpc: bool) -> Rejection {
+        match extract::check_b64token(token) {
+            Err(m) => self.malformed(m, grpc),
+            Ok(_) => self.malformed(Malformed::NotAKey(error), grpc),
         }
     }
 

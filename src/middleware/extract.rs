@@ -151,7 +151,7 @@ fn bearer_shape(value: &[u8]) -> Result<&[u8], Malformed> {
 }
 
 /// `token` as a `b64token`: letters, digits, `-._~+/`, then optional trailing `=`.
-fn check_b64token(token: &[u8]) -> Result<&str, Malformed> {
+pub(crate) fn check_b64token(token: &[u8]) -> Result<&str, Malformed> {
     let body_len = token.len() - token.iter().rev().take_while(|&&b| b == b'=').count();
     for &b in &token[..body_len] {
         if !is_b64token_char(b) {
