@@ -9,7 +9,6 @@ use crate::limit::FailureLimiter;
 use crate::rejection::Rejection;
 use crate::respond::RejectionResponder;
 
-use super::ratelimit_headers::HeaderStyle;
 use super::settings::Settings;
 
 /// The layer's shared state, built once by the builder and held in an `Arc` by every service.
@@ -23,15 +22,12 @@ pub(crate) struct Pipeline<K, L, P, R> {
     pub(crate) policy: P,
     pub(crate) responder: R,
     pub(crate) settings: Settings,
-    /// The rate-limit header style, with the default quota's `RateLimit-Policy` made once.
-    pub(crate) headers: HeaderStyle,
     /// Failed authentications per client; `None` when switched off.
     pub(crate) failures: Option<FailureLimiter>,
 }
 
 impl<K, L, P, R> Pipeline<K, L, P, R> {
     pub(crate) fn new(store: K, limiter: L, policy: P, responder: R, settings: Settings) -> Self {
-        let headers = HeaderStyle::new(settings.headers, settings.default_quota);
         let failures = settings
             .failure_limit
             .map(|limit| FailureLimiter::new(limit, settings.clock.clone()));
@@ -41,7 +37,6 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
             policy,
             responder,
             settings,
-            headers,
             failures,
         }
     }
@@ -61,6 +56,6 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
 impl<K, L, P, R: RejectionResponder> Pipeline<K, L, P, R> {
     /// The response for a rejection, with the headers the error table promises.
     pub(crate) fn respond(&self, rejection: Rejection) -> Response<Bytes> {
-        crate::respond::complete(&self.responder, rejection, self.headers.style())
+        crate::respond::complete(&self.responder, rejection, self.settings.headers)
     }
 }

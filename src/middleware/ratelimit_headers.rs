@@ -95,12 +95,11 @@ fn policy_value(quota: &Quota) -> HeaderValue {
     make_policy_value(quota)
 }
 
+/// Where a quota's probe starts: a multiplicative mix of its two numbers (the slot needs to
+/// be stable and spread, not secret: quotas are the operator's, not the client's).
 fn hash_of(quota: &Quota) -> u64 {
-    use std::hash::BuildHasher;
-    // Fixed keys: the slot a quota lands in needs to be stable, not secret (quotas are the
-    // operator's, not the client's).
-    std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-        .hash_one(quota)
+    let window = u64::try_from(quota.window().as_nanos()).unwrap_or(u64::MAX);
+    (u64::from(quota.burst()) ^ window.rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32
 }
 
 /// The `RateLimit-Policy` value of a quota, made now.
@@ -113,79 +112,36 @@ fn make_policy_value(quota: &Quota) -> HeaderValue {
         .value()
 }
 
-/// Rate-limit headers to add to one response: the style, the quota and decision, and the
-/// `RateLimit-Policy` value when it was made ahead of time.
+/// Rate-limit headers to add to one response.
 pub(crate) struct PendingHeaders {
     style: RateLimitHeaders,
     quota: Quota,
     decision: Decision,
-    policy: Option<HeaderValue>,
 }
 
 impl PendingHeaders {
     /// Writes the headers into a response.
     pub(crate) fn write(self, headers: &mut HeaderMap) {
-        self.style
-            .write_with(&self.quota, &self.decision, self.policy, headers);
-    }
-}
-
-/// The configured style, with the `RateLimit-Policy` value of the default quota made once (most
-/// keys use it), so the success path formats one header value instead of two.
-#[derive(Debug, Clone)]
-pub(crate) struct HeaderStyle {
-    style: RateLimitHeaders,
-    default_policy: Option<(Quota, HeaderValue)>,
-}
-
-impl HeaderStyle {
-    pub(crate) fn new(style: RateLimitHeaders, default_quota: Option<Quota>) -> Self {
-        let default_policy = match style {
-            RateLimitHeaders::Ietf => default_quota.map(|q| (q, policy_value(&q))),
-            _ => None,
-        };
-        Self {
-            style,
-            default_policy,
-        }
-    }
-
-    /// The configured style.
-    pub(crate) fn style(&self) -> RateLimitHeaders {
-        self.style
-    }
-
-    /// The headers for `decision` under `quota`, ready to be written.
-    pub(crate) fn pending(&self, quota: Quota, decision: Decision) -> PendingHeaders {
-        let policy = match &self.default_policy {
-            Some((default, value)) if *default == quota => Some(value.clone()),
-            _ => None,
-        };
-        PendingHeaders {
-            style: self.style,
-            quota,
-            decision,
-            policy,
-        }
+        self.style.write(&self.quota, &self.decision, headers);
     }
 }
 
 impl RateLimitHeaders {
-    /// Writes the headers for `decision` under `quota` (replacing any of the same name).
-    pub fn write(self, quota: &Quota, decision: &Decision, headers: &mut HeaderMap) {
-        self.write_with(quota, decision, None, headers);
+    /// The headers for `decision` under `quota`, to be written into the inner service's
+    /// response.
+    pub(crate) fn pending(self, quota: Quota, decision: Decision) -> PendingHeaders {
+        PendingHeaders {
+            style: self,
+            quota,
+            decision,
+        }
     }
 
-    fn write_with(
-        self,
-        quota: &Quota,
-        decision: &Decision,
-        policy: Option<HeaderValue>,
-        headers: &mut HeaderMap,
-    ) {
+    /// Writes the headers for `decision` under `quota` (replacing any of the same name).
+    pub fn write(self, quota: &Quota, decision: &Decision, headers: &mut HeaderMap) {
         match self {
             RateLimitHeaders::Ietf => {
-                let policy = policy.unwrap_or_else(|| policy_value(quota));
+                let policy = policy_value(quota);
                 let current = ValueBuf::new()
                     .push(b"\"default\";r=")
                     .number(u64::from(decision.remaining))

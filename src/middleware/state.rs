@@ -160,7 +160,8 @@ where
             Ok(Authorized { key, rate }) => {
                 let spent = rate.map(|(quota, _)| (key.id(), quota));
                 parts.extensions.insert(key);
-                let headers = rate.map(|(quota, decision)| self.headers.pending(quota, decision));
+                let headers =
+                    rate.map(|(quota, decision)| self.settings.headers.pending(quota, decision));
                 let future = inner.call(Request::from_parts(parts, body));
                 Next::Call(future, Admitted { headers, spent })
             }
