@@ -4,6 +4,7 @@
 //! cargo bench --features sqlite --bench sqlite_store
 //! ```
 
+use keygate::Workspace;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -32,7 +33,8 @@ fn lookups(c: &mut Criterion) {
         }
         (sqlite, memory, id.expect("a key"))
     });
-    let memory_id = runtime.block_on(async { memory.list().await.expect("list")[999].id });
+    let memory_id =
+        runtime.block_on(async { memory.list(&Workspace::default()).await.expect("list")[999].id });
 
     let mut group = c.benchmark_group("lookup among 1000 keys");
     group.bench_function("MemoryKeyStore::get", |b| {

@@ -1,3 +1,4 @@
+use keygate::Workspace;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = SqliteKeyStore::open("keys.db").await?;
 
     // On the first start, make an admin key and print it once: it cannot be shown again.
-    if store.list().await?.is_empty() {
+    if store.list(&Workspace::default()).await?.is_empty() {
         let admin = NewKey::new("admin".parse()?, Scopes::new([Scope::Admin]));
         let created = store.create(admin).await?;
         println!("admin key: {}", created.plaintext.expose_secret());

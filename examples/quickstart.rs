@@ -24,6 +24,7 @@ mod product;
 #[path = "shared/records.rs"]
 mod records;
 
+use keygate::Workspace;
 use std::net::SocketAddr;
 
 use axum::extract::State;
@@ -62,7 +63,7 @@ pub async fn demo() -> Demo {
 
 async fn list_keys(State(store): State<MemoryKeyStore>) -> Result<Json<Value>, StatusCode> {
     let keys = store
-        .list()
+        .list(&Workspace::default())
         .await
         .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
     let keys: Vec<Value> = keys

@@ -21,6 +21,7 @@ mod product;
 #[path = "shared/records.rs"]
 mod records;
 
+use keygate::Workspace;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -43,7 +44,7 @@ pub struct Server {
 
 /// Builds the server over `store`, creating the first admin key if the store has no key.
 pub async fn server(store: SqliteKeyStore) -> Result<Server, StoreError> {
-    let first_admin_key = if store.list().await?.is_empty() {
+    let first_admin_key = if store.list(&Workspace::default()).await?.is_empty() {
         let name = "admin".parse().expect("valid name");
         let created = store
             .create(NewKey::new(name, Scopes::new([Scope::Admin])))

@@ -9,6 +9,7 @@
 //!
 //! Exits 1 (with the reason) when any check fails.
 
+use keygate::Workspace;
 use std::convert::Infallible;
 use std::future::Future;
 use std::num::NonZeroU32;
@@ -99,7 +100,7 @@ fn main() {
         "read:all".parse().unwrap(),
     )))
     .unwrap();
-    ready_now(store.revoke(&revoked_key.info.id)).unwrap();
+    ready_now(store.revoke(&Workspace::default(), &revoked_key.info.id)).unwrap();
     let revoked =
         HeaderValue::from_str(&format!("Bearer {}", revoked_key.plaintext.expose_secret()))
             .unwrap();

@@ -110,6 +110,7 @@ mod decision;
 mod id_map;
 pub mod key;
 pub mod limit;
+mod metadata;
 mod middleware;
 #[cfg(feature = "panel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "panel")))]
@@ -126,12 +127,14 @@ pub mod store;
 #[cfg(any(feature = "axum", feature = "cli"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "axum", feature = "cli"))))]
 pub mod view;
+mod workspace;
 
 pub use code::ErrorCode;
 pub use decision::Decision;
 pub use limit::failures::FailureLimit;
 pub use limit::limiter::{FailurePolicy, LimiterError, RateLimiter};
 pub use limit::memory::MemoryRateLimiter;
+pub use metadata::{InvalidMetadata, MAX_METADATA_BYTES, Metadata};
 pub use middleware::authenticated::AuthenticatedKey;
 pub use middleware::client_addr::ClientAddr;
 pub use middleware::ratelimit_headers::RateLimitHeaders;
@@ -148,6 +151,7 @@ pub use scope::{MAX_RESOURCE_LEN, Resource, Scope, ScopeError, Scopes};
 pub use store::lookup::{KeyStore, StoreError};
 pub use store::manage::{CreatedKey, KeyInfo, KeyManager, KeyUpdate, NewKey};
 pub use store::memory::MemoryKeyStore;
+pub use workspace::{InvalidWorkspace, MAX_WORKSPACE_LEN, Workspace};
 
 // Crate-internal paths of the middleware's parts that other modules use.
 pub(crate) use middleware::{authenticated, body, ratelimit_headers};

@@ -7,7 +7,9 @@ use std::time::SystemTime;
 
 use crate::key::{KeyDigest, KeyId};
 use crate::limit::Quota;
+use crate::metadata::Metadata;
 use crate::scope::Scopes;
+use crate::workspace::Workspace;
 
 /// Longest key name.
 pub const MAX_NAME_LEN: usize = 64;
@@ -119,8 +121,12 @@ impl KeyStatus {
 pub struct KeyRecord {
     /// Public lookup id.
     pub id: KeyId,
-    /// Descriptive name, for audit and logs.
+    /// The workspace (customer) the key belongs to; fixed at creation.
+    pub workspace: Workspace,
+    /// Descriptive name, for audit and logs; unique among the workspace's unrevoked keys.
     pub name: KeyName,
+    /// The application's own data about the key; never used by keygate to decide anything.
+    pub metadata: Metadata,
     /// SHA-256 digest of the current secret.
     pub digest: KeyDigest,
     /// The secret before the last rotation, while its grace period lasts.
@@ -140,7 +146,8 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
-    /// A new active record with no quota, expiry, or history.
+    /// A new active record in the `default` workspace, with empty metadata and no quota,
+    /// expiry, or history.
     pub fn new(
         id: KeyId,
         name: KeyName,
@@ -150,7 +157,9 @@ impl KeyRecord {
     ) -> Self {
         Self {
             id,
+            workspace: Workspace::default(),
             name,
+            metadata: Metadata::empty(),
             digest,
             previous: None,
             scopes,
@@ -172,6 +181,18 @@ impl KeyRecord {
             Scopes::empty(),
             std::time::UNIX_EPOCH,
         )
+    }
+
+    /// Sets the workspace.
+    pub fn with_workspace(mut self, workspace: Workspace) -> Self {
+        self.workspace = workspace;
+        self
+    }
+
+    /// Sets the metadata.
+    pub fn with_metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
+        self
     }
 
     /// Sets the key's own quota.

@@ -3,6 +3,7 @@
 
 #![cfg(all(feature = "sqlite", feature = "axum"))]
 
+use keygate::Workspace;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -158,7 +159,7 @@ impl App {
     }
 
     async fn key_names(&self) -> Vec<String> {
-        let listed = self.store.list().await.unwrap();
+        let listed = self.store.list(&Workspace::default()).await.unwrap();
         listed.iter().map(|k| k.name.to_string()).collect()
     }
 }
@@ -298,7 +299,13 @@ async fn expiry_given_as_a_duration_is_set_from_now() {
         .await;
     assert_eq!(created.status, StatusCode::CREATED);
     let id = keygate::key::KeyId::new(created.json["id"].as_str().unwrap()).unwrap();
-    let expires = app.store.info(&id).await.unwrap().expires_at.unwrap();
+    let expires = app
+        .store
+        .info(&Workspace::default(), &id)
+        .await
+        .unwrap()
+        .expires_at
+        .unwrap();
     let in_90_days = std::time::SystemTime::now() + Duration::from_secs(90 * 86_400);
     let gap = in_90_days.duration_since(expires).unwrap_or_default();
     assert!(gap < Duration::from_secs(60), "{gap:?}");
@@ -406,7 +413,7 @@ async fn key_without_admin_is_refused_by_every_admin_route_and_nothing_changes()
                 .contains("scope=\"admin\"")
         );
     }
-    let info = app.store.info(&id).await.unwrap();
+    let info = app.store.info(&Workspace::default(), &id).await.unwrap();
     assert_eq!(info.scopes.to_string(), "read:all,write:all");
     assert!(info.revoked_at.is_none() && info.previous_secret_valid_until.is_none());
     assert_eq!(app.key_names().await, ["production-backend", "ci-pipeline"]);
@@ -434,7 +441,7 @@ async fn admin_routes_without_the_layer_answer_500_naming_the_missing_layer() {
 async fn old_secret_is_accepted_during_the_rotation_grace_and_refused_after() {
     let app = app().await;
     let (old, id) = app.create_ci().await;
-    let rotated = app.rotate(&id, "1h").await;
+    let rotated = app.rotate(&Workspace::default(), &id, "1h").await;
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.json);
     let new = rotated.json["key"].as_str().unwrap().to_owned();
     assert_eq!(rotated.json["id"], id.as_str());
@@ -453,7 +460,7 @@ async fn old_secret_is_accepted_during_the_rotation_grace_and_refused_after() {
 async fn rotation_with_zero_grace_refuses_the_old_secret_at_once() {
     let app = app().await;
     let (old, id) = app.create_ci().await;
-    let rotated = app.rotate(&id, "0s").await;
+    let rotated = app.rotate(&Workspace::default(), &id, "0s").await;
     assert_eq!(rotated.status, StatusCode::OK);
     let refused = app.send("GET", "/v1/records", &old, None).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);

@@ -7,6 +7,7 @@ mod conformance;
 #[cfg(feature = "postgres")]
 mod postgres_common;
 
+use keygate::Workspace;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -81,7 +82,7 @@ impl KeyManager for Counted {
         self.inner.info(id).await
     }
     async fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
-        self.inner.list().await
+        self.inner.list(&Workspace::default()).await
     }
     async fn update(&self, id: &KeyId, update: KeyUpdate) -> Result<KeyInfo, StoreError> {
         self.inner.update(id, update).await
@@ -201,7 +202,7 @@ async fn revoked_key_is_refused_at_once_through_the_same_process() {
         send(&svc, with_key(get("/"), &plaintext)).await.status,
         StatusCode::OK
     );
-    cache.revoke(&id).await.unwrap();
+    cache.revoke(&Workspace::default(), &id).await.unwrap();
     let answer = send(&svc, with_key(get("/"), &plaintext)).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(answer.code(), "revoked_api_key");
@@ -217,7 +218,10 @@ async fn rotation_without_grace_refuses_the_old_secret_at_once() {
         send(&svc, with_key(get("/"), &old)).await.status,
         StatusCode::OK
     );
-    let new = cache.rotate(&id, Duration::ZERO).await.unwrap();
+    let new = cache
+        .rotate(&Workspace::default(), &id, Duration::ZERO)
+        .await
+        .unwrap();
     assert_eq!(
         send(&svc, with_key(get("/"), &old)).await.code(),
         "invalid_api_key"
@@ -238,7 +242,11 @@ async fn scope_change_applies_at_once_through_the_same_process() {
         "insufficient_scope"
     );
     cache
-        .update(&id, KeyUpdate::new().scopes("write:all".parse().unwrap()))
+        .update(
+            &Workspace::default(),
+            &id,
+            KeyUpdate::new().scopes("write:all".parse().unwrap()),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -273,7 +281,7 @@ async fn invalidation_from_elsewhere_evicts_the_key() {
     let (id, _) = key(&store, "read:all").await;
     cache.get(&id).await.unwrap();
     // Changed behind the cache's back, then announced.
-    store.revoke(&id).await.unwrap();
+    store.revoke(&Workspace::default(), &id).await.unwrap();
     sender.send(Invalidation::Key(id));
     let deadline = Instant::now() + Duration::from_secs(1);
     loop {
@@ -424,7 +432,11 @@ async fn lookup_begun_before_an_invalidation_never_brings_the_old_record_back() 
     store.fail(true);
     // Begun with the stale record in hand; the revocation notice arrives before it runs.
     let begun = cache.get(&id);
-    store.inner.revoke(&id).await.unwrap();
+    store
+        .inner
+        .revoke(&Workspace::default(), &id)
+        .await
+        .unwrap();
     cache.invalidate(&id);
     assert!(begun.await.unwrap_err().is_unavailable());
     let answer = send(&service(cache), with_key(get("/"), &plaintext)).await;
@@ -446,7 +458,7 @@ async fn key_revoked_through_the_cache_is_refused_as_revoked_while_the_store_fai
         send(&svc, with_key(get("/"), &plaintext)).await.status,
         StatusCode::OK
     );
-    cache.revoke(&id).await.unwrap();
+    cache.revoke(&Workspace::default(), &id).await.unwrap();
     store.fail(true);
     let answer = send(&svc, with_key(get("/"), &plaintext)).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
@@ -458,7 +470,11 @@ async fn notice_about_a_key_known_revoked_keeps_it_refused_as_revoked_while_the_
     let store = Counted::new(Duration::ZERO);
     let cache = cache(&store);
     let (id, plaintext) = key(&store, "read:all").await;
-    store.inner.revoke(&id).await.unwrap();
+    store
+        .inner
+        .revoke(&Workspace::default(), &id)
+        .await
+        .unwrap();
     let svc = service(cache.clone());
     assert_eq!(
         send(&svc, with_key(get("/"), &plaintext)).await.code(),
@@ -523,7 +539,7 @@ mod over_postgres {
         // and the notice arrives.
         let begun = cache.get(&id);
         let mut notices = store.invalidations();
-        other.revoke(&id).await.unwrap();
+        other.revoke(&Workspace::default(), &id).await.unwrap();
         tokio::time::timeout(Duration::from_secs(5), async {
             while notices.recv().await != Some(Invalidation::Key(id)) {}
         })

@@ -3,6 +3,7 @@
 
 #![cfg(feature = "cli")]
 
+use keygate::Workspace;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -261,7 +262,15 @@ async fn invalid_input_exits_2_and_creates_nothing() {
         let run = db.keygate(args);
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
     }
-    assert_eq!(db.store().await.list().await.unwrap().len(), 1);
+    assert_eq!(
+        db.store()
+            .await
+            .list(&Workspace::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -394,7 +403,15 @@ async fn expiry_further_than_a_hundred_years_exits_2_and_creates_nothing() {
         assert_eq!(run.code, 2, "{after}: {}", run.stderr);
         assert!(run.stderr.contains("100 years"), "{}", run.stderr);
     }
-    assert_eq!(db.store().await.list().await.unwrap().len(), 1);
+    assert_eq!(
+        db.store()
+            .await
+            .list(&Workspace::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(db.keygate(&["list"]).code, 0);
 }
 

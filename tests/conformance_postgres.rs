@@ -5,6 +5,7 @@ mod common;
 mod conformance;
 mod postgres_common;
 
+use keygate::Workspace;
 use std::time::Duration;
 
 use keygate::key::KeyId;
@@ -79,11 +80,21 @@ async fn later_flush_never_moves_the_last_use_backwards() {
     let id = store.create(new_key("late")).await.unwrap().info.id;
     store.touch(&id);
     store.flush().await.unwrap();
-    let first = store.info(&id).await.unwrap().last_used_at.unwrap();
+    let first = store
+        .info(&Workspace::default(), &id)
+        .await
+        .unwrap()
+        .last_used_at
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     store.touch(&id);
     store.flush().await.unwrap();
-    let second = store.info(&id).await.unwrap().last_used_at.unwrap();
+    let second = store
+        .info(&Workspace::default(), &id)
+        .await
+        .unwrap()
+        .last_used_at
+        .unwrap();
     assert!(second > first);
 }
 
@@ -99,7 +110,7 @@ async fn generated_keys_carry_the_configured_prefix() {
     let parsed = key::parse(created.plaintext.expose_secret(), &acme).unwrap();
     assert_eq!(parsed.id(), created.info.id);
     let rotated = store
-        .rotate(&created.info.id, Duration::ZERO)
+        .rotate(&Workspace::default(), &created.info.id, Duration::ZERO)
         .await
         .unwrap();
     assert!(key::parse(rotated.plaintext.expose_secret(), &acme).is_ok());
@@ -113,8 +124,11 @@ async fn every_change_is_announced_to_listeners() {
     let mut invalidations = store.invalidations();
     postgres_common::until_listening(&store).await;
     let id = store.create(new_key("announced")).await.unwrap().info.id;
-    store.rotate(&id, Duration::ZERO).await.unwrap();
-    store.revoke(&id).await.unwrap();
+    store
+        .rotate(&Workspace::default(), &id, Duration::ZERO)
+        .await
+        .unwrap();
+    store.revoke(&Workspace::default(), &id).await.unwrap();
     let mut seen = 0;
     while seen < 3 {
         let next = tokio::time::timeout(Duration::from_secs(10), invalidations.recv())
@@ -133,7 +147,9 @@ async fn rotation_with_an_endless_grace_is_refused_not_a_panic() {
         return;
     };
     let id = store.create(new_key("endless")).await.unwrap().info.id;
-    let refused = store.rotate(&id, Duration::MAX).await;
+    let refused = store
+        .rotate(&Workspace::default(), &id, Duration::MAX)
+        .await;
     assert!(
         matches!(refused, Err(StoreError::Invalid(_))),
         "{refused:?}"

@@ -4,6 +4,7 @@
 
 mod conformance;
 
+use keygate::Workspace;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,7 +50,7 @@ impl KeyManager for TempStore {
         self.store.info(id).await
     }
     async fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
-        self.store.list().await
+        self.store.list(&Workspace::default()).await
     }
     async fn update(&self, id: &KeyId, update: KeyUpdate) -> Result<KeyInfo, StoreError> {
         self.store.update(id, update).await

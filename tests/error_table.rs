@@ -2,6 +2,7 @@
 
 mod common;
 
+use keygate::Workspace;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -101,7 +102,7 @@ async fn wrong_secret_gets_the_same_answer_as_an_unknown_id() {
 async fn revoked_key_is_rejected_with_401_revoked_api_key() {
     let h = Harness::new();
     let (id, key) = h.key("local-dev", "read:all").await;
-    h.store.revoke(&id).await.unwrap();
+    h.store.revoke(&Workspace::default(), &id).await.unwrap();
     let answer = send(&h.service(), with_key(get("/v1/records"), &key)).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(answer.code(), "revoked_api_key");
@@ -116,7 +117,7 @@ async fn revoked_key_is_rejected_with_401_revoked_api_key() {
 async fn revoked_key_with_a_wrong_secret_is_only_told_invalid() {
     let h = Harness::new();
     let (id, _) = h.key("local-dev", "read:all").await;
-    h.store.revoke(&id).await.unwrap();
+    h.store.revoke(&Workspace::default(), &id).await.unwrap();
     let answer = send(
         &h.service(),
         with_key(get("/v1/records"), &same_id_other_secret(id)),
@@ -568,6 +569,7 @@ async fn adding_the_missing_scope_turns_403_into_200() {
     );
     h.store
         .update(
+            &Workspace::default(),
             &id,
             KeyUpdate::new().scopes("read:all,write:all".parse().unwrap()),
         )

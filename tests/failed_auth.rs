@@ -5,6 +5,7 @@
 mod common;
 mod wire;
 
+use keygate::Workspace;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -96,7 +97,10 @@ async fn serve(configure: impl FnOnce(Builder) -> Builder) -> Server {
             created.plaintext.expose_secret().to_owned(),
         ));
     }
-    store.revoke(&keys[1].0).await.unwrap();
+    store
+        .revoke(&Workspace::default(), &keys[1].0)
+        .await
+        .unwrap();
     let lookups = Arc::new(AtomicUsize::new(0));
     let counting = CountingStore {
         inner: store,

@@ -3,6 +3,7 @@
 
 mod common;
 
+use keygate::Workspace;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -46,7 +47,10 @@ async fn fixture() -> Fixture {
     let (valid_id, valid) = h.key("production-backend", "admin").await;
     let (_, reader) = h.key("local-dev", "read:all").await;
     let (revoked_id, revoked) = h.key("old", "read:all").await;
-    h.store.revoke(&revoked_id).await.unwrap();
+    h.store
+        .revoke(&Workspace::default(), &revoked_id)
+        .await
+        .unwrap();
     let created = h
         .store
         .create(

@@ -2,6 +2,7 @@
 
 mod common;
 
+use keygate::Workspace;
 use std::time::Duration;
 
 use common::*;
@@ -15,7 +16,7 @@ async fn rotated_key_old_secret_works_until_the_grace_period_ends() {
     let (id, old) = h.key("ci-pipeline", "read:all").await;
     let new = h
         .store
-        .rotate(&id, Duration::from_secs(3600))
+        .rotate(&Workspace::default(), &id, Duration::from_secs(3600))
         .await
         .unwrap();
     let new = new.plaintext.expose_secret().to_owned();
@@ -47,7 +48,10 @@ async fn rotated_key_old_secret_works_until_the_grace_period_ends() {
 async fn rotation_without_grace_stops_the_old_secret_at_once() {
     let h = Harness::new();
     let (id, old) = h.key("ci-pipeline", "read:all").await;
-    h.store.rotate(&id, Duration::ZERO).await.unwrap();
+    h.store
+        .rotate(&Workspace::default(), &id, Duration::ZERO)
+        .await
+        .unwrap();
     let answer = send(&h.service(), with_key(get("/"), &old)).await;
     assert_eq!(answer.code(), "invalid_api_key");
 }
@@ -56,7 +60,11 @@ async fn rotation_without_grace_stops_the_old_secret_at_once() {
 async fn rotation_keeps_the_key_id_name_and_scopes() {
     let h = Harness::new();
     let (id, _) = h.key("ci-pipeline", "read:all,write:all").await;
-    let rotated = h.store.rotate(&id, Duration::from_secs(60)).await.unwrap();
+    let rotated = h
+        .store
+        .rotate(&Workspace::default(), &id, Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(rotated.info.id, id);
     assert_eq!(rotated.info.name.as_str(), "ci-pipeline");
     assert_eq!(rotated.info.scopes.to_string(), "read:all,write:all");
@@ -70,8 +78,12 @@ async fn rotation_keeps_the_key_id_name_and_scopes() {
 async fn revoking_a_rotated_key_stops_both_secrets() {
     let h = Harness::new();
     let (id, old) = h.key("ci-pipeline", "read:all").await;
-    let new = h.store.rotate(&id, Duration::from_secs(60)).await.unwrap();
-    h.store.revoke(&id).await.unwrap();
+    let new = h
+        .store
+        .rotate(&Workspace::default(), &id, Duration::from_secs(60))
+        .await
+        .unwrap();
+    h.store.revoke(&Workspace::default(), &id).await.unwrap();
     let svc = h.service();
     assert_eq!(
         send(&svc, with_key(get("/"), &old)).await.code(),
@@ -98,6 +110,7 @@ async fn create_use_forbid_add_scope_revoke() {
     );
     h.store
         .update(
+            &Workspace::default(),
             &id,
             KeyUpdate::new().scopes("read:all,write:all".parse().unwrap()),
         )
@@ -109,7 +122,7 @@ async fn create_use_forbid_add_scope_revoke() {
             .status,
         StatusCode::OK
     );
-    let info = h.store.revoke(&id).await.unwrap();
+    let info = h.store.revoke(&Workspace::default(), &id).await.unwrap();
     assert_eq!(info.status_at(h.clock.now()), KeyStatus::Revoked);
     assert_eq!(
         send(&svc, with_key(get("/v1/records"), &key)).await.code(),
@@ -121,16 +134,30 @@ async fn create_use_forbid_add_scope_revoke() {
 async fn successful_use_is_recorded_as_last_used() {
     let h = Harness::new();
     let (id, key) = h.key("ci-pipeline", "read:all").await;
-    assert_eq!(h.store.info(&id).await.unwrap().last_used_at, None);
+    assert_eq!(
+        h.store
+            .info(&Workspace::default(), &id)
+            .await
+            .unwrap()
+            .last_used_at,
+        None
+    );
     send(&h.service(), with_key(get("/"), &key)).await;
-    assert!(h.store.info(&id).await.unwrap().last_used_at.is_some());
+    assert!(
+        h.store
+            .info(&Workspace::default(), &id)
+            .await
+            .unwrap()
+            .last_used_at
+            .is_some()
+    );
 }
 
 #[tokio::test]
 async fn listing_never_shows_a_secret() {
     let h = Harness::new();
     let (_, key) = h.key("ci-pipeline", "read:all").await;
-    let listing = format!("{:?}", h.store.list().await.unwrap());
+    let listing = format!("{:?}", h.store.list(&Workspace::default()).await.unwrap());
     let secret_part = &key[key.len() - 49..];
     assert!(!listing.contains(secret_part));
     assert!(listing.contains("ci-pipeline"));

@@ -8,6 +8,7 @@ mod common;
 mod conformance;
 mod postgres_common;
 
+use keygate::Workspace;
 use std::time::{Duration, Instant};
 
 use common::{get, send, with_key};
@@ -122,14 +123,14 @@ async fn stopped_database_serves_cached_keys_refuses_others_with_503_and_recover
     // And it hears changes made by another instance again.
     let other = postgres_common::store().await.unwrap();
     let id = cache
-        .list()
+        .list(&Workspace::default())
         .await
         .unwrap()
         .into_iter()
         .find(|k| cached.contains(&format!("_{}_", k.id)))
         .expect("the cached key is listed")
         .id;
-    other.revoke(&id).await.unwrap();
+    other.revoke(&Workspace::default(), &id).await.unwrap();
     receive(
         &mut invalidations,
         Invalidation::Key(id),

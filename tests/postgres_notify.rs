@@ -6,6 +6,7 @@ mod common;
 mod conformance;
 mod postgres_common;
 
+use keygate::Workspace;
 use std::time::{Duration, Instant};
 
 use common::{Answer, Svc, get, send, with_key};
@@ -86,7 +87,7 @@ async fn revoked_key_is_refused_by_the_other_instance_within_a_second() {
         let answer = send(&b.service, with_key(get("/"), &plaintext)).await;
         assert_eq!(answer.status, StatusCode::OK);
     }
-    a.cache.revoke(&id).await.unwrap();
+    a.cache.revoke(&Workspace::default(), &id).await.unwrap();
     let answer = until(
         &b.service,
         Duration::from_secs(1),
@@ -106,7 +107,11 @@ async fn scope_change_through_one_instance_applies_in_the_other_within_a_second(
     let post = || with_key(http::Request::post("/"), &plaintext);
     assert_eq!(send(&b.service, post()).await.code(), "insufficient_scope");
     a.cache
-        .update(&id, KeyUpdate::new().scopes("write:all".parse().unwrap()))
+        .update(
+            &Workspace::default(),
+            &id,
+            KeyUpdate::new().scopes("write:all".parse().unwrap()),
+        )
         .await
         .unwrap();
     until(&b.service, Duration::from_secs(1), post, |answer| {
@@ -125,7 +130,11 @@ async fn rotated_secret_without_grace_is_refused_by_the_other_instance_within_a_
         send(&b.service, with_key(get("/"), &old)).await.status,
         StatusCode::OK
     );
-    let new = a.cache.rotate(&id, Duration::ZERO).await.unwrap();
+    let new = a
+        .cache
+        .rotate(&Workspace::default(), &id, Duration::ZERO)
+        .await
+        .unwrap();
     let answer = until(
         &b.service,
         Duration::from_secs(1),

@@ -3,6 +3,7 @@
 
 mod common;
 
+use keygate::Workspace;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -100,7 +101,10 @@ async fn no_secret_reaches_logs_debug_output_errors_or_bodies() {
     h.clock.advance(Duration::from_secs(7200));
     let expired = send(&svc, with_key(get("/"), &key)).await;
     assert_eq!(expired.code(), "expired_api_key");
-    h.store.revoke(&created.info.id).await.unwrap();
+    h.store
+        .revoke(&Workspace::default(), &created.info.id)
+        .await
+        .unwrap();
     let revoked = send(&svc, with_key(get("/"), &key)).await;
     assert_eq!(revoked.code(), "revoked_api_key");
 
@@ -108,7 +112,11 @@ async fn no_secret_reaches_logs_debug_output_errors_or_bodies() {
     protect.extend(secrets(&rotated_key.1));
     let rotated = h
         .store
-        .rotate(&rotated_key.0, Duration::from_secs(60))
+        .rotate(
+            &Workspace::default(),
+            &rotated_key.0,
+            Duration::from_secs(60),
+        )
         .await
         .unwrap();
     protect.extend(secrets(rotated.plaintext.expose_secret()));
@@ -146,7 +154,7 @@ async fn no_secret_reaches_logs_debug_output_errors_or_bodies() {
             seen.push(format!("{rejection} {rejection:?} {}", rejection.fix()));
         }
     }
-    for info in h.store.list().await.unwrap() {
+    for info in h.store.list(&Workspace::default()).await.unwrap() {
         seen.push(format!("{info:?}"));
         seen.push(format!("{:?}", h.store.get(&info.id).await.unwrap()));
     }

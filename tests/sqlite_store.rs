@@ -5,6 +5,7 @@
 
 mod common;
 
+use keygate::Workspace;
 use std::path::Path;
 use std::time::Duration;
 
@@ -60,7 +61,7 @@ async fn revocation_survives_a_restart() {
     let path = dir.path().join("keys.db");
     let store = open(&path).await;
     let (id, key) = create(&store, "ci-pipeline", "read:all").await;
-    store.revoke(&id).await.unwrap();
+    store.revoke(&Workspace::default(), &id).await.unwrap();
     drop(store);
 
     let svc = service(open(&path).await);
@@ -85,12 +86,26 @@ async fn last_use_recorded_before_a_drop_is_written_and_survives_the_restart() {
         send(&svc, with_key(get("/v1/records"), &key)).await.status,
         StatusCode::OK
     );
-    assert_eq!(store.info(&id).await.unwrap().last_used_at, None);
+    assert_eq!(
+        store
+            .info(&Workspace::default(), &id)
+            .await
+            .unwrap()
+            .last_used_at,
+        None
+    );
     drop(svc);
     drop(store);
 
     let reopened = open(&path).await;
-    assert!(reopened.info(&id).await.unwrap().last_used_at.is_some());
+    assert!(
+        reopened
+            .info(&Workspace::default(), &id)
+            .await
+            .unwrap()
+            .last_used_at
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -103,9 +118,23 @@ async fn flush_writes_pending_uses_at_once() {
         .unwrap();
     let (id, _) = create(&store, "local-dev", "read:all").await;
     keygate::KeyStore::touch(&store, &id);
-    assert_eq!(store.info(&id).await.unwrap().last_used_at, None);
+    assert_eq!(
+        store
+            .info(&Workspace::default(), &id)
+            .await
+            .unwrap()
+            .last_used_at,
+        None
+    );
     store.flush().await.unwrap();
-    assert!(store.info(&id).await.unwrap().last_used_at.is_some());
+    assert!(
+        store
+            .info(&Workspace::default(), &id)
+            .await
+            .unwrap()
+            .last_used_at
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -201,7 +230,7 @@ async fn lookups_are_answered_while_a_write_waits_for_another_process_lock() {
     let other = rusqlite::Connection::open(&path).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     let writer = store.clone();
-    let revoke = tokio::spawn(async move { writer.revoke(&id).await });
+    let revoke = tokio::spawn(async move { writer.revoke(&Workspace::default(), &id).await });
 
     // A hang detector, not a speed check: the write above waits up to a minute.
     let looked_up =
@@ -226,7 +255,7 @@ async fn an_in_memory_database_serves_the_whole_lifecycle() {
         send(&svc, with_key(get("/v1/records"), &key)).await.status,
         StatusCode::OK
     );
-    store.revoke(&id).await.unwrap();
+    store.revoke(&Workspace::default(), &id).await.unwrap();
     let answer = send(&svc, with_key(get("/v1/records"), &key)).await;
     assert_eq!(answer.code(), "revoked_api_key");
 }

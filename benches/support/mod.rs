@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use keygate::Workspace;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
@@ -271,7 +272,10 @@ impl<C: Clock> Keys<C> {
             .await;
             let (_, reader) = create(&store, "local-dev", "read:all", unlimited()).await;
             let (revoked_id, revoked) = create(&store, "old", "read:all", unlimited()).await;
-            store.revoke(&revoked_id).await.unwrap();
+            store
+                .revoke(&Workspace::default(), &revoked_id)
+                .await
+                .unwrap();
             let hour = Quota::new(1, Duration::from_secs(3600)).unwrap();
             let (_, limited) = create(&store, "limited", "read:all", hour).await;
             let mut others = Vec::new();

@@ -6,13 +6,17 @@ use std::time::SystemTime;
 
 use crate::key::KeyId;
 use crate::limit::Quota;
+use crate::metadata::Metadata;
 use crate::record::{KeyName, KeyRecord};
 use crate::scope::{Scope, Scopes};
+use crate::workspace::Workspace;
 
-/// The key a request was authenticated with: id, name, scopes and quota, never the secret.
+/// The key a request was authenticated with: id, workspace, name, metadata, scopes and quota,
+/// never the secret.
 ///
 /// The layer inserts it into the request extensions; handlers read it from there (in axum:
-/// `Extension<AuthenticatedKey>`).
+/// `Extension<AuthenticatedKey>`). Everything here comes from the record the layer already
+/// looked up: reading it costs no store round trip.
 #[derive(Clone)]
 pub struct AuthenticatedKey {
     record: Arc<KeyRecord>,
@@ -29,9 +33,19 @@ impl AuthenticatedKey {
         self.record.id
     }
 
+    /// The workspace (customer) the key belongs to. Filter the handler's data by it.
+    pub fn workspace(&self) -> &Workspace {
+        &self.record.workspace
+    }
+
     /// The key's name (`production-backend`), for audit and logs.
     pub fn name(&self) -> &KeyName {
         &self.record.name
+    }
+
+    /// The key's metadata: the application's own JSON object, as stored with the key.
+    pub fn metadata(&self) -> &Metadata {
+        &self.record.metadata
     }
 
     /// The key's scopes.
@@ -59,6 +73,7 @@ impl fmt::Debug for AuthenticatedKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthenticatedKey")
             .field("id", &self.record.id)
+            .field("workspace", &self.record.workspace)
             .field("name", &self.record.name)
             .field("scopes", &self.record.scopes)
             .field("quota", &self.quota)

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::BoxError;
 use crate::key::{KeyId, KeyPrefix};
-use crate::record::KeyRecord;
+use crate::record::{KeyName, KeyRecord};
+use crate::workspace::Workspace;
 
 /// Why a store could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,16 @@ pub enum StoreError {
     /// The request was refused as invalid; nothing was changed.
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// An unrevoked key of the workspace already has this name; nothing was changed.
+    #[error(
+        "workspace {workspace} already has a key named {name}: choose another name, or revoke that key first"
+    )]
+    NameTaken {
+        /// The workspace.
+        workspace: Workspace,
+        /// The name asked for.
+        name: KeyName,
+    },
     /// The request conflicts with the key's state (e.g. rotating a revoked key); nothing was
     /// changed.
     #[error("conflict: {0}")]

@@ -8,16 +8,22 @@ use async_trait::async_trait;
 use super::StoreError;
 use crate::key::{self, ApiKey, KeyDigest, KeyId, KeyPrefix};
 use crate::limit::Quota;
+use crate::metadata::Metadata;
 use crate::record::{KeyName, KeyRecord, KeyStatus, PreviousSecret};
 use crate::scope::Scopes;
+use crate::workspace::Workspace;
 
-/// What an operator chooses when creating a key: a name, one or more scopes, and optionally an
-/// expiry and a per-key quota.
+/// What an operator chooses when creating a key: a workspace, a name, one or more scopes, and
+/// optionally metadata, an expiry and a per-key quota.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct NewKey {
-    /// Descriptive name.
+    /// The workspace the key belongs to (`default` unless set).
+    pub workspace: Workspace,
+    /// Descriptive name; unique among the workspace's unrevoked keys.
     pub name: KeyName,
+    /// The application's own data about the key (`{}` unless set).
+    pub metadata: Metadata,
     /// Granted scopes (at least one).
     pub scopes: Scopes,
     /// Expiry, if any; must be in the future, at most [`MAX_EXPIRY_AHEAD`] ahead and no
@@ -29,14 +35,29 @@ pub struct NewKey {
 }
 
 impl NewKey {
-    /// A key with a name and scopes, no expiry and the default quota.
+    /// A key in the `default` workspace with a name and scopes, empty metadata, no expiry and
+    /// the default quota.
     pub fn new(name: KeyName, scopes: Scopes) -> Self {
         Self {
+            workspace: Workspace::default(),
             name,
+            metadata: Metadata::empty(),
             scopes,
             expires_at: None,
             quota: None,
         }
+    }
+
+    /// Puts the key in `workspace`.
+    pub fn workspace(mut self, workspace: Workspace) -> Self {
+        self.workspace = workspace;
+        self
+    }
+
+    /// Sets the key's metadata.
+    pub fn metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
+        self
     }
 
     /// Sets an expiry.
@@ -60,6 +81,8 @@ impl NewKey {
             self.scopes.clone(),
             now,
         )
+        .with_workspace(self.workspace.clone())
+        .with_metadata(self.metadata.clone())
         .with_quota(self.quota)
         .with_expiry(self.expires_at)
     }
@@ -135,7 +158,8 @@ pub(crate) fn generation_failed(e: getrandom::Error) -> StoreError {
     StoreError::Unavailable(format!("the OS random number generator failed: {e}").into())
 }
 
-/// A change to a key's name, scopes, quota or expiry. Fields left `None` (or empty) are kept.
+/// A change to a key's name, metadata, scopes, quota or expiry. Fields left `None` (or empty)
+/// are kept. A key's workspace never changes.
 ///
 /// Scopes change in three steps, applied by the store to the key's *current* scopes inside
 /// its own lock or transaction: replaced by `scopes` if given, then `add_scopes` added, then
@@ -143,7 +167,7 @@ pub(crate) fn generation_failed(e: getrandom::Error) -> StoreError {
 /// other's additions or removals; a result without any scope is refused and changes nothing.
 ///
 /// ```
-/// use keygate::{KeyManager, KeyUpdate, MemoryKeyStore, NewKey, Scope, Scopes};
+/// use keygate::{KeyManager, KeyUpdate, MemoryKeyStore, NewKey, Scope, Scopes, Workspace};
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let store = MemoryKeyStore::new();
@@ -156,7 +180,7 @@ pub(crate) fn generation_failed(e: getrandom::Error) -> StoreError {
 /// let edit = KeyUpdate::new()
 ///     .add_scopes(Scopes::new([Scope::WriteAll]))
 ///     .remove_scopes(Scopes::new([Scope::Admin]));
-/// let info = store.update(&id, edit).await.unwrap();
+/// let info = store.update(&Workspace::default(), &id, edit).await.unwrap();
 /// assert_eq!(info.scopes.to_string(), "read:all,write:all");
 /// # });
 /// ```
@@ -165,6 +189,8 @@ pub(crate) fn generation_failed(e: getrandom::Error) -> StoreError {
 pub struct KeyUpdate {
     /// New name.
     pub name: Option<KeyName>,
+    /// New metadata (replacing the old object whole).
+    pub metadata: Option<Metadata>,
     /// New scopes (replacing the old set, before `add_scopes` and `remove_scopes` apply).
     pub scopes: Option<Scopes>,
     /// Scopes to add to the key's current set.
@@ -189,6 +215,12 @@ impl KeyUpdate {
         self
     }
 
+    /// Replaces the key's metadata.
+    pub fn metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
     /// Replaces the key's scopes.
     pub fn scopes(mut self, scopes: Scopes) -> Self {
         self.scopes = Some(scopes);
@@ -205,6 +237,12 @@ impl KeyUpdate {
     pub fn remove_scopes(mut self, scopes: Scopes) -> Self {
         self.remove_scopes = scopes;
         self
+    }
+
+    /// Whether the update gives the key another name than `current` (stores then check the
+    /// name is free in the key's workspace).
+    pub fn renames(&self, current: &KeyName) -> bool {
+        self.name.as_ref().is_some_and(|name| name != current)
     }
 
     /// Whether the update changes the key's scopes at all.
@@ -236,6 +274,9 @@ impl KeyUpdate {
         let mut next = record.clone();
         if let Some(name) = &self.name {
             next.name = name.clone();
+        }
+        if let Some(metadata) = &self.metadata {
+            next.metadata = metadata.clone();
         }
         if self.touches_scopes() {
             let mut scopes = self.scopes.clone().unwrap_or_else(|| record.scopes.clone());
@@ -309,8 +350,12 @@ pub(crate) fn rotated(
 pub struct KeyInfo {
     /// Public id.
     pub id: KeyId,
+    /// The workspace the key belongs to.
+    pub workspace: Workspace,
     /// Descriptive name.
     pub name: KeyName,
+    /// The application's own data about the key.
+    pub metadata: Metadata,
     /// Granted scopes.
     pub scopes: Scopes,
     /// The key's own quota, if any.
@@ -340,7 +385,9 @@ impl From<&KeyRecord> for KeyInfo {
     fn from(record: &KeyRecord) -> Self {
         let KeyRecord {
             id,
+            workspace,
             name,
+            metadata,
             digest: _,
             previous,
             scopes,
@@ -352,7 +399,9 @@ impl From<&KeyRecord> for KeyInfo {
         } = record;
         Self {
             id: *id,
+            workspace: workspace.clone(),
             name: name.clone(),
+            metadata: metadata.clone(),
             scopes: scopes.clone(),
             quota: *quota,
             created_at: *created_at,
@@ -374,30 +423,66 @@ pub struct CreatedKey {
 }
 
 /// The key lifecycle: create (plaintext returned once), list and get without secrets, update
-/// name, scopes, quota or expiry, revoke, and rotate with a grace period.
+/// name, metadata, scopes, quota or expiry, revoke, and rotate with a grace period.
+///
+/// Every call but `create` acts within one [`Workspace`]: a key of another workspace is
+/// [`StoreError::NotFound`], exactly as an id no key has, and is never changed. (`create`
+/// puts the key in [`NewKey::workspace`].) Key names are unique among a workspace's unrevoked
+/// keys: creating or renaming to a taken name is [`StoreError::NameTaken`].
 ///
 /// Object-safe, so an admin API can hold an `Arc<dyn KeyManager>`.
+///
+/// ```
+/// use keygate::{KeyManager, MemoryKeyStore, NewKey, StoreError, Workspace};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let store = MemoryKeyStore::new();
+/// let acme: Workspace = "acme".parse().unwrap();
+/// let globex: Workspace = "globex".parse().unwrap();
+/// let new = |ws: &Workspace| {
+///     NewKey::new("ci".parse().unwrap(), "read:all".parse().unwrap()).workspace(ws.clone())
+/// };
+/// let id = store.create(new(&acme)).await.unwrap().info.id;
+/// // The same name in another workspace is fine; twice in one is not.
+/// store.create(new(&globex)).await.unwrap();
+/// assert!(matches!(store.create(new(&acme)).await, Err(StoreError::NameTaken { .. })));
+/// // globex cannot see or touch acme's key.
+/// assert!(matches!(store.revoke(&globex, &id).await, Err(StoreError::NotFound(_))));
+/// assert_eq!(store.list(&acme).await.unwrap().len(), 1);
+/// assert!(store.info(&acme, &id).await.unwrap().revoked_at.is_none());
+/// # });
+/// ```
 #[async_trait]
 pub trait KeyManager: Send + Sync {
-    /// Creates a key and returns its plaintext, once.
+    /// Creates a key in `new.workspace` and returns its plaintext, once.
     async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError>;
 
-    /// One key, without its secret.
-    async fn info(&self, id: &KeyId) -> Result<KeyInfo, StoreError>;
+    /// One key of `workspace`, without its secret.
+    async fn info(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError>;
 
-    /// Every key, revoked ones included, without secrets; oldest first.
-    async fn list(&self) -> Result<Vec<KeyInfo>, StoreError>;
+    /// Every key of `workspace`, revoked ones included, without secrets; oldest first.
+    async fn list(&self, workspace: &Workspace) -> Result<Vec<KeyInfo>, StoreError>;
 
-    /// Changes a key's name, scopes, quota or expiry.
-    async fn update(&self, id: &KeyId, update: KeyUpdate) -> Result<KeyInfo, StoreError>;
+    /// Changes the name, metadata, scopes, quota or expiry of a key of `workspace`.
+    async fn update(
+        &self,
+        workspace: &Workspace,
+        id: &KeyId,
+        update: KeyUpdate,
+    ) -> Result<KeyInfo, StoreError>;
 
-    /// Revokes a key: from now on it is refused with `revoked_api_key`. Revoking a revoked key
-    /// changes nothing.
-    async fn revoke(&self, id: &KeyId) -> Result<KeyInfo, StoreError>;
+    /// Revokes a key of `workspace`: from now on it is refused with `revoked_api_key`.
+    /// Revoking a revoked key changes nothing.
+    async fn revoke(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError>;
 
-    /// Gives a key a new secret and returns the new plaintext, once. The old secret keeps
-    /// working for `grace` (not at all if `grace` is zero).
-    async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError>;
+    /// Gives a key of `workspace` a new secret and returns the new plaintext, once. The old
+    /// secret keeps working for `grace` (not at all if `grace` is zero).
+    async fn rotate(
+        &self,
+        workspace: &Workspace,
+        id: &KeyId,
+        grace: Duration,
+    ) -> Result<CreatedKey, StoreError>;
 }
 
 #[async_trait]
@@ -405,19 +490,37 @@ impl<M: KeyManager + ?Sized> KeyManager for Arc<M> {
     async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
         (**self).create(new).await
     }
-    async fn info(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
-        (**self).info(id).await
+    async fn info(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        (**self).info(workspace, id).await
     }
-    async fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
-        (**self).list().await
+    async fn list(&self, workspace: &Workspace) -> Result<Vec<KeyInfo>, StoreError> {
+        (**self).list(workspace).await
     }
-    async fn update(&self, id: &KeyId, update: KeyUpdate) -> Result<KeyInfo, StoreError> {
-        (**self).update(id, update).await
+    async fn update(
+        &self,
+        workspace: &Workspace,
+        id: &KeyId,
+        update: KeyUpdate,
+    ) -> Result<KeyInfo, StoreError> {
+        (**self).update(workspace, id, update).await
     }
-    async fn revoke(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
-        (**self).revoke(id).await
+    async fn revoke(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        (**self).revoke(workspace, id).await
     }
-    async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError> {
-        (**self).rotate(id, grace).await
+    async fn rotate(
+        &self,
+        workspace: &Workspace,
+        id: &KeyId,
+        grace: Duration,
+    ) -> Result<CreatedKey, StoreError> {
+        (**self).rotate(workspace, id, grace).await
+    }
+}
+
+/// The error for a name already used by an unrevoked key of `workspace`.
+pub(crate) fn name_taken(workspace: &Workspace, name: &KeyName) -> StoreError {
+    StoreError::NameTaken {
+        workspace: workspace.clone(),
+        name: name.clone(),
     }
 }

@@ -2,8 +2,8 @@
 
 use std::fmt;
 use std::future::{Ready, ready};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -13,19 +13,23 @@ use super::{CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, NewKey, StoreE
 use crate::clock::{Clock, SystemClock};
 use crate::id_map::ShardedIdMap;
 use crate::key::{self, KeyId, KeyPrefix};
-use crate::record::KeyRecord;
+use crate::record::{KeyName, KeyRecord};
+use crate::workspace::Workspace;
 
 /// An in-memory key store with the whole key lifecycle.
 ///
 /// Lookups take a shared read lock on one of 64 shards and clone an `Arc`; last-used times are
-/// atomics beside the records, so recording a use never takes a write lock. Clones share the
-/// same keys. Nothing survives a restart: use a persistent store for that.
+/// atomics beside the records, so recording a use never takes a write lock. Creating or
+/// renaming a key takes one store-wide lock, so two keys of a workspace never get one name.
+/// Clones share the same keys. Nothing survives a restart: use a persistent store for that.
 pub struct MemoryKeyStore<C = SystemClock> {
     inner: Arc<Inner<C>>,
 }
 
 struct Inner<C> {
     entries: ShardedIdMap<Entry>,
+    /// Held while a key is added or renamed: the name check and the write are one step.
+    naming: Mutex<()>,
     prefix: KeyPrefix,
     clock: C,
     /// Cloned and dropped on a miss, so that an unknown id costs what a known one does.
@@ -70,6 +74,7 @@ impl<C: Clock> MemoryKeyStore<C> {
         Self {
             inner: Arc::new(Inner {
                 entries: ShardedIdMap::new(),
+                naming: Mutex::new(()),
                 prefix,
                 dummy: Arc::new(KeyRecord::timing_dummy()),
                 clock,
@@ -92,8 +97,26 @@ impl<C: Clock> MemoryKeyStore<C> {
         self.len() == 0
     }
 
-    /// Adds a record made elsewhere (an import, a fixture). Refuses an id already present.
+    /// Adds a record made elsewhere (an import, a fixture). Refuses an id already present, and
+    /// an unrevoked record whose name an unrevoked key of its workspace has.
     pub fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+        let _naming = self.naming();
+        self.insert_named(record)
+    }
+
+    fn naming(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The lock guards no data: a panic elsewhere leaves nothing half-done here.
+        self.inner
+            .naming
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// [`insert`](Self::insert), with the naming lock held by the caller.
+    fn insert_named(&self, record: KeyRecord) -> Result<(), StoreError> {
+        if record.revoked_at.is_none() {
+            self.check_name_free(&record.workspace, &record.name, None)?;
+        }
         let id = record.id;
         let mut shard = self.inner.entries.write(&id);
         if shard.contains_key(&id) {
@@ -109,6 +132,43 @@ impl<C: Clock> MemoryKeyStore<C> {
         Ok(())
     }
 
+    /// Refuses `name` if an unrevoked key of `workspace` other than `except` has it. The caller
+    /// holds the naming lock.
+    fn check_name_free(
+        &self,
+        workspace: &Workspace,
+        name: &KeyName,
+        except: Option<&KeyId>,
+    ) -> Result<(), StoreError> {
+        let mut taken = false;
+        self.inner.entries.for_each_shard(|shard| {
+            taken = taken
+                || shard.values().any(|entry| {
+                    let r = &entry.record;
+                    r.revoked_at.is_none()
+                        && r.name == *name
+                        && r.workspace == *workspace
+                        && Some(&r.id) != except
+                });
+        });
+        if taken {
+            Err(manage::name_taken(workspace, name))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The listing of key `id` if it belongs to `workspace`; otherwise not found, as an
+    /// unknown id.
+    fn info_in(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        let shard = self.inner.entries.read(id);
+        shard
+            .get(id)
+            .filter(|entry| entry.record.workspace == *workspace)
+            .map(Self::info_of)
+            .ok_or(StoreError::NotFound(*id))
+    }
+
     fn info_of(entry: &Entry) -> KeyInfo {
         let mut info = KeyInfo::from(&*entry.record);
         let ms = entry.last_used_ms.load(Ordering::Relaxed);
@@ -118,14 +178,19 @@ impl<C: Clock> MemoryKeyStore<C> {
         info
     }
 
-    /// Replaces the record of `id` with `change(record)`, atomically.
+    /// Replaces the record of `id` with `change(record)`, atomically, if it belongs to
+    /// `workspace` (otherwise it is not found, as an unknown id).
     fn modify(
         &self,
+        workspace: &Workspace,
         id: &KeyId,
         change: impl FnOnce(&KeyRecord) -> Result<KeyRecord, StoreError>,
     ) -> Result<KeyInfo, StoreError> {
         let mut shard = self.inner.entries.write(id);
-        let entry = shard.get_mut(id).ok_or(StoreError::NotFound(*id))?;
+        let entry = shard
+            .get_mut(id)
+            .filter(|entry| entry.record.workspace == *workspace)
+            .ok_or(StoreError::NotFound(*id))?;
         entry.record = Arc::new(change(&entry.record)?);
         Ok(Self::info_of(entry))
     }
@@ -181,10 +246,11 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
     async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
         let now = self.inner.clock.now();
         new.validate(now)?;
+        let _naming = self.naming();
         loop {
             let (plaintext, record) = new.issue(&self.inner.prefix, now)?;
             let info = KeyInfo::from(&record);
-            match self.insert(record) {
+            match self.insert_named(record) {
                 Ok(()) => return Ok(CreatedKey { plaintext, info }),
                 // A 71-bit id collision: draw again.
                 Err(StoreError::Conflict(_)) => continue,
@@ -193,39 +259,57 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
         }
     }
 
-    async fn info(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
-        let shard = self.inner.entries.read(id);
-        shard
-            .get(id)
-            .map(Self::info_of)
-            .ok_or(StoreError::NotFound(*id))
+    async fn info(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        self.info_in(workspace, id)
     }
 
-    async fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
+    async fn list(&self, workspace: &Workspace) -> Result<Vec<KeyInfo>, StoreError> {
         let mut all = Vec::new();
-        self.inner
-            .entries
-            .for_each_shard(|shard| all.extend(shard.values().map(Self::info_of)));
+        self.inner.entries.for_each_shard(|shard| {
+            all.extend(
+                shard
+                    .values()
+                    .filter(|entry| entry.record.workspace == *workspace)
+                    .map(Self::info_of),
+            )
+        });
         all.sort_by(|a, b| {
             (a.created_at, a.name.as_str(), a.id).cmp(&(b.created_at, b.name.as_str(), b.id))
         });
         Ok(all)
     }
 
-    async fn update(&self, id: &KeyId, update: KeyUpdate) -> Result<KeyInfo, StoreError> {
+    async fn update(
+        &self,
+        workspace: &Workspace,
+        id: &KeyId,
+        update: KeyUpdate,
+    ) -> Result<KeyInfo, StoreError> {
         let now = self.inner.clock.now();
-        self.modify(id, |record| update.apply(record, now))
+        let Some(name) = &update.name else {
+            return self.modify(workspace, id, |record| update.apply(record, now));
+        };
+        let _naming = self.naming();
+        // An unknown key is not found before its new name is looked at.
+        self.info_in(workspace, id)?;
+        self.check_name_free(workspace, name, Some(id))?;
+        self.modify(workspace, id, |record| update.apply(record, now))
     }
 
-    async fn revoke(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
+    async fn revoke(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
         let now = self.inner.clock.now();
-        self.modify(id, |record| Ok(manage::revoked(record, now)))
+        self.modify(workspace, id, |record| Ok(manage::revoked(record, now)))
     }
 
-    async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError> {
+    async fn rotate(
+        &self,
+        workspace: &Workspace,
+        id: &KeyId,
+        grace: Duration,
+    ) -> Result<CreatedKey, StoreError> {
         let now = self.inner.clock.now();
         let generated = key::generate_for(&self.inner.prefix, *id).map_err(generation_failed)?;
-        let info = self.modify(id, |record| {
+        let info = self.modify(workspace, id, |record| {
             manage::rotated(record, generated.digest, now, grace)
         })?;
         Ok(CreatedKey {
@@ -259,7 +343,7 @@ mod tests {
         clock.advance(Duration::from_secs(1));
         store.create(new_key("second", "admin")).await.unwrap();
         let names: Vec<_> = store
-            .list()
+            .list(&Workspace::default())
             .await
             .unwrap()
             .into_iter()
@@ -277,10 +361,22 @@ mod tests {
             .unwrap()
             .info
             .id;
-        assert_eq!(store.info(&id).await.unwrap().last_used_at, None);
+        assert_eq!(
+            store
+                .info(&Workspace::default(), &id)
+                .await
+                .unwrap()
+                .last_used_at,
+            None
+        );
         clock.advance(Duration::from_secs(3));
         store.touch(&id);
-        let used = store.info(&id).await.unwrap().last_used_at.unwrap();
+        let used = store
+            .info(&Workspace::default(), &id)
+            .await
+            .unwrap()
+            .last_used_at
+            .unwrap();
         assert_eq!(to_ms(used), to_ms(clock.now()));
     }
 
@@ -303,16 +399,31 @@ mod tests {
             .info
             .id;
         let refused = store
-            .update(&id, KeyUpdate::new().expires_at(Some(too_far)))
+            .update(
+                &Workspace::default(),
+                &id,
+                KeyUpdate::new().expires_at(Some(too_far)),
+            )
             .await;
         assert!(
             matches!(refused, Err(StoreError::Invalid(_))),
             "{refused:?}"
         );
-        assert_eq!(store.info(&id).await.unwrap().expires_at, None);
+        assert_eq!(
+            store
+                .info(&Workspace::default(), &id)
+                .await
+                .unwrap()
+                .expires_at,
+            None
+        );
         let within = clock.now() + manage::MAX_EXPIRY_AHEAD;
         let info = store
-            .update(&id, KeyUpdate::new().expires_at(Some(within)))
+            .update(
+                &Workspace::default(),
+                &id,
+                KeyUpdate::new().expires_at(Some(within)),
+            )
             .await
             .unwrap();
         assert_eq!(info.expires_at, Some(within));

@@ -1,5 +1,6 @@
 //! Checks every key store must pass.
 
+use keygate::Workspace;
 use std::time::{Duration, SystemTime};
 
 use keygate::key::KeyId;
@@ -52,20 +53,22 @@ pub async fn unknown_id_is_not_found<S: KeyStore + KeyManager>(store: S) {
     let id = KeyId::random().unwrap();
     assert!(store.get(&id).await.unwrap().is_none());
     assert!(matches!(
-        store.info(&id).await,
+        store.info(&Workspace::default(), &id).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        store.revoke(&id).await,
+        store.revoke(&Workspace::default(), &id).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        store.rotate(&id, Duration::from_secs(1)).await,
+        store
+            .rotate(&Workspace::default(), &id, Duration::from_secs(1))
+            .await,
         Err(StoreError::NotFound(_))
     ));
     let update = KeyUpdate::new().name("x".parse().unwrap());
     assert!(matches!(
-        store.update(&id, update).await,
+        store.update(&Workspace::default(), &id, update).await,
         Err(StoreError::NotFound(_))
     ));
 }
@@ -81,7 +84,7 @@ pub async fn key_without_scopes_is_refused_and_nothing_is_stored<S: KeyStore + K
         matches!(refused, Err(StoreError::Invalid(_))),
         "{refused:?}"
     );
-    let listed = store.list().await.unwrap();
+    let listed = store.list(&Workspace::default()).await.unwrap();
     assert!(listed.iter().all(|k| k.name != name));
 }
 
@@ -93,13 +96,20 @@ pub async fn expiry_in_the_past_is_refused<S: KeyStore + KeyManager>(store: S) {
         store.create(new).await,
         Err(StoreError::Invalid(_))
     ));
-    assert!(store.list().await.unwrap().iter().all(|k| k.name != name));
+    assert!(
+        store
+            .list(&Workspace::default())
+            .await
+            .unwrap()
+            .iter()
+            .all(|k| k.name != name)
+    );
 }
 
 pub async fn listing_shows_created_keys_without_secrets<S: KeyStore + KeyManager>(store: S) {
     let a = store.create(new_key("first", "read:all")).await.unwrap();
     let b = store.create(new_key("second", "admin")).await.unwrap();
-    let listed = store.list().await.unwrap();
+    let listed = store.list(&Workspace::default()).await.unwrap();
     let pos = |id: KeyId| listed.iter().position(|k| k.id == id).expect("listed");
     assert!(pos(a.info.id) < pos(b.info.id), "oldest first");
     let shown = format!("{listed:?}");
@@ -115,6 +125,7 @@ pub async fn update_changes_name_and_scopes_only<S: KeyStore + KeyManager>(store
     let new_name = unique_name("renamed");
     let info = store
         .update(
+            &Workspace::default(),
             &created.info.id,
             KeyUpdate::new()
                 .name(new_name.clone())
@@ -135,12 +146,16 @@ pub async fn update_changes_name_and_scopes_only<S: KeyStore + KeyManager>(store
             .ct_eq(&record.digest)
     );
     let empty = store
-        .update(&created.info.id, KeyUpdate::new().scopes(Scopes::empty()))
+        .update(
+            &Workspace::default(),
+            &created.info.id,
+            KeyUpdate::new().scopes(Scopes::empty()),
+        )
         .await;
     assert!(matches!(empty, Err(StoreError::Invalid(_))));
     assert_eq!(
         store
-            .info(&created.info.id)
+            .info(&Workspace::default(), &created.info.id)
             .await
             .unwrap()
             .scopes
@@ -156,18 +171,25 @@ pub async fn revoked_key_cannot_be_updated_or_rotated<S: KeyStore + KeyManager>(
         .unwrap()
         .info
         .id;
-    store.revoke(&id).await.unwrap();
+    store.revoke(&Workspace::default(), &id).await.unwrap();
     let update = KeyUpdate::new().scopes("admin".parse().unwrap());
     assert!(matches!(
-        store.update(&id, update).await,
+        store.update(&Workspace::default(), &id, update).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        store.rotate(&id, Duration::from_secs(60)).await,
+        store
+            .rotate(&Workspace::default(), &id, Duration::from_secs(60))
+            .await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(
-        store.info(&id).await.unwrap().scopes.to_string(),
+        store
+            .info(&Workspace::default(), &id)
+            .await
+            .unwrap()
+            .scopes
+            .to_string(),
         "read:all"
     );
 }
@@ -180,14 +202,14 @@ pub async fn revocation_is_recorded_once<S: KeyStore + KeyManager>(store: S) {
         .info
         .id;
     let first = store
-        .revoke(&id)
+        .revoke(&Workspace::default(), &id)
         .await
         .unwrap()
         .revoked_at
         .expect("revoked");
     tokio::time::sleep(Duration::from_millis(20)).await;
     let second = store
-        .revoke(&id)
+        .revoke(&Workspace::default(), &id)
         .await
         .unwrap()
         .revoked_at
@@ -207,7 +229,11 @@ pub async fn rotation_keeps_the_id_and_the_old_digest_for_the_grace_period<
     let old = key::parse(old_text, &prefix_of(old_text)).unwrap().digest();
     let before = SystemTime::now();
     let rotated = store
-        .rotate(&created.info.id, Duration::from_secs(3600))
+        .rotate(
+            &Workspace::default(),
+            &created.info.id,
+            Duration::from_secs(3600),
+        )
         .await
         .unwrap();
     assert_eq!(rotated.info.id, created.info.id);
@@ -232,7 +258,10 @@ pub async fn rotation_without_grace_keeps_no_previous_secret<S: KeyStore + KeyMa
         .unwrap()
         .info
         .id;
-    store.rotate(&id, Duration::ZERO).await.unwrap();
+    store
+        .rotate(&Workspace::default(), &id, Duration::ZERO)
+        .await
+        .unwrap();
     assert!(store.get(&id).await.unwrap().unwrap().previous.is_none());
 }
 
@@ -256,6 +285,7 @@ pub async fn per_key_quota_and_expiry_round_trip<S: KeyStore + KeyManager>(store
     ));
     let info = store
         .update(
+            &Workspace::default(),
             &created.info.id,
             KeyUpdate::new().quota(None).expires_at(None),
         )
@@ -272,11 +302,23 @@ pub async fn touch_records_the_last_use<S: KeyStore + KeyManager>(store: S) {
         .unwrap()
         .info
         .id;
-    assert_eq!(store.info(&id).await.unwrap().last_used_at, None);
+    assert_eq!(
+        store
+            .info(&Workspace::default(), &id)
+            .await
+            .unwrap()
+            .last_used_at,
+        None
+    );
     store.touch(&id);
     // Stores may write uses behind the hot path, in batches: give them time.
     for _ in 0..100 {
-        if let Some(at) = store.info(&id).await.unwrap().last_used_at {
+        if let Some(at) = store
+            .info(&Workspace::default(), &id)
+            .await
+            .unwrap()
+            .last_used_at
+        {
             assert!(close(at, SystemTime::now(), Duration::from_secs(10)));
             return;
         }
@@ -332,7 +374,10 @@ pub async fn concurrent_scope_edits_are_all_applied<S: KeyStore + KeyManager + '
             .map(|i| Scope::read(&format!("r{i}")).unwrap())
             .chain([Scope::ReadAll, Scope::Admin]),
     );
-    assert_eq!(store.info(&id).await.unwrap().scopes, expected);
+    assert_eq!(
+        store.info(&Workspace::default(), &id).await.unwrap().scopes,
+        expected
+    );
     assert_eq!(store.get(&id).await.unwrap().unwrap().scopes, expected);
 }
 
@@ -350,17 +395,33 @@ pub async fn quota_with_a_sub_microsecond_interval_is_refused_not_rounded<
         matches!(refused, Err(StoreError::Invalid(_))),
         "{refused:?}"
     );
-    assert!(store.list().await.unwrap().iter().all(|k| k.name != name));
+    assert!(
+        store
+            .list(&Workspace::default())
+            .await
+            .unwrap()
+            .iter()
+            .all(|k| k.name != name)
+    );
     let id = store
         .create(new_key("ci", "read:all"))
         .await
         .unwrap()
         .info
         .id;
-    let refused = store.update(&id, KeyUpdate::new().quota(Some(odd))).await;
+    let refused = store
+        .update(
+            &Workspace::default(),
+            &id,
+            KeyUpdate::new().quota(Some(odd)),
+        )
+        .await;
     assert!(
         matches!(refused, Err(StoreError::Invalid(_))),
         "{refused:?}"
     );
-    assert_eq!(store.info(&id).await.unwrap().quota, None);
+    assert_eq!(
+        store.info(&Workspace::default(), &id).await.unwrap().quota,
+        None
+    );
 }

@@ -34,7 +34,9 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use keygate::{ApiKeyLayer, KeyManager, KeyStore, MemoryKeyStore, MemoryRateLimiter, NewKey};
+//! use keygate::{
+//!     ApiKeyLayer, KeyManager, KeyStore, MemoryKeyStore, MemoryRateLimiter, NewKey, Workspace,
+//! };
 //! use keygate::store::cache::CachedKeyStore;
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -49,7 +51,7 @@
 //!     .await
 //!     .unwrap();
 //! assert!(store.get(&created.info.id).await.unwrap().is_some()); // loaded, then cached
-//! store.revoke(&created.info.id).await.unwrap();                  // evicted at once
+//! store.revoke(&Workspace::default(), &created.info.id).await.unwrap(); // evicted at once
 //! let record = store.get(&created.info.id).await.unwrap().unwrap();
 //! assert!(record.revoked_at.is_some());
 //! let layer = ApiKeyLayer::new(store, MemoryRateLimiter::new());
@@ -80,6 +82,7 @@ use super::{
 use crate::id_map::IdHasher;
 use crate::key::{KeyId, KeyPrefix};
 use crate::record::KeyRecord;
+use crate::workspace::Workspace;
 
 /// Default time a looked-up record is served from memory.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
@@ -451,29 +454,39 @@ impl<S: KeyStore + KeyManager> KeyManager for CachedKeyStore<S> {
         Ok(created)
     }
 
-    async fn info(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
-        self.shared.inner.info(id).await
+    async fn info(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        self.shared.inner.info(workspace, id).await
     }
 
-    async fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
-        self.shared.inner.list().await
+    async fn list(&self, workspace: &Workspace) -> Result<Vec<KeyInfo>, StoreError> {
+        self.shared.inner.list(workspace).await
     }
 
-    async fn update(&self, id: &KeyId, update: KeyUpdate) -> Result<KeyInfo, StoreError> {
-        let result = self.shared.inner.update(id, update).await;
+    async fn update(
+        &self,
+        workspace: &Workspace,
+        id: &KeyId,
+        update: KeyUpdate,
+    ) -> Result<KeyInfo, StoreError> {
+        let result = self.shared.inner.update(workspace, id, update).await;
         self.invalidate(id);
         result
     }
 
-    async fn revoke(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
-        let result = self.shared.inner.revoke(id).await;
+    async fn revoke(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        let result = self.shared.inner.revoke(workspace, id).await;
         let revoked_at = result.as_ref().ok().and_then(|info| info.revoked_at);
         self.shared.invalidate_with(id, revoked_at);
         result
     }
 
-    async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError> {
-        let result = self.shared.inner.rotate(id, grace).await;
+    async fn rotate(
+        &self,
+        workspace: &Workspace,
+        id: &KeyId,
+        grace: Duration,
+    ) -> Result<CreatedKey, StoreError> {
+        let result = self.shared.inner.rotate(workspace, id, grace).await;
         self.invalidate(id);
         result
     }
