@@ -1,4 +1,3 @@
-use keygate::Workspace;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -7,6 +6,7 @@ use keygate::policy::RoutePolicy;
 use keygate::store::sqlite::SqliteKeyStore;
 use keygate::{
     ApiKeyLayer, AuthenticatedKey, KeyManager, MemoryRateLimiter, NewKey, Quota, Scope, Scopes,
+    Workspace,
 };
 
 /// A handler: the layer has checked the key, and tells it who is calling.

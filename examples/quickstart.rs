@@ -12,8 +12,10 @@
 //! |---|---|
 //! | `GET /v1/records` | `read:all` |
 //! | `POST /v1/records` | `write:all` |
-//! | `GET /v1/admin/keys` | `admin` (lists the keys: names and scopes, never secrets) |
+//! | `GET /v1/admin/keys` | `admin` (lists the workspace's keys: names and scopes, never secrets) |
 //!
+//! The three keys belong to one workspace, `default`; the handlers read the calling key's
+//! workspace (`key.workspace()`) and show only that workspace's records and keys.
 //! `local-dev` has a small demo quota (a burst of 5, then 1 request per second), so a 429 is
 //! easy to see.
 
@@ -24,15 +26,16 @@ mod product;
 #[path = "shared/records.rs"]
 mod records;
 
-use keygate::Workspace;
 use std::net::SocketAddr;
 
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use keygate::policy::RoutePolicy;
-use keygate::{ApiKeyLayer, KeyManager, MemoryKeyStore, MemoryRateLimiter, Scope};
+use keygate::{
+    ApiKeyLayer, AuthenticatedKey, KeyManager, MemoryKeyStore, MemoryRateLimiter, Scope,
+};
 use serde_json::{Value, json};
 
 pub use demo_keys::DemoKey;
@@ -61,9 +64,13 @@ pub async fn demo() -> Demo {
     Demo { router, keys }
 }
 
-async fn list_keys(State(store): State<MemoryKeyStore>) -> Result<Json<Value>, StatusCode> {
+/// The calling key's workspace's keys: an `admin` key sees its own workspace only.
+async fn list_keys(
+    State(store): State<MemoryKeyStore>,
+    Extension(key): Extension<AuthenticatedKey>,
+) -> Result<Json<Value>, StatusCode> {
     let keys = store
-        .list(&Workspace::default())
+        .list(key.workspace())
         .await
         .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
     let keys: Vec<Value> = keys
@@ -77,7 +84,9 @@ async fn list_keys(State(store): State<MemoryKeyStore>) -> Result<Json<Value>, S
             })
         })
         .collect();
-    Ok(Json(json!({ "keys": keys })))
+    Ok(Json(
+        json!({ "workspace": key.workspace().as_str(), "keys": keys }),
+    ))
 }
 
 #[allow(dead_code)]

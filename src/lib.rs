@@ -12,8 +12,8 @@
 //!                                                               expired)
 //! ```
 //!
-//! On success the request carries an [`AuthenticatedKey`] (id, name, scopes, never the secret)
-//! in its extensions and the response carries rate-limit headers.
+//! On success the request carries an [`AuthenticatedKey`] (id, [`Workspace`], name, scopes,
+//! [`Metadata`], never the secret) in its extensions and the response carries rate-limit headers.
 //!
 //! ## The error table
 //!
@@ -40,7 +40,7 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `keygate::*` | the layer ([`ApiKeyLayer`], [`ApiKeyService`], [`AuthenticatedKey`], [`Rejection`], [`ErrorCode`]), scopes ([`Scope`], [`Scopes`]), quotas ([`Quota`], [`Decision`]), the [`KeyStore`], [`KeyManager`] and [`RateLimiter`] traits with their in-memory implementations and errors, key records ([`KeyRecord`], [`KeyInfo`], [`NewKey`]) |
+//! | `keygate::*` | the layer ([`ApiKeyLayer`], [`ApiKeyService`], [`AuthenticatedKey`], [`Rejection`], [`ErrorCode`]), scopes ([`Scope`], [`Scopes`]), quotas ([`Quota`], [`Decision`]), the [`KeyStore`], [`KeyManager`] and [`RateLimiter`] traits with their in-memory implementations and errors, key records ([`KeyRecord`], [`KeyInfo`], [`NewKey`]) and what they carry ([`Workspace`], [`Metadata`], [`KeyName`]) |
 //! | [`key`] | the key format: [`ApiKey`](key::ApiKey), [`KeyId`](key::KeyId), [`KeyPrefix`](key::KeyPrefix), [`KeyDigest`](key::KeyDigest), `generate`, `parse` |
 //! | [`policy`] | which scope a request needs: [`RoutePolicy`](policy::RoutePolicy), [`ScopePolicy`](policy::ScopePolicy) |
 //! | [`respond`] | how rejections are answered: [`RejectionResponder`](respond::RejectionResponder), [`DefaultRejection`](respond::DefaultRejection) |

@@ -259,4 +259,27 @@ mod tests {
         assert_eq!(meta, Metadata::empty());
         assert_eq!(meta.as_json(), "{}");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_either_refused_or_kept_within_the_bound_and_round_trips(text in ".{0,64}|\\{[ -~]{0,1100}\\}") {
+            if let Ok(meta) = Metadata::from_json(&text) {
+                proptest::prop_assert!(meta.as_json().len() <= MAX_METADATA_BYTES);
+                proptest::prop_assert_eq!(Metadata::from_json(meta.as_json()).unwrap(), meta);
+            }
+        }
+
+        #[test]
+        fn objects_of_string_fields_are_kept_exactly_when_they_fit(
+            fields in proptest::collection::btree_map("[a-z]{1,8}", "[ -~]{0,40}", 0..40)
+        ) {
+            let map: Map<String, Value> = fields.into_iter().map(|(k, v)| (k, Value::from(v))).collect();
+            let size = serde_json::to_string(&map).unwrap().len();
+            let kept = Metadata::from_map(map.clone());
+            proptest::prop_assert_eq!(kept.is_ok(), size <= MAX_METADATA_BYTES);
+            if let Ok(meta) = kept {
+                proptest::prop_assert_eq!(meta.as_map(), &map);
+            }
+        }
+    }
 }

@@ -6,7 +6,7 @@
 //! | `ci-pipeline` | `read:all,write:all` | the layer's default |
 //! | `local-dev` | `read:all` | 5 at once, then 1/s, so a rate-limit answer is easy to see |
 //!
-//! Each example prints them as `key <name> <scopes> <plaintext>` lines, which
+//! All three belong to the `default` workspace. Each example prints them as `key <name> <scopes> <plaintext>` lines, which
 //! `scripts/smoke-quickstart.sh` and `scripts/clients-test.sh` read back.
 
 // Each example uses the part it needs.
@@ -45,7 +45,7 @@ pub fn default_quota() -> Quota {
     Quota::per_second(n(10)).allow_burst(n(20))
 }
 
-/// Creates the three demo keys in a new in-memory store.
+/// Creates the three demo keys, all in the `default` workspace, in a new in-memory store.
 pub async fn create() -> DemoKeys {
     let prefix = KeyPrefix::new("demo").expect("valid prefix");
     let store = MemoryKeyStore::with_prefix(prefix);

@@ -40,6 +40,13 @@ def admin_key():
 
 
 @pytest.fixture(scope="session")
+def other_workspace(admin_key):
+    """The `globex` workspace, which the operator made with the CLI on the server's database:
+    its admin key, and the `default` workspace's admin key to compare with."""
+    return {"admin_key": _required("PANEL_OTHER_ADMIN_KEY"), "default_admin_key": admin_key}
+
+
+@pytest.fixture(scope="session")
 def shots():
     """Saves a screenshot of the page as <dir>/<name>.png."""
     directory = Path(os.environ.get("PANEL_SCREENSHOTS", "target/panel-screenshots"))

@@ -465,3 +465,30 @@ def test_the_panel_fits_a_narrow_screen(driver, panel_url, admin_key, shots):
         driver.find_element(By.CSS_SELECTOR, "#create-dialog [data-close]").click()
     finally:
         driver.set_window_size(1280, 900)
+
+
+# ---- workspaces ------------------------------------------------------------------------------
+
+
+def test_the_heading_names_the_signed_in_keys_workspace(driver, panel_url, admin_key):
+    open_signed_in(driver, panel_url, admin_key)
+    wait(driver, lambda d: text_of(d, "#workspace-name") == "default")
+    assert text_of(driver, "#keys-title") == "Keys in workspace default"
+
+
+def test_another_workspaces_admin_sees_only_its_own_keys(driver, panel_url, other_workspace, http, shots):
+    # The operator made globex's admin key and a globex `ci-pipeline` with the CLI, on the
+    # running server's database: the name is taken in `default` too, and that is fine.
+    driver.find_element(By.ID, "sign-out").click()
+    visible(driver, "#sign-in")
+    field = visible(driver, "#admin-key")
+    field.clear()
+    field.send_keys(other_workspace["admin_key"], Keys.ENTER)
+    visible(driver, "#keys-table")
+    wait(driver, lambda d: text_of(d, "#workspace-name") == "globex")
+    names = [r.get_attribute("data-key-name") for r in driver.find_elements(By.CSS_SELECTOR, "#keys-body tr")]
+    assert sorted(names) == ["admin", "ci-pipeline"]
+    ids = {r.get_attribute("data-key-id") for r in driver.find_elements(By.CSS_SELECTOR, "#keys-body tr")}
+    default_ids = {k["id"] for k in http("GET", "/admin/keys", key=other_workspace["default_admin_key"]).json()["keys"]}
+    assert not ids & default_ids, "a default-workspace key is shown to globex's admin"
+    shots(driver, "10-other-workspace")

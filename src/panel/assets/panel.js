@@ -219,6 +219,9 @@
 
   function renderKeys(list) {
     keys = list;
+    // Every key listed is of the signed-in key's workspace; the signed-in key is among them.
+    const own = list.find((key) => key.id === ownKeyId());
+    $("workspace-name").textContent = own ? own.workspace : "";
     const body = $("keys-body");
     body.replaceChildren();
     show($("keys-empty"), list.length === 0);
