@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::{Ready, ready};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -20,7 +20,8 @@ use crate::workspace::Workspace;
 ///
 /// Lookups take a shared read lock on one of 64 shards and clone an `Arc`; last-used times are
 /// atomics beside the records, so recording a use never takes a write lock. Creating or
-/// renaming a key takes one store-wide lock, so two keys of a workspace never get one name.
+/// renaming or revoking a key takes one store-wide lock around an index of the names in use,
+/// so two unrevoked keys of a workspace never get one name.
 /// Clones share the same keys. Nothing survives a restart: use a persistent store for that.
 pub struct MemoryKeyStore<C = SystemClock> {
     inner: Arc<Inner<C>>,
@@ -28,13 +29,17 @@ pub struct MemoryKeyStore<C = SystemClock> {
 
 struct Inner<C> {
     entries: ShardedIdMap<Entry>,
-    /// Held while a key is added or renamed: the name check and the write are one step.
-    naming: Mutex<()>,
+    /// The names of the unrevoked keys, by workspace. Held while a key is added, renamed or
+    /// revoked: the name check, the write and the index change are one step.
+    naming: Mutex<Names>,
     prefix: KeyPrefix,
     clock: C,
     /// Cloned and dropped on a miss, so that an unknown id costs what a known one does.
     dummy: Arc<KeyRecord>,
 }
+
+/// Which unrevoked key has each name in each workspace.
+type Names = std::collections::HashMap<(Workspace, KeyName), KeyId>;
 
 struct Entry {
     record: Arc<KeyRecord>,
@@ -74,7 +79,7 @@ impl<C: Clock> MemoryKeyStore<C> {
         Self {
             inner: Arc::new(Inner {
                 entries: ShardedIdMap::new(),
-                naming: Mutex::new(()),
+                naming: Mutex::default(),
                 prefix,
                 dummy: Arc::new(KeyRecord::timing_dummy()),
                 clock,
@@ -100,12 +105,12 @@ impl<C: Clock> MemoryKeyStore<C> {
     /// Adds a record made elsewhere (an import, a fixture). Refuses an id already present, and
     /// an unrevoked record whose name an unrevoked key of its workspace has.
     pub fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
-        let _naming = self.naming();
-        self.insert_named(record)
+        self.insert_named(&mut self.naming(), record)
     }
 
-    fn naming(&self) -> std::sync::MutexGuard<'_, ()> {
-        // The lock guards no data: a panic elsewhere leaves nothing half-done here.
+    fn naming(&self) -> MutexGuard<'_, Names> {
+        // The index is changed only after the record's write succeeded, in one step that
+        // cannot panic halfway: a poisoned lock still guards a consistent index.
         self.inner
             .naming
             .lock()
@@ -113,9 +118,11 @@ impl<C: Clock> MemoryKeyStore<C> {
     }
 
     /// [`insert`](Self::insert), with the naming lock held by the caller.
-    fn insert_named(&self, record: KeyRecord) -> Result<(), StoreError> {
-        if record.revoked_at.is_none() {
-            self.check_name_free(&record.workspace, &record.name, None)?;
+    fn insert_named(&self, names: &mut Names, record: KeyRecord) -> Result<(), StoreError> {
+        let name = (record.workspace.clone(), record.name.clone());
+        let unrevoked = record.revoked_at.is_none();
+        if unrevoked && names.contains_key(&name) {
+            return Err(manage::name_taken(&name.0, &name.1));
         }
         let id = record.id;
         let mut shard = self.inner.entries.write(&id);
@@ -129,33 +136,10 @@ impl<C: Clock> MemoryKeyStore<C> {
                 last_used_ms: AtomicU64::new(0),
             },
         );
-        Ok(())
-    }
-
-    /// Refuses `name` if an unrevoked key of `workspace` other than `except` has it. The caller
-    /// holds the naming lock.
-    fn check_name_free(
-        &self,
-        workspace: &Workspace,
-        name: &KeyName,
-        except: Option<&KeyId>,
-    ) -> Result<(), StoreError> {
-        let mut taken = false;
-        self.inner.entries.for_each_shard(|shard| {
-            taken = taken
-                || shard.values().any(|entry| {
-                    let r = &entry.record;
-                    r.revoked_at.is_none()
-                        && r.name == *name
-                        && r.workspace == *workspace
-                        && Some(&r.id) != except
-                });
-        });
-        if taken {
-            Err(manage::name_taken(workspace, name))
-        } else {
-            Ok(())
+        if unrevoked {
+            names.insert(name, id);
         }
+        Ok(())
     }
 
     /// The listing of key `id` if it belongs to `workspace`; otherwise not found, as an
@@ -246,11 +230,11 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
     async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
         let now = self.inner.clock.now();
         new.validate(now)?;
-        let _naming = self.naming();
+        let mut names = self.naming();
         loop {
             let (plaintext, record) = new.issue(&self.inner.prefix, now)?;
             let info = KeyInfo::from(&record);
-            match self.insert_named(record) {
+            match self.insert_named(&mut names, record) {
                 Ok(()) => return Ok(CreatedKey { plaintext, info }),
                 // A 71-bit id collision: draw again.
                 Err(StoreError::Conflict(_)) => continue,
@@ -289,16 +273,30 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
         let Some(name) = &update.name else {
             return self.modify(workspace, id, |record| update.apply(record, now));
         };
-        let _naming = self.naming();
+        let mut names = self.naming();
         // An unknown key is not found before its new name is looked at.
-        self.info_in(workspace, id)?;
-        self.check_name_free(workspace, name, Some(id))?;
-        self.modify(workspace, id, |record| update.apply(record, now))
+        let old = self.info_in(workspace, id)?.name;
+        let new = (workspace.clone(), name.clone());
+        if names.get(&new).is_some_and(|holder| holder != id) {
+            return Err(manage::name_taken(workspace, name));
+        }
+        let info = self.modify(workspace, id, |record| update.apply(record, now))?;
+        if names.get(&(workspace.clone(), old.clone())) == Some(id) {
+            names.remove(&(workspace.clone(), old));
+        }
+        names.insert(new, *id);
+        Ok(info)
     }
 
     async fn revoke(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
         let now = self.inner.clock.now();
-        self.modify(workspace, id, |record| Ok(manage::revoked(record, now)))
+        let mut names = self.naming();
+        let info = self.modify(workspace, id, |record| Ok(manage::revoked(record, now)))?;
+        let name = (workspace.clone(), info.name.clone());
+        if names.get(&name) == Some(id) {
+            names.remove(&name);
+        }
+        Ok(info)
     }
 
     async fn rotate(
@@ -427,5 +425,93 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(info.expires_at, Some(within));
+    }
+
+    fn ws(id: &str) -> Workspace {
+        id.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_renamed_key_frees_its_old_name_and_takes_the_new_one() {
+        let (store, _) = store();
+        let id = store
+            .create(new_key("old", "read:all"))
+            .await
+            .unwrap()
+            .info
+            .id;
+        let default = Workspace::default();
+        store
+            .update(&default, &id, KeyUpdate::new().name("new".parse().unwrap()))
+            .await
+            .unwrap();
+        store.create(new_key("old", "read:all")).await.unwrap();
+        let refused = store.create(new_key("new", "read:all")).await;
+        assert!(
+            matches!(refused, Err(StoreError::NameTaken { .. })),
+            "{refused:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_revoked_key_frees_its_name_in_its_workspace_only() {
+        let (store, _) = store();
+        let acme = ws("acme");
+        let id = store
+            .create(new_key("ci", "read:all").workspace(acme.clone()))
+            .await
+            .unwrap()
+            .info
+            .id;
+        store.create(new_key("ci", "read:all")).await.unwrap();
+        store.revoke(&acme, &id).await.unwrap();
+        store
+            .create(new_key("ci", "read:all").workspace(acme))
+            .await
+            .unwrap();
+        let refused = store.create(new_key("ci", "read:all")).await;
+        assert!(
+            matches!(refused, Err(StoreError::NameTaken { .. })),
+            "{refused:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_imported_revoked_record_does_not_hold_its_name() {
+        let (store, clock) = store();
+        let (_, record) = new_key("ci", "read:all")
+            .issue(&KeyPrefix::default(), clock.now())
+            .unwrap();
+        store
+            .insert(record.with_revoked_at(Some(clock.now())))
+            .unwrap();
+        store.create(new_key("ci", "read:all")).await.unwrap();
+    }
+
+    #[test]
+    fn one_name_raced_from_many_threads_is_given_once() {
+        let (store, _) = store();
+        let made: usize = std::thread::scope(|scope| {
+            let tries: Vec<_> = (0..16)
+                .map(|_| {
+                    let store = store.clone();
+                    scope.spawn(move || {
+                        let created = futures_ready(store.create(new_key("ci", "read:all")));
+                        usize::from(created.is_ok())
+                    })
+                })
+                .collect();
+            tries.into_iter().map(|t| t.join().unwrap()).sum()
+        });
+        assert_eq!(made, 1);
+        assert_eq!(store.len(), 1);
+    }
+
+    /// Runs a future of the memory store, which never waits, to completion.
+    fn futures_ready<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
     }
 }
