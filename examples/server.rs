@@ -6,8 +6,14 @@
 //! ```
 //!
 //! On its first start with an empty database it creates one key, `admin` with the `admin`
-//! scope, and prints it once. With that key, create the others through the admin API (or with
-//! the `keygate` CLI on the same file, even while the server runs):
+//! scope in the `default` workspace, and prints it once. With that key, create the others
+//! through the admin API (or with the `keygate` CLI on the same file, even while the server
+//! runs).
+//!
+//! Each workspace is managed by its own admin keys: give another workspace its first admin
+//! with the CLI on the same file (`keygate --db keygate.db create --workspace acme --name admin
+//! --scope admin`), and that key lists, creates, edits, rotates and revokes `acme`'s keys
+//! through `/admin/keys`, and never sees the other workspaces' keys.
 //!
 //! | route | needs |
 //! |---|---|
@@ -42,7 +48,8 @@ pub struct Server {
     pub first_admin_key: Option<String>,
 }
 
-/// Builds the server over `store`, creating the first admin key if the store has no key.
+/// Builds the server over `store`, creating the first admin key of the `default` workspace if
+/// that workspace has no key.
 pub async fn server(store: SqliteKeyStore) -> Result<Server, StoreError> {
     let first_admin_key = if store.list(&Workspace::default()).await?.is_empty() {
         let name = "admin".parse().expect("valid name");

@@ -14,7 +14,9 @@
 //!     .await
 //!     .unwrap();
 //! let json = serde_json::to_value(KeyView::from(&created.info)).unwrap();
+//! assert_eq!(json["workspace"], "default");
 //! assert_eq!(json["name"], "ci-pipeline");
+//! assert_eq!(json["metadata"], serde_json::json!({}));
 //! assert_eq!(json["scopes"], serde_json::json!(["read:all", "write:all"]));
 //! assert_eq!(json["status"], "active");
 //! # });
@@ -42,8 +44,12 @@ pub const SHOWN_ONCE: &str =
 pub struct KeyView {
     /// Public id.
     pub id: String,
+    /// The workspace the key belongs to.
+    pub workspace: String,
     /// Descriptive name.
     pub name: String,
+    /// The application's own data about the key: a JSON object (`{}` when none was set).
+    pub metadata: serde_json::Map<String, serde_json::Value>,
     /// Granted scopes, canonical order.
     pub scopes: Vec<String>,
     /// `active`, `revoked` or `expired`, now.
@@ -147,7 +153,9 @@ impl From<&KeyInfo> for KeyView {
     fn from(info: &KeyInfo) -> Self {
         let KeyInfo {
             id,
+            workspace,
             name,
+            metadata,
             scopes,
             quota,
             created_at,
@@ -158,7 +166,9 @@ impl From<&KeyInfo> for KeyView {
         } = info;
         Self {
             id: id.as_str().to_owned(),
+            workspace: workspace.as_str().to_owned(),
             name: name.as_str().to_owned(),
+            metadata: metadata.as_map().clone(),
             scopes: scopes.iter().map(ToString::to_string).collect(),
             status: status(info).to_owned(),
             quota: quota.map(QuotaView::from),

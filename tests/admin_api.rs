@@ -441,7 +441,7 @@ async fn admin_routes_without_the_layer_answer_500_naming_the_missing_layer() {
 async fn old_secret_is_accepted_during_the_rotation_grace_and_refused_after() {
     let app = app().await;
     let (old, id) = app.create_ci().await;
-    let rotated = app.rotate(&Workspace::default(), &id, "1h").await;
+    let rotated = app.rotate(&id, "1h").await;
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.json);
     let new = rotated.json["key"].as_str().unwrap().to_owned();
     assert_eq!(rotated.json["id"], id.as_str());
@@ -460,7 +460,7 @@ async fn old_secret_is_accepted_during_the_rotation_grace_and_refused_after() {
 async fn rotation_with_zero_grace_refuses_the_old_secret_at_once() {
     let app = app().await;
     let (old, id) = app.create_ci().await;
-    let rotated = app.rotate(&Workspace::default(), &id, "0s").await;
+    let rotated = app.rotate(&id, "0s").await;
     assert_eq!(rotated.status, StatusCode::OK);
     let refused = app.send("GET", "/v1/records", &old, None).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use common::{Svc, echo, get, send, with_key};
 use http::StatusCode;
 use keygate::key::KeyId;
@@ -20,8 +19,8 @@ use keygate::key::{self, KeyPrefix};
 use keygate::store::cache::CachedKeyStore;
 use keygate::store::{BoxLookup, Invalidation, invalidation_channel};
 use keygate::{
-    ApiKeyLayer, CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, MemoryKeyStore,
-    MemoryRateLimiter, NewKey, StoreError,
+    ApiKeyLayer, KeyManager, KeyStore, KeyUpdate, MemoryKeyStore, MemoryRateLimiter, NewKey,
+    StoreError,
 };
 use tower::service_fn;
 use tower::util::BoxCloneService;
@@ -73,27 +72,7 @@ impl KeyStore for Counted {
     }
 }
 
-#[async_trait]
-impl KeyManager for Counted {
-    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
-        self.inner.create(new).await
-    }
-    async fn info(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
-        self.inner.info(id).await
-    }
-    async fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
-        self.inner.list(&Workspace::default()).await
-    }
-    async fn update(&self, id: &KeyId, update: KeyUpdate) -> Result<KeyInfo, StoreError> {
-        self.inner.update(id, update).await
-    }
-    async fn revoke(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
-        self.inner.revoke(id).await
-    }
-    async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError> {
-        self.inner.rotate(id, grace).await
-    }
-}
+key_manager_via!(Counted, inner);
 
 fn cache(store: &Counted) -> CachedKeyStore<Counted> {
     CachedKeyStore::builder(store.clone())
@@ -112,10 +91,12 @@ fn service(store: CachedKeyStore<Counted>) -> Svc {
     )
 }
 
+/// Creates a key with a name of its own (names are unique among a workspace's keys).
 async fn key(store: &impl KeyManager, scopes: &str) -> (KeyId, String) {
+    let unique = KeyId::random().unwrap().as_str().to_ascii_lowercase();
     let created = store
         .create(NewKey::new(
-            "ci-pipeline".parse().unwrap(),
+            format!("ci-pipeline-{unique}").parse().unwrap(),
             scopes.parse().unwrap(),
         ))
         .await
@@ -496,7 +477,7 @@ mod over_postgres {
     use keygate::key::KeyId;
     use keygate::store::Invalidation;
     use keygate::store::cache::CachedKeyStore;
-    use keygate::{KeyManager, KeyStore, NewKey};
+    use keygate::{KeyManager, KeyStore, NewKey, Workspace};
 
     use crate::common::{get, send, with_key};
     use crate::postgres_common::{self, RestartPostgres, services};

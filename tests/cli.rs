@@ -57,6 +57,7 @@ impl Db {
             .args(args)
             .env_remove("KEYGATE_DB")
             .env_remove("KEYGATE_PREFIX")
+            .env_remove("KEYGATE_WORKSPACE")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -436,4 +437,258 @@ fn a_stored_key_with_an_out_of_range_expiry_still_lists_and_shows() {
             run.stdout
         );
     }
+}
+
+impl Db {
+    /// Runs `keygate` with `args` and `--json`, expecting success: its JSON.
+    fn json_ok(&self, args: &[&str]) -> Value {
+        let run = self.keygate(&[args, &["--json"]].concat());
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        run.json()
+    }
+
+    /// Creates `name` with `read:all` in `workspace`: its JSON.
+    fn create_in(&self, workspace: &str, name: &str) -> Value {
+        self.json_ok(&[
+            "create",
+            "--workspace",
+            workspace,
+            "--name",
+            name,
+            "--scope",
+            "read:all",
+        ])
+    }
+
+    /// Every key of `workspace`, as the store lists it.
+    async fn keys_in(&self, workspace: &str) -> Vec<keygate::KeyInfo> {
+        let workspace: Workspace = workspace.parse().unwrap();
+        self.store().await.list(&workspace).await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn create_puts_the_key_in_the_workspace_with_its_metadata() {
+    let db = Db::new();
+    let created = db.json_ok(&[
+        "create",
+        "--workspace",
+        "acme",
+        "--name",
+        "ci-pipeline",
+        "--scope",
+        "read:all",
+        "--meta",
+        r#"{"tier": "pro"}"#,
+    ]);
+    assert_eq!(created["workspace"], "acme");
+    assert_eq!(created["metadata"], serde_json::json!({"tier": "pro"}));
+    let record = db.record(created["id"].as_str().unwrap()).await;
+    assert_eq!(record.workspace.as_str(), "acme");
+    assert_eq!(record.metadata.as_json(), r#"{"tier":"pro"}"#);
+}
+
+#[test]
+fn without_workspace_a_key_goes_to_default_with_empty_metadata() {
+    let db = Db::new();
+    db.create("ci-pipeline", &["read:all"]);
+    let listed = db.json_ok(&["list"]);
+    assert_eq!(listed["keys"][0]["workspace"], "default");
+    assert_eq!(listed["keys"][0]["metadata"], serde_json::json!({}));
+}
+
+#[test]
+fn list_shows_only_the_workspace_asked_for() {
+    let db = Db::new();
+    db.create("ci-pipeline", &["read:all"]);
+    for name in ["ci-pipeline", "billing-bot"] {
+        db.create_in("acme", name);
+    }
+    let names = |listed: Value| -> Vec<(String, String)> {
+        listed["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                (
+                    k["workspace"].as_str().unwrap().to_owned(),
+                    k["name"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let pair = |ws: &str, name: &str| (ws.to_owned(), name.to_owned());
+    assert_eq!(
+        names(db.json_ok(&["list", "--workspace", "acme"])),
+        [pair("acme", "ci-pipeline"), pair("acme", "billing-bot")]
+    );
+    assert_eq!(
+        names(db.json_ok(&["list"])),
+        [pair("default", "ci-pipeline")]
+    );
+    assert_eq!(
+        names(db.json_ok(&["list", "--workspace", "globex"])),
+        Vec::<(String, String)>::new()
+    );
+}
+
+#[tokio::test]
+async fn commands_on_a_key_of_another_workspace_exit_1_and_change_nothing() {
+    let db = Db::new();
+    let created = db.create_in("acme", "ci-pipeline");
+    let id = created["id"].as_str().unwrap();
+    let before = db.keys_in("acme").await;
+    for args in [
+        &["show", id][..],
+        &["revoke", id],
+        &["rotate", id, "--grace", "0s"],
+        &["scopes", id, "--add", "admin"],
+        &["update", id, "--name", "moved", "--meta", "{}"],
+        &["show", id, "--workspace", "globex"],
+        &["revoke", id, "--workspace", "globex"],
+    ] {
+        let run = db.keygate(args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("no key with id"), "{}", run.stderr);
+    }
+    assert_eq!(db.keys_in("acme").await, before);
+    let shown = db.json_ok(&["show", id, "--workspace", "acme"]);
+    assert_eq!(shown["status"], "active");
+}
+
+#[tokio::test]
+async fn a_taken_name_exits_1_with_a_clear_message_and_creates_nothing() {
+    let db = Db::new();
+    db.create_in("acme", "ci-pipeline");
+    let run = db.keygate(&[
+        "create",
+        "--workspace",
+        "acme",
+        "--name",
+        "ci-pipeline",
+        "--scope",
+        "admin",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("already has a key named ci-pipeline"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(db.keys_in("acme").await.len(), 1);
+    // The same name in another workspace is fine.
+    db.create("ci-pipeline", &["read:all"]);
+}
+
+#[test]
+fn a_rename_to_a_taken_name_exits_1() {
+    let db = Db::new();
+    db.create("ci-pipeline", &["read:all"]);
+    let (_, id) = db.create("local-dev", &["read:all"]);
+    let run = db.keygate(&["update", &id, "--name", "ci-pipeline"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(db.json_ok(&["show", &id])["name"], "local-dev");
+}
+
+#[tokio::test]
+async fn an_invalid_workspace_exits_2_naming_the_rules_and_creates_nothing() {
+    let db = Db::new();
+    db.create("ci-pipeline", &["read:all"]);
+    for workspace in ["Acme", "acme corp", "", &"a".repeat(65)] {
+        let run = db.keygate(&[
+            "create",
+            "--workspace",
+            workspace,
+            "--name",
+            "local-dev",
+            "--scope",
+            "read:all",
+        ]);
+        assert_eq!(run.code, 2, "{workspace:?}: {}", run.stderr);
+        assert!(run.stderr.contains("1 to 64 lowercase"), "{}", run.stderr);
+        let run = db.keygate(&["list", "--workspace", workspace]);
+        assert_eq!(run.code, 2, "{workspace:?}: {}", run.stderr);
+    }
+    assert_eq!(db.keys_in("default").await.len(), 1);
+}
+
+#[tokio::test]
+async fn invalid_meta_exits_2_and_stores_nothing() {
+    let db = Db::new();
+    let (_, id) = db.create("ci-pipeline", &["read:all"]);
+    let too_large = format!(r#"{{"a": "{}"}}"#, "x".repeat(1024));
+    for meta in ["[1, 2]", "{tier", "\"pro\"", "null", too_large.as_str()] {
+        let run = db.keygate(&[
+            "create",
+            "--name",
+            "local-dev",
+            "--scope",
+            "read:all",
+            "--meta",
+            meta,
+        ]);
+        assert_eq!(run.code, 2, "{meta}: {}", run.stderr);
+        assert!(run.stderr.contains("metadata"), "{}", run.stderr);
+        let run = db.keygate(&["update", &id, "--meta", meta]);
+        assert_eq!(run.code, 2, "{meta}: {}", run.stderr);
+    }
+    let keys = db.keys_in("default").await;
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].metadata.is_empty());
+}
+
+#[test]
+fn update_renames_and_replaces_the_metadata() {
+    let db = Db::new();
+    let created = db.json_ok(&[
+        "create",
+        "--name",
+        "ci-pipeline",
+        "--scope",
+        "read:all",
+        "--meta",
+        r#"{"tier": "pro", "customer": 4711}"#,
+    ]);
+    let id = created["id"].as_str().unwrap();
+    let updated = db.json_ok(&[
+        "update",
+        id,
+        "--name",
+        "ci-nightly",
+        "--meta",
+        r#"{"tier": "enterprise"}"#,
+        "--add",
+        "write:all",
+    ]);
+    assert_eq!(updated["name"], "ci-nightly");
+    assert_eq!(
+        updated["metadata"],
+        serde_json::json!({"tier": "enterprise"})
+    );
+    assert_eq!(
+        updated["scopes"],
+        serde_json::json!(["read:all", "write:all"])
+    );
+    let shown = db.keygate(&["show", id]);
+    assert!(
+        shown.stdout.contains("workspace:   default"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown
+            .stdout
+            .contains(r#"metadata:    {"tier":"enterprise"}"#),
+        "{}",
+        shown.stdout
+    );
+}
+
+#[test]
+fn update_without_a_change_exits_2() {
+    let db = Db::new();
+    let (_, id) = db.create("ci-pipeline", &["read:all"]);
+    let run = db.keygate(&["update", &id]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("nothing to change"), "{}", run.stderr);
 }

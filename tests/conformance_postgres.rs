@@ -59,7 +59,14 @@ async fn many_uses_are_written_in_one_flush_and_shown_by_info() {
         }
     }
     for id in &ids {
-        assert_eq!(store.info(id).await.unwrap().last_used_at, None);
+        assert_eq!(
+            store
+                .info(&Workspace::default(), id)
+                .await
+                .unwrap()
+                .last_used_at,
+            None
+        );
     }
     assert_eq!(
         store.flush().await.unwrap(),
@@ -67,7 +74,14 @@ async fn many_uses_are_written_in_one_flush_and_shown_by_info() {
         "one row per key, in one batch"
     );
     for id in &ids {
-        assert!(store.info(id).await.unwrap().last_used_at.is_some());
+        assert!(
+            store
+                .info(&Workspace::default(), id)
+                .await
+                .unwrap()
+                .last_used_at
+                .is_some()
+        );
     }
     assert_eq!(store.flush().await.unwrap(), 0, "nothing left to write");
 }

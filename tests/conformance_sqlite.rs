@@ -4,16 +4,12 @@
 
 mod conformance;
 
-use keygate::Workspace;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use keygate::key::KeyId;
 use keygate::store::sqlite::{SqliteFuture, SqliteKeyStore};
-use keygate::{
-    CreatedKey, KeyInfo, KeyManager, KeyRecord, KeyStore, KeyUpdate, NewKey, StoreError,
-};
+use keygate::{KeyRecord, KeyStore};
 
 /// A store on a file in a temporary directory that lives as long as the store.
 struct TempStore {
@@ -41,26 +37,6 @@ impl KeyStore for TempStore {
     }
 }
 
-#[async_trait]
-impl KeyManager for TempStore {
-    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
-        self.store.create(new).await
-    }
-    async fn info(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
-        self.store.info(id).await
-    }
-    async fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
-        self.store.list(&Workspace::default()).await
-    }
-    async fn update(&self, id: &KeyId, update: KeyUpdate) -> Result<KeyInfo, StoreError> {
-        self.store.update(id, update).await
-    }
-    async fn revoke(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
-        self.store.revoke(id).await
-    }
-    async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError> {
-        self.store.rotate(id, grace).await
-    }
-}
+key_manager_via!(TempStore, store);
 
 store_conformance!(store());

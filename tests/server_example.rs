@@ -91,3 +91,159 @@ async fn key_created_through_the_admin_api_reads_records_but_cannot_write_them()
     let (status, _) = call(&app.router, "GET", "/admin/keys", key, "").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[cfg(feature = "cli")]
+mod wire;
+
+#[cfg(feature = "cli")]
+mod operator {
+    //! The operator's path to a second workspace: the server runs on a SQLite file, the
+    //! `keygate` CLI creates an admin key for `acme` on the same file, and that admin manages
+    //! `acme`'s keys, and only those, through the running server.
+
+    use std::path::Path;
+    use std::process::Command;
+
+    use bytes::Bytes;
+    use http::Request;
+    use http_body_util::Full;
+    use keygate::store::sqlite::SqliteKeyStore;
+    use serde_json::{Value, json};
+
+    use crate::wire;
+
+    /// `keygate --db PATH ARGS… --json`, expecting success: its JSON.
+    fn keygate(db: &Path, args: &[&str]) -> Value {
+        let output = Command::new(env!("CARGO_BIN_EXE_keygate"))
+            .arg("--db")
+            .arg(db)
+            .args(args)
+            .arg("--json")
+            .env_remove("KEYGATE_DB")
+            .env_remove("KEYGATE_PREFIX")
+            .env_remove("KEYGATE_WORKSPACE")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    /// `method path` on the running server with `key` and a JSON `body`: status and JSON.
+    async fn call(
+        addr: std::net::SocketAddr,
+        method: &str,
+        path: &str,
+        key: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        let body = if body.is_null() {
+            Bytes::new()
+        } else {
+            Bytes::from(body.to_string())
+        };
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "localhost")
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .body(Full::new(body))
+            .unwrap();
+        let response = wire::send(addr, request).await;
+        let json = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+        (response.status().as_u16(), json)
+    }
+
+    fn names(listed: &Value) -> Vec<(String, String)> {
+        listed["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                (
+                    k["workspace"].as_str().unwrap().to_owned(),
+                    k["name"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    fn pair(workspace: &str, name: &str) -> (String, String) {
+        (workspace.to_owned(), name.to_owned())
+    }
+
+    #[tokio::test]
+    async fn a_workspace_admin_made_with_the_cli_manages_only_its_own_keys_through_the_server()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("keys.db");
+        let app = super::server::server(SqliteKeyStore::open(&db).await.unwrap())
+            .await
+            .unwrap();
+        let root = app.first_admin_key.clone().expect("the first admin key");
+        let addr = wire::serve_axum(app.router).await;
+
+        // While the server runs: the operator gives acme an admin key, on the same file.
+        let acme = keygate(
+            &db,
+            &[
+                "create",
+                "--workspace",
+                "acme",
+                "--name",
+                "admin",
+                "--scope",
+                "admin",
+            ],
+        );
+        assert_eq!(acme["workspace"], "acme");
+        let acme_admin = acme["key"].as_str().unwrap().to_owned();
+        let acme_admin_id = acme["id"].as_str().unwrap().to_owned();
+
+        // Each admin creates a key named ci-pipeline: one per workspace, no clash.
+        let ci = json!({"name": "ci-pipeline", "scopes": ["read:all"]});
+        let (status, root_ci) = call(addr, "POST", "/admin/keys", &root, ci.clone()).await;
+        assert_eq!(status, 201, "{root_ci}");
+        let (status, acme_ci) = call(addr, "POST", "/admin/keys", &acme_admin, ci).await;
+        assert_eq!(status, 201, "{acme_ci}");
+        assert_eq!(acme_ci["workspace"], "acme");
+
+        let (status, listed) = call(addr, "GET", "/admin/keys", &acme_admin, Value::Null).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            names(&listed),
+            [pair("acme", "admin"), pair("acme", "ci-pipeline")]
+        );
+        let (_, listed) = call(addr, "GET", "/admin/keys", &root, Value::Null).await;
+        assert_eq!(
+            names(&listed),
+            [pair("default", "admin"), pair("default", "ci-pipeline")]
+        );
+
+        // Nothing of the default workspace is within acme's reach, and the reverse.
+        let root_ci_id = root_ci["id"].as_str().unwrap();
+        for (method, path) in [
+            ("GET", format!("/admin/keys/{root_ci_id}")),
+            ("POST", format!("/admin/keys/{root_ci_id}/revoke")),
+        ] {
+            let (status, problem) = call(addr, method, &path, &acme_admin, Value::Null).await;
+            assert_eq!(status, 404, "{problem}");
+            assert_eq!(problem["code"], "key_not_found");
+        }
+        let revoke_acme = format!("/admin/keys/{acme_admin_id}/revoke");
+        let (status, _) = call(addr, "POST", &revoke_acme, &root, Value::Null).await;
+        assert_eq!(status, 404);
+
+        // Both admins still work, and the CLI sees acme's keys as the server made them.
+        let shown = keygate(&db, &["show", root_ci_id]);
+        assert_eq!(shown["status"], "active");
+        let (status, _) = call(addr, "GET", "/admin/keys", &acme_admin, Value::Null).await;
+        assert_eq!(status, 200);
+        let acme_listed = keygate(&db, &["list", "--workspace", "acme"]);
+        assert_eq!(
+            names(&acme_listed),
+            [pair("acme", "admin"), pair("acme", "ci-pipeline")]
+        );
+    }
+}

@@ -46,6 +46,7 @@ impl FieldError {
 /// | [`TooLarge`](Self::TooLarge) | 413 | `request_too_large` |
 /// | [`Invalid`](Self::Invalid) | 422 | `invalid_request` (with `errors`: one per field; unknown, missing and mistyped members included) |
 /// | [`NotFound`](Self::NotFound) | 404 | `key_not_found` |
+/// | [`NameTaken`](Self::NameTaken) | 409 | `name_taken` (an unrevoked key of the caller's workspace has the name) |
 /// | [`Conflict`](Self::Conflict) | 409 | `key_conflict` |
 /// | [`Unavailable`](Self::Unavailable) | 503 | `store_unavailable` (`Retry-After: 1`) |
 ///
@@ -74,8 +75,11 @@ pub enum AdminError {
     TooLarge,
     /// Well-formed, but some values are refused.
     Invalid(Vec<FieldError>),
-    /// No key has this id.
+    /// No key of the caller's workspace has this id (a key of another workspace is not found
+    /// either, with the very same answer).
     NotFound(KeyId),
+    /// An unrevoked key of the caller's workspace already has this name.
+    NameTaken(KeyName),
     /// The change conflicts with the key's state (e.g. rotating a revoked key).
     Conflict(String),
     /// The key store could not answer.
@@ -97,7 +101,7 @@ impl AdminError {
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::NameTaken(_) | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -110,6 +114,7 @@ impl AdminError {
             Self::TooLarge => "request_too_large",
             Self::Invalid(_) => "invalid_request",
             Self::NotFound(_) => "key_not_found",
+            Self::NameTaken(_) => "name_taken",
             Self::Conflict(_) => "key_conflict",
             Self::Unavailable => "store_unavailable",
         }
@@ -132,6 +137,10 @@ impl AdminError {
                 .collect::<Vec<_>>()
                 .join("; "),
             Self::NotFound(id) => format!("No key has the id {id}"),
+            Self::NameTaken(name) => format!(
+                "A key named {name} already exists in this workspace: choose another name, \
+                 or revoke that key first"
+            ),
             Self::Unavailable => {
                 "The key store could not be reached; nothing was changed".to_owned()
             }
@@ -160,6 +169,8 @@ impl From<StoreError> for AdminError {
                 message,
             }]),
             StoreError::Conflict(message) => Self::Conflict(message),
+            // The workspace is the caller's own: the detail names only the name.
+            StoreError::NameTaken { name, .. } => Self::NameTaken(name),
             other => {
                 tracing::error!(error = %other, "keygate admin: the key store failed");
                 Self::Unavailable

@@ -86,10 +86,10 @@ fn shown_once(status: StatusCode, created: &CreatedKey) -> Response {
 
 /// `GET /keys`
 pub(super) async fn list(
-    _caller: AdminCaller,
+    AdminCaller(caller): AdminCaller,
     State(manager): Manager,
 ) -> Result<Json<KeyList>, AdminError> {
-    let keys = manager.list().await?;
+    let keys = manager.list(caller.workspace()).await?;
     Ok(Json(KeyList {
         keys: keys.iter().map(KeyView::from).collect(),
     }))
@@ -102,20 +102,20 @@ pub(super) async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AdminError> {
     let request: CreateKeyRequest = json_body(body, false)?;
-    let new = request.validate(SystemTime::now())?;
+    let new = request.validate(caller.workspace(), SystemTime::now())?;
     let created = manager.create(new).await?;
-    tracing::info!(by = %caller.name(), key = %created.info.id, name = %created.info.name,
-        scopes = %created.info.scopes, "keygate admin: key created");
+    tracing::info!(workspace = %caller.workspace(), by = %caller.name(), key = %created.info.id,
+        name = %created.info.name, scopes = %created.info.scopes, "keygate admin: key created");
     Ok(shown_once(StatusCode::CREATED, &created))
 }
 
 /// `GET /keys/{id}`
 pub(super) async fn show(
-    _caller: AdminCaller,
+    AdminCaller(caller): AdminCaller,
     State(manager): Manager,
     Path(id): Path<String>,
 ) -> Result<Json<KeyView>, AdminError> {
-    let info = manager.info(&key_id(&id)?).await?;
+    let info = manager.info(caller.workspace(), &key_id(&id)?).await?;
     Ok(Json(KeyView::from(&info)))
 }
 
@@ -131,12 +131,15 @@ pub(super) async fn update(
     let update = request.validate()?;
     // The store applies the scope edits to the key's current scopes in one step; the only
     // change it can refuse as invalid here is one that would leave no scope.
-    let info = manager.update(&id, update).await.map_err(|e| match e {
-        StoreError::Invalid(message) => AdminError::invalid("scopes", message),
-        other => AdminError::from(other),
-    })?;
-    tracing::info!(by = %caller.name(), key = %id, name = %info.name, scopes = %info.scopes,
-        "keygate admin: key updated");
+    let info = manager
+        .update(caller.workspace(), &id, update)
+        .await
+        .map_err(|e| match e {
+            StoreError::Invalid(message) => AdminError::invalid("scopes", message),
+            other => AdminError::from(other),
+        })?;
+    tracing::info!(workspace = %caller.workspace(), by = %caller.name(), key = %id,
+        name = %info.name, scopes = %info.scopes, "keygate admin: key updated");
     Ok(Json(KeyView::from(&info)))
 }
 
@@ -147,8 +150,9 @@ pub(super) async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Json<KeyView>, AdminError> {
     let id = key_id(&id)?;
-    let info = manager.revoke(&id).await?;
-    tracing::info!(by = %caller.name(), key = %id, name = %info.name, "keygate admin: key revoked");
+    let info = manager.revoke(caller.workspace(), &id).await?;
+    tracing::info!(workspace = %caller.workspace(), by = %caller.name(), key = %id,
+        name = %info.name, "keygate admin: key revoked");
     Ok(Json(KeyView::from(&info)))
 }
 
@@ -162,8 +166,8 @@ pub(super) async fn rotate(
     let id = key_id(&id)?;
     let request: RotateKeyRequest = json_body(body, true)?;
     let grace = request.grace()?;
-    let rotated = manager.rotate(&id, grace).await?;
-    tracing::info!(by = %caller.name(), key = %id, grace_secs = grace.as_secs(),
-        "keygate admin: key rotated");
+    let rotated = manager.rotate(caller.workspace(), &id, grace).await?;
+    tracing::info!(workspace = %caller.workspace(), by = %caller.name(), key = %id,
+        grace_secs = grace.as_secs(), "keygate admin: key rotated");
     Ok(shown_once(StatusCode::OK, &rotated))
 }

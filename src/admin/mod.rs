@@ -2,7 +2,9 @@
 //! keys over any [`KeyManager`](crate::KeyManager).
 //!
 //! Mount [`router`] under a path of your choice, behind [`ApiKeyLayer`](crate::ApiKeyLayer):
-//! every route requires the `admin` scope. Secrets and digests are never shown, except the
+//! every route requires the `admin` scope, and acts within the calling key's
+//! [`Workspace`](crate::Workspace) only (another workspace's keys are never listed, and are
+//! not found exactly as an id no key has). Secrets and digests are never shown, except the
 //! plaintext of a key just created or rotated, once.
 //!
 //! ```

@@ -17,12 +17,19 @@ use crate::store::KeyManager;
 ///
 /// | method and path | does | answers |
 /// |---|---|---|
-/// | `GET /keys` | lists every key, oldest first | 200 `{"keys": [KeyView…]}` |
-/// | `POST /keys` | creates a key | 201 [`CreatedKeyView`](crate::view::CreatedKeyView) (plaintext, once) |
+/// | `GET /keys` | lists every key of the caller's workspace, oldest first | 200 `{"keys": [KeyView…]}` |
+/// | `POST /keys` | creates a key in the caller's workspace | 201 [`CreatedKeyView`](crate::view::CreatedKeyView) (plaintext, once) |
 /// | `GET /keys/{id}` | shows one key | 200 [`KeyView`](crate::view::KeyView) |
-/// | `PATCH /keys/{id}` | renames it, replaces / adds / removes scopes | 200 `KeyView` |
+/// | `PATCH /keys/{id}` | renames it, replaces its metadata, replaces / adds / removes scopes | 200 `KeyView` |
 /// | `POST /keys/{id}/revoke` | revokes it (again: no change) | 200 `KeyView` |
 /// | `POST /keys/{id}/rotate` | new secret, the old one valid for `grace` | 200 `CreatedKeyView` |
+///
+/// Every route acts within the workspace of the calling key
+/// ([`AuthenticatedKey::workspace`](crate::AuthenticatedKey::workspace)) and nowhere else:
+/// the listing shows that workspace's keys only, and a key of another workspace is answered
+/// 404 `key_not_found`, byte for byte as an id no key has, and is never changed. A create
+/// request naming another workspace is refused (422 `invalid_request`); a key's workspace
+/// never changes. Names are unique among a workspace's unrevoked keys (409 `name_taken`).
 ///
 /// Every route requires the `admin` scope, checked by each handler whatever policy the layer
 /// runs (give the layer a `RoutePolicy` sending the prefix to `admin` too, so a non-admin key

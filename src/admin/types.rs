@@ -4,21 +4,41 @@
 //! `invalid_request` naming `scope`, not a silent no-op). Responses show keys as [`KeyView`]s: never a secret or a digest, except the
 //! plaintext of a key just created or rotated ([`CreatedKeyView`]).
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 
 pub(super) use crate::view::{CreatedKeyView, KeyView};
 
-/// `POST /keys`: a new key.
+/// A member that is present, whatever its value: `null` included, so that `"metadata": null`
+/// is refused as not an object rather than read as absent.
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
+/// `POST /keys`: a new key, in the caller's workspace.
 ///
 /// ```json
 /// {"name": "ci-pipeline", "scopes": ["read:all", "write:all"], "expires_in": "90d",
-///  "quota": {"burst": 20, "interval": "100ms"}}
+///  "quota": {"burst": 20, "interval": "100ms"}, "metadata": {"tier": "pro"}}
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
-    /// Descriptive name: 1 to 64 lowercase letters, digits and dashes (`production-backend`).
+    /// The workspace to create the key in: optional, and if given it must be the caller's
+    /// own (a key is always created in the workspace of the admin key creating it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// Descriptive name: 1 to 64 lowercase letters, digits and dashes (`production-backend`),
+    /// unique among the workspace's unrevoked keys.
     pub name: String,
+    /// The application's own data about the key: a JSON object of at most
+    /// [`MAX_METADATA_BYTES`](crate::MAX_METADATA_BYTES) serialized (`{}` when not given).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub metadata: Option<Value>,
     /// At least one scope: `read:all`, `write:all`, `admin`, `read:<resource>`,
     /// `write:<resource>`.
     pub scopes: Vec<String>,
@@ -43,7 +63,9 @@ pub struct QuotaRequest {
     pub interval: String,
 }
 
-/// `PATCH /keys/{id}`: a new name, and the scopes replaced, added to or removed from.
+/// `PATCH /keys/{id}`: a new name, new metadata (replacing the old object whole), and the
+/// scopes replaced, added to or removed from. A key's workspace never changes: there is no
+/// `workspace` member (it is refused as unknown).
 ///
 /// ```json
 /// {"add_scopes": ["write:all"]}
@@ -54,6 +76,13 @@ pub struct UpdateKeyRequest {
     /// New name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// New metadata: a JSON object replacing the old one whole (`{}` clears it).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub metadata: Option<Value>,
     /// Replaces every scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
@@ -78,7 +107,7 @@ pub struct RotateKeyRequest {
     pub grace: Option<String>,
 }
 
-/// `GET /keys`: every key, oldest first, revoked ones included.
+/// `GET /keys`: every key of the caller's workspace, oldest first, revoked ones included.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyList {
     /// The keys.

@@ -5,9 +5,11 @@ use std::time::{Duration, SystemTime};
 use super::types::{CreateKeyRequest, QuotaRequest, RotateKeyRequest, UpdateKeyRequest};
 use super::{AdminError, DEFAULT_GRACE, FieldError, MAX_GRACE};
 use crate::limit::Quota;
+use crate::metadata::Metadata;
 use crate::record::KeyName;
 use crate::scope::{Scope, Scopes};
 use crate::store::{KeyUpdate, NewKey, check_expiry};
+use crate::workspace::Workspace;
 
 /// Collects field errors while a request is read.
 #[derive(Default)]
@@ -49,6 +51,24 @@ fn scope_list(errors: &mut Errors, field: &str, list: &[String]) -> Vec<Scope> {
 
 fn name(errors: &mut Errors, text: &str) -> Option<KeyName> {
     errors.check("name", KeyName::new(text))
+}
+
+fn metadata(errors: &mut Errors, value: Option<&serde_json::Value>) -> Option<Metadata> {
+    errors.check("metadata", Metadata::from_value(value?.clone()))
+}
+
+/// The workspace a create request names, if any, must be the caller's own. The refusal says
+/// nothing of the workspace named: not whether it exists, nor whether it has keys.
+fn own_workspace(errors: &mut Errors, named: Option<&str>, caller: &Workspace) {
+    if named.is_some_and(|named| named != caller.as_str()) {
+        errors.push(
+            "workspace",
+            format!(
+                "keys are created in your own workspace, {caller}: leave workspace out or give \
+                 {caller}"
+            ),
+        );
+    }
 }
 
 fn no_scope() -> &'static str {
@@ -101,10 +121,13 @@ fn quota(errors: &mut Errors, req: &QuotaRequest) -> Option<Quota> {
 }
 
 impl CreateKeyRequest {
-    /// The key to create, or every refused field.
-    pub fn validate(&self, now: SystemTime) -> Result<NewKey, AdminError> {
+    /// The key to create in the caller's `workspace`, or every refused field (a `workspace`
+    /// member naming another workspace is one).
+    pub fn validate(&self, workspace: &Workspace, now: SystemTime) -> Result<NewKey, AdminError> {
         let mut errors = Errors::default();
+        own_workspace(&mut errors, self.workspace.as_deref(), workspace);
         let name = name(&mut errors, &self.name);
+        let metadata = metadata(&mut errors, self.metadata.as_ref());
         let scopes = Scopes::new(scope_list(&mut errors, "scopes", &self.scopes));
         if self.scopes.is_empty() {
             errors.push("scopes", no_scope());
@@ -112,7 +135,9 @@ impl CreateKeyRequest {
         let expires_at = expiry(&mut errors, self, now);
         let quota = self.quota.as_ref().and_then(|q| quota(&mut errors, q));
         let new = name.map(|name| {
-            let mut new = NewKey::new(name, scopes);
+            let mut new = NewKey::new(name, scopes)
+                .workspace(workspace.clone())
+                .metadata(metadata.unwrap_or_default());
             new.expires_at = expires_at;
             new.quota = quota;
             new
@@ -131,6 +156,7 @@ impl UpdateKeyRequest {
         if let Some(text) = &self.name {
             update.name = name(&mut errors, text);
         }
+        update.metadata = metadata(&mut errors, self.metadata.as_ref());
         if let Some(list) = &self.scopes {
             update.scopes = Some(Scopes::new(scope_list(&mut errors, "scopes", list)));
         }
@@ -145,10 +171,12 @@ impl UpdateKeyRequest {
         if self.scopes.as_ref().is_some_and(Vec::is_empty) && self.add_scopes.is_empty() {
             errors.push("scopes", no_scope());
         }
-        if self.name.is_none() && !touches_scopes {
+        if self.name.is_none() && self.metadata.is_none() && !touches_scopes {
             errors.0.push(FieldError {
                 field: None,
-                message: "nothing to change: give name, scopes, add_scopes or remove_scopes".into(),
+                message: "nothing to change: give name, metadata, scopes, add_scopes or \
+                          remove_scopes"
+                    .into(),
             });
         }
         errors.finish(Some(update))
@@ -180,7 +208,7 @@ mod tests {
     fn create(json: serde_json::Value) -> Result<NewKey, AdminError> {
         serde_json::from_value::<CreateKeyRequest>(json)
             .unwrap()
-            .validate(SystemTime::now())
+            .validate(&Workspace::default(), SystemTime::now())
     }
 
     fn fields(error: AdminError) -> Vec<Option<String>> {
@@ -229,6 +257,40 @@ mod tests {
         }))
         .unwrap_err();
         assert_eq!(fields(error), [Some("quota.interval".to_owned())]);
+    }
+
+    #[test]
+    fn a_workspace_other_than_the_callers_is_refused_and_the_callers_own_is_kept() {
+        let request = |workspace: &str| CreateKeyRequest {
+            workspace: Some(workspace.into()),
+            name: "ci".into(),
+            scopes: vec!["read:all".into()],
+            ..CreateKeyRequest::default()
+        };
+        let acme: Workspace = "acme".parse().unwrap();
+        let error = request("globex").validate(&acme, SystemTime::now());
+        assert_eq!(fields(error.unwrap_err()), [Some("workspace".to_owned())]);
+        let new = request("acme").validate(&acme, SystemTime::now()).unwrap();
+        assert_eq!(new.workspace, acme);
+    }
+
+    #[test]
+    fn metadata_that_is_not_an_object_is_refused_naming_it() {
+        let error = create(serde_json::json!({
+            "name": "ci", "scopes": ["read:all"], "metadata": null
+        }))
+        .unwrap_err();
+        assert_eq!(fields(error), [Some("metadata".to_owned())]);
+    }
+
+    #[test]
+    fn an_update_of_the_metadata_alone_is_a_change() {
+        let request = UpdateKeyRequest {
+            metadata: Some(serde_json::json!({"tier": "pro"})),
+            ..UpdateKeyRequest::default()
+        };
+        let update = request.validate().unwrap();
+        assert_eq!(update.metadata.unwrap().as_json(), r#"{"tier":"pro"}"#);
     }
 
     #[test]

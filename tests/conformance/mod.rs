@@ -27,6 +27,59 @@ pub fn backend_url(var: &str) -> Option<String> {
     }
 }
 
+/// Implements `KeyManager` for `$wrapper` by handing every call to its field `$field`: for the
+/// test wrappers that add something to a store (a temporary directory, a lookup counter).
+#[macro_export]
+macro_rules! key_manager_via {
+    ($wrapper:ty, $field:ident) => {
+        #[::async_trait::async_trait]
+        impl ::keygate::KeyManager for $wrapper {
+            async fn create(
+                &self,
+                new: ::keygate::NewKey,
+            ) -> Result<::keygate::CreatedKey, ::keygate::StoreError> {
+                ::keygate::KeyManager::create(&self.$field, new).await
+            }
+            async fn info(
+                &self,
+                workspace: &::keygate::Workspace,
+                id: &::keygate::key::KeyId,
+            ) -> Result<::keygate::KeyInfo, ::keygate::StoreError> {
+                ::keygate::KeyManager::info(&self.$field, workspace, id).await
+            }
+            async fn list(
+                &self,
+                workspace: &::keygate::Workspace,
+            ) -> Result<Vec<::keygate::KeyInfo>, ::keygate::StoreError> {
+                ::keygate::KeyManager::list(&self.$field, workspace).await
+            }
+            async fn update(
+                &self,
+                workspace: &::keygate::Workspace,
+                id: &::keygate::key::KeyId,
+                update: ::keygate::KeyUpdate,
+            ) -> Result<::keygate::KeyInfo, ::keygate::StoreError> {
+                ::keygate::KeyManager::update(&self.$field, workspace, id, update).await
+            }
+            async fn revoke(
+                &self,
+                workspace: &::keygate::Workspace,
+                id: &::keygate::key::KeyId,
+            ) -> Result<::keygate::KeyInfo, ::keygate::StoreError> {
+                ::keygate::KeyManager::revoke(&self.$field, workspace, id).await
+            }
+            async fn rotate(
+                &self,
+                workspace: &::keygate::Workspace,
+                id: &::keygate::key::KeyId,
+                grace: ::std::time::Duration,
+            ) -> Result<::keygate::CreatedKey, ::keygate::StoreError> {
+                ::keygate::KeyManager::rotate(&self.$field, workspace, id, grace).await
+            }
+        }
+    };
+}
+
 /// Generates one `#[tokio::test]` per store check for the store made by `$make`.
 #[macro_export]
 macro_rules! store_conformance {

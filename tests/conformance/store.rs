@@ -337,7 +337,7 @@ async fn edit_scopes<S: KeyManager>(
     let edit = KeyUpdate::new()
         .add_scopes(Scopes::new(add))
         .remove_scopes(Scopes::new(remove));
-    store.update(id, edit).await.unwrap();
+    store.update(&Workspace::default(), id, edit).await.unwrap();
 }
 
 pub async fn concurrent_scope_edits_are_all_applied<S: KeyStore + KeyManager + 'static>(store: S) {

@@ -5,12 +5,16 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use keygate::key::{KeyId, KeyPrefix};
-use keygate::{KeyName, Scope};
+use keygate::{KeyName, Metadata, Scope, Workspace};
 
 /// Manage keygate API keys: create, list, edit scopes, rotate, revoke.
 ///
-/// Exit codes: 0 done; 1 no such key, or the key's state forbids the change (revoked);
-/// 2 usage error or invalid input; 3 the key store could not be opened or reached.
+/// Every command acts within one workspace (--workspace, default `default`): a key of another
+/// workspace is not found, as an unknown id.
+///
+/// Exit codes: 0 done; 1 no such key, the key's state forbids the change (revoked), or the
+/// name is taken in the workspace; 2 usage error or invalid input; 3 the key store could not
+/// be opened or reached.
 #[derive(Debug, Parser)]
 #[command(name = "keygate", version)]
 pub struct Cli {
@@ -30,6 +34,15 @@ pub struct Global {
     /// Prefix of the keys issued (create, rotate): use the one the service's layer expects.
     #[arg(long, global = true, env = "KEYGATE_PREFIX", default_value = "kg")]
     pub prefix: KeyPrefix,
+    /// The workspace the command acts in: 1 to 64 of a-z, 0-9, - and _ (acme, default).
+    /// A key of another workspace is not found, as an unknown id.
+    #[arg(
+        long,
+        global = true,
+        env = "KEYGATE_WORKSPACE",
+        default_value = "default"
+    )]
+    pub workspace: Workspace,
     /// Print JSON for scripts instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -37,11 +50,16 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a key and print it once: it cannot be shown again.
+    /// Create a key in the workspace and print it once: it cannot be shown again.
     Create {
-        /// Descriptive name: lowercase letters, digits, dashes (production-backend).
+        /// Descriptive name: lowercase letters, digits, dashes (production-backend); unique
+        /// among the workspace's unrevoked keys.
         #[arg(long)]
         name: KeyName,
+        /// The application's own data about the key: a JSON object of at most 1 KiB
+        /// ('{"tier":"pro"}').
+        #[arg(long, value_name = "JSON")]
+        meta: Option<Metadata>,
         /// A scope to grant (repeat for more): read:all, write:all, admin, read:<resource>…
         #[arg(long = "scope", required = true)]
         scopes: Vec<Scope>,
@@ -49,7 +67,7 @@ pub enum Command {
         #[arg(long, value_parser = parse_duration)]
         expires_in: Option<Duration>,
     },
-    /// List every key (never secrets), oldest first.
+    /// List every key of the workspace (never secrets), oldest first.
     List,
     /// Show one key.
     Show {
@@ -74,12 +92,22 @@ pub enum Command {
     Scopes {
         /// The key id.
         id: KeyId,
-        /// A scope to add (repeatable).
-        #[arg(long = "add")]
-        add: Vec<Scope>,
-        /// A scope to remove (repeatable).
-        #[arg(long = "remove")]
-        remove: Vec<Scope>,
+        #[command(flatten)]
+        edit: ScopeEdit,
+    },
+    /// Edit a key: rename it, replace its metadata, add or remove scopes.
+    Update {
+        /// The key id.
+        id: KeyId,
+        /// New name, unique among the workspace's unrevoked keys.
+        #[arg(long)]
+        name: Option<KeyName>,
+        /// New metadata, replacing the old object whole: a JSON object of at most 1 KiB
+        /// ('{}' clears it).
+        #[arg(long, value_name = "JSON")]
+        meta: Option<Metadata>,
+        #[command(flatten)]
+        edit: ScopeEdit,
     },
     /// Print the SHA-256 digest (hex) a store keeps for a key, e.g. for a config-file store.
     /// The key is read from stdin (`keygate hash < key.txt`) or from --file, never from the
@@ -92,6 +120,24 @@ pub enum Command {
         #[arg(hide = true)]
         key: Option<String>,
     },
+}
+
+/// Scopes to add to a key and to remove from it.
+#[derive(Debug, Args)]
+pub struct ScopeEdit {
+    /// A scope to add (repeatable).
+    #[arg(long = "add")]
+    pub add: Vec<Scope>,
+    /// A scope to remove (repeatable).
+    #[arg(long = "remove")]
+    pub remove: Vec<Scope>,
+}
+
+impl ScopeEdit {
+    /// Whether it adds or removes anything.
+    pub fn is_empty(&self) -> bool {
+        self.add.is_empty() && self.remove.is_empty()
+    }
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

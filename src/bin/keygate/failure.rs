@@ -8,7 +8,7 @@ use keygate::StoreError;
 /// The documented exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
-    /// 1: no such key, or its state forbids the change.
+    /// 1: no such key, its state forbids the change, or its name is taken.
     Refused = 1,
     /// 2: usage error or invalid input (clap uses 2 for its own usage errors too).
     Invalid = 2,
@@ -54,7 +54,9 @@ impl fmt::Display for Failure {
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         let exit = match &e {
-            StoreError::NotFound(_) | StoreError::Conflict(_) => Exit::Refused,
+            StoreError::NotFound(_) | StoreError::Conflict(_) | StoreError::NameTaken { .. } => {
+                Exit::Refused
+            }
             StoreError::Invalid(_) => Exit::Invalid,
             _ => Exit::Unavailable,
         };

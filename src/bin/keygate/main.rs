@@ -2,17 +2,21 @@
 //!
 //! ```text
 //! keygate create --name ci-pipeline --scope read:all --scope write:all [--expires-in 90d]
+//!                [--meta '{"tier":"pro"}']
 //! keygate list
 //! keygate show <id>
 //! keygate scopes <id> --add write:all [--remove read:all]
+//! keygate update <id> [--name NEW] [--meta '{"tier":"pro"}'] [--add SCOPE] [--remove SCOPE]
 //! keygate rotate <id> [--grace 24h]
 //! keygate revoke <id>
 //! keygate hash [--file PATH]      # the key on stdin, or in the file
 //! ```
 //!
-//! Every command takes `--db PATH_OR_URL` (or `KEYGATE_DB`; default `keygate.db`), `--prefix`
-//! (or `KEYGATE_PREFIX`; default `kg`) and `--json`. Exit codes: 0 done; 1 no such key, or
-//! its state forbids the change; 2 usage error or invalid input; 3 the store could not be
+//! Every command takes `--workspace ID` (or `KEYGATE_WORKSPACE`; default `default`) and acts
+//! within that workspace only, `--db PATH_OR_URL` (or `KEYGATE_DB`; default `keygate.db`),
+//! `--prefix` (or `KEYGATE_PREFIX`; default `kg`) and `--json`. Exit codes: 0 done; 1 no such
+//! key in the workspace, its state forbids the change, or its name is taken there; 2 usage
+//! error or invalid input (a bad workspace id or --meta included); 3 the store could not be
 //! opened or reached.
 
 mod args;
@@ -30,7 +34,7 @@ use keygate::key::{self, KeyPrefix};
 use keygate::{KeyManager, KeyUpdate, NewKey, Scopes};
 use zeroize::Zeroizing;
 
-use args::{Cli, Command};
+use args::{Cli, Command, ScopeEdit};
 use failure::{Exit, Failure};
 use open::Mode;
 use output::Output;
@@ -72,13 +76,17 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
         return hash(&read_key(file.as_deref())?, out);
     }
     let manager = open::open(&global.db, &global.prefix, mode).await?;
+    let workspace = &global.workspace;
     match &cli.command {
         Command::Create {
             name,
+            meta,
             scopes,
             expires_in,
         } => {
-            let mut new = NewKey::new(name.clone(), Scopes::new(scopes.iter().cloned()));
+            let mut new = NewKey::new(name.clone(), Scopes::new(scopes.iter().cloned()))
+                .workspace(workspace.clone())
+                .metadata(meta.clone().unwrap_or_default());
             if let Some(after) = expires_in {
                 let at = std::time::SystemTime::now()
                     .checked_add(*after)
@@ -87,27 +95,49 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
             }
             out.created("Created", &manager.create(new).await?);
         }
-        Command::List => out.keys(&manager.list().await?),
-        Command::Show { id } => out.key(&manager.info(id).await?),
-        Command::Revoke { id } => out.key(&manager.revoke(id).await?),
-        Command::Rotate { id, grace } => out.created("Rotated", &manager.rotate(id, *grace).await?),
-        Command::Scopes { id, add, remove } => {
-            if add.is_empty() && remove.is_empty() {
+        Command::List => out.keys(&manager.list(workspace).await?),
+        Command::Show { id } => out.key(&manager.info(workspace, id).await?),
+        Command::Revoke { id } => out.key(&manager.revoke(workspace, id).await?),
+        Command::Rotate { id, grace } => {
+            out.created("Rotated", &manager.rotate(workspace, id, *grace).await?)
+        }
+        Command::Scopes { id, edit } => {
+            if edit.is_empty() {
                 return Err(Failure::new(
                     Exit::Invalid,
                     "nothing to change: give --add SCOPE or --remove SCOPE",
                 ));
             }
-            // Applied by the store to the key's current scopes in one step: an edit made
-            // meanwhile (another operator, the admin API) is kept, not overwritten.
-            let edit = KeyUpdate::new()
-                .add_scopes(Scopes::new(add.iter().cloned()))
-                .remove_scopes(Scopes::new(remove.iter().cloned()));
-            out.key(&manager.update(id, edit).await?);
+            out.key(&manager.update(workspace, id, scope_edit(edit)).await?);
+        }
+        Command::Update {
+            id,
+            name,
+            meta,
+            edit,
+        } => {
+            if name.is_none() && meta.is_none() && edit.is_empty() {
+                return Err(Failure::new(
+                    Exit::Invalid,
+                    "nothing to change: give --name, --meta, --add SCOPE or --remove SCOPE",
+                ));
+            }
+            let mut update = scope_edit(edit);
+            update.name = name.clone();
+            update.metadata = meta.clone();
+            out.key(&manager.update(workspace, id, update).await?);
         }
         Command::Hash { .. } => {}
     }
     Ok(())
+}
+
+/// The scope edit as an update. The store applies it to the key's current scopes in one step:
+/// an edit made meanwhile (another operator, the admin API) is kept, not overwritten.
+fn scope_edit(edit: &ScopeEdit) -> KeyUpdate {
+    KeyUpdate::new()
+        .add_scopes(Scopes::new(edit.add.iter().cloned()))
+        .remove_scopes(Scopes::new(edit.remove.iter().cloned()))
 }
 
 /// The plaintext key from `file`, or from stdin without one; surrounding whitespace (the

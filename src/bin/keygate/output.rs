@@ -36,9 +36,10 @@ impl Output {
         }
         println!("{}", view.key);
         eprintln!(
-            "{what} key {} (id {}) with scopes {}.",
+            "{what} key {} (id {}) in workspace {} with scopes {}.",
             view.info.name,
             view.info.id,
+            view.info.workspace,
             view.info.scopes.join(",")
         );
         if let Some(until) = &view.info.previous_secret_valid_until {
@@ -55,6 +56,7 @@ impl Output {
             return;
         }
         println!("id:          {}", view.id);
+        println!("workspace:   {}", view.workspace);
         println!("name:        {}", view.name);
         println!("scopes:      {}", view.scopes.join(","));
         println!("status:      {}", view.status);
@@ -67,6 +69,12 @@ impl Output {
         println!("created:     {}", view.created_at);
         println!("expires:     {}", or_dash(&view.expires_at));
         println!("last used:   {}", or_dash(&view.last_used_at));
+        if !view.metadata.is_empty() {
+            println!(
+                "metadata:    {}",
+                serde_json::Value::from(view.metadata.clone())
+            );
+        }
         if let Some(at) = &view.revoked_at {
             println!("revoked:     {at}");
         }

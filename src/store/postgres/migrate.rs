@@ -4,10 +4,16 @@
 use deadpool_postgres::Client;
 
 /// Every migration, in order: its version and its SQL.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    include_str!("../../../migrations/postgres/0001_keys.sql"),
-)];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        include_str!("../../../migrations/postgres/0001_keys.sql"),
+    ),
+    (
+        2,
+        include_str!("../../../migrations/postgres/0002_workspaces.sql"),
+    ),
+];
 
 /// Serialises concurrent migrators (several instances starting at once): an arbitrary
 /// constant, "keygate" in ASCII.

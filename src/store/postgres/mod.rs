@@ -54,7 +54,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use deadpool_postgres::{Object, Pool, PoolError};
+use deadpool_postgres::{Object, Pool, PoolError, Transaction};
 use tokio::time::MissedTickBehavior;
 
 pub use builder::{
@@ -67,31 +67,47 @@ use super::abort::AbortOnDrop;
 use super::manage::generation_failed;
 use super::{
     BoxLookup, CreatedKey, InvalidationSender, Invalidations, KeyInfo, KeyManager, KeyStore,
-    KeyUpdate, NewKey, StoreError, UsageLog, invalidation_channel,
+    KeyUpdate, NewKey, StoreError, UsageLog, invalidation_channel, manage,
 };
 use crate::clock::Clock;
 use crate::key::{self, KeyId, KeyPrefix};
-use crate::record::KeyRecord;
+use crate::record::{KeyName, KeyRecord};
+use crate::workspace::Workspace;
 
 const GET: &str = concat!(
     "SELECT ",
     record_columns!(),
     " FROM keygate_keys WHERE id = $1"
 );
+const GET_IN: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM keygate_keys WHERE id = $1 AND workspace = $2"
+);
 const GET_FOR_UPDATE: &str = concat!(
     "SELECT ",
     record_columns!(),
-    " FROM keygate_keys WHERE id = $1 FOR UPDATE"
+    " FROM keygate_keys WHERE id = $1 AND workspace = $2 FOR UPDATE"
 );
 const LIST: &str = concat!(
     "SELECT ",
     record_columns!(),
-    " FROM keygate_keys ORDER BY created_at, name COLLATE \"C\", id COLLATE \"C\""
+    " FROM keygate_keys WHERE workspace = $1 \
+     ORDER BY created_at, name COLLATE \"C\", id COLLATE \"C\""
 );
+/// Takes the naming lock of the workspace `$1` until the transaction ends: creating and
+/// renaming keys of one workspace take turns, in every instance sharing the database. (The
+/// two-key advisory locks never meet the one-key lock the migrations take.)
+const LOCK_NAMES: &str = "SELECT pg_advisory_xact_lock(1801812327, hashtext($1))";
+/// Whether an unrevoked key of workspace `$1` other than `$3` is named `$2`.
+const NAME_IN_USE: &str = "SELECT EXISTS (SELECT 1 FROM keygate_keys \
+     WHERE workspace = $1 AND name = $2 AND revoked_at IS NULL AND id IS DISTINCT FROM $3)";
 const INSERT: &str = "WITH inserted AS (\
      INSERT INTO keygate_keys \
-     (id, name, digest, scopes, quota_burst, quota_interval_us, created_at, expires_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING id) \
+     (id, name, digest, scopes, quota_burst, quota_interval_us, created_at, expires_at, \
+     workspace, metadata) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb) \
+     ON CONFLICT (id) DO NOTHING RETURNING id) \
      SELECT pg_notify('keygate_keys', id) FROM inserted";
 /// Wraps an `UPDATE … RETURNING` so that the same statement notifies the change.
 macro_rules! notifying {
@@ -105,19 +121,23 @@ macro_rules! notifying {
         )
     };
 }
+/// Run after [`GET_FOR_UPDATE`] found the key in its workspace, in the same transaction.
 const UPDATE: &str = notifying!(
     "UPDATE keygate_keys SET name = $2, scopes = $3, quota_burst = $4, quota_interval_us = $5, \
-     expires_at = $6 WHERE id = $1"
+     expires_at = $6, metadata = $7::text::jsonb WHERE id = $1"
 );
-const REVOKE: &str =
-    notifying!("UPDATE keygate_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1");
+const REVOKE: &str = notifying!(
+    "UPDATE keygate_keys SET revoked_at = COALESCE(revoked_at, $2) \
+     WHERE id = $1 AND workspace = $3"
+);
 const ROTATE: &str = notifying!(
     "UPDATE keygate_keys SET \
      previous_digest = CASE WHEN $3::timestamptz IS NULL THEN NULL ELSE digest END, \
      previous_valid_until = $3, digest = $2 \
-     WHERE id = $1 AND revoked_at IS NULL"
+     WHERE id = $1 AND workspace = $4 AND revoked_at IS NULL"
 );
-const IS_REVOKED: &str = "SELECT revoked_at IS NOT NULL FROM keygate_keys WHERE id = $1";
+const IS_REVOKED: &str =
+    "SELECT revoked_at IS NOT NULL FROM keygate_keys WHERE id = $1 AND workspace = $2";
 const FLUSH_USES: &str = "UPDATE keygate_keys AS k \
      SET last_used_at = GREATEST(k.last_used_at, u.at) \
      FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at) WHERE k.id = u.id";
@@ -200,6 +220,24 @@ impl Shared {
         .await
     }
 
+    /// The key `id` if it belongs to `workspace`; `None` for another workspace's key, as for an
+    /// unknown id.
+    async fn get_in(
+        &self,
+        workspace: &Workspace,
+        id: KeyId,
+    ) -> Result<Option<KeyRecord>, StoreError> {
+        self.bounded(|client| async move {
+            let statement = client.prepare_cached(GET_IN).await.map_err(unavailable)?;
+            let row = client
+                .query_opt(&statement, &[&id.as_str(), &workspace.as_str()])
+                .await
+                .map_err(unavailable)?;
+            row.as_ref().map(record_from_row).transpose()
+        })
+        .await
+    }
+
     /// Runs one of the notifying `UPDATE`s and returns the changed record, if any row matched.
     async fn change(
         &self,
@@ -246,6 +284,43 @@ impl Shared {
             written += batch.len();
         }
         Ok(written)
+    }
+}
+
+/// Takes `workspace`'s naming lock for the rest of `tx`.
+async fn lock_names(tx: &Transaction<'_>, workspace: &Workspace) -> Result<(), StoreError> {
+    let statement = tx.prepare_cached(LOCK_NAMES).await.map_err(unavailable)?;
+    tx.execute(&statement, &[&workspace.as_str()])
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+/// Refuses `name` if an unrevoked key of `workspace` other than `except` has it. Run with the
+/// workspace's naming lock held, in the transaction that then writes the name.
+async fn check_name_free(
+    tx: &Transaction<'_>,
+    workspace: &Workspace,
+    name: &KeyName,
+    except: Option<&KeyId>,
+) -> Result<(), StoreError> {
+    let statement = tx.prepare_cached(NAME_IN_USE).await.map_err(unavailable)?;
+    let taken: bool = tx
+        .query_one(
+            &statement,
+            &[
+                &workspace.as_str(),
+                &name.as_str(),
+                &except.map(KeyId::as_str),
+            ],
+        )
+        .await
+        .map_err(unavailable)?
+        .get(0);
+    if taken {
+        Err(manage::name_taken(workspace, name))
+    } else {
+        Ok(())
     }
 }
 
@@ -405,11 +480,16 @@ impl KeyManager for PostgresKeyStore {
         loop {
             let (plaintext, record) = new.issue(&self.shared.prefix, now)?;
             let row = &record;
+            // The name check and the insert in one transaction, under the workspace's naming
+            // lock: another instance creating or renaming a key of this workspace waits.
             let inserted = self
                 .shared
-                .bounded(|client| async move {
-                    let statement = client.prepare_cached(INSERT).await.map_err(unavailable)?;
-                    client
+                .bounded(|mut client| async move {
+                    let tx = client.transaction().await.map_err(unavailable)?;
+                    lock_names(&tx, &row.workspace).await?;
+                    check_name_free(&tx, &row.workspace, &row.name, None).await?;
+                    let statement = tx.prepare_cached(INSERT).await.map_err(unavailable)?;
+                    let inserted = tx
                         .execute(
                             &statement,
                             &[
@@ -421,10 +501,14 @@ impl KeyManager for PostgresKeyStore {
                                 &interval,
                                 &row.created_at,
                                 &row.expires_at,
+                                &row.workspace.as_str(),
+                                &row.metadata.as_json(),
                             ],
                         )
                         .await
-                        .map_err(unavailable)
+                        .map_err(unavailable)?;
+                    tx.commit().await.map_err(unavailable)?;
+                    Ok(inserted)
                 })
                 .await?;
             // Nothing inserted: a 71-bit id collision. Draw again.
@@ -437,18 +521,21 @@ impl KeyManager for PostgresKeyStore {
         }
     }
 
-    async fn info(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
-        match self.shared.get(*id).await? {
+    async fn info(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        match self.shared.get_in(workspace, *id).await? {
             Some(record) => Ok(KeyInfo::from(&record)),
             None => Err(StoreError::NotFound(*id)),
         }
     }
 
-    async fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
+    async fn list(&self, workspace: &Workspace) -> Result<Vec<KeyInfo>, StoreError> {
         self.shared
             .bounded(|client| async move {
                 let statement = client.prepare_cached(LIST).await.map_err(unavailable)?;
-                let rows = client.query(&statement, &[]).await.map_err(unavailable)?;
+                let rows = client
+                    .query(&statement, &[&workspace.as_str()])
+                    .await
+                    .map_err(unavailable)?;
                 rows.iter()
                     .map(|row| record_from_row(row).map(|r| KeyInfo::from(&r)))
                     .collect()
@@ -456,22 +543,41 @@ impl KeyManager for PostgresKeyStore {
             .await
     }
 
-    async fn update(&self, id: &KeyId, update: KeyUpdate) -> Result<KeyInfo, StoreError> {
+    async fn update(
+        &self,
+        workspace: &Workspace,
+        id: &KeyId,
+        update: KeyUpdate,
+    ) -> Result<KeyInfo, StoreError> {
         let now = self.now();
         let record = self
             .shared
             .bounded(|mut client| async move {
                 let tx = client.transaction().await.map_err(unavailable)?;
+                // Naming lock first, then the row: the order every call takes them in.
+                if update.name.is_some() {
+                    lock_names(&tx, workspace).await?;
+                }
                 let select = tx
                     .prepare_cached(GET_FOR_UPDATE)
                     .await
                     .map_err(unavailable)?;
                 let current = tx
-                    .query_opt(&select, &[&id.as_str()])
+                    .query_opt(&select, &[&id.as_str(), &workspace.as_str()])
                     .await
                     .map_err(unavailable)?
                     .ok_or(StoreError::NotFound(*id))?;
-                let next = update.apply(&record_from_row(&current)?, now)?;
+                let current = record_from_row(&current)?;
+                // Looked at only once the key is found: an unknown key is not found, whatever
+                // its new name.
+                if let Some(name) = update
+                    .name
+                    .as_ref()
+                    .filter(|_| update.renames(&current.name))
+                {
+                    check_name_free(&tx, workspace, name, Some(id)).await?;
+                }
+                let next = update.apply(&current, now)?;
                 let (burst, interval) = quota_columns(next.quota)?;
                 let change = tx.prepare_cached(UPDATE).await.map_err(unavailable)?;
                 let row = tx
@@ -484,6 +590,7 @@ impl KeyManager for PostgresKeyStore {
                             &burst,
                             &interval,
                             &next.expires_at.map(db_time),
+                            &next.metadata.as_json(),
                         ],
                     )
                     .await
@@ -496,15 +603,24 @@ impl KeyManager for PostgresKeyStore {
         Ok(KeyInfo::from(&record))
     }
 
-    async fn revoke(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
+    async fn revoke(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
         let now = self.now();
-        match self.shared.change(REVOKE, &[&id.as_str(), &now]).await? {
+        match self
+            .shared
+            .change(REVOKE, &[&id.as_str(), &now, &workspace.as_str()])
+            .await?
+        {
             Some(record) => Ok(KeyInfo::from(&record)),
             None => Err(StoreError::NotFound(*id)),
         }
     }
 
-    async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError> {
+    async fn rotate(
+        &self,
+        workspace: &Workspace,
+        id: &KeyId,
+        grace: Duration,
+    ) -> Result<CreatedKey, StoreError> {
         let now = self.now();
         let generated = key::generate_for(&self.shared.prefix, *id).map_err(generation_failed)?;
         let valid_until = match grace {
@@ -516,7 +632,10 @@ impl KeyManager for PostgresKeyStore {
         let digest = generated.digest.as_bytes().as_slice();
         if let Some(record) = self
             .shared
-            .change(ROTATE, &[&id.as_str(), &digest, &valid_until])
+            .change(
+                ROTATE,
+                &[&id.as_str(), &digest, &valid_until, &workspace.as_str()],
+            )
             .await?
         {
             return Ok(CreatedKey {
@@ -528,7 +647,7 @@ impl KeyManager for PostgresKeyStore {
             .shared
             .bounded(|client| async move {
                 let row = client
-                    .query_opt(IS_REVOKED, &[&id.as_str()])
+                    .query_opt(IS_REVOKED, &[&id.as_str(), &workspace.as_str()])
                     .await
                     .map_err(unavailable)?;
                 Ok(row.map(|r| r.get(0)))
@@ -538,7 +657,8 @@ impl KeyManager for PostgresKeyStore {
             Some(true) => Err(StoreError::Conflict(format!(
                 "key {id} is revoked and cannot be rotated"
             ))),
-            // Not found, or un-revoked meanwhile (impossible through this API).
+            // Not found (in this workspace), or un-revoked meanwhile (impossible through this
+            // API).
             _ => Err(StoreError::NotFound(*id)),
         }
     }

@@ -6,15 +6,19 @@ use tokio_postgres::Row;
 
 use crate::key::{KeyDigest, KeyId};
 use crate::limit::Quota;
+use crate::metadata::Metadata;
 use crate::record::{KeyName, KeyRecord, PreviousSecret};
 use crate::scope::Scopes;
 use crate::store::StoreError;
+use crate::workspace::Workspace;
 
 /// The columns of `keygate_keys` that make a [`KeyRecord`], as a string literal for `concat!`.
+/// The metadata is read as text, and parsed (and bounded) by [`Metadata::from_json`].
 macro_rules! record_columns {
     () => {
         "id, name, digest, previous_digest, previous_valid_until, scopes, quota_burst, \
-         quota_interval_us, created_at, expires_at, revoked_at, last_used_at"
+         quota_interval_us, created_at, expires_at, revoked_at, last_used_at, workspace, \
+         metadata::text AS metadata"
     };
 }
 pub(super) use record_columns;
@@ -43,6 +47,10 @@ pub(super) fn record_from_row(row: &Row) -> Result<KeyRecord, StoreError> {
     let id = KeyId::new(id).map_err(|e| corrupt("id", e))?;
     let name: &str = column(row, "name")?;
     let name = KeyName::new(name).map_err(|e| corrupt("name", e))?;
+    let workspace: &str = column(row, "workspace")?;
+    let workspace = Workspace::new(workspace).map_err(|e| corrupt("workspace", e))?;
+    let metadata: &str = column(row, "metadata")?;
+    let metadata = Metadata::from_json(metadata).map_err(|e| corrupt("metadata", e))?;
     let scopes: &str = column(row, "scopes")?;
     let scopes = Scopes::parse_list(scopes).map_err(|e| corrupt("scopes", e))?;
     let previous = match (
@@ -88,6 +96,8 @@ pub(super) fn record_from_row(row: &Row) -> Result<KeyRecord, StoreError> {
         scopes,
         column(row, "created_at")?,
     )
+    .with_workspace(workspace)
+    .with_metadata(metadata)
     .with_previous(previous)
     .with_quota(quota)
     .with_expiry(column(row, "expires_at")?)

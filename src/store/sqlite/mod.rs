@@ -71,6 +71,7 @@ use super::{
 use crate::clock::Clock;
 use crate::key::{self, KeyId, KeyPrefix};
 use crate::record::KeyRecord;
+use crate::workspace::Workspace;
 use rows::unavailable;
 use worker::Worker;
 
@@ -145,22 +146,26 @@ impl SqliteKeyStore {
             .await
     }
 
-    /// Replaces the record of `id` with `change(record)` in one immediate transaction, so a
-    /// second process changing the same key waits instead of being overwritten.
+    /// Replaces the record of `id` with `change(connection, record)` in one immediate
+    /// transaction, if the key belongs to `workspace` (otherwise it is not found, as an unknown
+    /// id). A second process changing the same key, or taking a name, waits instead of being
+    /// overwritten.
     async fn modify(
         &self,
+        workspace: &Workspace,
         id: &KeyId,
-        change: impl FnOnce(&KeyRecord) -> Result<KeyRecord, StoreError> + Send + 'static,
+        change: impl FnOnce(&Connection, &KeyRecord) -> Result<KeyRecord, StoreError> + Send + 'static,
     ) -> Result<KeyInfo, StoreError> {
-        let id = *id;
+        let (workspace, id) = (workspace.clone(), *id);
         self.inner
             .writer
             .call(move |conn: &mut Connection| {
                 let tx = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
                     .map_err(unavailable)?;
-                let record = rows::select(&tx, &id)?.ok_or(StoreError::NotFound(id))?;
-                let next = rows::as_stored(change(&record)?);
+                let record =
+                    rows::select_in(&tx, &workspace, &id)?.ok_or(StoreError::NotFound(id))?;
+                let next = rows::as_stored(change(&tx, &record)?);
                 rows::update(&tx, &next)?;
                 tx.commit().map_err(unavailable)?;
                 Ok(KeyInfo::from(&next))
@@ -216,10 +221,22 @@ impl KeyManager for SqliteKeyStore {
             let (plaintext, record) = new.issue(&self.inner.prefix, now)?;
             let record = rows::as_stored(record);
             let info = KeyInfo::from(&record);
+            // The name check and the insert in one immediate transaction: another process
+            // creating or renaming a key waits for it, so no two unrevoked keys share a name.
             let inserted = self
                 .inner
                 .writer
-                .call(move |conn| rows::insert(conn, &record))
+                .call(move |conn| {
+                    let tx = conn
+                        .transaction_with_behavior(TransactionBehavior::Immediate)
+                        .map_err(unavailable)?;
+                    if rows::name_in_use(&tx, &record.workspace, &record.name, None)? {
+                        return Err(manage::name_taken(&record.workspace, &record.name));
+                    }
+                    let inserted = rows::insert(&tx, &record)?;
+                    tx.commit().map_err(unavailable)?;
+                    Ok(inserted)
+                })
                 .await?;
             if inserted {
                 return Ok(CreatedKey { plaintext, info });
@@ -230,41 +247,71 @@ impl KeyManager for SqliteKeyStore {
         )))
     }
 
-    async fn info(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
-        let id = *id;
+    async fn info(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        let (workspace, id) = (workspace.clone(), *id);
         self.reads()
             .call(move |conn| {
-                rows::select(conn, &id)?
+                rows::select_in(conn, &workspace, &id)?
                     .map(|record| KeyInfo::from(&record))
                     .ok_or(StoreError::NotFound(id))
             })
             .await
     }
 
-    async fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
+    async fn list(&self, workspace: &Workspace) -> Result<Vec<KeyInfo>, StoreError> {
+        let workspace = workspace.clone();
         self.reads()
-            .call(|conn| Ok(rows::select_all(conn)?.iter().map(KeyInfo::from).collect()))
+            .call(move |conn| {
+                Ok(rows::select_all(conn, &workspace)?
+                    .iter()
+                    .map(KeyInfo::from)
+                    .collect())
+            })
             .await
     }
 
-    async fn update(&self, id: &KeyId, update: KeyUpdate) -> Result<KeyInfo, StoreError> {
+    async fn update(
+        &self,
+        workspace: &Workspace,
+        id: &KeyId,
+        update: KeyUpdate,
+    ) -> Result<KeyInfo, StoreError> {
         let now = self.now();
-        self.modify(id, move |record| update.apply(record, now))
-            .await
+        self.modify(workspace, id, move |conn, record| {
+            // Checked after the key is found (an unknown key is not found, whatever its new
+            // name), inside the transaction that writes the new name.
+            if let Some(name) = update
+                .name
+                .as_ref()
+                .filter(|_| update.renames(&record.name))
+                && rows::name_in_use(conn, &record.workspace, name, Some(&record.id))?
+            {
+                return Err(manage::name_taken(&record.workspace, name));
+            }
+            update.apply(record, now)
+        })
+        .await
     }
 
-    async fn revoke(&self, id: &KeyId) -> Result<KeyInfo, StoreError> {
+    async fn revoke(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
         let now = self.now();
-        self.modify(id, move |record| Ok(manage::revoked(record, now)))
-            .await
+        self.modify(workspace, id, move |_, record| {
+            Ok(manage::revoked(record, now))
+        })
+        .await
     }
 
-    async fn rotate(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, StoreError> {
+    async fn rotate(
+        &self,
+        workspace: &Workspace,
+        id: &KeyId,
+        grace: Duration,
+    ) -> Result<CreatedKey, StoreError> {
         let now = self.now();
         let generated = key::generate_for(&self.inner.prefix, *id).map_err(generation_failed)?;
         let digest = generated.digest;
         let info = self
-            .modify(id, move |record| {
+            .modify(workspace, id, move |_, record| {
                 manage::rotated(record, digest, now, grace)
             })
             .await?;

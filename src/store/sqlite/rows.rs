@@ -6,13 +6,15 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::key::{KeyDigest, KeyId};
 use crate::limit::Quota;
+use crate::metadata::Metadata;
 use crate::record::{KeyName, KeyRecord, PreviousSecret};
 use crate::scope::Scopes;
 use crate::store::StoreError;
+use crate::workspace::Workspace;
 
 const COLUMNS: &str = "id, name, digest, previous_digest, previous_valid_until, scopes, \
                        quota_burst, quota_interval_us, created_at, expires_at, revoked_at, \
-                       last_used_at";
+                       last_used_at, workspace, metadata";
 
 /// A backend error, as the layer reports it (503, never 401).
 pub(super) fn unavailable(e: rusqlite::Error) -> StoreError {
@@ -63,6 +65,8 @@ struct RawRow {
     expires_at: Option<i64>,
     revoked_at: Option<i64>,
     last_used_at: Option<i64>,
+    workspace: String,
+    metadata: String,
 }
 
 impl RawRow {
@@ -80,6 +84,8 @@ impl RawRow {
             expires_at: row.get(9)?,
             revoked_at: row.get(10)?,
             last_used_at: row.get(11)?,
+            workspace: row.get(12)?,
+            metadata: row.get(13)?,
         })
     }
 
@@ -93,6 +99,10 @@ impl RawRow {
                 .map_err(|_| corrupt(&self.id, "a digest is not 32 bytes"))
         };
         let name = KeyName::new(&self.name).map_err(|e| corrupt(&self.id, &e.to_string()))?;
+        let workspace =
+            Workspace::new(&self.workspace).map_err(|e| corrupt(&self.id, &e.to_string()))?;
+        let metadata =
+            Metadata::from_json(&self.metadata).map_err(|e| corrupt(&self.id, &e.to_string()))?;
         let scopes: Scopes = self
             .scopes
             .parse()
@@ -130,6 +140,8 @@ impl RawRow {
             scopes,
             from_micros(self.created_at),
         )
+        .with_workspace(workspace)
+        .with_metadata(metadata)
         .with_previous(previous)
         .with_quota(quota)
         .with_expiry(self.expires_at.map(from_micros))
@@ -148,7 +160,7 @@ fn quota_columns(quota: Option<Quota>) -> (Option<i64>, Option<i64>) {
     }
 }
 
-/// The record of `id`, if any.
+/// The record of `id`, whatever its workspace, if any: the lookup on every request.
 pub(super) fn select(conn: &Connection, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
     let raw = conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM keygate_keys WHERE id = ?1"))
@@ -157,25 +169,70 @@ pub(super) fn select(conn: &Connection, id: &KeyId) -> Result<Option<KeyRecord>,
     raw.map(RawRow::into_record).transpose()
 }
 
-/// Every record, oldest first (then by name and id, as `MemoryKeyStore` lists them).
-pub(super) fn select_all(conn: &Connection) -> Result<Vec<KeyRecord>, StoreError> {
-    let raws = conn
+/// The record of `id` if it belongs to `workspace`; `None` for another workspace's key, as for
+/// an unknown id.
+pub(super) fn select_in(
+    conn: &Connection,
+    workspace: &Workspace,
+    id: &KeyId,
+) -> Result<Option<KeyRecord>, StoreError> {
+    let raw = conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM keygate_keys ORDER BY created_at, name, id"
+            "SELECT {COLUMNS} FROM keygate_keys WHERE id = ?1 AND workspace = ?2"
         ))
         .and_then(|mut stmt| {
-            stmt.query_map([], RawRow::read)?
+            stmt.query_row([id.as_str(), workspace.as_str()], RawRow::read)
+                .optional()
+        })
+        .map_err(unavailable)?;
+    raw.map(RawRow::into_record).transpose()
+}
+
+/// Every record of `workspace`, oldest first (then by name and id, as `MemoryKeyStore` lists
+/// them).
+pub(super) fn select_all(
+    conn: &Connection,
+    workspace: &Workspace,
+) -> Result<Vec<KeyRecord>, StoreError> {
+    let raws = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM keygate_keys WHERE workspace = ?1 ORDER BY created_at, name, id"
+        ))
+        .and_then(|mut stmt| {
+            stmt.query_map([workspace.as_str()], RawRow::read)?
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(unavailable)?;
     raws.into_iter().map(RawRow::into_record).collect()
 }
 
+/// Whether an unrevoked key of `workspace` other than `except` is named `name`. Run inside
+/// the immediate transaction that then writes, so no other writer can take the name between
+/// the check and the write.
+pub(super) fn name_in_use(
+    conn: &Connection,
+    workspace: &Workspace,
+    name: &KeyName,
+    except: Option<&KeyId>,
+) -> Result<bool, StoreError> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM keygate_keys \
+         WHERE workspace = ?1 AND name = ?2 AND revoked_at IS NULL AND id IS NOT ?3)",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row(
+            params![workspace.as_str(), name.as_str(), except.map(KeyId::as_str)],
+            |row| row.get(0),
+        )
+    })
+    .map_err(unavailable)
+}
+
 /// Inserts a new record; `Ok(false)` if its id is taken.
 pub(super) fn insert(conn: &Connection, record: &KeyRecord) -> Result<bool, StoreError> {
     let (burst, interval) = quota_columns(record.quota);
     let result = conn.execute(
-        &format!("INSERT INTO keygate_keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+        &format!("INSERT INTO keygate_keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
         params![
             record.id.as_str(),
             record.name.as_str(),
@@ -189,6 +246,8 @@ pub(super) fn insert(conn: &Connection, record: &KeyRecord) -> Result<bool, Stor
             record.expires_at.map(to_micros),
             record.revoked_at.map(to_micros),
             record.last_used_at.map(to_micros),
+            record.workspace.as_str(),
+            record.metadata.as_json(),
         ],
     );
     match result {
@@ -202,13 +261,14 @@ pub(super) fn insert(conn: &Connection, record: &KeyRecord) -> Result<bool, Stor
     }
 }
 
-/// Writes every changeable column of `record` (all but the id, creation and last-use times).
+/// Writes every changeable column of `record` (all but the id, workspace, creation and
+/// last-use times).
 pub(super) fn update(conn: &Connection, record: &KeyRecord) -> Result<(), StoreError> {
     let (burst, interval) = quota_columns(record.quota);
     conn.execute(
         "UPDATE keygate_keys SET name = ?2, digest = ?3, previous_digest = ?4,
              previous_valid_until = ?5, scopes = ?6, quota_burst = ?7, quota_interval_us = ?8,
-             expires_at = ?9, revoked_at = ?10
+             expires_at = ?9, revoked_at = ?10, metadata = ?11
          WHERE id = ?1",
         params![
             record.id.as_str(),
@@ -224,6 +284,7 @@ pub(super) fn update(conn: &Connection, record: &KeyRecord) -> Result<(), StoreE
             interval,
             record.expires_at.map(to_micros),
             record.revoked_at.map(to_micros),
+            record.metadata.as_json(),
         ],
     )
     .map_err(unavailable)?;

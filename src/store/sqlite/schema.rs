@@ -9,13 +9,22 @@ use crate::store::StoreError;
 
 /// Every migration, oldest first: `(version, SQL)`. A database records the versions it has in
 /// `keygate_schema_migrations`; opening applies the missing ones, each once.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/migrations/sqlite/0001_keys.sql"
-    )),
-)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/sqlite/0001_keys.sql"
+        )),
+    ),
+    (
+        2,
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/sqlite/0002_workspaces.sql"
+        )),
+    ),
+];
 
 /// The newest schema version this build knows.
 pub(super) fn latest_version() -> i64 {
