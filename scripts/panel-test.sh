@@ -46,6 +46,7 @@ if [ ${#missing_apt[@]} -gt 0 ] || [ ${#missing_pip[@]} -gt 0 ]; then
 fi
 
 cargo build --quiet --example server --features sqlite,panel
+cargo build --quiet --bin keygate --features cli
 target_dir=$(cargo metadata --format-version 1 --no-deps \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 server="$target_dir/debug/examples/server"
@@ -73,7 +74,14 @@ grep -q '^Listening on' "$work/server.out" || { echo "panel-test: the server did
 admin_key=$(sed -n '/created the key `admin`/{n;s/^ *//;p;q}' "$work/server.out")
 [ -n "$admin_key" ] || { echo "panel-test: the server printed no admin key" >&2; exit 1; }
 
-export PANEL_URL="http://127.0.0.1:$port" PANEL_ADMIN_KEY="$admin_key"
+# The operator makes a second workspace with the CLI, on the running server's database: its
+# admin key, and a key whose name `default` will use too.
+cli="$target_dir/debug/keygate"
+other_admin_key=$("$cli" create --db "$work/keys.db" --workspace globex --name admin --scope admin --json \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
+"$cli" create --db "$work/keys.db" --workspace globex --name ci-pipeline --scope read:all >/dev/null
+
+export PANEL_URL="http://127.0.0.1:$port" PANEL_ADMIN_KEY="$admin_key" PANEL_OTHER_ADMIN_KEY="$other_admin_key"
 export PANEL_SCREENSHOTS="${PANEL_SCREENSHOTS:-$target_dir/panel-screenshots}"
 # Selenium must not look for drivers on the network: Debian's chromedriver is on PATH.
 export SE_OFFLINE=true PYTHONDONTWRITEBYTECODE=1

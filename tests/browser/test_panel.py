@@ -476,6 +476,21 @@ def test_the_heading_names_the_signed_in_keys_workspace(driver, panel_url, admin
     assert text_of(driver, "#keys-title") == "Keys in workspace default"
 
 
+def test_a_name_taken_in_the_workspace_is_refused_beside_the_name_field(driver, panel_url, admin_key, shots):
+    open_signed_in(driver, panel_url, admin_key)
+    before = len(driver.find_elements(By.CSS_SELECTOR, "#keys-body tr"))
+    fill_create_form(driver, "admin", ["read:all"])
+    driver.find_element(By.CSS_SELECTOR, "#create-form button[type=submit]").click()
+    error = visible(driver, "#create-name-error")
+    assert "already exists in this workspace" in error.text
+    problem = visible(driver, "#create-dialog [data-problem]")
+    assert "409" in problem.text and "name_taken" in problem.text
+    assert driver.find_element(By.ID, "create-name").get_attribute("aria-invalid") == "true"
+    shots(driver, "11-name-taken")
+    driver.find_element(By.CSS_SELECTOR, "#create-dialog [data-close]").click()
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#keys-body tr")) == before
+
+
 def test_another_workspaces_admin_sees_only_its_own_keys(driver, panel_url, other_workspace, http, shots):
     # The operator made globex's admin key and a globex `ci-pipeline` with the CLI, on the
     # running server's database: the name is taken in `default` too, and that is fine.

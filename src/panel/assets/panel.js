@@ -110,7 +110,9 @@
   // Puts each per-field error beside its field; returns the errors placed.
   function renderFieldErrors(form, answer, fields) {
     for (const [, node] of Object.entries(fields)) clearFieldError(node);
-    const errors = (answer.data && answer.data.errors) || [];
+    const data = answer.data || {};
+    // A taken name is a refusal of the name field too, though the API sends no field list.
+    const errors = data.errors || (data.code === "name_taken" ? [{ field: "name", message: data.detail }] : []);
     const placed = [];
     for (const e of errors) {
       const field = (e.field || "").replace(/\[\d+\]$/, "");
