@@ -331,6 +331,28 @@ fn create_list_and_revoke_work_against_postgresql() {
     run(&["revoke", &id]);
     let shown: Value = serde_json::from_str(&run(&["show", "--json", &id])).unwrap();
     assert_eq!(shown["status"], "revoked", "{shown}");
+
+    // In a workspace of its own, with metadata: listed there only.
+    let workspace = format!("ws-{name}");
+    let created: Value = serde_json::from_str(&run(&[
+        "create",
+        "--json",
+        "--workspace",
+        &workspace,
+        "--name",
+        &name,
+        "--scope",
+        "read:all",
+        "--meta",
+        r#"{"tier":"pro"}"#,
+    ]))
+    .unwrap();
+    assert_eq!(created["workspace"], workspace.as_str());
+    assert_eq!(created["metadata"], serde_json::json!({"tier": "pro"}));
+    let listed: Value =
+        serde_json::from_str(&run(&["list", "--json", "--workspace", &workspace])).unwrap();
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["keys"][0]["id"], created["id"]);
 }
 
 #[tokio::test]

@@ -174,8 +174,7 @@ mod operator {
     }
 
     #[tokio::test]
-    async fn a_workspace_admin_made_with_the_cli_manages_only_its_own_keys_through_the_server()
-    {
+    async fn a_workspace_admin_made_with_the_cli_manages_only_its_own_keys_through_the_server() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("keys.db");
         let app = super::server::server(SqliteKeyStore::open(&db).await.unwrap())

@@ -1,5 +1,6 @@
 //! Workspaces through the admin API, over a real socket: two workspaces, each with an admin
-//! key, on the memory, SQLite and PostgreSQL stores. Every admin route is tried across the
+//! key, on the memory, SQLite and PostgreSQL stores (and the cache in front of the memory
+//! store). Every admin route is tried across the
 //! boundary: nothing of the other workspace is ever seen or changed, and the answer for another
 //! workspace's key is byte for byte the answer for an id no key has.
 
@@ -225,6 +226,14 @@ impl Served {
             )
             .await;
         assert_eq!(own.status, 200, "{}", own.body);
+        self.assert_same_as_unknown(method, route, target, body)
+            .await;
+    }
+
+    /// Asks `route` of `a`'s admin for `b`'s key `target` and for an id no key has: both
+    /// answers are 404 `key_not_found`, identical but for the id, nothing of `b` changes and
+    /// `b`'s keys still authenticate.
+    async fn assert_same_as_unknown(&self, method: &str, route: &str, target: &str, body: &str) {
         let before = self.state_of(&self.b).await;
         let unknown = self.unknown_id(target).await;
         let across = self
@@ -282,6 +291,7 @@ macro_rules! workspace_suite {
             listing_shows_only_the_callers_workspace,
             showing_another_workspaces_key_is_the_404_of_an_unknown_id,
             editing_another_workspaces_key_is_the_404_of_an_unknown_id_and_changes_nothing,
+            renaming_another_workspaces_key_to_a_taken_name_is_the_404_of_an_unknown_id,
             revoking_another_workspaces_key_is_the_404_of_an_unknown_id_and_changes_nothing,
             rotating_another_workspaces_key_is_the_404_of_an_unknown_id_and_changes_nothing,
             creating_a_key_naming_another_workspace_is_refused_and_creates_nothing,
@@ -352,6 +362,16 @@ mod checks {
             &demote.to_string(),
         )
         .await;
+    }
+
+    /// `admin` is taken in both workspaces: a store that looked at the name before the key's
+    /// workspace would answer 409 for `b`'s key and 404 for an unknown id.
+    pub async fn renaming_another_workspaces_key_to_a_taken_name_is_the_404_of_an_unknown_id(
+        app: &Served,
+    ) {
+        let rename = json!({"name": "admin"}).to_string();
+        app.assert_same_as_unknown("PATCH", "/admin/keys/{id}", &app.b.bot_id, &rename)
+            .await;
     }
 
     pub async fn revoking_another_workspaces_key_is_the_404_of_an_unknown_id_and_changes_nothing(
@@ -631,6 +651,20 @@ mod memory {
     use keygate::MemoryKeyStore;
 
     workspace_suite!(Some(MemoryKeyStore::new()));
+}
+
+/// The cache in front of the memory store: a key of another workspace cached by id is still
+/// not found.
+#[cfg(feature = "cache")]
+mod cached_memory {
+    use keygate::MemoryKeyStore;
+    use keygate::store::cache::CachedKeyStore;
+
+    workspace_suite!(Some(
+        CachedKeyStore::builder(MemoryKeyStore::new())
+            .build()
+            .unwrap()
+    ));
 }
 
 #[cfg(feature = "sqlite")]
