@@ -255,6 +255,11 @@ async fn admin_answer(code: &str) -> Response<Bytes> {
             let body = r#"{"add_scopes":["write:all"]}"#;
             s.admin("PATCH", &format!("/admin/keys/{id}"), body).await
         }
+        "name_taken" => {
+            let body = r#"{"name":"ci-pipeline","scopes":["read:all"]}"#;
+            s.admin_create(body).await;
+            s.admin("POST", "/admin/keys", body).await
+        }
         "insufficient_scope" => {
             let (_, key) = s
                 .admin_create(r#"{"name":"ci-pipeline","scopes":["read:all"]}"#)
