@@ -45,8 +45,8 @@ if [ ${#missing_apt[@]} -gt 0 ] || [ ${#missing_pip[@]} -gt 0 ]; then
   fi
 fi
 
-cargo build --quiet --example server --features sqlite,panel
-cargo build --quiet --bin keygate --features cli
+# The server and the CLI that makes a second workspace on its database, in one build.
+cargo build --quiet --example server --bin keygate --features sqlite,panel,cli
 target_dir=$(cargo metadata --format-version 1 --no-deps \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 server="$target_dir/debug/examples/server"
