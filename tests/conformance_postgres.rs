@@ -239,3 +239,23 @@ fn building_outside_a_runtime_is_refused() {
     let built = PostgresKeyStore::builder("postgres://keygate@127.0.0.1/keygate").build();
     assert!(matches!(built, Err(StoreError::Invalid(_))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_create_a_name_only_once() {
+    if let (Some(a), Some(b)) = (
+        postgres_common::store().await,
+        postgres_common::store().await,
+    ) {
+        conformance::store::two_stores_create_a_name_only_once(a, b).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_rename_to_a_name_only_once() {
+    if let (Some(a), Some(b)) = (
+        postgres_common::store().await,
+        postgres_common::store().await,
+    ) {
+        conformance::store::two_stores_rename_to_a_name_only_once(a, b).await;
+    }
+}

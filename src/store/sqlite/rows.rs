@@ -353,4 +353,28 @@ mod tests {
         let error = select(&conn, &id).unwrap_err();
         assert!(error.to_string().contains("quota"), "{error}");
     }
+
+    #[test]
+    fn a_row_whose_workspace_or_metadata_does_not_validate_is_reported_as_corrupt() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::sqlite::schema::migrate(&mut conn, SystemTime::now()).unwrap();
+        let damaged = [
+            ("Not A Workspace", "{}", "invalid workspace"),
+            ("", "{}", "invalid workspace"),
+            ("default", "[1, 2]", "metadata must be a JSON object"),
+            ("default", "{tier: pro}", "metadata is not valid JSON"),
+        ];
+        for (i, (workspace, metadata, why)) in damaged.into_iter().enumerate() {
+            let id = format!("AAAAAAAAAAA{i}");
+            conn.execute(
+                "INSERT INTO keygate_keys (id, name, digest, scopes, created_at, workspace, metadata)
+                 VALUES (?1, 'ci', zeroblob(32), 'read:all', 0, ?2, ?3)",
+                (&id, workspace, metadata),
+            )
+            .unwrap();
+            let error = select(&conn, &KeyId::new(&id).unwrap()).unwrap_err();
+            assert!(error.is_unavailable(), "{error:?}");
+            assert!(error.to_string().contains(why), "{error}");
+        }
+    }
 }
