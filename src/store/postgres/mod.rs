@@ -13,11 +13,19 @@
 //!   listens on a connection of its own so that a `CachedKeyStore` (feature `cache`) in
 //!   every instance
 //!   forgets a changed key within moments.
+//! - **Workspaces.** A lookup reads the key's workspace and metadata (`jsonb`, read as text and
+//!   checked by [`Metadata::from_json`](crate::Metadata::from_json)) with the rest of its row.
+//!   Every management call but `create` is scoped in SQL (`WHERE id = $1 AND workspace = $2`):
+//!   another workspace's key is [`StoreError::NotFound`], exactly as an unknown id. Names are
+//!   unique among a workspace's unrevoked keys: creating or renaming checks and writes in one
+//!   transaction holding `pg_advisory_xact_lock` keyed on the workspace, so instances sharing
+//!   the database take turns per workspace. (A unique index would refuse the migration of a
+//!   database whose older keys share a name; those keys keep working.)
 //! - **Migrations** ship with the crate (`migrations/postgres/`) and run only when
 //!   [`PostgresKeyStore::migrate`] is called.
 //!
 //! The schema is `keygate_keys` (one row per key, only digests of secrets) and
-//! `keygate_schema_migrations`.
+//! `keygate_schema_migrations`. Keys made before workspaces land in `default` with `{}`.
 //!
 //! ```no_run
 //! use std::time::Duration;
