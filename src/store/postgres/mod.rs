@@ -217,15 +217,7 @@ impl Shared {
     }
 
     async fn get(&self, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
-        self.bounded(|client| async move {
-            let statement = client.prepare_cached(GET).await.map_err(unavailable)?;
-            let row = client
-                .query_opt(&statement, &[&id.as_str()])
-                .await
-                .map_err(unavailable)?;
-            row.as_ref().map(record_from_row).transpose()
-        })
-        .await
+        self.record(GET, &[&id.as_str()]).await
     }
 
     /// The key `id` if it belongs to `workspace`; `None` for another workspace's key, as for an
@@ -235,19 +227,13 @@ impl Shared {
         workspace: &Workspace,
         id: KeyId,
     ) -> Result<Option<KeyRecord>, StoreError> {
-        self.bounded(|client| async move {
-            let statement = client.prepare_cached(GET_IN).await.map_err(unavailable)?;
-            let row = client
-                .query_opt(&statement, &[&id.as_str(), &workspace.as_str()])
-                .await
-                .map_err(unavailable)?;
-            row.as_ref().map(record_from_row).transpose()
-        })
-        .await
+        self.record(GET_IN, &[&id.as_str(), &workspace.as_str()])
+            .await
     }
 
-    /// Runs one of the notifying `UPDATE`s and returns the changed record, if any row matched.
-    async fn change(
+    /// Runs a statement giving at most one row of key columns (a lookup, or one of the
+    /// notifying `UPDATE`s) and returns its record, if any row matched.
+    async fn record(
         &self,
         sql: &'static str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
@@ -615,7 +601,7 @@ impl KeyManager for PostgresKeyStore {
         let now = self.now();
         match self
             .shared
-            .change(REVOKE, &[&id.as_str(), &now, &workspace.as_str()])
+            .record(REVOKE, &[&id.as_str(), &now, &workspace.as_str()])
             .await?
         {
             Some(record) => Ok(KeyInfo::from(&record)),
@@ -640,7 +626,7 @@ impl KeyManager for PostgresKeyStore {
         let digest = generated.digest.as_bytes().as_slice();
         if let Some(record) = self
             .shared
-            .change(
+            .record(
                 ROTATE,
                 &[&id.as_str(), &digest, &valid_until, &workspace.as_str()],
             )

@@ -160,13 +160,24 @@ fn quota_columns(quota: Option<Quota>) -> (Option<i64>, Option<i64>) {
     }
 }
 
-/// The record of `id`, whatever its workspace, if any: the lookup on every request.
-pub(super) fn select(conn: &Connection, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+/// The record of the row matching `condition` (on the primary key), if any.
+fn select_where(
+    conn: &Connection,
+    condition: &str,
+    params: impl rusqlite::Params,
+) -> Result<Option<KeyRecord>, StoreError> {
     let raw = conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM keygate_keys WHERE id = ?1"))
-        .and_then(|mut stmt| stmt.query_row([id.as_str()], RawRow::read).optional())
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM keygate_keys WHERE {condition}"
+        ))
+        .and_then(|mut stmt| stmt.query_row(params, RawRow::read).optional())
         .map_err(unavailable)?;
     raw.map(RawRow::into_record).transpose()
+}
+
+/// The record of `id`, whatever its workspace, if any: the lookup on every request.
+pub(super) fn select(conn: &Connection, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+    select_where(conn, "id = ?1", [id.as_str()])
 }
 
 /// The record of `id` if it belongs to `workspace`; `None` for another workspace's key, as for
@@ -176,16 +187,11 @@ pub(super) fn select_in(
     workspace: &Workspace,
     id: &KeyId,
 ) -> Result<Option<KeyRecord>, StoreError> {
-    let raw = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM keygate_keys WHERE id = ?1 AND workspace = ?2"
-        ))
-        .and_then(|mut stmt| {
-            stmt.query_row([id.as_str(), workspace.as_str()], RawRow::read)
-                .optional()
-        })
-        .map_err(unavailable)?;
-    raw.map(RawRow::into_record).transpose()
+    select_where(
+        conn,
+        "id = ?1 AND workspace = ?2",
+        [id.as_str(), workspace.as_str()],
+    )
 }
 
 /// Every record of `workspace`, oldest first (then by name and id, as `MemoryKeyStore` lists
