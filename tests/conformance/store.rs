@@ -23,7 +23,7 @@ fn new_key(base: &str, scopes: &str) -> NewKey {
 }
 
 /// A workspace no other test uses, so that stores shared between tests stay apart.
-fn unique_workspace(base: &str) -> Workspace {
+pub fn unique_workspace(base: &str) -> Workspace {
     let id = KeyId::random().unwrap();
     format!("{base}-{}", id.as_str().to_ascii_lowercase())
         .parse()
