@@ -1,15 +1,17 @@
-//! What a lookup and a recorded use cost on `SqliteKeyStore`, beside `MemoryKeyStore`.
+//! What a lookup and a recorded use cost on `SqliteKeyStore`, beside `MemoryKeyStore`, and what
+//! a key's metadata adds to a lookup (the row's JSON is parsed on every one).
 //!
 //! ```text
 //! cargo bench --features sqlite --bench sqlite_store
 //! ```
 
-use keygate::Workspace;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use keygate::store::sqlite::SqliteKeyStore;
-use keygate::{KeyManager, KeyStore, MemoryKeyStore, NewKey};
+use keygate::{
+    KeyManager, KeyStore, MAX_METADATA_BYTES, MemoryKeyStore, Metadata, NewKey, Workspace,
+};
 
 fn new_key(i: usize) -> NewKey {
     NewKey::new(
@@ -18,10 +20,20 @@ fn new_key(i: usize) -> NewKey {
     )
 }
 
+/// Metadata of nearly the largest size a key may carry: 16 string fields.
+fn large_metadata() -> Metadata {
+    let fields: serde_json::Map<_, _> = (0..16)
+        .map(|i| (format!("field-{i:02}"), "x".repeat(44).into()))
+        .collect();
+    let metadata = Metadata::from_map(fields).expect("within the bound");
+    assert!(metadata.as_json().len() > MAX_METADATA_BYTES - 100);
+    metadata
+}
+
 fn lookups(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let (sqlite, memory, id) = runtime.block_on(async {
+    let (sqlite, memory, id, large_id) = runtime.block_on(async {
         let sqlite = SqliteKeyStore::open(dir.path().join("bench.db"))
             .await
             .expect("open");
@@ -31,7 +43,9 @@ fn lookups(c: &mut Criterion) {
             id = Some(sqlite.create(new_key(i)).await.expect("create").info.id);
             memory.create(new_key(i)).await.expect("create");
         }
-        (sqlite, memory, id.expect("a key"))
+        let large = new_key(1_000).metadata(large_metadata());
+        let large_id = sqlite.create(large).await.expect("create").info.id;
+        (sqlite, memory, id.expect("a key"), large_id)
     });
     let memory_id =
         runtime.block_on(async { memory.list(&Workspace::default()).await.expect("list")[999].id });
@@ -42,6 +56,9 @@ fn lookups(c: &mut Criterion) {
     });
     group.bench_function("SqliteKeyStore::get", |b| {
         b.iter(|| black_box(runtime.block_on(sqlite.get(&id)).expect("get")))
+    });
+    group.bench_function("SqliteKeyStore::get, 1 KiB metadata", |b| {
+        b.iter(|| black_box(runtime.block_on(sqlite.get(&large_id)).expect("get")))
     });
     group.finish();
 

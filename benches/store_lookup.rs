@@ -1,6 +1,7 @@
 //! What a key lookup costs: the in-memory store, a cache hit in front of it, and, when
-//! `KEYGATE_TEST_POSTGRES_URL` is set, a PostgreSQL round trip against a cache hit in front of
-//! PostgreSQL. Run with `cargo bench --features postgres,cache --bench store_lookup`.
+//! `KEYGATE_TEST_POSTGRES_URL` is set, a PostgreSQL round trip (for a key with empty metadata
+//! and for one with nearly 1 KiB) against a cache hit in front of PostgreSQL. Run with
+//! `cargo bench --features postgres,cache --bench store_lookup`.
 
 use std::future::Future;
 use std::hint::black_box;
@@ -11,7 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use keygate::key::KeyId;
 use keygate::store::cache::CachedKeyStore;
 use keygate::store::postgres::PostgresKeyStore;
-use keygate::{KeyManager, KeyStore, MemoryKeyStore, NewKey};
+use keygate::{KeyManager, KeyStore, MemoryKeyStore, Metadata, NewKey};
 
 fn new_key() -> NewKey {
     let unique = KeyId::random().unwrap().as_str().to_ascii_lowercase();
@@ -19,6 +20,14 @@ fn new_key() -> NewKey {
         format!("bench-{unique}").parse().unwrap(),
         "read:all".parse().unwrap(),
     )
+}
+
+/// Metadata of nearly the largest size a key may carry: 16 string fields.
+fn large_metadata() -> Metadata {
+    let fields: serde_json::Map<_, _> = (0..16)
+        .map(|i| (format!("field-{i:02}"), "x".repeat(44).into()))
+        .collect();
+    Metadata::from_map(fields).unwrap()
 }
 
 /// Polls a lookup that must be ready at once, as the layer does inside `call`.
@@ -54,6 +63,11 @@ fn lookups(c: &mut Criterion) {
             .id;
         group.bench_function("postgres_round_trip", |b| {
             b.iter(|| black_box(runtime.block_on(postgres.get(&id)).unwrap()))
+        });
+        let large = new_key().metadata(large_metadata());
+        let large_id = runtime.block_on(postgres.create(large)).unwrap().info.id;
+        group.bench_function("postgres_round_trip_1kib_metadata", |b| {
+            b.iter(|| black_box(runtime.block_on(postgres.get(&large_id)).unwrap()))
         });
         let cached = CachedKeyStore::new(postgres.clone());
         runtime.block_on(cached.get(&id)).unwrap();

@@ -239,3 +239,74 @@ fn building_outside_a_runtime_is_refused() {
     let built = PostgresKeyStore::builder("postgres://keygate@127.0.0.1/keygate").build();
     assert!(matches!(built, Err(StoreError::Invalid(_))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_create_a_name_only_once() {
+    if let (Some(a), Some(b)) = (
+        postgres_common::store().await,
+        postgres_common::store().await,
+    ) {
+        conformance::store::two_stores_create_a_name_only_once(a, b).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_rename_to_a_name_only_once() {
+    if let (Some(a), Some(b)) = (
+        postgres_common::store().await,
+        postgres_common::store().await,
+    ) {
+        conformance::store::two_stores_rename_to_a_name_only_once(a, b).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_waiting_for_its_workspaces_naming_lock_is_bounded_and_other_workspaces_go_on() {
+    let Some(builder) = postgres_common::builder() else {
+        return;
+    };
+    let Some(url) = conformance::backend_url("KEYGATE_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let timeout = Duration::from_millis(300);
+    let waiting = builder.timeout(timeout).build().unwrap();
+    waiting.migrate().await.unwrap();
+    let other = postgres_common::store().await.unwrap();
+    let acme = conformance::store::unique_workspace("acme");
+    let globex = conformance::store::unique_workspace("globex");
+    let new = |workspace: &Workspace| {
+        NewKey::new("ci".parse().unwrap(), "read:all".parse().unwrap()).workspace(workspace.clone())
+    };
+
+    // Another instance is in the middle of creating a key of acme: it holds acme's naming lock.
+    let holder = postgres_common::connect(&url.parse().unwrap()).await;
+    holder.batch_execute("BEGIN").await.unwrap();
+    holder
+        .execute(
+            "SELECT pg_advisory_xact_lock(1801812327, hashtext($1))",
+            &[&acme.as_str()],
+        )
+        .await
+        .unwrap();
+
+    // Another workspace's names are not held up.
+    let elsewhere = tokio::time::timeout(Duration::from_secs(10), other.create(new(&globex)))
+        .await
+        .expect("an answer, not a hang");
+    assert!(elsewhere.is_ok(), "{elsewhere:?}");
+    // acme's create waits for the lock, within the store's timeout.
+    let answer = tokio::time::timeout(Duration::from_secs(10), waiting.create(new(&acme)))
+        .await
+        .expect("an answer, not a hang");
+    assert!(
+        matches!(answer, Err(StoreError::Timeout(t)) if t == timeout),
+        "{answer:?}"
+    );
+
+    holder.batch_execute("COMMIT").await.unwrap();
+    assert!(
+        other.list(&acme).await.unwrap().is_empty(),
+        "nothing stored"
+    );
+    other.create(new(&acme)).await.unwrap();
+}

@@ -4,6 +4,7 @@
 #![cfg(feature = "sqlite")]
 
 mod common;
+mod conformance;
 
 use keygate::Workspace;
 use std::path::Path;
@@ -292,4 +293,20 @@ async fn burst_beyond_the_lookup_queue_is_answered_503_at_once_and_the_rest_200(
     }
     assert!(ok >= 1, "the queued lookups are answered");
     assert!(unavailable >= 1, "{ok} answered 200: nothing was refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stores_on_one_file_create_a_name_only_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    conformance::store::two_stores_create_a_name_only_once(open(&path).await, open(&path).await)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stores_on_one_file_rename_to_a_name_only_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    conformance::store::two_stores_rename_to_a_name_only_once(open(&path).await, open(&path).await)
+        .await;
 }

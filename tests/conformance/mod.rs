@@ -27,6 +27,35 @@ pub fn backend_url(var: &str) -> Option<String> {
     }
 }
 
+/// How many races a concurrency test runs: one alone may end before the pool has opened a
+/// second connection.
+pub const RACE_ROUNDS: usize = 10;
+
+/// Runs `calls` calls of `make(store, i)` at once, alternating between `a` and `b` (two stores
+/// on one database, as two processes or instances share it, or one store twice), and returns
+/// how many succeeded. Every other answer must be `NameTaken`: the calls race for one name.
+pub async fn race_for_a_name<S, F, T>(a: &S, b: &S, calls: usize, make: F) -> usize
+where
+    S: Clone,
+    F: Fn(S, usize) -> T,
+    T: std::future::Future<Output = Result<(), keygate::StoreError>> + Send + 'static,
+{
+    let mut running = tokio::task::JoinSet::new();
+    for i in 0..calls {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        running.spawn(make(store, i));
+    }
+    let mut succeeded = 0;
+    while let Some(answer) = running.join_next().await {
+        match answer.unwrap() {
+            Ok(()) => succeeded += 1,
+            Err(keygate::StoreError::NameTaken { .. }) => {}
+            Err(other) => panic!("expected NameTaken, got {other:?}"),
+        }
+    }
+    succeeded
+}
+
 /// Implements `KeyManager` for `$wrapper` by handing every call to its field `$field`: for the
 /// test wrappers that add something to a store (a temporary directory, a lookup counter).
 #[macro_export]
@@ -99,6 +128,19 @@ macro_rules! store_conformance {
             touch_records_the_last_use,
             concurrent_scope_edits_are_all_applied,
             quota_with_a_sub_microsecond_interval_is_refused_not_rounded,
+            another_workspaces_key_is_not_found_exactly_like_an_unknown_id,
+            another_workspace_changes_nothing_of_a_key,
+            listing_shows_only_the_workspaces_own_keys,
+            same_name_is_allowed_in_two_workspaces,
+            creating_a_taken_name_in_one_workspace_is_refused_and_stores_nothing,
+            renaming_to_a_taken_name_is_refused_and_changes_nothing,
+            a_revoked_keys_name_can_be_taken_again,
+            renaming_a_key_to_its_own_name_is_fine,
+            renaming_another_workspaces_key_to_a_taken_name_is_not_found,
+            metadata_round_trips_through_create_update_and_lookup,
+            a_key_made_without_metadata_has_the_empty_object,
+            rotation_and_revocation_keep_workspace_and_metadata,
+            concurrent_creates_of_one_name_make_exactly_one_key,
         );
     };
     (@tests $make:expr; $($check:ident),* $(,)?) => {

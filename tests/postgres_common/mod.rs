@@ -79,3 +79,76 @@ impl Drop for RestartPostgres {
         let _ = Command::new(SERVICES).arg("start-postgres").status();
     }
 }
+
+/// A schema of its own on the test database, for a test that needs tables no other test
+/// touches (a migration from an old schema, a damaged row). Dropped, with its tables, when the
+/// guard is.
+pub struct PrivateSchema {
+    /// Connection settings whose `search_path` is the schema alone.
+    pub config: tokio_postgres::Config,
+    /// A connection to it, for set-up by hand.
+    pub client: tokio_postgres::Client,
+    name: String,
+    base: tokio_postgres::Config,
+}
+
+impl PrivateSchema {
+    /// Creates the schema, or `None` (with the reason printed) when no test database is set.
+    pub async fn create() -> Option<Self> {
+        let url = backend_url("KEYGATE_TEST_POSTGRES_URL")?;
+        let base: tokio_postgres::Config = url.parse().expect("test database URL");
+        let unique = keygate::key::KeyId::random().unwrap();
+        let name = format!("kg_test_{}", unique.as_str().to_ascii_lowercase());
+        let mut config = base.clone();
+        config.options(format!("-c search_path={name}"));
+        let admin = connect(&base).await;
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .await
+            .expect("create schema");
+        Some(Self {
+            client: connect(&config).await,
+            config,
+            name,
+            base,
+        })
+    }
+
+    /// A store on the schema (not migrated).
+    pub fn store(&self) -> PostgresKeyStore {
+        PostgresKeyStore::builder_from_config(self.config.clone())
+            .pool_size(2)
+            .build()
+            .expect("store")
+    }
+}
+
+impl Drop for PrivateSchema {
+    fn drop(&mut self) {
+        let (base, name) = (self.base.clone(), self.name.clone());
+        // Drop runs inside the test's runtime: the cleanup gets a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let client = connect(&base).await;
+                let _ = client
+                    .batch_execute(&format!("DROP SCHEMA {name} CASCADE"))
+                    .await;
+            });
+        })
+        .join();
+    }
+}
+
+/// A plain connection with `config`, driven by a task of its own.
+pub async fn connect(config: &tokio_postgres::Config) -> tokio_postgres::Client {
+    let (client, connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(connection);
+    client
+}

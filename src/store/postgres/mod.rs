@@ -13,11 +13,19 @@
 //!   listens on a connection of its own so that a `CachedKeyStore` (feature `cache`) in
 //!   every instance
 //!   forgets a changed key within moments.
+//! - **Workspaces.** A lookup reads the key's workspace and metadata (`jsonb`, read as text and
+//!   checked by [`Metadata::from_json`](crate::Metadata::from_json)) with the rest of its row.
+//!   Every management call but `create` is scoped in SQL (`WHERE id = $1 AND workspace = $2`):
+//!   another workspace's key is [`StoreError::NotFound`], exactly as an unknown id. Names are
+//!   unique among a workspace's unrevoked keys: creating or renaming checks and writes in one
+//!   transaction holding `pg_advisory_xact_lock` keyed on the workspace, so instances sharing
+//!   the database take turns per workspace. (A unique index would refuse the migration of a
+//!   database whose older keys share a name; those keys keep working.)
 //! - **Migrations** ship with the crate (`migrations/postgres/`) and run only when
 //!   [`PostgresKeyStore::migrate`] is called.
 //!
 //! The schema is `keygate_keys` (one row per key, only digests of secrets) and
-//! `keygate_schema_migrations`.
+//! `keygate_schema_migrations`. Keys made before workspaces land in `default` with `{}`.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -209,15 +217,7 @@ impl Shared {
     }
 
     async fn get(&self, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
-        self.bounded(|client| async move {
-            let statement = client.prepare_cached(GET).await.map_err(unavailable)?;
-            let row = client
-                .query_opt(&statement, &[&id.as_str()])
-                .await
-                .map_err(unavailable)?;
-            row.as_ref().map(record_from_row).transpose()
-        })
-        .await
+        self.record(GET, &[&id.as_str()]).await
     }
 
     /// The key `id` if it belongs to `workspace`; `None` for another workspace's key, as for an
@@ -227,19 +227,13 @@ impl Shared {
         workspace: &Workspace,
         id: KeyId,
     ) -> Result<Option<KeyRecord>, StoreError> {
-        self.bounded(|client| async move {
-            let statement = client.prepare_cached(GET_IN).await.map_err(unavailable)?;
-            let row = client
-                .query_opt(&statement, &[&id.as_str(), &workspace.as_str()])
-                .await
-                .map_err(unavailable)?;
-            row.as_ref().map(record_from_row).transpose()
-        })
-        .await
+        self.record(GET_IN, &[&id.as_str(), &workspace.as_str()])
+            .await
     }
 
-    /// Runs one of the notifying `UPDATE`s and returns the changed record, if any row matched.
-    async fn change(
+    /// Runs a statement giving at most one row of key columns (a lookup, or one of the
+    /// notifying `UPDATE`s) and returns its record, if any row matched.
+    async fn record(
         &self,
         sql: &'static str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
@@ -607,7 +601,7 @@ impl KeyManager for PostgresKeyStore {
         let now = self.now();
         match self
             .shared
-            .change(REVOKE, &[&id.as_str(), &now, &workspace.as_str()])
+            .record(REVOKE, &[&id.as_str(), &now, &workspace.as_str()])
             .await?
         {
             Some(record) => Ok(KeyInfo::from(&record)),
@@ -632,7 +626,7 @@ impl KeyManager for PostgresKeyStore {
         let digest = generated.digest.as_bytes().as_slice();
         if let Some(record) = self
             .shared
-            .change(
+            .record(
                 ROTATE,
                 &[&id.as_str(), &digest, &valid_until, &workspace.as_str()],
             )

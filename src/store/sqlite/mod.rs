@@ -21,26 +21,44 @@
 //!   for each thread, and a lookup waits at most
 //!   [`lookup_timeout`](SqliteKeyStoreBuilder::lookup_timeout): a flood or a stuck reader is
 //!   answered 503 at once, never a hang.
+//! - **Workspaces.** A lookup reads the key's workspace and metadata with the rest of its row,
+//!   in the one query by id. Every management call but `create` is scoped in SQL
+//!   (`WHERE id = ? AND workspace = ?`): another workspace's key is
+//!   [`StoreError::NotFound`], exactly as an unknown id. Names are unique among a workspace's
+//!   unrevoked keys: the check and the write share one `BEGIN IMMEDIATE` transaction, so a
+//!   second process creating or renaming a key at the same moment waits for it. (Keys from
+//!   before workspaces live in `default`; any of them sharing a name keep working.)
 //! - **Failures** are [`StoreError::Unavailable`] or [`StoreError::Timeout`] (the layer
 //!   answers 503, never 401).
 //!
 //! ```
 //! use keygate::store::sqlite::SqliteKeyStore;
-//! use keygate::{KeyManager, KeyStore, NewKey};
+//! use keygate::{KeyManager, KeyStore, NewKey, StoreError, Workspace};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! # let dir = tempfile::tempdir().unwrap();
 //! # let path = dir.path().join("keys.db");
+//! let acme: Workspace = "acme".parse().unwrap();
+//! let new = || {
+//!     NewKey::new("ci-pipeline".parse().unwrap(), "read:all,write:all".parse().unwrap())
+//!         .workspace(acme.clone())
+//!         .metadata(r#"{"tier":"pro"}"#.parse().unwrap())
+//! };
 //! let store = SqliteKeyStore::open(&path).await?;
-//! let created = store
-//!     .create(NewKey::new("ci-pipeline".parse().unwrap(), "read:all,write:all".parse().unwrap()))
-//!     .await?;
+//! let created = store.create(new()).await?;
+//! // One name per workspace.
+//! assert!(matches!(store.create(new()).await, Err(StoreError::NameTaken { .. })));
 //! drop(store);
 //!
-//! // Keys survive a restart.
+//! // Keys survive a restart, with their workspace and metadata.
 //! let store = SqliteKeyStore::open(&path).await?;
 //! let record = store.get(&created.info.id).await?.expect("still there");
 //! assert_eq!(record.name.as_str(), "ci-pipeline");
+//! assert_eq!(record.workspace, acme);
+//! assert_eq!(record.metadata.as_json(), r#"{"tier":"pro"}"#);
+//! // Another workspace cannot see it.
+//! let other = store.info(&Workspace::default(), &created.info.id).await;
+//! assert!(matches!(other, Err(StoreError::NotFound(_))));
 //! # Ok::<_, keygate::StoreError>(())
 //! # }).unwrap();
 //! ```

@@ -160,13 +160,24 @@ fn quota_columns(quota: Option<Quota>) -> (Option<i64>, Option<i64>) {
     }
 }
 
-/// The record of `id`, whatever its workspace, if any: the lookup on every request.
-pub(super) fn select(conn: &Connection, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+/// The record of the row matching `condition` (on the primary key), if any.
+fn select_where(
+    conn: &Connection,
+    condition: &str,
+    params: impl rusqlite::Params,
+) -> Result<Option<KeyRecord>, StoreError> {
     let raw = conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM keygate_keys WHERE id = ?1"))
-        .and_then(|mut stmt| stmt.query_row([id.as_str()], RawRow::read).optional())
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM keygate_keys WHERE {condition}"
+        ))
+        .and_then(|mut stmt| stmt.query_row(params, RawRow::read).optional())
         .map_err(unavailable)?;
     raw.map(RawRow::into_record).transpose()
+}
+
+/// The record of `id`, whatever its workspace, if any: the lookup on every request.
+pub(super) fn select(conn: &Connection, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+    select_where(conn, "id = ?1", [id.as_str()])
 }
 
 /// The record of `id` if it belongs to `workspace`; `None` for another workspace's key, as for
@@ -176,16 +187,11 @@ pub(super) fn select_in(
     workspace: &Workspace,
     id: &KeyId,
 ) -> Result<Option<KeyRecord>, StoreError> {
-    let raw = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM keygate_keys WHERE id = ?1 AND workspace = ?2"
-        ))
-        .and_then(|mut stmt| {
-            stmt.query_row([id.as_str(), workspace.as_str()], RawRow::read)
-                .optional()
-        })
-        .map_err(unavailable)?;
-    raw.map(RawRow::into_record).transpose()
+    select_where(
+        conn,
+        "id = ?1 AND workspace = ?2",
+        [id.as_str(), workspace.as_str()],
+    )
 }
 
 /// Every record of `workspace`, oldest first (then by name and id, as `MemoryKeyStore` lists
@@ -352,5 +358,29 @@ mod tests {
         let id = KeyId::new("AAAAAAAAAAAA").unwrap();
         let error = select(&conn, &id).unwrap_err();
         assert!(error.to_string().contains("quota"), "{error}");
+    }
+
+    #[test]
+    fn a_row_whose_workspace_or_metadata_does_not_validate_is_reported_as_corrupt() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::sqlite::schema::migrate(&mut conn, SystemTime::now()).unwrap();
+        let damaged = [
+            ("Not A Workspace", "{}", "invalid workspace"),
+            ("", "{}", "invalid workspace"),
+            ("default", "[1, 2]", "metadata must be a JSON object"),
+            ("default", "{tier: pro}", "metadata is not valid JSON"),
+        ];
+        for (i, (workspace, metadata, why)) in damaged.into_iter().enumerate() {
+            let id = format!("AAAAAAAAAAA{i}");
+            conn.execute(
+                "INSERT INTO keygate_keys (id, name, digest, scopes, created_at, workspace, metadata)
+                 VALUES (?1, 'ci', zeroblob(32), 'read:all', 0, ?2, ?3)",
+                (&id, workspace, metadata),
+            )
+            .unwrap();
+            let error = select(&conn, &KeyId::new(&id).unwrap()).unwrap_err();
+            assert!(error.is_unavailable(), "{error:?}");
+            assert!(error.to_string().contains(why), "{error}");
+        }
     }
 }

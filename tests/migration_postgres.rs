@@ -1,0 +1,142 @@
+//! A PostgreSQL database made by keygate before workspaces (schema version 1), migrated by
+//! this version: its keys land in the `default` workspace with empty metadata and keep
+//! authenticating. Each test works in a schema of its own.
+
+#![cfg(feature = "postgres")]
+
+mod common;
+mod conformance;
+mod migration_common;
+mod postgres_common;
+
+use std::time::{Duration, SystemTime};
+
+use keygate::KeyStore;
+use keygate::key::{self, KeyId, KeyPrefix};
+use postgres_common::PrivateSchema;
+
+/// The schema of version 1 as keygate 0.1 created it (`migrations/postgres/0001_keys.sql` and
+/// the migrations table), copied here so that later edits to the shipped files cannot change
+/// what this test starts from.
+const SCHEMA_V1: &str = "
+CREATE TABLE keygate_schema_migrations (
+    version integer PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE keygate_keys (
+    id                   text        PRIMARY KEY,
+    name                 text        NOT NULL,
+    digest               bytea       NOT NULL CHECK (octet_length(digest) = 32),
+    previous_digest      bytea       NULL CHECK (octet_length(previous_digest) = 32),
+    previous_valid_until timestamptz NULL,
+    scopes               text        NOT NULL,
+    quota_burst          integer     NULL,
+    quota_interval_us    bigint      NULL,
+    created_at           timestamptz NOT NULL,
+    expires_at           timestamptz NULL,
+    revoked_at           timestamptz NULL,
+    last_used_at         timestamptz NULL,
+    CHECK ((quota_burst IS NULL) = (quota_interval_us IS NULL)),
+    CHECK ((previous_digest IS NULL) = (previous_valid_until IS NULL))
+);
+INSERT INTO keygate_schema_migrations (version) VALUES (1);
+";
+
+/// A private schema holding a version-1 database.
+async fn old_database() -> Option<PrivateSchema> {
+    let schema = PrivateSchema::create().await?;
+    schema.client.batch_execute(SCHEMA_V1).await.unwrap();
+    Some(schema)
+}
+
+/// Inserts a key named `name` the way keygate 0.1 did (its `INSERT`, nothing else), and
+/// returns its id and plaintext.
+async fn old_key(schema: &PrivateSchema, name: &str, scopes: &str) -> (KeyId, String) {
+    let generated = key::generate(&KeyPrefix::default()).unwrap();
+    schema
+        .client
+        .execute(
+            "INSERT INTO keygate_keys \
+             (id, name, digest, scopes, quota_burst, quota_interval_us, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+            &[
+                &generated.id.as_str(),
+                &name,
+                &generated.digest.as_bytes().as_slice(),
+                &scopes,
+                &None::<i32>,
+                &None::<i64>,
+                &(SystemTime::now() - Duration::from_secs(60)),
+                &None::<SystemTime>,
+            ],
+        )
+        .await
+        .unwrap();
+    (generated.id, generated.plaintext.expose_secret().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_from_before_workspaces_authenticates_in_the_default_workspace() {
+    let Some(schema) = old_database().await else {
+        return;
+    };
+    let (id, plaintext) = old_key(&schema, "production-backend", "admin").await;
+
+    let store = schema.store();
+    assert_eq!(store.migrate().await.unwrap(), 1, "only the new migration");
+    migration_common::old_key_lives_in_the_default_workspace(store, id, &plaintext).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unrevoked_keys_sharing_a_name_migrate_and_both_keep_working() {
+    let Some(schema) = old_database().await else {
+        return;
+    };
+    let first = old_key(&schema, "ci", "read:all").await;
+    let second = old_key(&schema, "ci", "read:all,write:all").await;
+
+    let store = schema.store();
+    assert_eq!(store.migrate().await.unwrap(), 1);
+    migration_common::keys_sharing_a_name_keep_working(store, first, second).await;
+}
+
+/// Inserts a row through SQL with `workspace` and `metadata` as given, and returns its id.
+async fn row_with(schema: &PrivateSchema, workspace: &str, metadata: &str) -> KeyId {
+    let generated = key::generate(&KeyPrefix::default()).unwrap();
+    let name = format!("ci-{}", generated.id.as_str().to_ascii_lowercase());
+    schema
+        .client
+        .execute(
+            "INSERT INTO keygate_keys (id, name, digest, scopes, created_at, workspace, metadata) \
+             VALUES ($1, $2, $3, 'read:all', now(), $4, $5::text::jsonb)",
+            &[
+                &generated.id.as_str(),
+                &name,
+                &generated.digest.as_bytes().as_slice(),
+                &workspace,
+                &metadata,
+            ],
+        )
+        .await
+        .unwrap();
+    generated.id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_whose_workspace_or_metadata_does_not_validate_is_reported_corrupt() {
+    let Some(schema) = PrivateSchema::create().await else {
+        return;
+    };
+    let store = schema.store();
+    store.migrate().await.unwrap();
+    for (workspace, metadata, column) in [
+        ("Not A Workspace", "{}", "workspace"),
+        ("default", "[1, 2]", "metadata"),
+        ("default", "\"pro\"", "metadata"),
+    ] {
+        let id = row_with(&schema, workspace, metadata).await;
+        let error = store.get(&id).await.unwrap_err();
+        assert!(error.is_unavailable(), "{error:?}");
+        assert!(error.to_string().contains(column), "{error}");
+    }
+}

@@ -1,0 +1,97 @@
+//! A database made by keygate before workspaces (schema version 1) opened by this version: its
+//! keys land in the `default` workspace with empty metadata and keep authenticating.
+
+#![cfg(feature = "sqlite")]
+
+mod common;
+mod migration_common;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use keygate::key::{self, KeyId, KeyPrefix};
+use keygate::store::sqlite::SqliteKeyStore;
+
+/// The schema of version 1 as keygate 0.1 created it (`migrations/sqlite/0001_keys.sql` and
+/// the migrations table), copied here so that later edits to the shipped files cannot change
+/// what this test starts from.
+const SCHEMA_V1: &str = "
+CREATE TABLE keygate_schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    applied_at INTEGER
+);
+CREATE TABLE keygate_keys (
+    id                   TEXT    PRIMARY KEY NOT NULL,
+    name                 TEXT    NOT NULL,
+    digest               BLOB    NOT NULL CHECK (length(digest) = 32),
+    previous_digest      BLOB    CHECK (previous_digest IS NULL OR length(previous_digest) = 32),
+    previous_valid_until INTEGER,
+    scopes               TEXT    NOT NULL,
+    quota_burst          INTEGER,
+    quota_interval_us    INTEGER,
+    created_at           INTEGER NOT NULL,
+    expires_at           INTEGER,
+    revoked_at           INTEGER,
+    last_used_at         INTEGER,
+    CHECK ((quota_burst IS NULL) = (quota_interval_us IS NULL)),
+    CHECK ((previous_digest IS NULL) = (previous_valid_until IS NULL))
+);
+CREATE INDEX keygate_keys_created_at ON keygate_keys (created_at, name, id);
+INSERT INTO keygate_schema_migrations (version, applied_at) VALUES (1, 0);
+";
+
+/// A version-1 database at `path`.
+fn old_database(path: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch("PRAGMA journal_mode = WAL").unwrap();
+    conn.execute_batch(SCHEMA_V1).unwrap();
+    conn
+}
+
+fn micros(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH).unwrap().as_micros() as i64
+}
+
+/// Inserts a key named `name` the way keygate 0.1 did (its twelve columns, nothing else), and
+/// returns its id and plaintext.
+fn old_key(conn: &rusqlite::Connection, name: &str, scopes: &str) -> (KeyId, String) {
+    let generated = key::generate(&KeyPrefix::default()).unwrap();
+    conn.execute(
+        "INSERT INTO keygate_keys (id, name, digest, previous_digest, previous_valid_until, \
+         scopes, quota_burst, quota_interval_us, created_at, expires_at, revoked_at, \
+         last_used_at) VALUES (?1, ?2, ?3, NULL, NULL, ?4, NULL, NULL, ?5, NULL, NULL, NULL)",
+        rusqlite::params![
+            generated.id.as_str(),
+            name,
+            &generated.digest.as_bytes()[..],
+            scopes,
+            micros(SystemTime::now() - Duration::from_secs(60)),
+        ],
+    )
+    .unwrap();
+    (generated.id, generated.plaintext.expose_secret().to_owned())
+}
+
+#[tokio::test]
+async fn a_key_from_before_workspaces_authenticates_in_the_default_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let (id, plaintext) = old_key(&old_database(&path), "production-backend", "admin");
+
+    let store = SqliteKeyStore::open(&path).await.unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), 2);
+    migration_common::old_key_lives_in_the_default_workspace(store, id, &plaintext).await;
+}
+
+#[tokio::test]
+async fn unrevoked_keys_sharing_a_name_migrate_and_both_keep_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let conn = old_database(&path);
+    let first = old_key(&conn, "ci", "read:all");
+    let second = old_key(&conn, "ci", "read:all,write:all");
+    drop(conn);
+
+    let store = SqliteKeyStore::open(&path).await.unwrap();
+    migration_common::keys_sharing_a_name_keep_working(store, first, second).await;
+}
