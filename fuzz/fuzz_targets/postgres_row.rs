@@ -63,11 +63,13 @@ fuzz_target!(|data: &[u8]| {
             opt(&mut u, time)?,
             opt(&mut u, time)?,
             opt(&mut u, time)?,
+            String::arbitrary(&mut u)?,
+            String::arbitrary(&mut u)?,
         ))
     })() else {
         return;
     };
-    let (name, digest, previous, scopes, quota, created, expires, revoked, used) = row;
+    let (name, digest, previous, scopes, quota, created, expires, revoked, used, workspace, metadata) = row;
     let (previous_digest, previous_until) = previous.unzip();
     let (burst, interval) = quota.unzip();
     let inserted = f.runtime.block_on(async {
@@ -76,9 +78,10 @@ fuzz_target!(|data: &[u8]| {
             .execute(
                 "INSERT INTO keygate_keys (id, name, digest, previous_digest, previous_valid_until, \
                  scopes, quota_burst, quota_interval_us, created_at, expires_at, revoked_at, \
-                 last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 last_used_at, workspace, metadata) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text::jsonb)",
                 &[&ID, &name, &digest, &previous_digest, &previous_until, &scopes, &burst,
-                  &interval, &created, &expires, &revoked, &used],
+                  &interval, &created, &expires, &revoked, &used, &workspace, &metadata],
             )
             .await
     });
@@ -92,6 +95,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(record.id, id);
             assert_eq!(record.name.as_str(), name);
             assert_eq!(record.digest.as_bytes().as_slice(), digest.as_slice());
+            assert_eq!(record.workspace.as_str(), workspace);
+            // jsonb keeps the object, not its spelling: compare values.
+            let stored: serde_json::Value = serde_json::from_str(&metadata).unwrap();
+            assert_eq!(record.metadata.to_value(), stored);
         }
         Ok(None) => panic!("a row that is there was not found"),
         Err(StoreError::Unavailable(_)) => {}

@@ -49,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
     let f = fixture();
     let mut u = Unstructured::new(data);
     let mut values = vec![Value::Text(ID.to_owned())];
-    for _ in 0..11 {
+    for _ in 0..13 {
         let Ok(v) = column(&mut u) else { return };
         values.push(v);
     }
@@ -60,7 +60,8 @@ fuzz_target!(|data: &[u8]| {
         let inserted = conn.execute(
             "INSERT INTO keygate_keys (id, name, digest, previous_digest, previous_valid_until, \
              scopes, quota_burst, quota_interval_us, created_at, expires_at, revoked_at, \
-             last_used_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             last_used_at, workspace, metadata) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             rusqlite::params_from_iter(values.iter()),
         );
         if inserted.is_err() {
@@ -73,6 +74,11 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(record.id, id);
             assert_eq!(Value::Text(record.name.to_string()), values[1]);
             assert_eq!(Value::Blob(record.digest.as_bytes().to_vec()), values[2]);
+            assert_eq!(Value::Text(record.workspace.to_string()), values[12]);
+            // Metadata reads back as the same object, compactly serialized.
+            let Value::Text(stored) = &values[13] else { panic!("metadata read from a non-text column") };
+            let stored: serde_json::Value = serde_json::from_str(stored).unwrap();
+            assert_eq!(record.metadata.to_value(), stored);
         }
         Ok(None) => panic!("a row that is there was not found"),
         Err(StoreError::Unavailable(_)) => {}

@@ -61,7 +61,8 @@ impl ProblemBody {
         self
     }
 
-    /// Adds a member whose value is JSON already (an array of field errors, say).
+    /// Adds a member whose value is JSON already (the admin API's field errors).
+    #[cfg(feature = "axum")]
     pub(crate) fn json(mut self, name: &str, value: &str) -> Self {
         self.member(name);
         self.out.push_str(value);
