@@ -115,6 +115,7 @@ mod middleware;
 #[cfg(feature = "panel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "panel")))]
 pub mod panel;
+pub mod plan;
 pub mod policy;
 mod quota;
 mod realm;

@@ -29,10 +29,17 @@ use super::{Decision, Quota};
 /// time, both in nanoseconds on the same monotonic scale. Returns the TAT to store (unchanged
 /// when the request is refused) and the decision.
 pub fn decide(tat: u64, now: u64, quota: &Quota) -> (u64, Decision) {
+    decide_units(tat, now, quota, 1)
+}
+
+/// Decides one request that costs `units` (at least 1) of the quota: [`decide`] for a
+/// route that spends several units at once. A request costing more than the burst is always
+/// refused.
+pub fn decide_units(tat: u64, now: u64, quota: &Quota, units: u32) -> (u64, Decision) {
     let interval = quota.interval_nanos();
     let window = quota.window_nanos();
     let start = tat.max(now);
-    let new_tat = start.saturating_add(interval);
+    let new_tat = start.saturating_add(interval.saturating_mul(u64::from(units.max(1))));
     let ahead = new_tat - now;
     if ahead <= window {
         let remaining = (window - ahead) / interval;
@@ -93,6 +100,20 @@ mod tests {
         assert_eq!(d.retry_after, Duration::from_millis(750));
         let (_, d) = decide(tat, 1_000_000_000, &q);
         assert!(d.allowed);
+    }
+
+    #[test]
+    fn a_request_of_several_units_spends_them_all_or_none() {
+        let q = quota(5, 1000);
+        let (tat, d) = decide_units(0, 0, &q, 3);
+        assert!(d.allowed);
+        assert_eq!(d.remaining, 2);
+        let (after, d) = decide_units(tat, 0, &q, 3);
+        assert!(!d.allowed);
+        assert_eq!(after, tat);
+        assert_eq!(d.retry_after, Duration::from_secs(1));
+        let (_, d) = decide_units(tat, 0, &q, 2);
+        assert!(d.allowed && d.remaining == 0);
     }
 
     #[test]

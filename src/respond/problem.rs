@@ -62,7 +62,7 @@ impl ProblemBody {
     }
 
     /// Adds a member whose value is JSON already (the admin API's field errors).
-    #[cfg(feature = "axum")]
+    #[cfg(any(test, feature = "axum"))]
     pub(crate) fn json(mut self, name: &str, value: &str) -> Self {
         self.member(name);
         self.out.push_str(value);

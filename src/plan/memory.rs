@@ -1,0 +1,325 @@
+//! [`MemoryUsageLimiter`]: every limit of a plan decided in one atomic step, in process
+//! memory.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use super::usage::{LimitState, Usage, UsageDecision};
+use super::{Limit, LimitKind, LimitName, MAX_LIMITS, Sharing};
+use crate::clock::{Clock, SystemClock};
+use crate::key::KeyId;
+use crate::limit::gcra;
+use crate::workspace::Workspace;
+
+const SHARDS: usize = 64;
+
+/// Decides usage against plans in process memory: rates, calendar quotas and credits, per key
+/// or per workspace, all of a plan's limits in one atomic step.
+///
+/// A request locks the shards that hold its counters (in one order, so two requests never
+/// wait for each other), decides every limit, and writes the counters back only if all of
+/// them admit it: a refused request spends nothing. Concurrent requests never over-admit a
+/// quota or spend credits twice.
+///
+/// Counters are kept by subject (the key, or the workspace for a shared limit) and limit
+/// name, so a plan whose values change keeps what was counted. Nothing survives a restart:
+/// calendar quotas and credits start again. Clones share the counters.
+pub struct MemoryUsageLimiter<C = SystemClock> {
+    inner: Arc<Inner<C>>,
+}
+
+struct Inner<C> {
+    shards: Box<[Mutex<HashMap<Counted, Counter>>]>,
+    hasher: RandomState,
+    clock: C,
+}
+
+/// Whose counter: a key's, or a workspace's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Subject {
+    Key(KeyId),
+    Workspace(Workspace),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Counted {
+    subject: Subject,
+    limit: LimitName,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counter {
+    /// GCRA's theoretical arrival time, in the clock's monotonic nanoseconds.
+    Rate { tat: u64 },
+    /// Units admitted in the period numbered `period`.
+    Quota { period: i64, used: u64 },
+    /// The balance, and the refill period it was last refilled in.
+    Credits { refilled: i64, balance: u64 },
+}
+
+impl MemoryUsageLimiter<SystemClock> {
+    /// A limiter on the system clock.
+    pub fn new() -> Self {
+        Self::with_clock(SystemClock::new())
+    }
+}
+
+impl Default for MemoryUsageLimiter<SystemClock> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<C> Clone for MemoryUsageLimiter<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<C> fmt::Debug for MemoryUsageLimiter<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryUsageLimiter").finish_non_exhaustive()
+    }
+}
+
+/// The time a decision is made at: wall time for calendar periods, monotonic for rates.
+#[derive(Clone, Copy)]
+struct Now {
+    wall: SystemTime,
+    mono: u64,
+}
+
+impl<C: Clock> MemoryUsageLimiter<C> {
+    /// A limiter on `clock` (a [`ManualClock`](crate::clock::ManualClock) in tests of period
+    /// ends and refills).
+    pub fn with_clock(clock: C) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+                hasher: RandomState::new(),
+                clock,
+            }),
+        }
+    }
+
+    fn now(&self) -> Now {
+        Now {
+            wall: self.inner.clock.now(),
+            mono: u64::try_from(self.inner.clock.monotonic().as_nanos()).unwrap_or(u64::MAX),
+        }
+    }
+
+    fn shard_of(&self, counted: &Counted) -> usize {
+        // The modulo keeps the index below SHARDS, which fits any usize.
+        (self.inner.hasher.hash_one(counted) % SHARDS as u64) as usize
+    }
+
+    fn lock(&self, shard: usize) -> MutexGuard<'_, HashMap<Counted, Counter>> {
+        // Counters are written whole, after every decision is made: a panic elsewhere cannot
+        // leave one half-written.
+        self.inner.shards[shard]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts `usage` against every limit of its plan: admitted only if all admit it, and
+    /// then each limit spends the request's cost; refused, nothing is spent.
+    pub fn admit(&self, usage: &Usage<'_>) -> UsageDecision {
+        let limits = usage.plan.limits();
+        let now = self.now();
+        let counted: Vec<Counted> = limits
+            .iter()
+            .map(|limit| counted(limit, usage.key, usage.workspace))
+            .collect();
+        let shard_of: Vec<usize> = counted.iter().map(|c| self.shard_of(c)).collect();
+        let mut order = shard_of.clone();
+        order.sort_unstable();
+        order.dedup();
+        // Lock every shard involved, in ascending order: no two calls wait for each other.
+        let mut guards: Vec<(usize, MutexGuard<'_, HashMap<Counted, Counter>>)> =
+            order.iter().map(|&s| (s, self.lock(s))).collect();
+        let guard_of = |shard: usize| order.binary_search(&shard).unwrap_or(0);
+
+        let mut states = [LimitState::default(); MAX_LIMITS];
+        let mut next = [None; MAX_LIMITS];
+        let mut refused = None;
+        for (i, limit) in limits.iter().enumerate() {
+            let stored = guards[guard_of(shard_of[i])].1.get(&counted[i]).copied();
+            let (counter, state, admitted) = decide(limit, stored, now, usage.cost);
+            states[i] = state;
+            next[i] = Some(counter);
+            if !admitted && refused.is_none() {
+                refused = Some(i);
+            }
+        }
+        if refused.is_none() {
+            for (i, counter) in next.iter().enumerate().take(limits.len()) {
+                if let Some(counter) = counter {
+                    let map = &mut guards[guard_of(shard_of[i])].1;
+                    map.insert(counted[i].clone(), *counter);
+                }
+            }
+        } else {
+            // A refused request leaves every state as it was before it.
+            for (i, limit) in limits.iter().enumerate() {
+                if Some(i) != refused {
+                    let stored = guards[guard_of(shard_of[i])].1.get(&counted[i]).copied();
+                    states[i] = decide(limit, stored, now, 0).1;
+                }
+            }
+        }
+        UsageDecision::new(usage.plan, states, refused)
+    }
+
+    /// The balance of credits `limit` for key `key` of `workspace` (the workspace's balance
+    /// for a shared limit), refills applied. `None` if `limit` is not a credits limit.
+    pub fn credits(&self, key: &KeyId, workspace: &Workspace, limit: &Limit) -> Option<u64> {
+        let LimitKind::Credits { .. } = limit.kind() else {
+            return None;
+        };
+        let counted = counted(limit, key, workspace);
+        let stored = self.lock(self.shard_of(&counted)).get(&counted).copied();
+        Some(credits(limit, stored, self.now().wall).1)
+    }
+
+    /// Adds `amount` credits to `limit`'s balance for key `key` of `workspace` (the
+    /// workspace's balance for a shared limit) and returns the new balance (saturating).
+    /// `None`, and nothing changed, if `limit` is not a credits limit.
+    pub fn top_up(
+        &self,
+        key: &KeyId,
+        workspace: &Workspace,
+        limit: &Limit,
+        amount: u64,
+    ) -> Option<u64> {
+        let LimitKind::Credits { .. } = limit.kind() else {
+            return None;
+        };
+        let counted = counted(limit, key, workspace);
+        let mut shard = self.lock(self.shard_of(&counted));
+        let stored = shard.get(&counted).copied();
+        let (refilled, balance) = credits(limit, stored, self.now().wall);
+        let balance = balance.saturating_add(amount);
+        shard.insert(counted, Counter::Credits { refilled, balance });
+        Some(balance)
+    }
+}
+
+fn counted(limit: &Limit, key: &KeyId, workspace: &Workspace) -> Counted {
+    let subject = match limit.sharing() {
+        Sharing::Key => Subject::Key(*key),
+        Sharing::Workspace => Subject::Workspace(workspace.clone()),
+    };
+    Counted {
+        subject,
+        limit: limit.name().clone(),
+    }
+}
+
+/// A credits counter as it stands at `now`: a new one at the initial balance, a refill
+/// applied if a refill period began since the last.
+/// Returns `(refill period, balance)`; `(0, 0)` for a limit that is not credits.
+fn credits(limit: &Limit, stored: Option<Counter>, now: SystemTime) -> (i64, u64) {
+    let LimitKind::Credits { initial, refill } = *limit.kind() else {
+        return (0, 0);
+    };
+    let period = refill.map_or(0, |r| r.period.window(now).number());
+    match (stored, refill) {
+        (Some(Counter::Credits { refilled, balance }), Some(r)) if refilled != period => {
+            (period, balance.max(r.amount))
+        }
+        (Some(Counter::Credits { refilled, balance }), _) => (refilled, balance),
+        // New, or counted as another kind before the plan changed.
+        _ => (period, initial),
+    }
+}
+
+/// Decides one limit for a request costing `cost` units (0: only report the state): the
+/// counter to store if every limit admits, the state to report, and whether it admits.
+fn decide(
+    limit: &Limit,
+    stored: Option<Counter>,
+    now: Now,
+    cost: u32,
+) -> (Counter, LimitState, bool) {
+    let units = u64::from(cost);
+    let capacity = limit.capacity();
+    match *limit.kind() {
+        LimitKind::Rate(quota) => {
+            let tat = match stored {
+                Some(Counter::Rate { tat }) => tat,
+                _ => 0,
+            };
+            let (tat, d) = if cost == 0 {
+                // The state without spending: what a zero-cost request would see.
+                let ahead = tat.saturating_sub(now.mono);
+                let window = quota.window_nanos();
+                let remaining = window.saturating_sub(ahead) / quota.interval_nanos();
+                let state = LimitState {
+                    capacity,
+                    remaining,
+                    reset: Duration::from_nanos(ahead),
+                    retry_after: None,
+                };
+                return (Counter::Rate { tat }, state, true);
+            } else {
+                gcra::decide_units(tat, now.mono, &quota, cost)
+            };
+            let never = units > capacity;
+            let state = LimitState {
+                capacity,
+                remaining: u64::from(d.remaining),
+                reset: d.reset,
+                retry_after: (!d.allowed && !never).then_some(d.retry_after),
+            };
+            (Counter::Rate { tat }, state, d.allowed)
+        }
+        LimitKind::Quota { max, period } => {
+            let window = period.window(now.wall);
+            let used = match stored {
+                Some(Counter::Quota { period, used }) if period == window.number() => used,
+                _ => 0,
+            };
+            let admitted = used.saturating_add(units) <= max;
+            let after = if admitted { used + units } else { used };
+            let reset = window.remaining(now.wall);
+            let state = LimitState {
+                capacity,
+                remaining: max.saturating_sub(after),
+                reset,
+                retry_after: (!admitted && units <= max).then_some(reset),
+            };
+            let counter = Counter::Quota {
+                period: window.number(),
+                used: after,
+            };
+            (counter, state, admitted)
+        }
+        LimitKind::Credits { refill, .. } => {
+            let (refilled, balance) = credits(limit, stored, now.wall);
+            let admitted = balance >= units;
+            let after = if admitted { balance - units } else { balance };
+            let reset = refill.map_or(Duration::ZERO, |r| {
+                r.period.window(now.wall).remaining(now.wall)
+            });
+            let state = LimitState {
+                capacity,
+                remaining: after,
+                reset,
+                retry_after: refill
+                    .filter(|r| !admitted && r.amount >= units)
+                    .map(|_| reset),
+            };
+            let counter = Counter::Credits {
+                refilled,
+                balance: after,
+            };
+            (counter, state, admitted)
+        }
+    }
+}
