@@ -323,3 +323,249 @@ fn decide(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU32;
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::plan::{AnchorDay, Period, Plan, Refill};
+    use crate::quota::Quota;
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    fn name(s: &str) -> LimitName {
+        s.parse().unwrap()
+    }
+
+    fn plan(limits: Vec<Limit>) -> Plan {
+        Plan::new("test".parse().unwrap(), limits).unwrap()
+    }
+
+    /// 2026-11-29T00:00:00Z.
+    fn start() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_795_910_400)
+    }
+
+    fn limiter() -> (MemoryUsageLimiter<ManualClock>, ManualClock) {
+        let clock = ManualClock::starting_at(start());
+        (MemoryUsageLimiter::with_clock(clock.clone()), clock)
+    }
+
+    fn key(n: u8) -> KeyId {
+        KeyId::new(&format!("AbCdEfGh12{n:02}")).unwrap()
+    }
+
+    fn acme() -> Workspace {
+        "acme".parse().unwrap()
+    }
+
+    fn admitted(
+        limiter: &MemoryUsageLimiter<ManualClock>,
+        plan: &Plan,
+        key: &KeyId,
+        cost: u32,
+    ) -> bool {
+        limiter
+            .admit(&Usage::new(key, &acme(), plan).cost(cost))
+            .allowed()
+    }
+
+    #[test]
+    fn a_daily_quota_admits_its_maximum_then_refuses_until_utc_midnight() {
+        let (limiter, clock) = limiter();
+        let trial = plan(vec![Limit::quota(name("daily"), 5, Period::Day)]);
+        clock.advance(Duration::from_secs(3600));
+        for _ in 0..5 {
+            assert!(admitted(&limiter, &trial, &key(1), 1));
+        }
+        let refused = limiter.admit(&Usage::new(&key(1), &acme(), &trial));
+        assert_eq!(refused.refused_by().unwrap().name().as_str(), "daily");
+        let state = refused.state("daily").unwrap();
+        assert_eq!(state.remaining, 0);
+        assert_eq!(state.retry_after, Some(DAY - Duration::from_secs(3600)));
+        clock.advance(DAY - Duration::from_secs(3600));
+        assert!(admitted(&limiter, &trial, &key(1), 1));
+    }
+
+    #[test]
+    fn a_refused_request_spends_nothing_on_any_limit() {
+        let (limiter, _) = limiter();
+        let daily = Limit::quota(name("daily"), 10, Period::Day);
+        let credits = Limit::credits(name("credits"), 2, None);
+        let p = plan(vec![daily, credits.clone()]);
+        assert!(admitted(&limiter, &p, &key(1), 1));
+        assert!(admitted(&limiter, &p, &key(1), 1));
+        let refused = limiter.admit(&Usage::new(&key(1), &acme(), &p));
+        assert_eq!(refused.refused_by(), Some(&credits));
+        assert_eq!(refused.state("daily").unwrap().remaining, 8);
+        assert_eq!(refused.state("credits").unwrap().retry_after, None);
+        limiter.top_up(&key(1), &acme(), &credits, 1).unwrap();
+        let next = limiter.admit(&Usage::new(&key(1), &acme(), &p));
+        assert!(next.allowed());
+        assert_eq!(next.state("daily").unwrap().remaining, 7);
+    }
+
+    #[test]
+    fn a_request_costs_its_units_on_every_limit() {
+        let (limiter, _) = limiter();
+        let p = plan(vec![
+            Limit::rate(
+                name("burst"),
+                Quota::per_second(NonZeroU32::new(20).unwrap()),
+            ),
+            Limit::quota(name("daily"), 100, Period::Day),
+        ]);
+        let d = limiter.admit(&Usage::new(&key(1), &acme(), &p).cost(10));
+        assert!(d.allowed());
+        assert_eq!(d.state("burst").unwrap().remaining, 10);
+        assert_eq!(d.state("daily").unwrap().remaining, 90);
+    }
+
+    #[test]
+    fn a_cost_beyond_what_a_limit_can_ever_admit_has_no_retry_time() {
+        let (limiter, _) = limiter();
+        let p = plan(vec![Limit::quota(name("daily"), 5, Period::Day)]);
+        let d = limiter.admit(&Usage::new(&key(1), &acme(), &p).cost(6));
+        assert!(!d.allowed());
+        assert_eq!(d.state("daily").unwrap().retry_after, None);
+        assert_eq!(d.state("daily").unwrap().remaining, 5);
+    }
+
+    #[test]
+    fn a_workspace_shared_limit_counts_every_key_of_the_workspace_once() {
+        let (limiter, _) = limiter();
+        let shared = plan(vec![
+            Limit::quota(name("daily"), 3, Period::Day).shared_by(Sharing::Workspace),
+        ]);
+        assert!(admitted(&limiter, &shared, &key(1), 1));
+        assert!(admitted(&limiter, &shared, &key(2), 1));
+        assert!(admitted(&limiter, &shared, &key(3), 1));
+        assert!(!admitted(&limiter, &shared, &key(4), 1));
+        let globex: Workspace = "globex".parse().unwrap();
+        assert!(
+            limiter
+                .admit(&Usage::new(&key(4), &globex, &shared))
+                .allowed()
+        );
+    }
+
+    #[test]
+    fn a_per_key_limit_counts_each_key_on_its_own() {
+        let (limiter, _) = limiter();
+        let per_key = plan(vec![Limit::quota(name("daily"), 1, Period::Day)]);
+        assert!(admitted(&limiter, &per_key, &key(1), 1));
+        assert!(admitted(&limiter, &per_key, &key(2), 1));
+        assert!(!admitted(&limiter, &per_key, &key(1), 1));
+    }
+
+    #[test]
+    fn credits_refill_to_their_amount_each_period_and_keep_a_larger_balance() {
+        let (limiter, clock) = limiter();
+        let refill = Refill {
+            amount: 3,
+            period: Period::Day,
+        };
+        let credits = Limit::credits(name("credits"), 1, Some(refill));
+        let p = plan(vec![credits.clone()]);
+        assert!(admitted(&limiter, &p, &key(1), 1));
+        let refused = limiter.admit(&Usage::new(&key(1), &acme(), &p));
+        assert!(!refused.allowed());
+        assert_eq!(refused.state("credits").unwrap().retry_after, Some(DAY));
+        clock.advance(DAY);
+        assert_eq!(limiter.credits(&key(1), &acme(), &credits), Some(3));
+        assert_eq!(limiter.top_up(&key(1), &acme(), &credits, 7), Some(10));
+        clock.advance(DAY);
+        assert_eq!(limiter.credits(&key(1), &acme(), &credits), Some(10));
+    }
+
+    #[test]
+    fn a_monthly_quota_starts_again_on_the_anchor_day() {
+        let (limiter, clock) = limiter();
+        // Billed on the 1st: 2026-11-29 is in November's period, 2026-12-01 starts December's.
+        let p = plan(vec![Limit::quota(
+            name("monthly"),
+            2,
+            Period::Month(AnchorDay::FIRST),
+        )]);
+        assert!(admitted(&limiter, &p, &key(1), 2));
+        assert!(!admitted(&limiter, &p, &key(1), 1));
+        clock.advance(DAY);
+        assert!(!admitted(&limiter, &p, &key(1), 1));
+        clock.advance(DAY);
+        assert!(admitted(&limiter, &p, &key(1), 1));
+    }
+
+    #[test]
+    fn top_up_and_credits_ignore_limits_that_are_not_credits() {
+        let (limiter, _) = limiter();
+        let daily = Limit::quota(name("daily"), 5, Period::Day);
+        assert_eq!(limiter.top_up(&key(1), &acme(), &daily, 5), None);
+        assert_eq!(limiter.credits(&key(1), &acme(), &daily), None);
+    }
+
+    #[test]
+    fn many_threads_on_one_shared_quota_are_admitted_exactly_its_maximum() {
+        let limiter = MemoryUsageLimiter::new();
+        let p = plan(vec![
+            Limit::rate(
+                name("burst"),
+                Quota::per_second(NonZeroU32::new(1_000_000).unwrap()),
+            ),
+            Limit::quota(name("daily"), 500, Period::Day).shared_by(Sharing::Workspace),
+            Limit::credits(name("credits"), 10_000, None).shared_by(Sharing::Workspace),
+        ]);
+        let admitted: usize = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..8u8)
+                .map(|t| {
+                    let (limiter, p) = (limiter.clone(), &p);
+                    scope.spawn(move || {
+                        (0..200)
+                            .filter(|_| limiter.admit(&Usage::new(&key(t), &acme(), p)).allowed())
+                            .count()
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).sum()
+        });
+        assert_eq!(admitted, 500);
+        let credits = &p.limits()[2];
+        assert_eq!(limiter.credits(&key(0), &acme(), credits), Some(9_500));
+    }
+
+    proptest::proptest! {
+        /// Any sequence of requests (keys, costs, time steps) across periods: per period the
+        /// admitted units never pass the quota, credits never go below zero, and a refused
+        /// request changes nothing.
+        #[test]
+        fn admitted_never_pass_a_quota_and_refusals_never_spend(
+            steps in proptest::collection::vec((0u8..3, 1u32..4, 0u64..30_000), 1..200)
+        ) {
+            let (limiter, clock) = limiter();
+            let credits = Limit::credits(name("credits"), 40, None).shared_by(Sharing::Workspace);
+            let p = plan(vec![
+                Limit::quota(name("daily"), 25, Period::Day).shared_by(Sharing::Workspace),
+                credits.clone(),
+            ]);
+            let mut per_day: HashMap<i64, u64> = HashMap::new();
+            let mut spent = 0u64;
+            for (k, cost, seconds) in steps {
+                clock.advance(Duration::from_secs(seconds));
+                let before = limiter.credits(&key(k), &acme(), &credits).unwrap();
+                let d = limiter.admit(&Usage::new(&key(k), &acme(), &p).cost(cost));
+                let after = limiter.credits(&key(k), &acme(), &credits).unwrap();
+                if d.allowed() {
+                    *per_day.entry(Period::Day.window(clock.now()).number()).or_default() += u64::from(cost);
+                    spent += u64::from(cost);
+                    proptest::prop_assert_eq!(after, before - u64::from(cost));
+                } else {
+                    proptest::prop_assert_eq!(after, before);
+                }
+            }
+            proptest::prop_assert!(per_day.values().all(|&n| n <= 25), "{:?}", per_day);
+            proptest::prop_assert!(spent <= 40);
+        }
+    }
+}
