@@ -88,6 +88,12 @@ impl LimitName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether `other` is the same name: a pointer comparison first, as a plan's names are
+    /// shared by every request under it.
+    pub(crate) fn same(&self, other: &LimitName) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
 }
 
 impl fmt::Debug for LimitName {

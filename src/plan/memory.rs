@@ -3,61 +3,109 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::hash::{BuildHasher, BuildHasherDefault};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::usage::{LimitState, Usage, UsageDecision};
-use super::{Limit, LimitKind, LimitName, MAX_LIMITS, Sharing};
+use super::{Limit, LimitKind, LimitName, MAX_LIMITS, Period, Sharing};
 use crate::clock::{Clock, SystemClock};
+use crate::id_map::{IdHasher, Padded, ShardedIdMap};
 use crate::key::KeyId;
 use crate::limit::gcra;
 use crate::workspace::Workspace;
 
-const SHARDS: usize = 64;
+const WORKSPACE_SHARDS: usize = 16;
 
 /// Decides usage against plans in process memory: rates, calendar quotas and credits, per key
 /// or per workspace, all of a plan's limits in one atomic step.
 ///
-/// A request locks the shards that hold its counters (in one order, so two requests never
+/// Each key and each workspace has one entry holding its counters, by limit name. A request
+/// locks its key's entry, then its workspace's (always in that order, so two requests never
 /// wait for each other), decides every limit, and writes the counters back only if all of
 /// them admit it: a refused request spends nothing. Concurrent requests never over-admit a
 /// quota or spend credits twice.
 ///
-/// Counters are kept by subject (the key, or the workspace for a shared limit) and limit
-/// name, so a plan whose values change keeps what was counted. Nothing survives a restart:
-/// calendar quotas and credits start again. Clones share the counters.
+/// Calendar periods are read on the clock's coarse wall time (a few milliseconds of
+/// resolution); rates on its monotonic time. Counters are kept by limit name, so a plan whose
+/// values change keeps what was counted. Nothing survives a restart: calendar quotas and
+/// credits start again. Clones share the counters.
 pub struct MemoryUsageLimiter<C = SystemClock> {
     inner: Arc<Inner<C>>,
 }
 
 struct Inner<C> {
-    shards: Box<[Mutex<HashMap<Counted, Counter>>]>,
-    hasher: RandomState,
+    keys: ShardedIdMap<Mutex<Entry>>,
+    workspaces: Box<[Padded<RwLock<WorkspaceMap>>]>,
     clock: C,
 }
 
-/// Whose counter: a key's, or a workspace's.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Subject {
-    Key(KeyId),
-    Workspace(Workspace),
+/// Workspaces' entries. Workspace ids are the operator's, not a client's: a fast hash.
+type WorkspaceMap = HashMap<Workspace, Mutex<Entry>, BuildHasherDefault<IdHasher>>;
+
+/// One subject's counters, by limit name (a handful: a linear scan beats hashing).
+#[derive(Default)]
+struct Entry {
+    counters: Vec<(LimitName, Counter)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Counted {
-    subject: Subject,
-    limit: LimitName,
+impl Entry {
+    fn get(&self, name: &LimitName) -> Option<Counter> {
+        self.counters
+            .iter()
+            .find(|(n, _)| n.same(name))
+            .map(|(_, counter)| *counter)
+    }
+
+    fn set(&mut self, name: &LimitName, counter: Counter) {
+        match self.counters.iter_mut().find(|(n, _)| n.same(name)) {
+            Some((_, slot)) => *slot = counter,
+            None => self.counters.push((name.clone(), counter)),
+        }
+    }
+}
+
+/// A period as a counter remembers it: its bounds in seconds since the epoch, so that a
+/// request within it needs no calendar arithmetic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u64,
+    end: u64,
+}
+
+impl Span {
+    const NONE: Span = Span { start: 0, end: 0 };
+
+    fn contains(&self, secs: u64) -> bool {
+        self.start <= secs && secs < self.end
+    }
+
+    /// The span of `period` at `now`, reusing `known` when `now` lies in it.
+    fn at(known: Span, period: Period, now: Now) -> Span {
+        if known.contains(now.secs) {
+            return known;
+        }
+        let window = period.window(now.wall);
+        let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Span {
+            start: secs(window.start()),
+            end: secs(window.end()),
+        }
+    }
+
+    fn remaining(&self, now: Now) -> Duration {
+        Duration::from_secs(self.end.saturating_sub(now.secs))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Counter {
     /// GCRA's theoretical arrival time, in the clock's monotonic nanoseconds.
     Rate { tat: u64 },
-    /// Units admitted in the period numbered `period`.
-    Quota { period: i64, used: u64 },
+    /// Units admitted in the period `span`.
+    Quota { span: Span, used: u64 },
     /// The balance, and the refill period it was last refilled in.
-    Credits { refilled: i64, balance: u64 },
+    Credits { span: Span, balance: u64 },
 }
 
 impl MemoryUsageLimiter<SystemClock> {
@@ -87,11 +135,31 @@ impl<C> fmt::Debug for MemoryUsageLimiter<C> {
     }
 }
 
-/// The time a decision is made at: wall time for calendar periods, monotonic for rates.
+/// The time a decision is made at: coarse wall time for calendar periods, monotonic for
+/// rates.
 #[derive(Clone, Copy)]
 struct Now {
     wall: SystemTime,
+    secs: u64,
     mono: u64,
+}
+
+/// Which of a plan's limits count per key and which per workspace, as bits.
+fn sharing_of(limits: &[Limit]) -> (u8, u8) {
+    let (mut per_key, mut per_workspace) = (0u8, 0u8);
+    for (i, limit) in limits.iter().enumerate() {
+        match limit.sharing() {
+            Sharing::Key => per_key |= 1 << i,
+            Sharing::Workspace => per_workspace |= 1 << i,
+        }
+    }
+    (per_key, per_workspace)
+}
+
+fn locked(entry: &Mutex<Entry>) -> MutexGuard<'_, Entry> {
+    // Counters are written whole, after every decision is made: a panic elsewhere cannot
+    // leave one half-written.
+    entry.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<C: Clock> MemoryUsageLimiter<C> {
@@ -100,80 +168,155 @@ impl<C: Clock> MemoryUsageLimiter<C> {
     pub fn with_clock(clock: C) -> Self {
         Self {
             inner: Arc::new(Inner {
-                shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-                hasher: RandomState::new(),
+                keys: ShardedIdMap::new(),
+                workspaces: (0..WORKSPACE_SHARDS)
+                    .map(|_| Padded(RwLock::default()))
+                    .collect(),
                 clock,
             }),
         }
     }
 
     fn now(&self) -> Now {
-        Now {
-            wall: self.inner.clock.now(),
-            mono: u64::try_from(self.inner.clock.monotonic().as_nanos()).unwrap_or(u64::MAX),
+        self.now_for(true, true)
+    }
+
+    /// The time, reading only the clocks the limits need: the wall clock for calendar
+    /// periods, the monotonic one for rates.
+    fn now_for(&self, wall: bool, mono: bool) -> Now {
+        let (wall, secs) = if wall {
+            let at = self.inner.clock.coarse_now();
+            (at, at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+        } else {
+            (UNIX_EPOCH, 0)
+        };
+        let mono = if mono {
+            u64::try_from(self.inner.clock.monotonic().as_nanos()).unwrap_or(u64::MAX)
+        } else {
+            0
+        };
+        Now { wall, secs, mono }
+    }
+
+    /// Runs `f` on the entry of key `id`, locked, creating the entry if needed.
+    fn with_key<T>(&self, id: &KeyId, f: impl FnOnce(&mut Entry) -> T) -> T {
+        {
+            let shard = self.inner.keys.read(id);
+            if let Some(entry) = shard.get(id) {
+                return f(&mut locked(entry));
+            }
         }
+        let mut shard = self.inner.keys.write(id);
+        let entry = shard.entry(*id).or_default();
+        f(&mut locked(entry))
     }
 
-    fn shard_of(&self, counted: &Counted) -> usize {
-        // The modulo keeps the index below SHARDS, which fits any usize.
-        (self.inner.hasher.hash_one(counted) % SHARDS as u64) as usize
+    /// Runs `f` on the entry of `workspace`, locked, creating the entry if needed.
+    fn with_workspace<T>(&self, workspace: &Workspace, f: impl FnOnce(&mut Entry) -> T) -> T {
+        // The modulo keeps the index below the shard count, which fits any usize.
+        let shard = &self.inner.workspaces[(BuildHasherDefault::<IdHasher>::default()
+            .hash_one(workspace)
+            % WORKSPACE_SHARDS as u64) as usize]
+            .0;
+        {
+            let map = shard.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(entry) = map.get(workspace) {
+                return f(&mut locked(entry));
+            }
+        }
+        let mut map = shard.write().unwrap_or_else(PoisonError::into_inner);
+        let entry = map.entry(workspace.clone()).or_default();
+        f(&mut locked(entry))
     }
 
-    fn lock(&self, shard: usize) -> MutexGuard<'_, HashMap<Counted, Counter>> {
-        // Counters are written whole, after every decision is made: a panic elsewhere cannot
-        // leave one half-written.
-        self.inner.shards[shard]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    /// Runs `f` on the locked entries the plan's limits count in: the key's (if any limit
+    /// counts per key), then the workspace's (if any counts per workspace).
+    fn with_entries<T>(
+        &self,
+        usage: &Usage<'_>,
+        f: impl FnOnce(Option<&mut Entry>, Option<&mut Entry>) -> T,
+    ) -> T {
+        let (per_key, per_workspace) = sharing_of(usage.plan.limits());
+        match (per_key != 0, per_workspace != 0) {
+            (true, true) => self.with_key(usage.key, |key| {
+                self.with_workspace(usage.workspace, |ws| f(Some(key), Some(ws)))
+            }),
+            (true, false) => self.with_key(usage.key, |key| f(Some(key), None)),
+            (false, _) => self.with_workspace(usage.workspace, |ws| f(None, Some(ws))),
+        }
     }
 
     /// Counts `usage` against every limit of its plan: admitted only if all admit it, and
     /// then each limit spends the request's cost; refused, nothing is spent.
     pub fn admit(&self, usage: &Usage<'_>) -> UsageDecision {
         let limits = usage.plan.limits();
-        let now = self.now();
-        let counted: Vec<Counted> = limits
+        let rates = limits
             .iter()
-            .map(|limit| counted(limit, usage.key, usage.workspace))
-            .collect();
-        let shard_of: Vec<usize> = counted.iter().map(|c| self.shard_of(c)).collect();
-        let mut order = shard_of.clone();
-        order.sort_unstable();
-        order.dedup();
-        // Lock every shard involved, in ascending order: no two calls wait for each other.
-        let mut guards: Vec<(usize, MutexGuard<'_, HashMap<Counted, Counter>>)> =
-            order.iter().map(|&s| (s, self.lock(s))).collect();
-        let guard_of = |shard: usize| order.binary_search(&shard).unwrap_or(0);
-
-        let mut states = [LimitState::default(); MAX_LIMITS];
-        let mut next = [None; MAX_LIMITS];
-        let mut refused = None;
-        for (i, limit) in limits.iter().enumerate() {
-            let stored = guards[guard_of(shard_of[i])].1.get(&counted[i]).copied();
-            let (counter, state, admitted) = decide(limit, stored, now, usage.cost);
-            states[i] = state;
-            next[i] = Some(counter);
-            if !admitted && refused.is_none() {
-                refused = Some(i);
-            }
-        }
-        if refused.is_none() {
-            for (i, counter) in next.iter().enumerate().take(limits.len()) {
-                if let Some(counter) = counter {
-                    let map = &mut guards[guard_of(shard_of[i])].1;
-                    map.insert(counted[i].clone(), *counter);
-                }
-            }
-        } else {
-            // A refused request leaves every state as it was before it.
+            .filter(|l| matches!(l.kind(), LimitKind::Rate(_)))
+            .count();
+        let now = self.now_for(rates < limits.len(), rates > 0);
+        let mut decision = UsageDecision::admitting(usage.plan);
+        let states = decision.states_mut();
+        let refused = self.with_entries(usage, |mut key, mut ws| {
+            let mut next = [None; MAX_LIMITS];
+            let mut refused = None;
             for (i, limit) in limits.iter().enumerate() {
-                if Some(i) != refused {
-                    let stored = guards[guard_of(shard_of[i])].1.get(&counted[i]).copied();
-                    states[i] = decide(limit, stored, now, 0).1;
+                let entry = match limit.sharing() {
+                    Sharing::Key => key.as_deref(),
+                    Sharing::Workspace => ws.as_deref(),
+                };
+                let stored = entry.and_then(|e| e.get(limit.name()));
+                let (counter, state, admitted) = decide(limit, stored, now, usage.cost);
+                states[i] = state;
+                next[i] = Some(counter);
+                if !admitted && refused.is_none() {
+                    refused = Some(i);
                 }
             }
+            match refused {
+                None => {
+                    for (limit, counter) in limits.iter().zip(next) {
+                        let entry = match limit.sharing() {
+                            Sharing::Key => key.as_deref_mut(),
+                            Sharing::Workspace => ws.as_deref_mut(),
+                        };
+                        if let (Some(entry), Some(counter)) = (entry, counter) {
+                            entry.set(limit.name(), counter);
+                        }
+                    }
+                }
+                Some(refused) => {
+                    // A refused request leaves every state as it was before it.
+                    for (i, limit) in limits.iter().enumerate() {
+                        if i != refused {
+                            let entry = match limit.sharing() {
+                                Sharing::Key => key.as_deref(),
+                                Sharing::Workspace => ws.as_deref(),
+                            };
+                            let stored = entry.and_then(|e| e.get(limit.name()));
+                            states[i] = decide(limit, stored, now, 0).1;
+                        }
+                    }
+                }
+            }
+            refused
+        });
+        decision.refuse(refused);
+        decision
+    }
+
+    /// Runs `f` on the entry that holds `limit`'s counter for key `key` of `workspace`.
+    fn with_counter_entry<T>(
+        &self,
+        key: &KeyId,
+        workspace: &Workspace,
+        limit: &Limit,
+        f: impl FnOnce(&mut Entry) -> T,
+    ) -> T {
+        match limit.sharing() {
+            Sharing::Key => self.with_key(key, f),
+            Sharing::Workspace => self.with_workspace(workspace, f),
         }
-        UsageDecision::new(usage.plan, states, refused)
     }
 
     /// The balance of credits `limit` for key `key` of `workspace` (the workspace's balance
@@ -182,9 +325,10 @@ impl<C: Clock> MemoryUsageLimiter<C> {
         let LimitKind::Credits { .. } = limit.kind() else {
             return None;
         };
-        let counted = counted(limit, key, workspace);
-        let stored = self.lock(self.shard_of(&counted)).get(&counted).copied();
-        Some(credits(limit, stored, self.now().wall).1)
+        let now = self.now();
+        self.with_counter_entry(key, workspace, limit, |entry| {
+            Some(credits(limit, entry.get(limit.name()), now).1)
+        })
     }
 
     /// Adds `amount` credits to `limit`'s balance for key `key` of `workspace` (the
@@ -200,42 +344,38 @@ impl<C: Clock> MemoryUsageLimiter<C> {
         let LimitKind::Credits { .. } = limit.kind() else {
             return None;
         };
-        let counted = counted(limit, key, workspace);
-        let mut shard = self.lock(self.shard_of(&counted));
-        let stored = shard.get(&counted).copied();
-        let (refilled, balance) = credits(limit, stored, self.now().wall);
-        let balance = balance.saturating_add(amount);
-        shard.insert(counted, Counter::Credits { refilled, balance });
-        Some(balance)
+        let now = self.now();
+        self.with_counter_entry(key, workspace, limit, |entry| {
+            let (span, balance) = credits(limit, entry.get(limit.name()), now);
+            let balance = balance.saturating_add(amount);
+            entry.set(limit.name(), Counter::Credits { span, balance });
+            Some(balance)
+        })
     }
 }
 
-fn counted(limit: &Limit, key: &KeyId, workspace: &Workspace) -> Counted {
-    let subject = match limit.sharing() {
-        Sharing::Key => Subject::Key(*key),
-        Sharing::Workspace => Subject::Workspace(workspace.clone()),
-    };
-    Counted {
-        subject,
-        limit: limit.name().clone(),
-    }
-}
-
-/// A credits counter as it stands at `now`: a new one at the initial balance, a refill
-/// applied if a refill period began since the last.
-/// Returns `(refill period, balance)`; `(0, 0)` for a limit that is not credits.
-fn credits(limit: &Limit, stored: Option<Counter>, now: SystemTime) -> (i64, u64) {
+/// A credits counter as it stands at `now`, as `(refill period, balance)`: a new one at the
+/// initial balance, a refill applied if a refill period began since the last. `(none, 0)`
+/// for a limit that is not credits.
+fn credits(limit: &Limit, stored: Option<Counter>, now: Now) -> (Span, u64) {
     let LimitKind::Credits { initial, refill } = *limit.kind() else {
-        return (0, 0);
+        return (Span::NONE, 0);
     };
-    let period = refill.map_or(0, |r| r.period.window(now).number());
     match (stored, refill) {
-        (Some(Counter::Credits { refilled, balance }), Some(r)) if refilled != period => {
-            (period, balance.max(r.amount))
+        (Some(Counter::Credits { span, balance }), Some(r)) => {
+            let current = Span::at(span, r.period, now);
+            if current == span {
+                (span, balance)
+            } else {
+                (current, balance.max(r.amount))
+            }
         }
-        (Some(Counter::Credits { refilled, balance }), _) => (refilled, balance),
+        (Some(Counter::Credits { span, balance }), None) => (span, balance),
         // New, or counted as another kind before the plan changed.
-        _ => (period, initial),
+        (_, refill) => {
+            let span = refill.map_or(Span::NONE, |r| Span::at(Span::NONE, r.period, now));
+            (span, initial)
+        }
     }
 }
 
@@ -255,11 +395,10 @@ fn decide(
                 Some(Counter::Rate { tat }) => tat,
                 _ => 0,
             };
-            let (tat, d) = if cost == 0 {
+            if cost == 0 {
                 // The state without spending: what a zero-cost request would see.
                 let ahead = tat.saturating_sub(now.mono);
-                let window = quota.window_nanos();
-                let remaining = window.saturating_sub(ahead) / quota.interval_nanos();
+                let remaining = quota.window_nanos().saturating_sub(ahead) / quota.interval_nanos();
                 let state = LimitState {
                     capacity,
                     remaining,
@@ -267,9 +406,8 @@ fn decide(
                     retry_after: None,
                 };
                 return (Counter::Rate { tat }, state, true);
-            } else {
-                gcra::decide_units(tat, now.mono, &quota, cost)
-            };
+            }
+            let (tat, d) = gcra::decide_units(tat, now.mono, &quota, cost);
             let never = units > capacity;
             let state = LimitState {
                 capacity,
@@ -280,33 +418,32 @@ fn decide(
             (Counter::Rate { tat }, state, d.allowed)
         }
         LimitKind::Quota { max, period } => {
-            let window = period.window(now.wall);
-            let used = match stored {
-                Some(Counter::Quota { period, used }) if period == window.number() => used,
-                _ => 0,
+            let (known, used) = match stored {
+                Some(Counter::Quota { span, used }) => (span, used),
+                _ => (Span::NONE, 0),
             };
+            let span = Span::at(known, period, now);
+            let used = if span == known { used } else { 0 };
             let admitted = used.saturating_add(units) <= max;
             let after = if admitted { used + units } else { used };
-            let reset = window.remaining(now.wall);
+            let reset = span.remaining(now);
             let state = LimitState {
                 capacity,
                 remaining: max.saturating_sub(after),
                 reset,
                 retry_after: (!admitted && units <= max).then_some(reset),
             };
-            let counter = Counter::Quota {
-                period: window.number(),
-                used: after,
-            };
-            (counter, state, admitted)
+            (Counter::Quota { span, used: after }, state, admitted)
         }
         LimitKind::Credits { refill, .. } => {
-            let (refilled, balance) = credits(limit, stored, now.wall);
+            let (span, balance) = credits(limit, stored, now);
             let admitted = balance >= units;
             let after = if admitted { balance - units } else { balance };
-            let reset = refill.map_or(Duration::ZERO, |r| {
-                r.period.window(now.wall).remaining(now.wall)
-            });
+            let reset = if refill.is_some() {
+                span.remaining(now)
+            } else {
+                Duration::ZERO
+            };
             let state = LimitState {
                 capacity,
                 remaining: after,
@@ -315,11 +452,14 @@ fn decide(
                     .filter(|r| !admitted && r.amount >= units)
                     .map(|_| reset),
             };
-            let counter = Counter::Credits {
-                refilled,
-                balance: after,
-            };
-            (counter, state, admitted)
+            (
+                Counter::Credits {
+                    span,
+                    balance: after,
+                },
+                state,
+                admitted,
+            )
         }
     }
 }

@@ -74,16 +74,23 @@ pub struct UsageDecision {
 }
 
 impl UsageDecision {
-    pub(crate) fn new(
-        plan: &Plan,
-        states: [LimitState; MAX_LIMITS],
-        refused: Option<usize>,
-    ) -> Self {
+    /// An admitting decision under `plan`, its states to be filled in.
+    pub(crate) fn admitting(plan: &Plan) -> Self {
         Self {
             plan: plan.clone(),
-            states,
-            refused,
+            states: [LimitState::default(); MAX_LIMITS],
+            refused: None,
         }
+    }
+
+    /// The states, one per limit in the plan's order, to fill in.
+    pub(crate) fn states_mut(&mut self) -> &mut [LimitState; MAX_LIMITS] {
+        &mut self.states
+    }
+
+    /// Records the limit (by its index in the plan) that refused, if any.
+    pub(crate) fn refuse(&mut self, refused: Option<usize>) {
+        self.refused = refused;
     }
 
     /// Whether every limit admitted the request.
