@@ -30,6 +30,7 @@
 //! assert_eq!(refused.refused_by().unwrap().name().as_str(), "daily");
 //! ```
 
+mod json;
 mod limit;
 mod memory;
 mod period;
@@ -39,6 +40,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+pub use json::InvalidPlanJson;
 pub use limit::{InvalidLimitName, Limit, LimitKind, LimitName, Refill, Sharing};
 pub use memory::MemoryUsageLimiter;
 pub use period::{AnchorDay, InvalidAnchorDay, Period, Window};
@@ -115,6 +117,10 @@ pub enum InvalidPlan {
         "limit {0} would admit nothing: a quota's maximum and a refill's amount must be at least 1"
     )]
     Empty(LimitName),
+    /// A rate whose interval is not a whole number of microseconds, which stores could not
+    /// keep exactly.
+    #[error("limit {0}: a rate's interval must be a whole number of microseconds")]
+    Interval(LimitName),
 }
 
 /// A plan: a name and its limits, all of which must admit a request.
@@ -128,7 +134,8 @@ pub struct Plan {
 
 impl Plan {
     /// A plan with 1 to [`MAX_LIMITS`] limits of distinct names. A quota's maximum and a
-    /// refill's amount must be at least 1.
+    /// refill's amount must be at least 1, and a rate's interval a whole number of
+    /// microseconds (`Quota::per_second(n)` for `n` dividing 1,000,000).
     pub fn new(name: PlanName, limits: Vec<Limit>) -> Result<Self, InvalidPlan> {
         if limits.is_empty() || limits.len() > MAX_LIMITS {
             return Err(InvalidPlan::LimitCount(limits.len()));
@@ -147,6 +154,9 @@ impl Plan {
             };
             if empty {
                 return Err(InvalidPlan::Empty(limit.name().clone()));
+            }
+            if matches!(limit.kind(), LimitKind::Rate(q) if !q.is_whole_micros()) {
+                return Err(InvalidPlan::Interval(limit.name().clone()));
             }
         }
         Ok(Self {
@@ -214,6 +224,16 @@ mod tests {
             vec![Limit::quota(name("daily"), 0, Period::Day)],
         );
         assert_eq!(zero.unwrap_err(), InvalidPlan::Empty(name("daily")));
+    }
+
+    #[test]
+    fn a_rate_that_stores_could_not_keep_exactly_is_refused() {
+        let thirds = crate::quota::Quota::per_second(std::num::NonZeroU32::new(3).unwrap());
+        let refused = Plan::new(
+            "p".parse().unwrap(),
+            vec![Limit::rate(name("burst"), thirds)],
+        );
+        assert_eq!(refused.unwrap_err(), InvalidPlan::Interval(name("burst")));
     }
 
     #[test]
