@@ -66,7 +66,7 @@ fn main() {
     ];
     for _ in 0..ROUNDS {
         rows[0].1.push(per_op(|| {
-            black_box(rate_limiter.check(black_box(&key), &rate));
+            let _ = black_box(rate_limiter.check(black_box(&key), &rate).into_inner());
         }));
         rows[1].1.push(per_op(|| {
             black_box(usage.admit(&Usage::new(black_box(&key), &workspace, &one)));

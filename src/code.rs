@@ -35,6 +35,8 @@ pub enum ErrorCode {
     InsufficientScope,
     /// Over the key's rate limit.
     RateLimited,
+    /// 429: over a calendar quota or out of credits of the key's plan.
+    QuotaExceeded,
     /// Plain HTTP where HTTPS is required.
     HttpsRequired,
     /// The key store or the rate limiter could not be reached.
@@ -60,6 +62,7 @@ impl ErrorCode {
             ErrorCode::ExpiredApiKey => "expired_api_key",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::HttpsRequired => "https_required",
             ErrorCode::AuthUnavailable => "auth_unavailable",
             ErrorCode::MalformedRequest => "malformed_request",
@@ -75,7 +78,7 @@ impl ErrorCode {
             | ErrorCode::RevokedApiKey
             | ErrorCode::ExpiredApiKey => StatusCode::UNAUTHORIZED,
             ErrorCode::InsufficientScope | ErrorCode::HttpsRequired => StatusCode::FORBIDDEN,
-            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited | ErrorCode::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::MalformedRequest => StatusCode::BAD_REQUEST,
         }
@@ -104,6 +107,9 @@ impl ErrorCode {
                 "The key is valid but lacks the scope required for this endpoint"
             }
             ErrorCode::RateLimited => "Your key has exceeded its rate limit for the current window",
+            ErrorCode::QuotaExceeded => {
+                "Your key has used up a quota or the credits of its plan for the current period"
+            }
             ErrorCode::HttpsRequired => {
                 "All API endpoints are served over HTTPS — plain HTTP requests are rejected"
             }
@@ -135,6 +141,9 @@ impl ErrorCode {
             ErrorCode::RateLimited => {
                 "Back off and retry after the number of seconds indicated in the Retry-After response header"
             }
+            ErrorCode::QuotaExceeded => {
+                "Wait until the period resets (the Retry-After response header says when, if a reset or refill will come), or move the key to a plan with a higher limit: review the Rate Limits page for per-plan limits"
+            }
             ErrorCode::HttpsRequired => {
                 "Send the request over HTTPS (https://…) instead of plain HTTP"
             }
@@ -159,6 +168,7 @@ impl ErrorCode {
             ErrorCode::ExpiredApiKey => "The API key has expired",
             ErrorCode::InsufficientScope => "The API key lacks the scope this endpoint needs",
             ErrorCode::RateLimited => "The API key is over its rate limit",
+            ErrorCode::QuotaExceeded => "The API key is over a quota or out of credits of its plan",
             ErrorCode::HttpsRequired => "The request was sent over plain HTTP",
             ErrorCode::AuthUnavailable => "The key store or rate limiter could not be reached",
             ErrorCode::MalformedRequest => "The request path is ambiguous",

@@ -152,6 +152,7 @@ pub use scope::{MAX_RESOURCE_LEN, Resource, Scope, ScopeError, Scopes};
 pub use store::lookup::{KeyStore, StoreError};
 pub use store::manage::{CreatedKey, KeyInfo, KeyManager, KeyUpdate, NewKey};
 pub use store::memory::MemoryKeyStore;
+pub use store::plans::PlanManager;
 pub use workspace::{InvalidWorkspace, MAX_WORKSPACE_LEN, Workspace};
 
 // Crate-internal paths of the middleware's parts that other modules use.

@@ -116,6 +116,13 @@ use crate::scope::Scope;
 pub trait ScopePolicy: Send + Sync + 'static {
     /// The scope `request` needs, or `None` if any valid key may make it.
     fn required_scope(&self, request: &Parts) -> Option<Scope>;
+
+    /// The units `request` costs a key under a [plan](crate::plan): every limit of the plan
+    /// spends this many (at least 1). The default is 1.
+    fn cost(&self, request: &Parts) -> u32 {
+        let _ = request;
+        1
+    }
 }
 
 impl<F> ScopePolicy for F
@@ -391,6 +398,7 @@ impl Rule {
 #[derive(Debug, Clone, Default)]
 pub struct RoutePolicy {
     rules: Vec<Rule>,
+    costs: Vec<(Option<Method>, Pattern, u32)>,
 }
 
 impl RoutePolicy {
@@ -420,6 +428,42 @@ impl RoutePolicy {
         self
     }
 
+    /// Requests whose path matches `pattern` cost a key under a [plan](crate::plan) `units`
+    /// of every limit instead of 1 (an expensive endpoint). The first cost rule that matches
+    /// wins; `units` is at least 1 and at most [`MAX_COST`](crate::plan::MAX_COST).
+    ///
+    /// ```
+    /// use http::{Method, Request};
+    /// use keygate::policy::{RoutePolicy, ScopePolicy};
+    ///
+    /// let policy = RoutePolicy::new()
+    ///     .route_method_cost(Method::POST, "/v1/reports", 25)
+    ///     .route_cost("/v1/reports/**", 10);
+    /// let parts = |m: Method, p: &str| Request::builder().method(m).uri(p).body(()).unwrap().into_parts().0;
+    /// assert_eq!(policy.cost(&parts(Method::POST, "/v1/reports")), 25);
+    /// assert_eq!(policy.cost(&parts(Method::GET, "/v1/reports/7")), 10);
+    /// assert_eq!(policy.cost(&parts(Method::GET, "/v1/records")), 1);
+    /// ```
+    pub fn route_cost(mut self, pattern: &str, units: u32) -> Self {
+        self.costs.push((
+            None,
+            Pattern::new(pattern),
+            units.clamp(1, crate::plan::MAX_COST),
+        ));
+        self
+    }
+
+    /// Requests with `method` whose path matches `pattern` cost `units` (see
+    /// [`route_cost`](Self::route_cost)). A rule for [`Method::GET`] also covers `HEAD`.
+    pub fn route_method_cost(mut self, method: Method, pattern: &str, units: u32) -> Self {
+        self.costs.push((
+            Some(method),
+            Pattern::new(pattern),
+            units.clamp(1, crate::plan::MAX_COST),
+        ));
+        self
+    }
+
     /// Requests whose path matches `pattern` need a valid key but no particular scope.
     pub fn any_scope(mut self, pattern: &str) -> Self {
         self.rules.push(Rule {
@@ -444,6 +488,24 @@ impl ScopePolicy for RoutePolicy {
                 || Some(MethodPolicy::scope_for(&request.method)),
                 |rule| rule.scope.clone(),
             )
+    }
+
+    fn cost(&self, request: &Parts) -> u32 {
+        if self.costs.is_empty() {
+            return 1;
+        }
+        let path = request.uri.path();
+        let method = &request.method;
+        self.costs
+            .iter()
+            .find(|(m, pattern, _)| {
+                let covers = match m {
+                    None => true,
+                    Some(m) => m == method || (*m == Method::GET && *method == Method::HEAD),
+                };
+                covers && pattern.matches(path)
+            })
+            .map_or(1, |(_, _, units)| *units)
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use crate::key::{KeyDigest, KeyId};
 use crate::limit::Quota;
 use crate::metadata::Metadata;
+use crate::plan::Plan;
 use crate::scope::Scopes;
 use crate::workspace::Workspace;
 
@@ -133,8 +134,12 @@ pub struct KeyRecord {
     pub previous: Option<PreviousSecret>,
     /// Granted scopes.
     pub scopes: Scopes,
-    /// The key's own rate limit (its plan); `None` uses the layer's default.
+    /// The key's own rate limit; `None` uses the layer's default. A key with a `plan` is
+    /// limited by the plan instead.
     pub quota: Option<Quota>,
+    /// The plan whose limits apply to the key (its own, or its workspace's), as the store
+    /// resolved it; `None` for a key limited by its `quota` or the layer's default.
+    pub plan: Option<Plan>,
     /// Creation time.
     pub created_at: SystemTime,
     /// Expiry, if any.
@@ -164,6 +169,7 @@ impl KeyRecord {
             previous: None,
             scopes,
             quota: None,
+            plan: None,
             created_at,
             expires_at: None,
             revoked_at: None,
@@ -192,6 +198,12 @@ impl KeyRecord {
     /// Sets the metadata.
     pub fn with_metadata(mut self, metadata: Metadata) -> Self {
         self.metadata = metadata;
+        self
+    }
+
+    /// Sets the plan that limits the key.
+    pub fn with_plan(mut self, plan: Option<Plan>) -> Self {
+        self.plan = plan;
         self
     }
 

@@ -6,9 +6,17 @@ use std::time::Duration;
 use crate::code::ErrorCode;
 use crate::key::KeyId;
 use crate::limit::{Decision, Quota, ceil_secs};
+use crate::plan::{Limit, Plan, UsageDecision};
 use crate::realm::Realm;
 use crate::record::KeyName;
 use crate::scope::Scope;
+
+/// What a 429 was decided on: one quota, or every limit of a plan.
+#[derive(Clone)]
+enum Limited {
+    Rate(Quota, Decision),
+    Usage(UsageDecision),
+}
 
 /// Why the layer stopped a request: the error-table row and what the response needs to say.
 ///
@@ -21,7 +29,7 @@ pub struct Rejection {
     realm: Realm,
     grpc: bool,
     required_scope: Option<Scope>,
-    rate_limit: Option<Box<(Quota, Decision)>>,
+    limited: Option<Box<Limited>>,
     retry_after: Option<Duration>,
     key: Option<(KeyId, KeyName)>,
 }
@@ -34,7 +42,7 @@ impl Rejection {
             realm: realm.clone(),
             grpc,
             required_scope: None,
-            rate_limit: None,
+            limited: None,
             retry_after: None,
             key: None,
         }
@@ -65,7 +73,18 @@ impl Rejection {
 
     pub(crate) fn with_rate_limit(mut self, quota: Quota, decision: Decision) -> Self {
         self.retry_after = Some(decision.retry_after);
-        self.rate_limit = Some(Box::new((quota, decision)));
+        self.limited = Some(Box::new(Limited::Rate(quota, decision)));
+        self
+    }
+
+    /// The refusal of a request under a plan: the limits' states for the headers, and the
+    /// refusing limit's retry delay (none when only a top-up can help).
+    pub(crate) fn with_usage(mut self, decision: UsageDecision) -> Self {
+        self.retry_after = decision
+            .refused_by()
+            .and_then(|limit| decision.state(limit.name().as_str()))
+            .and_then(|state| state.retry_after);
+        self.limited = Some(Box::new(Limited::Usage(decision)));
         self
     }
 
@@ -116,8 +135,29 @@ impl Rejection {
     }
 
     /// For `rate_limited`: the quota applied and the limiter's decision.
-    pub fn rate_limit(&self) -> Option<&(Quota, Decision)> {
-        self.rate_limit.as_deref()
+    pub fn rate_limit(&self) -> Option<(&Quota, &Decision)> {
+        match self.limited.as_deref()? {
+            Limited::Rate(quota, decision) => Some((quota, decision)),
+            Limited::Usage(_) => None,
+        }
+    }
+
+    /// For a request under a plan: every limit's state, for the rate-limit headers.
+    pub fn usage(&self) -> Option<&UsageDecision> {
+        match self.limited.as_deref()? {
+            Limited::Usage(decision) => Some(decision),
+            Limited::Rate(..) => None,
+        }
+    }
+
+    /// For a request refused under a plan: the limit that refused it.
+    pub fn refused_limit(&self) -> Option<&Limit> {
+        self.usage().and_then(UsageDecision::refused_by)
+    }
+
+    /// For a request refused under a plan: the plan.
+    pub fn plan(&self) -> Option<&Plan> {
+        self.usage().map(UsageDecision::plan)
     }
 
     /// For `rate_limited` and `auth_unavailable`: `Retry-After` in whole seconds, rounded up,
@@ -164,17 +204,23 @@ impl Rejection {
     }
 
     /// The default fix to show the caller ([`ErrorCode::fix`]); for `insufficient_scope` it
-    /// names the missing scope.
+    /// names the missing scope, and for a refusal under a plan the limit and the plan.
     pub fn fix(&self) -> String {
         self.fix_with(self.code.fix())
     }
 
     /// `fix`, the text of this row's fix, completed as [`fix`](Self::fix) completes the
-    /// default: for `insufficient_scope`, followed by the missing scope, e.g. `… (write:all)`.
+    /// default: for `insufficient_scope`, followed by the missing scope, e.g. `… (write:all)`;
+    /// under a plan, by the limit and plan, e.g. `… (limit daily of plan trial)`.
     pub fn fix_with(&self, fix: &str) -> String {
         match (&self.code, &self.required_scope) {
             (ErrorCode::InsufficientScope, Some(scope)) => format!("{fix} ({scope})"),
-            _ => fix.to_owned(),
+            _ => match (self.plan(), self.refused_limit()) {
+                (Some(plan), Some(limit)) => {
+                    format!("{fix} (limit {} of plan {})", limit.name(), plan.name())
+                }
+                _ => fix.to_owned(),
+            },
         }
     }
 }
@@ -187,6 +233,8 @@ impl fmt::Debug for Rejection {
             .field("grpc", &self.grpc)
             .field("required_scope", &self.required_scope)
             .field("retry_after", &self.retry_after)
+            .field("limit", &self.refused_limit().map(Limit::name))
+            .field("plan", &self.plan().map(Plan::name))
             .field("key", &self.key)
             .finish()
     }

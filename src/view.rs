@@ -56,6 +56,8 @@ pub struct KeyView {
     pub status: String,
     /// The key's own quota, if any.
     pub quota: Option<QuotaView>,
+    /// The name of the plan that limits the key, if any.
+    pub plan: Option<String>,
     /// Creation time.
     pub created_at: String,
     /// Expiry, if any.
@@ -158,6 +160,7 @@ impl From<&KeyInfo> for KeyView {
             metadata,
             scopes,
             quota,
+            plan,
             created_at,
             expires_at,
             revoked_at,
@@ -172,6 +175,7 @@ impl From<&KeyInfo> for KeyView {
             scopes: scopes.iter().map(ToString::to_string).collect(),
             status: status(info).to_owned(),
             quota: quota.map(QuotaView::from),
+            plan: plan.as_ref().map(|p| p.as_str().to_owned()),
             created_at: format_time(*created_at),
             expires_at: expires_at.map(format_time),
             revoked_at: revoked_at.map(format_time),

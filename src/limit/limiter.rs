@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::BoxError;
 use crate::decision::Decision;
 use crate::key::KeyId;
+use crate::plan::{Usage, UsageFuture};
 use crate::quota::Quota;
 
 /// Why a limiter could not decide.
@@ -54,6 +55,20 @@ pub trait RateLimiter: Send + Sync + 'static {
     fn refund(&self, id: &KeyId, quota: &Quota) {
         let _ = (id, quota);
     }
+
+    /// Counts a request of a key under a [plan](crate::plan) against every limit of the plan,
+    /// all or nothing: admitted only if every limit admits it, and a refused request spends
+    /// nothing. The layer calls it instead of [`check`](Self::check) for a key whose record
+    /// has a plan.
+    ///
+    /// The default answers [`LimiterError::Unavailable`] (the layer then fails closed or
+    /// open, as configured): a limiter that knows no plans cannot decide them.
+    fn admit(&self, usage: &Usage<'_>) -> UsageFuture {
+        let _ = usage;
+        UsageFuture::ready(Err(LimiterError::Unavailable(
+            "this rate limiter does not support plans".into(),
+        )))
+    }
 }
 
 impl<L: RateLimiter + ?Sized> RateLimiter for Arc<L> {
@@ -65,5 +80,9 @@ impl<L: RateLimiter + ?Sized> RateLimiter for Arc<L> {
 
     fn refund(&self, id: &KeyId, quota: &Quota) {
         (**self).refund(id, quota);
+    }
+
+    fn admit(&self, usage: &Usage<'_>) -> UsageFuture {
+        (**self).admit(usage)
     }
 }

@@ -9,6 +9,8 @@ use super::{Decision, LimiterError, Quota, RateLimiter, gcra};
 use crate::clock::{Clock, SystemClock};
 use crate::id_map::{IdHashMap, ShardedIdMap};
 use crate::key::KeyId;
+use crate::plan::{Counters, Limit, Usage, UsageFuture};
+use crate::workspace::Workspace;
 
 /// An in-process GCRA rate limiter.
 ///
@@ -27,6 +29,8 @@ pub struct MemoryRateLimiter<C = SystemClock> {
 
 struct Inner<C> {
     tats: ShardedIdMap<AtomicU64>,
+    /// The counters of keys under a plan.
+    usage: Counters,
     clock: C,
 }
 
@@ -49,6 +53,7 @@ impl<C: Clock> MemoryRateLimiter<C> {
         Self {
             inner: Arc::new(Inner {
                 tats: ShardedIdMap::new(),
+                usage: Counters::default(),
                 clock,
             }),
         }
@@ -168,6 +173,33 @@ impl<C: Clock> RateLimiter for MemoryRateLimiter<C> {
 
     fn refund(&self, id: &KeyId, quota: &Quota) {
         self.give_back(id, quota);
+    }
+
+    fn admit(&self, usage: &Usage<'_>) -> UsageFuture {
+        UsageFuture::ready(Ok(self.inner.usage.admit(usage, &self.inner.clock)))
+    }
+}
+
+impl<C: Clock> MemoryRateLimiter<C> {
+    /// The balance of credits `limit` for key `key` of `workspace` (the workspace's balance
+    /// for a shared limit), as [`MemoryUsageLimiter::credits`](crate::plan::MemoryUsageLimiter::credits).
+    pub fn credits(&self, key: &KeyId, workspace: &Workspace, limit: &Limit) -> Option<u64> {
+        self.inner
+            .usage
+            .credits(key, workspace, limit, &self.inner.clock)
+    }
+
+    /// Adds credits, as [`MemoryUsageLimiter::top_up`](crate::plan::MemoryUsageLimiter::top_up).
+    pub fn top_up(
+        &self,
+        key: &KeyId,
+        workspace: &Workspace,
+        limit: &Limit,
+        amount: u64,
+    ) -> Option<u64> {
+        self.inner
+            .usage
+            .top_up(key, workspace, limit, amount, &self.inner.clock)
     }
 }
 

@@ -1,11 +1,13 @@
-//! Stage 4, rate limiting: one unit of the key's quota (its own, or the layer's default), as
-//! the [`RateLimiter`] decides. When the limiter fails, the layer fails closed (503) or open,
-//! as configured.
+//! Stage 4, rate limiting: one unit of the key's quota (its own, or the layer's default), or,
+//! for a key under a plan, the route's cost on every limit of the plan, as the
+//! [`RateLimiter`] decides. When the limiter fails, the layer fails closed (503) or open, as
+//! configured.
 
 use std::sync::Arc;
 
 use crate::code::ErrorCode;
 use crate::limit::{Decision, FailurePolicy, LimiterError, Quota, RateLimiter};
+use crate::plan::{LimitKind, UsageDecision};
 use crate::record::KeyRecord;
 use crate::rejection::Rejection;
 use crate::store::KeyStore;
@@ -19,6 +21,9 @@ use super::pipeline::Pipeline;
 pub(crate) struct Authorized {
     pub(crate) key: AuthenticatedKey,
     pub(crate) rate: Option<(Quota, Decision)>,
+    /// For a key under a plan: every limit's state (boxed: the success path of a key
+    /// without a plan moves this struct, and a decision is a few hundred bytes).
+    pub(crate) usage: Option<Box<UsageDecision>>,
 }
 
 impl<K: KeyStore, L: RateLimiter, P, R> Pipeline<K, L, P, R> {
@@ -57,6 +62,43 @@ impl<K: KeyStore, L: RateLimiter, P, R> Pipeline<K, L, P, R> {
         }
     }
 
+    /// What the limiter's answer for a request under a plan means for it: 429
+    /// `rate_limited` when a rate refused it, `quota_exceeded` when a quota or credits did.
+    pub(crate) fn usage_decided(
+        &self,
+        decided: Result<UsageDecision, LimiterError>,
+        record: Arc<KeyRecord>,
+        credential: &Credential,
+    ) -> Result<Authorized, Rejection> {
+        match decided {
+            Ok(decision) if decision.allowed() => {
+                let mut authorized = self.authorized(record, None);
+                authorized.usage = Some(Box::new(decision));
+                Ok(authorized)
+            }
+            Ok(decision) => {
+                let code = match decision.refused_by().map(|l| l.kind()) {
+                    Some(LimitKind::Rate(_)) => ErrorCode::RateLimited,
+                    _ => ErrorCode::QuotaExceeded,
+                };
+                Err(self
+                    .reject(code, credential.grpc)
+                    .with_usage(decision)
+                    .with_key(record.id, record.name.clone()))
+            }
+            Err(error) => match self.settings.limiter_failure {
+                FailurePolicy::FailClosed => {
+                    tracing::warn!(key_id = %credential.id, %error, "usage limiter failed; failing closed with 503");
+                    Err(self.unavailable(credential.grpc))
+                }
+                FailurePolicy::FailOpen => {
+                    tracing::warn!(key_id = %credential.id, %error, "usage limiter failed; failing open");
+                    Ok(self.authorized(record, None))
+                }
+            },
+        }
+    }
+
     /// The request passed: records the key's use and makes the extension handlers read.
     pub(crate) fn authorized(
         &self,
@@ -68,6 +110,7 @@ impl<K: KeyStore, L: RateLimiter, P, R> Pipeline<K, L, P, R> {
         Authorized {
             key: AuthenticatedKey::new(record, quota),
             rate,
+            usage: None,
         }
     }
 }

@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::limit::{Decision, Quota, ceil_secs};
+use crate::plan::{Limit, LimitKind, Period, UsageDecision};
 
 /// Which rate-limit headers responses carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -113,16 +114,58 @@ fn make_policy_value(quota: &Quota) -> HeaderValue {
 }
 
 /// Rate-limit headers to add to one response.
-pub(crate) struct PendingHeaders {
-    style: RateLimitHeaders,
-    quota: Quota,
-    decision: Decision,
+pub(crate) enum PendingHeaders {
+    /// A key limited by one quota.
+    Rate {
+        style: RateLimitHeaders,
+        quota: Quota,
+        decision: Decision,
+    },
+    /// A key under a plan.
+    Usage {
+        style: RateLimitHeaders,
+        decision: Box<UsageDecision>,
+    },
 }
 
 impl PendingHeaders {
     /// Writes the headers into a response.
     pub(crate) fn write(self, headers: &mut HeaderMap) {
-        self.style.write(&self.quota, &self.decision, headers);
+        match self {
+            PendingHeaders::Rate {
+                style,
+                quota,
+                decision,
+            } => style.write(&quota, &decision, headers),
+            PendingHeaders::Usage { style, decision } => style.write_usage(&decision, headers),
+        }
+    }
+}
+
+/// The nominal length of a monthly period in `w` (30 days), as the IETF draft's examples
+/// write a month.
+const MONTH_SECS: u64 = 30 * 86_400;
+
+fn period_secs(period: Period) -> u64 {
+    match period {
+        Period::Day => 86_400,
+        Period::Month(_) => MONTH_SECS,
+    }
+}
+
+/// One policy item of `RateLimit-Policy`: `"<name>";q=<capacity>[;w=<seconds>]` (credits that
+/// are never refilled have no window).
+fn policy_item(limit: &Limit, out: &mut String) {
+    use std::fmt::Write as _;
+    let window = match *limit.kind() {
+        LimitKind::Rate(quota) => Some(ceil_secs(quota.window()).max(1)),
+        LimitKind::Quota { period, .. } => Some(period_secs(period)),
+        LimitKind::Credits { refill, .. } => refill.map(|r| period_secs(r.period)),
+    };
+    // Limit names are lowercase letters, digits and dashes: safe inside a quoted string.
+    let _ = write!(out, "\"{}\";q={}", limit.name(), limit.capacity());
+    if let Some(w) = window {
+        let _ = write!(out, ";w={w}");
     }
 }
 
@@ -130,10 +173,52 @@ impl RateLimitHeaders {
     /// The headers for `decision` under `quota`, to be written into the inner service's
     /// response.
     pub(crate) fn pending(self, quota: Quota, decision: Decision) -> PendingHeaders {
-        PendingHeaders {
+        PendingHeaders::Rate {
             style: self,
             quota,
             decision,
+        }
+    }
+
+    /// The headers for a decision under a plan, to be written into the inner service's
+    /// response.
+    pub(crate) fn pending_usage(self, decision: Box<UsageDecision>) -> PendingHeaders {
+        PendingHeaders::Usage {
+            style: self,
+            decision,
+        }
+    }
+
+    /// Writes the headers for a decision under a plan (replacing any of the same name):
+    /// `RateLimit-Policy` lists every limit of the plan, and `RateLimit` (or the
+    /// `X-RateLimit-*` fields) reports the most constraining one, the one that refused if any.
+    pub fn write_usage(self, decision: &UsageDecision, headers: &mut HeaderMap) {
+        let (limit, state) = decision.most_constraining();
+        let reset = ceil_secs(state.reset);
+        match self {
+            RateLimitHeaders::Ietf => {
+                let mut policy = String::new();
+                for (i, (limit, _)) in decision.limits().enumerate() {
+                    if i > 0 {
+                        policy.push_str(", ");
+                    }
+                    policy_item(limit, &mut policy);
+                }
+                let current = format!("\"{}\";r={};t={reset}", limit.name(), state.remaining);
+                if let (Ok(policy), Ok(current)) = (
+                    HeaderValue::try_from(policy),
+                    HeaderValue::try_from(current),
+                ) {
+                    headers.insert(RATELIMIT_POLICY, policy);
+                    headers.insert(RATELIMIT, current);
+                }
+            }
+            RateLimitHeaders::XRateLimit => {
+                headers.insert(X_LIMIT, HeaderValue::from(state.capacity));
+                headers.insert(X_REMAINING, HeaderValue::from(state.remaining));
+                headers.insert(X_RESET, HeaderValue::from(reset));
+            }
+            RateLimitHeaders::None => {}
         }
     }
 

@@ -26,6 +26,7 @@ use tower_service::Service;
 
 use crate::key::KeyId;
 use crate::limit::{Quota, RateLimiter};
+use crate::plan::{Usage, UsageFuture};
 use crate::policy::ScopePolicy;
 use crate::record::KeyRecord;
 use crate::rejection::Rejection;
@@ -44,6 +45,8 @@ pub(crate) const POLLED_AFTER_COMPLETION: &str = "keygate ResponseFuture polled 
 pub(crate) struct Ticket {
     pub(crate) credential: Credential,
     pub(crate) required: Option<Scope>,
+    /// The units the route costs a key under a plan.
+    pub(crate) cost: u32,
 }
 
 /// Where the asynchronous stages are.
@@ -55,6 +58,11 @@ pub(crate) enum Stage<KF, LF> {
         future: LF,
         record: Arc<KeyRecord>,
         quota: Quota,
+    },
+    /// Waiting for the limiter's decision on every limit of the key's plan.
+    Usage {
+        future: UsageFuture,
+        record: Arc<KeyRecord>,
     },
 }
 
@@ -97,11 +105,13 @@ where
         credential: Credential,
     ) -> (Ticket, Stage<K::Future, L::Future>) {
         let required = self.policy.required_scope(parts);
+        let cost = self.policy.cost(parts);
         let lookup = self.store.get(&credential.id);
         (
             Ticket {
                 credential,
                 required,
+                cost,
             },
             Stage::Lookup(lookup),
         )
@@ -121,6 +131,13 @@ where
                     let found = ready!(Pin::new(lookup).poll(cx));
                     let record = self.verified(found, credential)?;
                     self.authorize(&record, ticket.required.as_ref(), credential.grpc)?;
+                    if let Some(plan) = &record.plan {
+                        let usage =
+                            Usage::new(&credential.id, &record.workspace, plan).cost(ticket.cost);
+                        let future = self.limiter.admit(&usage);
+                        *stage = Stage::Usage { future, record };
+                        continue;
+                    }
                     let Some(quota) = self.quota_of(&record) else {
                         return Poll::Ready(Ok(self.authorized(record, None)));
                     };
@@ -140,6 +157,11 @@ where
                     let record = Arc::clone(record);
                     return Poll::Ready(self.decided(decided, record, *quota, credential));
                 }
+                Stage::Usage { future, record } => {
+                    let decided = ready!(Pin::new(future).poll(cx));
+                    let record = Arc::clone(record);
+                    return Poll::Ready(self.usage_decided(decided, record, credential));
+                }
             }
         }
     }
@@ -157,11 +179,16 @@ where
         S: Service<Request<B>>,
     {
         match outcome {
-            Ok(Authorized { key, rate }) => {
+            Ok(Authorized { key, rate, usage }) => {
                 let spent = rate.map(|(quota, _)| (key.id(), quota));
                 parts.extensions.insert(key);
-                let headers =
-                    rate.map(|(quota, decision)| self.settings.headers.pending(quota, decision));
+                let headers = match (rate, usage) {
+                    (Some((quota, decision)), _) => {
+                        Some(self.settings.headers.pending(quota, decision))
+                    }
+                    (None, Some(decision)) => Some(self.settings.headers.pending_usage(decision)),
+                    (None, None) => None,
+                };
                 let future = inner.call(Request::from_parts(parts, body));
                 Next::Call(future, Admitted { headers, spent })
             }

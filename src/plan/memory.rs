@@ -35,9 +35,16 @@ pub struct MemoryUsageLimiter<C = SystemClock> {
 }
 
 struct Inner<C> {
+    counters: Counters,
+    clock: C,
+}
+
+/// Every key's and workspace's counters: the state of a [`MemoryUsageLimiter`], also held by
+/// [`MemoryRateLimiter`](crate::MemoryRateLimiter) for keys under a plan. The clock is the
+/// holder's.
+pub(crate) struct Counters {
     keys: ShardedIdMap<Mutex<Entry>>,
     workspaces: Box<[Padded<RwLock<WorkspaceMap>>]>,
-    clock: C,
 }
 
 /// Workspaces' entries. Workspace ids are the operator's, not a client's: a fast hash.
@@ -168,45 +175,80 @@ impl<C: Clock> MemoryUsageLimiter<C> {
     pub fn with_clock(clock: C) -> Self {
         Self {
             inner: Arc::new(Inner {
-                keys: ShardedIdMap::new(),
-                workspaces: (0..WORKSPACE_SHARDS)
-                    .map(|_| Padded(RwLock::default()))
-                    .collect(),
+                counters: Counters::default(),
                 clock,
             }),
         }
     }
 
-    fn now(&self) -> Now {
-        self.now_for(true, true)
+    /// Counts `usage` against every limit of its plan: admitted only if all admit it, and
+    /// then each limit spends the request's cost; refused, nothing is spent.
+    pub fn admit(&self, usage: &Usage<'_>) -> UsageDecision {
+        self.inner.counters.admit(usage, &self.inner.clock)
     }
 
-    /// The time, reading only the clocks the limits need: the wall clock for calendar
-    /// periods, the monotonic one for rates.
-    fn now_for(&self, wall: bool, mono: bool) -> Now {
-        let (wall, secs) = if wall {
-            let at = self.inner.clock.coarse_now();
-            (at, at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
-        } else {
-            (UNIX_EPOCH, 0)
-        };
-        let mono = if mono {
-            u64::try_from(self.inner.clock.monotonic().as_nanos()).unwrap_or(u64::MAX)
-        } else {
-            0
-        };
-        Now { wall, secs, mono }
+    /// The balance of credits `limit` for key `key` of `workspace` (the workspace's balance
+    /// for a shared limit), refills applied. `None` if `limit` is not a credits limit.
+    pub fn credits(&self, key: &KeyId, workspace: &Workspace, limit: &Limit) -> Option<u64> {
+        self.inner
+            .counters
+            .credits(key, workspace, limit, &self.inner.clock)
     }
 
+    /// Adds `amount` credits to `limit`'s balance for key `key` of `workspace` (the
+    /// workspace's balance for a shared limit) and returns the new balance (saturating).
+    /// `None`, and nothing changed, if `limit` is not a credits limit.
+    pub fn top_up(
+        &self,
+        key: &KeyId,
+        workspace: &Workspace,
+        limit: &Limit,
+        amount: u64,
+    ) -> Option<u64> {
+        self.inner
+            .counters
+            .top_up(key, workspace, limit, amount, &self.inner.clock)
+    }
+}
+
+/// The time, reading only the clocks the limits need: the (coarse) wall clock for calendar
+/// periods, the monotonic one for rates.
+fn now_for(clock: &impl Clock, wall: bool, mono: bool) -> Now {
+    let (wall, secs) = if wall {
+        let at = clock.coarse_now();
+        (at, at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+    } else {
+        (UNIX_EPOCH, 0)
+    };
+    let mono = if mono {
+        u64::try_from(clock.monotonic().as_nanos()).unwrap_or(u64::MAX)
+    } else {
+        0
+    };
+    Now { wall, secs, mono }
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            keys: ShardedIdMap::new(),
+            workspaces: (0..WORKSPACE_SHARDS)
+                .map(|_| Padded(RwLock::default()))
+                .collect(),
+        }
+    }
+}
+
+impl Counters {
     /// Runs `f` on the entry of key `id`, locked, creating the entry if needed.
     fn with_key<T>(&self, id: &KeyId, f: impl FnOnce(&mut Entry) -> T) -> T {
         {
-            let shard = self.inner.keys.read(id);
+            let shard = self.keys.read(id);
             if let Some(entry) = shard.get(id) {
                 return f(&mut locked(entry));
             }
         }
-        let mut shard = self.inner.keys.write(id);
+        let mut shard = self.keys.write(id);
         let entry = shard.entry(*id).or_default();
         f(&mut locked(entry))
     }
@@ -214,8 +256,7 @@ impl<C: Clock> MemoryUsageLimiter<C> {
     /// Runs `f` on the entry of `workspace`, locked, creating the entry if needed.
     fn with_workspace<T>(&self, workspace: &Workspace, f: impl FnOnce(&mut Entry) -> T) -> T {
         // The modulo keeps the index below the shard count, which fits any usize.
-        let shard = &self.inner.workspaces[(BuildHasherDefault::<IdHasher>::default()
-            .hash_one(workspace)
+        let shard = &self.workspaces[(BuildHasherDefault::<IdHasher>::default().hash_one(workspace)
             % WORKSPACE_SHARDS as u64) as usize]
             .0;
         {
@@ -246,15 +287,15 @@ impl<C: Clock> MemoryUsageLimiter<C> {
         }
     }
 
-    /// Counts `usage` against every limit of its plan: admitted only if all admit it, and
-    /// then each limit spends the request's cost; refused, nothing is spent.
-    pub fn admit(&self, usage: &Usage<'_>) -> UsageDecision {
+    /// Counts `usage` against every limit of its plan, on `clock`: admitted only if all admit
+    /// it, and then each limit spends the request's cost; refused, nothing is spent.
+    pub(crate) fn admit(&self, usage: &Usage<'_>, clock: &impl Clock) -> UsageDecision {
         let limits = usage.plan.limits();
         let rates = limits
             .iter()
             .filter(|l| matches!(l.kind(), LimitKind::Rate(_)))
             .count();
-        let now = self.now_for(rates < limits.len(), rates > 0);
+        let now = now_for(clock, rates < limits.len(), rates > 0);
         let mut decision = UsageDecision::admitting(usage.plan);
         let states = decision.states_mut();
         let refused = self.with_entries(usage, |mut key, mut ws| {
@@ -319,32 +360,36 @@ impl<C: Clock> MemoryUsageLimiter<C> {
         }
     }
 
-    /// The balance of credits `limit` for key `key` of `workspace` (the workspace's balance
-    /// for a shared limit), refills applied. `None` if `limit` is not a credits limit.
-    pub fn credits(&self, key: &KeyId, workspace: &Workspace, limit: &Limit) -> Option<u64> {
+    /// See [`MemoryUsageLimiter::credits`].
+    pub(crate) fn credits(
+        &self,
+        key: &KeyId,
+        workspace: &Workspace,
+        limit: &Limit,
+        clock: &impl Clock,
+    ) -> Option<u64> {
         let LimitKind::Credits { .. } = limit.kind() else {
             return None;
         };
-        let now = self.now();
+        let now = now_for(clock, true, false);
         self.with_counter_entry(key, workspace, limit, |entry| {
             Some(credits(limit, entry.get(limit.name()), now).1)
         })
     }
 
-    /// Adds `amount` credits to `limit`'s balance for key `key` of `workspace` (the
-    /// workspace's balance for a shared limit) and returns the new balance (saturating).
-    /// `None`, and nothing changed, if `limit` is not a credits limit.
-    pub fn top_up(
+    /// See [`MemoryUsageLimiter::top_up`].
+    pub(crate) fn top_up(
         &self,
         key: &KeyId,
         workspace: &Workspace,
         limit: &Limit,
         amount: u64,
+        clock: &impl Clock,
     ) -> Option<u64> {
         let LimitKind::Credits { .. } = limit.kind() else {
             return None;
         };
-        let now = self.now();
+        let now = now_for(clock, true, false);
         self.with_counter_entry(key, workspace, limit, |entry| {
             let (span, balance) = credits(limit, entry.get(limit.name()), now);
             let balance = balance.saturating_add(amount);

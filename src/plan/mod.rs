@@ -30,6 +30,7 @@
 //! assert_eq!(refused.refused_by().unwrap().name().as_str(), "daily");
 //! ```
 
+mod future;
 mod json;
 mod limit;
 mod memory;
@@ -40,8 +41,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+pub use future::UsageFuture;
 pub use json::InvalidPlanJson;
 pub use limit::{InvalidLimitName, Limit, LimitKind, LimitName, Refill, Sharing};
+pub(crate) use memory::Counters;
 pub use memory::MemoryUsageLimiter;
 pub use period::{AnchorDay, InvalidAnchorDay, Period, Window};
 pub use usage::{LimitState, MAX_COST, Usage, UsageDecision};

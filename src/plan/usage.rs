@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Limit, MAX_LIMITS, Plan};
+use super::{Limit, Plan};
 use crate::key::KeyId;
 use crate::workspace::Workspace;
 
@@ -69,7 +69,7 @@ pub struct LimitState {
 #[derive(Debug, Clone)]
 pub struct UsageDecision {
     plan: Plan,
-    states: [LimitState; MAX_LIMITS],
+    states: Box<[LimitState]>,
     refused: Option<usize>,
 }
 
@@ -78,13 +78,13 @@ impl UsageDecision {
     pub(crate) fn admitting(plan: &Plan) -> Self {
         Self {
             plan: plan.clone(),
-            states: [LimitState::default(); MAX_LIMITS],
+            states: vec![LimitState::default(); plan.limits().len()].into_boxed_slice(),
             refused: None,
         }
     }
 
     /// The states, one per limit in the plan's order, to fill in.
-    pub(crate) fn states_mut(&mut self) -> &mut [LimitState; MAX_LIMITS] {
+    pub(crate) fn states_mut(&mut self) -> &mut [LimitState] {
         &mut self.states
     }
 

@@ -14,6 +14,7 @@ use super::RejectionResponder;
 use super::grpc;
 use super::problem::{self, problem_response};
 use crate::code::ErrorCode;
+use crate::plan::{LimitName, PlanName};
 use crate::realm::Realm;
 use crate::rejection::Rejection;
 use crate::scope::Scope;
@@ -245,7 +246,14 @@ struct Entry {
     reason: &'static str,
     realm: Realm,
     scope: Option<Scope>,
+    /// For a refusal under a plan: the refusing limit and the plan, which the body names.
+    limit: Option<(LimitName, PlanName)>,
     answer: Answer,
+}
+
+/// The refusing limit and plan of a refusal under a plan.
+fn limit_of(rejection: &Rejection) -> Option<(&LimitName, &PlanName)> {
+    Some((rejection.refused_limit()?.name(), rejection.plan()?.name()))
 }
 
 impl Entry {
@@ -256,6 +264,7 @@ impl Entry {
             && std::ptr::eq(self.reason, rejection.reason())
             && self.realm.same(rejection.realm_value())
             && self.scope.as_ref() == rejection.required_scope()
+            && self.limit.as_ref().map(|(l, p)| (l, p)) == limit_of(rejection)
     }
 }
 
@@ -268,6 +277,7 @@ impl Rendered {
         rejection.reason().as_ptr().hash(&mut hasher);
         rejection.realm().hash(&mut hasher);
         rejection.required_scope().hash(&mut hasher);
+        limit_of(rejection).hash(&mut hasher);
         (hasher.0 as usize) % SLOTS
     }
 
@@ -293,6 +303,7 @@ impl Rendered {
             reason: rejection.reason(),
             realm: rejection.realm_value().clone(),
             scope: rejection.required_scope().cloned(),
+            limit: limit_of(rejection).map(|(l, p)| (l.clone(), p.clone())),
             answer,
         });
         for i in 0..PROBE {

@@ -62,6 +62,9 @@ pub(crate) fn message(rejection: &Rejection) -> String {
     if let Some(scope) = rejection.required_scope() {
         let _ = write!(message, " ({scope})");
     }
+    if let (Some(limit), Some(plan)) = (rejection.refused_limit(), rejection.plan()) {
+        let _ = write!(message, " (limit {} of plan {})", limit.name(), plan.name());
+    }
     message
 }
 
@@ -74,7 +77,7 @@ pub(crate) fn message(rejection: &Rejection) -> String {
 /// |---|---|
 /// | every 401 row | 16 `UNAUTHENTICATED` |
 /// | `insufficient_scope`, `https_required` (403) | 7 `PERMISSION_DENIED` |
-/// | `rate_limited` (429) | 8 `RESOURCE_EXHAUSTED` |
+/// | `rate_limited`, `quota_exceeded` (429) | 8 `RESOURCE_EXHAUSTED` |
 /// | `auth_unavailable` (503) | 14 `UNAVAILABLE` |
 /// | `malformed_request` (400) | 3 `INVALID_ARGUMENT` |
 ///

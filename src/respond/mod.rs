@@ -30,7 +30,7 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE};
-use http::{HeaderValue, Response};
+use http::{HeaderMap, HeaderValue, Response};
 
 pub use default::DefaultRejection;
 pub use grpc::grpc_response;
@@ -68,9 +68,7 @@ pub(crate) fn complete<R: RejectionResponder>(
     let headers = response.headers_mut();
     // The default responder writes every promised header itself, from what it rendered once.
     if (responder as &dyn Any).is::<DefaultRejection>() {
-        if let Some((quota, decision)) = rejection.rate_limit() {
-            rate_headers.write(quota, decision, headers);
-        }
+        write_rate_headers(&rejection, rate_headers, headers);
         response.extensions_mut().insert(rejection);
         return response;
     }
@@ -86,9 +84,7 @@ pub(crate) fn complete<R: RejectionResponder>(
     {
         headers.insert(RETRY_AFTER, seconds_value(secs));
     }
-    if let Some((quota, decision)) = rejection.rate_limit() {
-        rate_headers.write(quota, decision, headers);
-    }
+    write_rate_headers(&rejection, rate_headers, headers);
     if !headers.contains_key(CACHE_CONTROL) {
         headers.insert(CACHE_CONTROL, NO_STORE);
     }
@@ -97,6 +93,15 @@ pub(crate) fn complete<R: RejectionResponder>(
 }
 
 /// Seconds up to this many are header values made once and cloned.
+/// The rate-limit headers of a 429: the one quota's, or every limit of the plan's.
+fn write_rate_headers(rejection: &Rejection, style: RateLimitHeaders, headers: &mut HeaderMap) {
+    if let Some((quota, decision)) = rejection.rate_limit() {
+        style.write(quota, decision, headers);
+    } else if let Some(decision) = rejection.usage() {
+        style.write_usage(decision, headers);
+    }
+}
+
 const KEPT_SECONDS: u64 = 120;
 
 /// `secs` as a header value: a clone of one made once for the usual delays, else a new one.

@@ -116,6 +116,11 @@ pub(crate) fn rejection_body(
     if let Some(scope) = rejection.required_scope() {
         body = body.string("required_scope", &scope.to_string());
     }
+    if let (Some(limit), Some(plan)) = (rejection.refused_limit(), rejection.plan()) {
+        body = body
+            .string("limit", limit.name().as_str())
+            .string("plan", plan.name().as_str());
+    }
     body
 }
 

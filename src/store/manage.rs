@@ -9,6 +9,7 @@ use super::StoreError;
 use crate::key::{self, ApiKey, KeyDigest, KeyId, KeyPrefix};
 use crate::limit::Quota;
 use crate::metadata::Metadata;
+use crate::plan::PlanName;
 use crate::record::{KeyName, KeyRecord, KeyStatus, PreviousSecret};
 use crate::scope::Scopes;
 use crate::workspace::Workspace;
@@ -32,6 +33,9 @@ pub struct NewKey {
     /// The key's own quota; `None` uses the layer's default. Its interval must be a whole
     /// number of microseconds ([`Quota::is_whole_micros`]).
     pub quota: Option<Quota>,
+    /// The plan that limits the key (one the store has: see
+    /// [`PlanManager`](crate::PlanManager)); `None` leaves it on its workspace's plan, if any.
+    pub plan: Option<PlanName>,
 }
 
 impl NewKey {
@@ -45,6 +49,7 @@ impl NewKey {
             scopes,
             expires_at: None,
             quota: None,
+            plan: None,
         }
     }
 
@@ -69,6 +74,12 @@ impl NewKey {
     /// Sets a per-key quota.
     pub fn quota(mut self, quota: Quota) -> Self {
         self.quota = Some(quota);
+        self
+    }
+
+    /// Puts the key on a plan of the store.
+    pub fn plan(mut self, plan: PlanName) -> Self {
+        self.plan = Some(plan);
         self
     }
 
@@ -201,6 +212,9 @@ pub struct KeyUpdate {
     pub quota: Option<Option<Quota>>,
     /// New expiry (`Some(None)` removes it).
     pub expires_at: Option<Option<SystemTime>>,
+    /// Another plan (`Some(None)`: none of its own, so its workspace's plan, if any). Stores
+    /// resolve it; [`KeyUpdate::apply`] leaves the record's plan as it is.
+    pub plan: Option<Option<PlanName>>,
 }
 
 impl KeyUpdate {
@@ -262,6 +276,12 @@ impl KeyUpdate {
         self
     }
 
+    /// Moves the key to another plan (`None`: to its workspace's plan, if any).
+    pub fn plan(mut self, plan: Option<PlanName>) -> Self {
+        self.plan = Some(plan);
+        self
+    }
+
     /// Applies the update to a record, refusing what [`NewKey::validate`] refuses and any change
     /// to a revoked key.
     pub fn apply(&self, record: &KeyRecord, now: SystemTime) -> Result<KeyRecord, StoreError> {
@@ -303,6 +323,18 @@ impl KeyUpdate {
         }
         Ok(next)
     }
+}
+
+/// The refusal of a plan by a store that does not keep plans yet: nothing is changed, and
+/// the key is never silently left off the plan asked for.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn refuse_plans(asked: bool) -> Result<(), StoreError> {
+    if asked {
+        return Err(StoreError::Invalid(
+            "this key store does not keep plans: use MemoryKeyStore for plans".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// `record` revoked at `now`, or as it was if already revoked (revocation is recorded once).
@@ -360,6 +392,8 @@ pub struct KeyInfo {
     pub scopes: Scopes,
     /// The key's own quota, if any.
     pub quota: Option<Quota>,
+    /// The name of the plan that limits the key, if any.
+    pub plan: Option<PlanName>,
     /// Creation time.
     pub created_at: SystemTime,
     /// Expiry, if any.
@@ -392,6 +426,7 @@ impl From<&KeyRecord> for KeyInfo {
             previous,
             scopes,
             quota,
+            plan,
             created_at,
             expires_at,
             revoked_at,
@@ -404,6 +439,7 @@ impl From<&KeyRecord> for KeyInfo {
             metadata: metadata.clone(),
             scopes: scopes.clone(),
             quota: *quota,
+            plan: plan.as_ref().map(|p| p.name().clone()),
             created_at: *created_at,
             expires_at: *expires_at,
             revoked_at: *revoked_at,

@@ -1,18 +1,21 @@
 //! [`MemoryKeyStore`]: keys in process memory, for tests, examples and single-process services.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::{Ready, ready};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
 use super::manage::{self, generation_failed};
+use super::plans::{self, PlanManager};
 use super::{CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, NewKey, StoreError};
 use crate::clock::{Clock, SystemClock};
 use crate::id_map::ShardedIdMap;
 use crate::key::{self, KeyId, KeyPrefix};
+use crate::plan::{Plan, PlanName};
 use crate::record::{KeyName, KeyRecord};
 use crate::workspace::Workspace;
 
@@ -32,6 +35,9 @@ struct Inner<C> {
     /// The names of the unrevoked keys, by workspace. Held while a key is added, renamed or
     /// revoked: the name check, the write and the index change are one step.
     naming: Mutex<Names>,
+    /// The plans, and each workspace's plan. Held (read) while a key's plan is resolved and
+    /// written, and (write) while a plan is redefined and the keys on it follow.
+    plans: RwLock<Plans>,
     prefix: KeyPrefix,
     clock: C,
     /// Cloned and dropped on a miss, so that an unknown id costs what a known one does.
@@ -39,10 +45,35 @@ struct Inner<C> {
 }
 
 /// Which unrevoked key has each name in each workspace.
-type Names = std::collections::HashMap<(Workspace, KeyName), KeyId>;
+type Names = HashMap<(Workspace, KeyName), KeyId>;
+
+#[derive(Default)]
+struct Plans {
+    by_name: HashMap<PlanName, Plan>,
+    workspaces: HashMap<Workspace, PlanName>,
+}
+
+impl Plans {
+    /// The plan a key of `workspace` is on: its own (`own`), else its workspace's.
+    fn resolve(&self, workspace: &Workspace, own: Option<&PlanName>) -> Option<Plan> {
+        own.or_else(|| self.workspaces.get(workspace))
+            .and_then(|name| self.by_name.get(name))
+            .cloned()
+    }
+
+    /// Refuses a plan name no plan has.
+    fn check(&self, name: Option<&PlanName>) -> Result<(), StoreError> {
+        match name {
+            Some(name) if !self.by_name.contains_key(name) => Err(plans::unknown_plan(name)),
+            _ => Ok(()),
+        }
+    }
+}
 
 struct Entry {
     record: Arc<KeyRecord>,
+    /// The key's own plan, as opposed to its workspace's.
+    own_plan: Option<PlanName>,
     /// Milliseconds since the Unix epoch; 0 for never.
     last_used_ms: AtomicU64,
 }
@@ -80,6 +111,7 @@ impl<C: Clock> MemoryKeyStore<C> {
             inner: Arc::new(Inner {
                 entries: ShardedIdMap::new(),
                 naming: Mutex::default(),
+                plans: RwLock::default(),
                 prefix,
                 dummy: Arc::new(KeyRecord::timing_dummy()),
                 clock,
@@ -104,8 +136,36 @@ impl<C: Clock> MemoryKeyStore<C> {
 
     /// Adds a record made elsewhere (an import, a fixture). Refuses an id already present, and
     /// an unrevoked record whose name an unrevoked key of its workspace has.
-    pub fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
-        self.insert_named(&mut self.naming(), record)
+    ///
+    /// A record with a plan keeps it as its own plan, and the store defines that plan if it
+    /// has none of its name.
+    pub fn insert(&self, mut record: KeyRecord) -> Result<(), StoreError> {
+        let mut names = self.naming();
+        let own = record.plan.as_ref().map(|p| p.name().clone());
+        if let Some(plan) = &record.plan {
+            let mut plans = self.plans_mut();
+            plans
+                .by_name
+                .entry(plan.name().clone())
+                .or_insert_with(|| plan.clone());
+            record.plan = plans.resolve(&record.workspace, own.as_ref());
+        }
+        self.insert_named(&mut names, record, own)
+    }
+
+    fn plans(&self) -> std::sync::RwLockReadGuard<'_, Plans> {
+        // Plans are replaced whole: a panic elsewhere cannot leave one half-written.
+        self.inner
+            .plans
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn plans_mut(&self) -> std::sync::RwLockWriteGuard<'_, Plans> {
+        self.inner
+            .plans
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn naming(&self) -> MutexGuard<'_, Names> {
@@ -118,7 +178,12 @@ impl<C: Clock> MemoryKeyStore<C> {
     }
 
     /// [`insert`](Self::insert), with the naming lock held by the caller.
-    fn insert_named(&self, names: &mut Names, record: KeyRecord) -> Result<(), StoreError> {
+    fn insert_named(
+        &self,
+        names: &mut Names,
+        record: KeyRecord,
+        own_plan: Option<PlanName>,
+    ) -> Result<(), StoreError> {
         let name = (record.workspace.clone(), record.name.clone());
         let unrevoked = record.revoked_at.is_none();
         if unrevoked && names.contains_key(&name) {
@@ -133,6 +198,7 @@ impl<C: Clock> MemoryKeyStore<C> {
             id,
             Entry {
                 record: Arc::new(record),
+                own_plan,
                 last_used_ms: AtomicU64::new(0),
             },
         );
@@ -170,13 +236,49 @@ impl<C: Clock> MemoryKeyStore<C> {
         id: &KeyId,
         change: impl FnOnce(&KeyRecord) -> Result<KeyRecord, StoreError>,
     ) -> Result<KeyInfo, StoreError> {
+        self.modify_entry(workspace, id, |entry| {
+            entry.record = Arc::new(change(&entry.record)?);
+            Ok(())
+        })
+    }
+
+    /// Runs `change` on the entry of `id` if it belongs to `workspace` (otherwise it is not
+    /// found, as an unknown id); `change` leaves the entry as it was when it fails.
+    fn modify_entry(
+        &self,
+        workspace: &Workspace,
+        id: &KeyId,
+        change: impl FnOnce(&mut Entry) -> Result<(), StoreError>,
+    ) -> Result<KeyInfo, StoreError> {
         let mut shard = self.inner.entries.write(id);
         let entry = shard
             .get_mut(id)
             .filter(|entry| entry.record.workspace == *workspace)
             .ok_or(StoreError::NotFound(*id))?;
-        entry.record = Arc::new(change(&entry.record)?);
+        change(entry)?;
         Ok(Self::info_of(entry))
+    }
+
+    /// Updates a key whose update may move it to another plan.
+    fn update_entry(
+        &self,
+        workspace: &Workspace,
+        id: &KeyId,
+        update: &KeyUpdate,
+        now: SystemTime,
+    ) -> Result<KeyInfo, StoreError> {
+        let Some(own) = &update.plan else {
+            return self.modify(workspace, id, |record| update.apply(record, now));
+        };
+        let plans = self.plans();
+        self.modify_entry(workspace, id, |entry| {
+            plans.check(own.as_ref())?;
+            let mut next = update.apply(&entry.record, now)?;
+            next.plan = plans.resolve(workspace, own.as_ref());
+            entry.record = Arc::new(next);
+            entry.own_plan = own.clone();
+            Ok(())
+        })
     }
 }
 
@@ -231,10 +333,14 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
         let now = self.inner.clock.now();
         new.validate(now)?;
         let mut names = self.naming();
+        let plans = self.plans();
+        plans.check(new.plan.as_ref())?;
+        let plan = plans.resolve(&new.workspace, new.plan.as_ref());
         loop {
             let (plaintext, record) = new.issue(&self.inner.prefix, now)?;
+            let record = record.with_plan(plan.clone());
             let info = KeyInfo::from(&record);
-            match self.insert_named(&mut names, record) {
+            match self.insert_named(&mut names, record, new.plan.clone()) {
                 Ok(()) => return Ok(CreatedKey { plaintext, info }),
                 // A 71-bit id collision: draw again.
                 Err(StoreError::Conflict(_)) => continue,
@@ -271,7 +377,7 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
     ) -> Result<KeyInfo, StoreError> {
         let now = self.inner.clock.now();
         let Some(name) = &update.name else {
-            return self.modify(workspace, id, |record| update.apply(record, now));
+            return self.update_entry(workspace, id, &update, now);
         };
         let mut names = self.naming();
         // An unknown key is not found before its new name is looked at.
@@ -280,7 +386,7 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
         if names.get(&new).is_some_and(|holder| holder != id) {
             return Err(manage::name_taken(workspace, name));
         }
-        let info = self.modify(workspace, id, |record| update.apply(record, now))?;
+        let info = self.update_entry(workspace, id, &update, now)?;
         if names.get(&(workspace.clone(), old.clone())) == Some(id) {
             names.remove(&(workspace.clone(), old));
         }
@@ -314,6 +420,64 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
             plaintext: generated.plaintext,
             info,
         })
+    }
+}
+
+#[async_trait]
+impl<C: Clock> PlanManager for MemoryKeyStore<C> {
+    async fn put_plan(&self, plan: Plan) -> Result<(), StoreError> {
+        let mut plans = self.plans_mut();
+        plans.by_name.insert(plan.name().clone(), plan.clone());
+        // Every key on the plan, its own or its workspace's, follows at once.
+        let plans = &*plans;
+        self.inner.entries.for_each_shard(|shard| {
+            for entry in shard.values_mut() {
+                let on_it = entry.record.plan.as_ref().map(Plan::name) == Some(plan.name());
+                if on_it {
+                    let resolved = plans.resolve(&entry.record.workspace, entry.own_plan.as_ref());
+                    entry.record = Arc::new((*entry.record).clone().with_plan(resolved));
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn plans(&self) -> Result<Vec<Plan>, StoreError> {
+        let mut all: Vec<Plan> = self.plans().by_name.values().cloned().collect();
+        all.sort_by(|a, b| a.name().cmp(b.name()));
+        Ok(all)
+    }
+
+    async fn plan(&self, name: &PlanName) -> Result<Option<Plan>, StoreError> {
+        Ok(self.plans().by_name.get(name).cloned())
+    }
+
+    async fn set_workspace_plan(
+        &self,
+        workspace: &Workspace,
+        plan: Option<PlanName>,
+    ) -> Result<(), StoreError> {
+        let mut plans = self.plans_mut();
+        plans.check(plan.as_ref())?;
+        match plan {
+            Some(name) => plans.workspaces.insert(workspace.clone(), name),
+            None => plans.workspaces.remove(workspace),
+        };
+        // The workspace's keys without a plan of their own follow at once.
+        let plans = &*plans;
+        self.inner.entries.for_each_shard(|shard| {
+            for entry in shard.values_mut() {
+                if entry.record.workspace == *workspace && entry.own_plan.is_none() {
+                    let resolved = plans.resolve(workspace, None);
+                    entry.record = Arc::new((*entry.record).clone().with_plan(resolved));
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn workspace_plan(&self, workspace: &Workspace) -> Result<Option<PlanName>, StoreError> {
+        Ok(self.plans().workspaces.get(workspace).cloned())
     }
 }
 

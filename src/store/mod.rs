@@ -33,6 +33,7 @@ mod invalidation;
 pub(crate) mod lookup;
 pub(crate) mod manage;
 pub(crate) mod memory;
+pub(crate) mod plans;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;

@@ -465,6 +465,7 @@ impl KeyManager for PostgresKeyStore {
     async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
         let now = self.now();
         new.validate(now)?;
+        manage::refuse_plans(new.plan.is_some())?;
         let (burst, interval) = quota_columns(new.quota)?;
         // Stored with the database's precision, so that the answer matches later reads.
         let mut new = new;
@@ -543,6 +544,7 @@ impl KeyManager for PostgresKeyStore {
         id: &KeyId,
         update: KeyUpdate,
     ) -> Result<KeyInfo, StoreError> {
+        manage::refuse_plans(update.plan.is_some())?;
         let now = self.now();
         let record = self
             .shared

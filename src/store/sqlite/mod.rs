@@ -235,6 +235,7 @@ impl KeyManager for SqliteKeyStore {
     async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
         let now = self.now();
         new.validate(now)?;
+        manage::refuse_plans(new.plan.is_some())?;
         for _ in 0..CREATE_ATTEMPTS {
             let (plaintext, record) = new.issue(&self.inner.prefix, now)?;
             let record = rows::as_stored(record);
@@ -294,6 +295,7 @@ impl KeyManager for SqliteKeyStore {
         id: &KeyId,
         update: KeyUpdate,
     ) -> Result<KeyInfo, StoreError> {
+        manage::refuse_plans(update.plan.is_some())?;
         let now = self.now();
         self.modify(workspace, id, move |conn, record| {
             // Checked after the key is found (an unknown key is not found, whatever its new
