@@ -20,7 +20,10 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use keygate::policy::RoutePolicy;
 use keygate::store::sqlite::SqliteKeyStore;
-use keygate::{ApiKeyLayer, KeyManager, MemoryRateLimiter, NewKey, Quota, Scope};
+use keygate::plan::{Limit, Period, Plan};
+use keygate::{
+    ApiKeyLayer, KeyManager, MemoryKeyStore, MemoryRateLimiter, NewKey, PlanManager, Quota, Scope,
+};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 /// One row of a README table: the section it is in, its status and its `code`.
@@ -227,6 +230,20 @@ async fn error_table_answer(code: &str) -> Response<Bytes> {
             wire::send(addr, wire::request("GET", "/v1/records", Some(&s.admin))).await
         }
         "malformed_request" => s.send("GET", "/v1/records/..", Some(&s.admin), "").await,
+        "quota_exceeded" => {
+            // Plans are kept by the memory store: a key on `trial`, one request a day.
+            let store = MemoryKeyStore::new();
+            let daily = Limit::quota("daily".parse().unwrap(), 1, Period::Day);
+            let trial = Plan::new("trial".parse().unwrap(), vec![daily]).unwrap();
+            store.put_plan(trial).await.unwrap();
+            let on_trial = named("ci-pipeline", "read:all").plan("trial".parse().unwrap());
+            let key = store.create(on_trial).await.unwrap();
+            let key = key.plaintext.expose_secret();
+            let router = records().layer(ApiKeyLayer::new(store, MemoryRateLimiter::new()));
+            let addr = wire::serve_axum(router).await;
+            wire::send(addr, wire::request("GET", "/v1/records", Some(key))).await;
+            wire::send(addr, wire::request("GET", "/v1/records", Some(key))).await
+        }
         other => panic!("the error table promises `{other}`, and this test cannot bring it about"),
     }
 }
