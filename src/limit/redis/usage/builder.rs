@@ -43,7 +43,7 @@ impl RedisUsageLimiterBuilder {
 
     /// The prefix of every Redis key of this limiter. Instances that must share counters use
     /// the same namespace. Keep `{` and `}` out of it: they would change the
-    /// [hash tag](super#redis-keys) every key of a request shares.
+    /// [hash tag](RedisUsageLimiter#redis-keys) every key of a request shares.
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = namespace.into();
         self

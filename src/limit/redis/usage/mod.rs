@@ -1,88 +1,5 @@
 //! [`RedisUsageLimiter`]: plans and usage limits (rates, calendar quotas, credits) in Redis,
-//! shared by every instance of a service, with exactly the decisions of
-//! [`MemoryUsageLimiter`](crate::plan::MemoryUsageLimiter).
-//!
-//! - **One round trip per request**: one `EVALSHA` of one Lua script (`admit.lua`) reads every
-//!   counter of the request's plan, decides every limit, and writes the counters only if all
-//!   of them admit it: a refused request spends nothing on any limit. Scripts run atomically,
-//!   so concurrent requests from any number of instances never over-admit a quota or spend a
-//!   credit twice.
-//! - **Rates** are GCRA on the Redis server's `TIME`, in integer microseconds, as in
-//!   [`RedisRateLimiter`](super::RedisRateLimiter) (the same [rounding](super#rounding)).
-//! - **Calendar quotas**: the application places the request in its period with
-//!   [`Period::window`](crate::plan::Period::window) on its own wall clock (the builder's
-//!   [`clock`](RedisUsageLimiterBuilder::clock)) and sends the period's number; the counter
-//!   keeps the period number and its count, and expires an hour after the period ends. A
-//!   period that has ended is never counted again: an instance whose clock lags another's
-//!   across a period's end counts its requests in the newer period.
-//! - **Credits**: a balance that starts at the limit's initial value, is raised back to the
-//!   refill's amount at each new refill period (a larger balance, from a top-up, is kept), is
-//!   never spent below zero, and never expires. Read it with
-//!   [`credits`](RedisUsageLimiter::credits), add to it with
-//!   [`top_up`](RedisUsageLimiter::top_up): one atomic script each.
-//! - **Bounded**: every call answers within the timeout (100 ms by default) with
-//!   [`LimiterError::Timeout`], or [`LimiterError::Unavailable`] when Redis is unreachable or
-//!   answers with an error; it never hangs.
-//!
-//! # Redis keys
-//!
-//! One string per counter, named `<namespace><key prefix>_<subject>:<limit name>`, where the
-//! subject is `k:{<workspace>}:<key id>` for a limit counted per key and `w:{<workspace>}` for
-//! one shared by a workspace: with the defaults, `keygate:usage:kg_k:{acme}:AbCdEfGh1234:burst`
-//! and `keygate:usage:kg_w:{acme}:monthly`. [`redis_key`](RedisUsageLimiter::redis_key) names
-//! them. A key's workspace never changes, so its counters are always found under it.
-//!
-//! `{<workspace>}` is a Redis Cluster **hash tag**: every counter of one request, per key or
-//! per workspace, lies in the same slot, so the script may touch them all in one call. (A
-//! namespace that contains `{` and `}` would take the tag's place: keep them out of it.)
-//!
-//! The values are decimal text: `r:<tat>` (a rate's theoretical arrival time, µs), `q:<period
-//! number>:<used>` (a quota), `c:<refill period number>:<balance>` (credits). Counters are
-//! kept by limit name, so a plan whose values change keeps what was counted; a counter
-//! counted as another kind before the plan changed starts again. Counts are held at or below
-//! 2^53 − 1 (Lua numbers are doubles): larger maxima, balances and top-ups are held there.
-//!
-//! # Persistence
-//!
-//! Counters survive an application restart: they live in Redis. A Redis restart without
-//! persistence loses them all: rates and quotas start again, and **credits go back to their
-//! initial balance**. Run Redis with AOF (`appendonly yes`, `appendfsync everysec`: at most
-//! about a second of spending is lost) for credits that must survive.
-//!
-//! ```no_run
-//! use std::num::NonZeroU32;
-//! use std::time::Duration;
-//! use keygate::key::KeyId;
-//! use keygate::limit::redis::RedisUsageLimiter;
-//! use keygate::plan::{AnchorDay, Limit, Period, Plan, Sharing, Usage};
-//! use keygate::{Quota, Workspace};
-//!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let pro = Plan::new(
-//!     "pro".parse()?,
-//!     vec![
-//!         Limit::rate("burst".parse()?, Quota::per_second(NonZeroU32::new(100).unwrap())),
-//!         Limit::quota("monthly".parse()?, 1_000_000, Period::Month(AnchorDay::new(15)?))
-//!             .shared_by(Sharing::Workspace),
-//!     ],
-//! )?;
-//! let limiter = RedisUsageLimiter::builder()
-//!     .namespace("myapp:usage:")
-//!     .timeout(Duration::from_millis(50))
-//!     .connect("redis://127.0.0.1:6379/")
-//!     .await?;
-//! let (key, workspace) = (KeyId::new("AbCdEfGh1234")?, "acme".parse::<Workspace>()?);
-//! let decision = limiter.admit(&Usage::new(&key, &workspace, &pro).cost(10)).await?;
-//! if let Some(limit) = decision.refused_by() {
-//!     println!("refused by {}", limit.name());
-//! }
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! # Panics
-//!
-//! Calls must be awaited inside a Tokio runtime with its time driver enabled.
+//! every limit of a request decided in one script call.
 
 mod builder;
 mod script;
@@ -104,8 +21,105 @@ use crate::plan::{Limit, LimitKind, Sharing, Usage, UsageDecision};
 use crate::workspace::Workspace;
 use script::LimitArgs;
 
-/// A usage limiter whose counters live in Redis, shared by every instance that uses the same
-/// server and namespace. See [the module docs](self).
+/// A usage limiter for plans (rates, calendar quotas, credits) whose counters live in Redis,
+/// shared by every instance that uses the same server and namespace, with the decisions of
+/// [`MemoryUsageLimiter`](crate::plan::MemoryUsageLimiter) (for the few differences, see
+/// [below](#differences-from-the-memory-limiter)).
+///
+/// - **One round trip per request**: one `EVALSHA` of one Lua script (`admit.lua`) reads every
+///   counter of the request's plan, decides every limit, and writes the counters only if all
+///   of them admit it: a refused request spends nothing on any limit. Scripts run atomically,
+///   so concurrent requests from any number of instances never over-admit a quota or spend a
+///   credit twice.
+/// - **Rates** are GCRA on the Redis server's `TIME`, in integer microseconds, as in
+///   [`RedisRateLimiter`](super::RedisRateLimiter) (the same [rounding](super#rounding)).
+/// - **Calendar quotas**: the application places the request in its period with
+///   [`Period::window`](crate::plan::Period::window) on its own wall clock (the builder's
+///   [`clock`](RedisUsageLimiterBuilder::clock)) and sends the period's number; the counter
+///   keeps the period number and its count, and expires an hour after the period ends. A
+///   period that has ended is never counted again: an instance whose clock lags another's
+///   across a period's end counts its requests in the newer period.
+/// - **Credits**: a balance that starts at the limit's initial value, is raised back to the
+///   refill's amount at each new refill period (a larger balance, from a top-up, is kept), is
+///   never spent below zero, and never expires. Read it with
+///   [`credits`](Self::credits), add to it with
+///   [`top_up`](Self::top_up): one atomic script each.
+/// - **Bounded**: every call answers within the timeout (100 ms by default) with
+///   [`LimiterError::Timeout`], or [`LimiterError::Unavailable`] when Redis is unreachable or
+///   answers with an error; it never hangs.
+///
+/// # Redis keys
+///
+/// One string per counter, named `<namespace><key prefix>_<subject>:<limit name>`, where the
+/// subject is `k:{<workspace>}:<key id>` for a limit counted per key and `w:{<workspace>}` for
+/// one shared by a workspace: with the defaults, `keygate:usage:kg_k:{acme}:AbCdEfGh1234:burst`
+/// and `keygate:usage:kg_w:{acme}:monthly`. [`redis_key`](Self::redis_key) names
+/// them. A key's workspace never changes, so its counters are always found under it.
+///
+/// `{<workspace>}` is a Redis Cluster **hash tag**: every counter of one request, per key or
+/// per workspace, lies in the same slot, so the script may touch them all in one call. (A
+/// namespace that contains `{` and `}` would take the tag's place: keep them out of it.)
+///
+/// The values are decimal text: `r:<tat>` (a rate's theoretical arrival time, µs), `q:<period
+/// number>:<used>` (a quota), `c:<refill period number>:<balance>` (credits). Counters are
+/// kept by limit name, so a plan whose values change keeps what was counted; a counter
+/// counted as another kind before the plan changed starts again. Counts are held at or below
+/// 2^53 − 1 (Lua numbers are doubles): larger maxima, balances and top-ups are held there.
+///
+/// # Differences from the memory limiter
+///
+/// On quotas and credits, for one application clock, the decisions and the reported states
+/// are the memory limiter's, request by request. Beyond that:
+/// - rates run on the Redis server's clock (not the builder's), in whole microseconds;
+/// - counts are held at 2^53 − 1;
+/// - when application clocks disagree across a period's end, a period that has ended is never
+///   counted or refilled again (one process, with one clock, never meets this case).
+///
+/// # Persistence
+///
+/// Counters survive an application restart: they live in Redis. A Redis restart without
+/// persistence loses them all: rates and quotas start again, and **credits go back to their
+/// initial balance**. RDB snapshots alone (`save 60 1000`) bring back the counters of the
+/// last snapshot: what was spent since is spent again. Run Redis with AOF (`appendonly yes`,
+/// `appendfsync everysec`: at most about a second of spending is lost) for credits that must
+/// survive, and with
+/// `maxmemory-policy noeviction`: an evicted counter starts again as a new one (a quota at
+/// zero, credits at their initial balance).
+///
+/// ```no_run
+/// use std::num::NonZeroU32;
+/// use std::time::Duration;
+/// use keygate::key::KeyId;
+/// use keygate::limit::redis::RedisUsageLimiter;
+/// use keygate::plan::{AnchorDay, Limit, Period, Plan, Sharing, Usage};
+/// use keygate::{Quota, Workspace};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let pro = Plan::new(
+///     "pro".parse()?,
+///     vec![
+///         Limit::rate("burst".parse()?, Quota::per_second(NonZeroU32::new(100).unwrap())),
+///         Limit::quota("monthly".parse()?, 1_000_000, Period::Month(AnchorDay::new(15)?))
+///             .shared_by(Sharing::Workspace),
+///     ],
+/// )?;
+/// let limiter = RedisUsageLimiter::builder()
+///     .namespace("myapp:usage:")
+///     .timeout(Duration::from_millis(50))
+///     .connect("redis://127.0.0.1:6379/")
+///     .await?;
+/// let (key, workspace) = (KeyId::new("AbCdEfGh1234")?, "acme".parse::<Workspace>()?);
+/// let decision = limiter.admit(&Usage::new(&key, &workspace, &pro).cost(10)).await?;
+/// if let Some(limit) = decision.refused_by() {
+///     println!("refused by {}", limit.name());
+/// }
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Panics
+///
+/// Calls must be awaited inside a Tokio runtime with its time driver enabled.
 ///
 /// Clones share one connection.
 #[derive(Clone)]
@@ -151,7 +165,7 @@ impl RedisUsageLimiter {
     }
 
     /// The Redis key of `limit`'s counter for key `key` of `workspace` (the workspace's
-    /// counter for a shared limit): see [Redis keys](self#redis-keys).
+    /// counter for a shared limit): see [Redis keys](Self#redis-keys).
     pub fn redis_key(&self, key: &KeyId, workspace: &Workspace, limit: &Limit) -> String {
         let base = &self.shared.key_base;
         let (ws, name) = (workspace.as_str(), limit.name().as_str());
