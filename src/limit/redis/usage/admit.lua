@@ -35,10 +35,8 @@ local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local cost = tonumber(ARGV[1])
 local n = #KEYS
 
-local stored = {}
-for i = 1, n do
-  stored[i] = redis.call('GET', KEYS[i])
-end
+-- Every counter in one read (false for a missing one).
+local stored = redis.call('MGET', unpack(KEYS))
 
 -- Decides limit i for `units` (0: only report its state). Returns a table: admitted, the
 -- value to store and its SET options if every limit admits, and the reported state.

@@ -193,7 +193,7 @@ impl RedisUsageLimiter {
     pub fn admit(
         &self,
         usage: &Usage<'_>,
-    ) -> impl Future<Output = Result<UsageDecision, LimiterError>> + Send + 'static {
+    ) -> impl Future<Output = Result<UsageDecision, LimiterError>> + Send + 'static + use<> {
         let plan = usage.plan.clone();
         let now = self.shared.clock.now();
         let keys: Vec<String> = plan
