@@ -195,7 +195,7 @@ impl RedisUsageLimiter {
         usage: &Usage<'_>,
     ) -> impl Future<Output = Result<UsageDecision, LimiterError>> + Send + 'static + use<> {
         let plan = usage.plan.clone();
-        let now = self.shared.clock.now();
+        let now = self.shared.clock.coarse_now();
         let keys: Vec<String> = plan
             .limits()
             .iter()
@@ -258,7 +258,7 @@ impl RedisUsageLimiter {
         let LimitKind::Credits { initial, refill } = *limit.kind() else {
             return Ok(None);
         };
-        let (values, _) = script::credit_args(initial, refill, self.shared.clock.now());
+        let (values, _) = script::credit_args(initial, refill, self.shared.clock.coarse_now());
         let keys = [self.redis_key(key, workspace, limit)];
         let fill = |cmd: &mut ::redis::Cmd| {
             cmd.arg(&values[..]);

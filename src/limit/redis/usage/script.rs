@@ -1,14 +1,14 @@
 //! The usage scripts (`admit.lua`, `credits.lua`, `top_up.lua`, each after `counters.lua`):
 //! their arguments, their replies, and how they are run.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ::redis::aio::ConnectionLike;
 use ::redis::{Cmd, ErrorKind, FromRedisValue, RedisResult, ServerErrorKind};
 
 use crate::limit::LimiterError;
 use crate::limit::redis::script::Args as RateArgs;
-use crate::plan::{Limit, LimitKind, LimitState, MAX_LIMITS, Refill};
+use crate::plan::{Limit, LimitKind, LimitState, MAX_LIMITS, Refill, Window};
 
 /// The source of the script that decides one request against a whole plan.
 pub(super) const ADMIT: &str = concat!(include_str!("counters.lua"), include_str!("admit.lua"));
@@ -39,6 +39,13 @@ fn count(n: u64) -> u64 {
     n.min(MAX_COUNT)
 }
 
+/// The time from `now` to the end of `window`, in whole seconds (`now` truncated), as the
+/// memory limiter and the rate-limit headers count it.
+fn until_end(window: &Window, now: SystemTime) -> Duration {
+    let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    Duration::from_secs(secs(window.end()).saturating_sub(secs(now)))
+}
+
 /// A period's number as the scripts take it (day numbers are never negative).
 fn number(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
@@ -56,7 +63,7 @@ pub(super) fn credit_args(
             let window = r.period.window(now);
             (
                 [count(initial), count(r.amount), number(window.number())],
-                window.remaining(now),
+                until_end(&window, now),
             )
         }
         None => ([count(initial), 0, 0], Duration::ZERO),
@@ -78,7 +85,7 @@ impl LimitArgs {
             },
             LimitKind::Quota { max, period } => {
                 let window = period.window(now);
-                let remaining = window.remaining(now);
+                let remaining = until_end(&window, now);
                 let ttl = (remaining + QUOTA_GRACE).as_millis();
                 Self {
                     kind: "q",
@@ -185,7 +192,6 @@ mod tests {
     use super::*;
     use crate::plan::{AnchorDay, Period};
     use crate::quota::Quota;
-    use std::time::UNIX_EPOCH;
 
     fn name(s: &str) -> crate::plan::LimitName {
         s.parse().unwrap()
@@ -201,6 +207,13 @@ mod tests {
         let args = LimitArgs::new(&Limit::quota(name("daily"), 5, Period::Day), noon());
         assert_eq!(args.kind, "q");
         assert_eq!(args.values, [5, 20_421, (43_200 + 3_600) * 1_000]);
+        assert_eq!(args.reset, Some(Duration::from_secs(43_200)));
+    }
+
+    #[test]
+    fn a_period_ends_in_whole_seconds_from_the_current_second() {
+        let just_after = noon() + Duration::from_millis(999);
+        let args = LimitArgs::new(&Limit::quota(name("daily"), 5, Period::Day), just_after);
         assert_eq!(args.reset, Some(Duration::from_secs(43_200)));
     }
 
