@@ -65,6 +65,7 @@
 mod builder;
 mod check;
 mod script;
+mod usage;
 
 /// What the fuzz targets reach inside the limiter; built only under `cargo fuzz`.
 #[cfg(fuzzing)]
@@ -81,6 +82,7 @@ use ::redis::aio::ConnectionManager;
 
 pub use builder::RedisRateLimiterBuilder;
 pub use check::RedisCheck;
+pub use usage::{RedisUsageLimiter, RedisUsageLimiterBuilder};
 
 use super::deny_cache::DenyCache;
 use super::{Decision, LimiterError, Quota, RateLimiter};
