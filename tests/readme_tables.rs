@@ -18,9 +18,9 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
+use keygate::plan::{Limit, Period, Plan};
 use keygate::policy::RoutePolicy;
 use keygate::store::sqlite::SqliteKeyStore;
-use keygate::plan::{Limit, Period, Plan};
 use keygate::{
     ApiKeyLayer, KeyManager, MemoryKeyStore, MemoryRateLimiter, NewKey, PlanManager, Quota, Scope,
 };

@@ -911,3 +911,55 @@ async fn the_admit_future_outlives_the_usage_and_plan_it_was_made_from() {
     assert!(decision.allowed());
     assert_eq!(decision.plan().name().as_str(), "test");
 }
+
+/// The layer with `RedisRateLimiter` (plans decided by its `usage()` limiter) and a key on
+/// `trial`: five 200s in a UTC day, then 429 `quota_exceeded` naming `trial`.
+#[tokio::test]
+async fn a_key_on_trial_through_the_layer_and_redis_gets_five_200s_then_quota_exceeded() {
+    use http::{Request, Response, StatusCode};
+    use keygate::limit::redis::RedisRateLimiter;
+    use keygate::{ApiKeyLayer, KeyManager, MemoryKeyStore, NewKey, PlanManager, Rejection};
+    use tower::{ServiceBuilder, ServiceExt, service_fn};
+
+    let Some((_guard, url)) = server().await else {
+        return;
+    };
+    let limiter = RedisRateLimiter::builder()
+        .namespace(fresh_namespace())
+        .connect(url.as_str())
+        .await
+        .unwrap();
+    let store = MemoryKeyStore::new();
+    let trial: Plan = Plan::new(
+        name("trial"),
+        vec![Limit::quota(name("daily"), 5, Period::Day)],
+    )
+    .unwrap();
+    store.put_plan(trial).await.unwrap();
+    let key = store
+        .create(NewKey::new(name("ci-pipeline"), name("read:all")).plan(name("trial")))
+        .await
+        .unwrap()
+        .plaintext;
+    let svc = ServiceBuilder::new()
+        .layer(ApiKeyLayer::new(store, limiter))
+        .service(service_fn(|_req: Request<String>| async {
+            Ok::<_, std::convert::Infallible>(Response::new(String::new()))
+        }));
+    let call = || {
+        let request = Request::get("/v1/records")
+            .header("authorization", format!("Bearer {}", key.expose_secret()))
+            .body(String::new())
+            .unwrap();
+        svc.clone().oneshot(request)
+    };
+    for _ in 0..5 {
+        assert_eq!(call().await.unwrap().status(), StatusCode::OK);
+    }
+    let refused = call().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let rejection = refused.extensions().get::<Rejection>().unwrap();
+    assert_eq!(rejection.code().as_str(), "quota_exceeded");
+    assert_eq!(rejection.plan().unwrap().name().as_str(), "trial");
+    assert!(refused.headers().contains_key("retry-after"));
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, IntoConnectionInfo, RedisResult};
 
-use super::RedisRateLimiter;
+use super::{RedisRateLimiter, RedisUsageLimiter};
 use crate::key::KeyPrefix;
 use crate::limit::deny_cache::DenyCache;
 
@@ -102,10 +102,22 @@ impl RedisRateLimiterBuilder {
         let deny_cache = self
             .deny_cache
             .then(|| DenyCache::new(self.deny_cache_capacity));
+        let usage = RedisUsageLimiter::builder()
+            .namespace(format!("{}usage:", self.namespace))
+            .key_prefix(self.key_prefix.clone())
+            .timeout(self.timeout)
+            .build(manager.clone());
         let namespace_len = self.namespace.len();
         let mut key_base = self.namespace;
         key_base.push_str(self.key_prefix.as_str());
         key_base.push('_');
-        RedisRateLimiter::from_parts(manager, key_base, namespace_len, self.timeout, deny_cache)
+        RedisRateLimiter::from_parts(
+            manager,
+            key_base,
+            namespace_len,
+            self.timeout,
+            deny_cache,
+            usage,
+        )
     }
 }

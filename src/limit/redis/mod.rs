@@ -88,6 +88,7 @@ use super::deny_cache::DenyCache;
 use super::{Decision, LimiterError, Quota, RateLimiter};
 use crate::clock::{Clock, SystemClock};
 use crate::key::KeyId;
+use crate::plan::{Usage, UsageFuture};
 
 /// A rate limiter whose state lives in Redis, shared by every instance that uses the same
 /// server and namespace. See [the module docs](self).
@@ -101,6 +102,8 @@ pub struct RedisRateLimiter {
 /// What every clone and every in-flight check share.
 struct Shared {
     conn: ConnectionManager,
+    /// Plans' counters, on the same connection (`<namespace>usage:…`).
+    usage: RedisUsageLimiter,
     /// The namespace, then the key prefix and `_`: the key id completes a Redis key name.
     key_base: String,
     namespace_len: usize,
@@ -153,9 +156,11 @@ impl RedisRateLimiter {
         namespace_len: usize,
         timeout: Duration,
         deny_cache: Option<DenyCache>,
+        usage: RedisUsageLimiter,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
+                usage,
                 conn,
                 key_base,
                 namespace_len,
@@ -243,6 +248,21 @@ impl RateLimiter for RedisRateLimiter {
         };
         let key = self.redis_key(id);
         runtime.spawn(Arc::clone(&self.shared).give_back(*id, key, *quota));
+    }
+
+    /// Every limit of the key's plan in one script call, by this limiter's
+    /// [`usage`](RedisRateLimiter::usage) limiter.
+    fn admit(&self, usage: &Usage<'_>) -> UsageFuture {
+        UsageFuture::boxed(self.shared.usage.admit(usage))
+    }
+}
+
+impl RedisRateLimiter {
+    /// The limiter of keys under [plans](crate::plan), on this limiter's connection, with its
+    /// namespace followed by `usage:` (`keygate:rl:usage:` by default), its key prefix and
+    /// timeout: read and top up credits with it.
+    pub fn usage(&self) -> &RedisUsageLimiter {
+        &self.shared.usage
     }
 }
 

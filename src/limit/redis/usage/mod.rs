@@ -213,7 +213,11 @@ impl RedisUsageLimiter {
             let fill = |cmd: &mut ::redis::Cmd| script::admit_args(cmd, cost, &args);
             let reply: Vec<i64> = shared.run(source, &keys, fill).await?;
             let (states, refused) = script::states(&reply, plan.limits(), &args)?;
-            Ok(UsageDecision::new(&plan, states, refused))
+            let mut decision = UsageDecision::admitting(&plan);
+            let n = decision.states_mut().len();
+            decision.states_mut().copy_from_slice(&states[..n]);
+            decision.refuse(refused);
+            Ok(decision)
         }
     }
 
