@@ -17,6 +17,11 @@ mod store {
     store_conformance!(store());
 }
 
+mod plans {
+    use super::*;
+    plan_conformance!(store());
+}
+
 mod limiter {
     use super::*;
     limiter_conformance!(limiter());

@@ -38,5 +38,11 @@ impl KeyStore for TempStore {
 }
 
 key_manager_via!(TempStore, store);
+plan_manager_via!(TempStore, store);
 
 store_conformance!(store());
+
+mod plans {
+    use super::*;
+    plan_conformance!(store());
+}

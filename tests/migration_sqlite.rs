@@ -1,5 +1,6 @@
-//! A database made by keygate before workspaces (schema version 1) opened by this version: its
-//! keys land in the `default` workspace with empty metadata and keep authenticating.
+//! Databases made by older keygate versions opened by this one: keys from before workspaces
+//! (schema version 1) land in the `default` workspace with empty metadata, keys from before
+//! plans (version 2) are on no plan, and all keep authenticating.
 
 #![cfg(feature = "sqlite")]
 
@@ -79,7 +80,7 @@ async fn a_key_from_before_workspaces_authenticates_in_the_default_workspace() {
     let (id, plaintext) = old_key(&old_database(&path), "production-backend", "admin");
 
     let store = SqliteKeyStore::open(&path).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 2);
+    assert_eq!(store.schema_version().await.unwrap(), 3);
     migration_common::old_key_lives_in_the_default_workspace(store, id, &plaintext).await;
 }
 
@@ -94,4 +95,29 @@ async fn unrevoked_keys_sharing_a_name_migrate_and_both_keep_working() {
 
     let store = SqliteKeyStore::open(&path).await.unwrap();
     migration_common::keys_sharing_a_name_keep_working(store, first, second).await;
+}
+
+/// What migration 2 (workspaces) added, as keygate 0.2 applied it
+/// (`migrations/sqlite/0002_workspaces.sql`), copied for the same reason as [`SCHEMA_V1`].
+const MIGRATION_2: &str = "
+ALTER TABLE keygate_keys ADD COLUMN workspace TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE keygate_keys ADD COLUMN metadata  TEXT NOT NULL DEFAULT '{}';
+DROP INDEX IF EXISTS keygate_keys_created_at;
+CREATE INDEX keygate_keys_workspace_created_at ON keygate_keys (workspace, created_at, name, id);
+CREATE INDEX keygate_keys_workspace_name ON keygate_keys (workspace, name) WHERE revoked_at IS NULL;
+INSERT INTO keygate_schema_migrations (version, applied_at) VALUES (2, 0);
+";
+
+#[tokio::test]
+async fn a_key_from_before_plans_is_on_no_plan_keeps_working_and_can_be_put_on_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let conn = old_database(&path);
+    conn.execute_batch(MIGRATION_2).unwrap();
+    let (id, plaintext) = old_key(&conn, "production-backend", "admin");
+    drop(conn);
+
+    let store = SqliteKeyStore::open(&path).await.unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), 3);
+    migration_common::old_key_is_on_no_plan_until_put_on_one(store, id, &plaintext).await;
 }

@@ -28,6 +28,8 @@ mod abort;
 #[cfg(feature = "cache")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub mod cache;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod definitions;
 #[cfg(any(feature = "cache", feature = "postgres"))]
 mod invalidation;
 pub(crate) mod lookup;
@@ -47,6 +49,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) use definitions::Definitions;
 #[cfg(any(feature = "cache", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "cache", feature = "postgres"))))]
 pub use invalidation::{Invalidation, InvalidationSender, Invalidations, invalidation_channel};

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod limiter;
+pub mod plans;
 pub mod store;
 
 /// The URL of a test server from `var`, or `None` with the reason printed. Panics instead when
@@ -149,6 +150,72 @@ macro_rules! store_conformance {
             async fn $check() {
                 if let Some(store) = $make.await {
                     $crate::conformance::store::$check(store).await;
+                }
+            }
+        )*
+    };
+}
+
+/// Implements `PlanManager` for `$wrapper` by handing every call to its field `$field`.
+#[macro_export]
+macro_rules! plan_manager_via {
+    ($wrapper:ty, $field:ident) => {
+        #[::async_trait::async_trait]
+        impl ::keygate::PlanManager for $wrapper {
+            async fn put_plan(
+                &self,
+                plan: ::keygate::plan::Plan,
+            ) -> Result<(), ::keygate::StoreError> {
+                ::keygate::PlanManager::put_plan(&self.$field, plan).await
+            }
+            async fn plans(&self) -> Result<Vec<::keygate::plan::Plan>, ::keygate::StoreError> {
+                ::keygate::PlanManager::plans(&self.$field).await
+            }
+            async fn plan(
+                &self,
+                name: &::keygate::plan::PlanName,
+            ) -> Result<Option<::keygate::plan::Plan>, ::keygate::StoreError> {
+                ::keygate::PlanManager::plan(&self.$field, name).await
+            }
+            async fn set_workspace_plan(
+                &self,
+                workspace: &::keygate::Workspace,
+                plan: Option<::keygate::plan::PlanName>,
+            ) -> Result<(), ::keygate::StoreError> {
+                ::keygate::PlanManager::set_workspace_plan(&self.$field, workspace, plan).await
+            }
+            async fn workspace_plan(
+                &self,
+                workspace: &::keygate::Workspace,
+            ) -> Result<Option<::keygate::plan::PlanName>, ::keygate::StoreError> {
+                ::keygate::PlanManager::workspace_plan(&self.$field, workspace).await
+            }
+        }
+    };
+}
+
+/// Generates one `#[tokio::test]` per plan check for the store made by `$make`.
+#[macro_export]
+macro_rules! plan_conformance {
+    ($make:expr) => {
+        $crate::plan_conformance!(@tests $make;
+            plans_are_put_listed_and_found_by_name,
+            a_key_on_its_own_plan_is_looked_up_and_listed_with_it,
+            a_key_without_a_plan_of_its_own_is_on_its_workspaces_plan,
+            a_workspace_taken_off_its_plan_leaves_its_keys_on_none,
+            a_keys_own_plan_beats_its_workspaces,
+            redefining_a_plan_changes_it_for_every_key_on_it,
+            a_key_moves_to_another_plan_and_back_to_its_workspaces,
+            an_unknown_plan_is_refused_and_nothing_is_stored,
+            a_key_on_a_trial_plan_gets_five_200s_then_429_quota_exceeded_naming_it,
+        );
+    };
+    (@tests $make:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                if let Some(store) = $make.await {
+                    $crate::conformance::plans::$check(store).await;
                 }
             }
         )*

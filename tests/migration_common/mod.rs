@@ -1,5 +1,6 @@
-//! What the migration tests check once a database made by keygate before workspaces (schema
-//! version 1) has been opened by this version, whatever the store.
+//! What the migration tests check once a database made by an older keygate (before workspaces,
+//! schema version 1, or before plans, version 2) has been opened by this version, whatever the
+//! store.
 
 #![allow(dead_code)]
 
@@ -7,8 +8,10 @@ use std::time::Duration;
 
 use http::StatusCode;
 use keygate::key::KeyId;
+use keygate::plan::{Limit, Period, Plan};
 use keygate::{
-    ApiKeyLayer, KeyManager, KeyStore, KeyUpdate, MemoryRateLimiter, NewKey, StoreError, Workspace,
+    ApiKeyLayer, KeyManager, KeyStore, KeyUpdate, MemoryRateLimiter, NewKey, PlanManager,
+    StoreError, Workspace,
 };
 use tower::service_fn;
 use tower::util::BoxCloneService;
@@ -84,4 +87,29 @@ pub async fn keys_sharing_a_name_keep_working<S>(
         matches!(again, Err(StoreError::NameTaken { .. })),
         "{again:?}"
     );
+}
+
+/// The only key of a database from before plans, `id` with `plaintext`: it authenticates, is on
+/// no plan (nor is its workspace), and can be put on a plan defined after the migration.
+pub async fn old_key_is_on_no_plan_until_put_on_one<S>(store: S, id: KeyId, plaintext: &str)
+where
+    S: KeyStore + KeyManager + PlanManager + Clone,
+{
+    authenticates(store.clone(), plaintext).await;
+    let default = Workspace::default();
+    assert!(store.get(&id).await.unwrap().unwrap().plan.is_none());
+    assert_eq!(store.info(&default, &id).await.unwrap().plan, None);
+    assert_eq!(store.workspace_plan(&default).await.unwrap(), None);
+    assert!(store.plans().await.unwrap().is_empty());
+
+    let trial = Plan::new(
+        "trial".parse().unwrap(),
+        vec![Limit::quota("daily".parse().unwrap(), 5, Period::Day)],
+    )
+    .unwrap();
+    store.put_plan(trial.clone()).await.unwrap();
+    let moved = KeyUpdate::new().plan(Some(trial.name().clone()));
+    store.update(&default, &id, moved).await.unwrap();
+    assert_eq!(store.get(&id).await.unwrap().unwrap().plan, Some(trial));
+    authenticates(store, plaintext).await;
 }

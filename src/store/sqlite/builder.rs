@@ -12,7 +12,7 @@ use super::worker::Worker;
 use super::{Shared, SqliteKeyStore};
 use crate::clock::{Clock, SystemClock};
 use crate::key::KeyPrefix;
-use crate::store::{StoreError, UsageLog};
+use crate::store::{Definitions, StoreError, UsageLog};
 
 /// Default time between two writes of the batched last-use times.
 pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
@@ -157,6 +157,7 @@ impl SqliteKeyStoreBuilder {
                 prefix: self.prefix,
                 clock: self.clock,
                 lookup_timeout: self.lookup_timeout,
+                definitions: Arc::new(Definitions::new()),
             }),
         })
     }

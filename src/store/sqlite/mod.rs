@@ -64,6 +64,7 @@
 //! ```
 
 mod builder;
+mod plans;
 mod rows;
 mod schema;
 mod worker;
@@ -83,11 +84,14 @@ pub use builder::{
 pub use worker::SqliteFuture;
 
 use super::manage::generation_failed;
+use super::plans::PlanManager;
 use super::{
-    CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, NewKey, StoreError, UsageLog, manage,
+    CreatedKey, Definitions, KeyInfo, KeyManager, KeyStore, KeyUpdate, NewKey, StoreError,
+    UsageLog, manage,
 };
 use crate::clock::Clock;
 use crate::key::{self, KeyId, KeyPrefix};
+use crate::plan::{Plan, PlanName};
 use crate::record::KeyRecord;
 use crate::workspace::Workspace;
 use rows::unavailable;
@@ -118,6 +122,8 @@ struct Shared {
     clock: Arc<dyn Clock>,
     /// How long a lookup waits for the reader's answer.
     lookup_timeout: Duration,
+    /// Plans parsed from their definitions, shared by both threads.
+    definitions: Arc<Definitions>,
 }
 
 impl SqliteKeyStore {
@@ -166,27 +172,47 @@ impl SqliteKeyStore {
 
     /// Replaces the record of `id` with `change(connection, record)` in one immediate
     /// transaction, if the key belongs to `workspace` (otherwise it is not found, as an unknown
-    /// id). A second process changing the same key, or taking a name, waits instead of being
+    /// id), and puts it on its own plan `plan` if given (`Some(None)`: its workspace's). A
+    /// second process changing the same key, or taking a name, waits instead of being
     /// overwritten.
     async fn modify(
         &self,
         workspace: &Workspace,
         id: &KeyId,
+        plan: Option<Option<PlanName>>,
         change: impl FnOnce(&Connection, &KeyRecord) -> Result<KeyRecord, StoreError> + Send + 'static,
     ) -> Result<KeyInfo, StoreError> {
         let (workspace, id) = (workspace.clone(), *id);
+        let definitions = Arc::clone(&self.inner.definitions);
+        self.write(move |tx| {
+            let record = rows::select_in(tx, &definitions, &workspace, &id)?
+                .ok_or(StoreError::NotFound(id))?;
+            let mut next = rows::as_stored(change(tx, &record)?);
+            rows::update(tx, &next)?;
+            if let Some(plan) = plan {
+                plans::check(tx, plan.as_ref())?;
+                rows::set_plan(tx, &id, plan.as_ref())?;
+                next = rows::select(tx, &definitions, &id)?.ok_or(StoreError::NotFound(id))?;
+            }
+            Ok(KeyInfo::from(&next))
+        })
+        .await
+    }
+
+    /// Runs `job` on the writer's connection in one immediate transaction.
+    async fn write<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         self.inner
             .writer
             .call(move |conn: &mut Connection| {
                 let tx = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
                     .map_err(unavailable)?;
-                let record =
-                    rows::select_in(&tx, &workspace, &id)?.ok_or(StoreError::NotFound(id))?;
-                let next = rows::as_stored(change(&tx, &record)?);
-                rows::update(&tx, &next)?;
+                let done = job(&tx)?;
                 tx.commit().map_err(unavailable)?;
-                Ok(KeyInfo::from(&next))
+                Ok(done)
             })
             .await
     }
@@ -215,9 +241,10 @@ impl KeyStore for SqliteKeyStore {
 
     fn get(&self, id: &KeyId) -> Self::Future {
         let id = *id;
+        let definitions = Arc::clone(&self.inner.definitions);
         self.reads()
             .call_within(Some(self.inner.lookup_timeout), move |conn| {
-                Ok(rows::select(conn, &id)?.map(Arc::new))
+                Ok(rows::select(conn, &definitions, &id)?.map(Arc::new))
             })
     }
 
@@ -235,30 +262,32 @@ impl KeyManager for SqliteKeyStore {
     async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
         let now = self.now();
         new.validate(now)?;
-        manage::refuse_plans(new.plan.is_some())?;
         for _ in 0..CREATE_ATTEMPTS {
             let (plaintext, record) = new.issue(&self.inner.prefix, now)?;
             let record = rows::as_stored(record);
-            let info = KeyInfo::from(&record);
-            // The name check and the insert in one immediate transaction: another process
-            // creating or renaming a key waits for it, so no two unrevoked keys share a name.
+            let plan = new.plan.clone();
+            let definitions = Arc::clone(&self.inner.definitions);
+            // The name and plan checks and the insert in one immediate transaction: another
+            // process creating or renaming a key waits for it, so no two unrevoked keys share
+            // a name.
             let inserted = self
-                .inner
-                .writer
-                .call(move |conn| {
-                    let tx = conn
-                        .transaction_with_behavior(TransactionBehavior::Immediate)
-                        .map_err(unavailable)?;
-                    if rows::name_in_use(&tx, &record.workspace, &record.name, None)? {
+                .write(move |tx| {
+                    if rows::name_in_use(tx, &record.workspace, &record.name, None)? {
                         return Err(manage::name_taken(&record.workspace, &record.name));
                     }
-                    let inserted = rows::insert(&tx, &record)?;
-                    tx.commit().map_err(unavailable)?;
-                    Ok(inserted)
+                    plans::check(tx, plan.as_ref())?;
+                    if !rows::insert(tx, &record, plan.as_ref())? {
+                        return Ok(None);
+                    }
+                    // Read back for the plan it is on: its own, else its workspace's.
+                    rows::select(tx, &definitions, &record.id)
                 })
                 .await?;
-            if inserted {
-                return Ok(CreatedKey { plaintext, info });
+            if let Some(record) = inserted {
+                return Ok(CreatedKey {
+                    plaintext,
+                    info: KeyInfo::from(&record),
+                });
             }
         }
         Err(StoreError::Conflict(format!(
@@ -268,9 +297,10 @@ impl KeyManager for SqliteKeyStore {
 
     async fn info(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
         let (workspace, id) = (workspace.clone(), *id);
+        let definitions = Arc::clone(&self.inner.definitions);
         self.reads()
             .call(move |conn| {
-                rows::select_in(conn, &workspace, &id)?
+                rows::select_in(conn, &definitions, &workspace, &id)?
                     .map(|record| KeyInfo::from(&record))
                     .ok_or(StoreError::NotFound(id))
             })
@@ -279,9 +309,10 @@ impl KeyManager for SqliteKeyStore {
 
     async fn list(&self, workspace: &Workspace) -> Result<Vec<KeyInfo>, StoreError> {
         let workspace = workspace.clone();
+        let definitions = Arc::clone(&self.inner.definitions);
         self.reads()
             .call(move |conn| {
-                Ok(rows::select_all(conn, &workspace)?
+                Ok(rows::select_all(conn, &definitions, &workspace)?
                     .iter()
                     .map(KeyInfo::from)
                     .collect())
@@ -295,9 +326,9 @@ impl KeyManager for SqliteKeyStore {
         id: &KeyId,
         update: KeyUpdate,
     ) -> Result<KeyInfo, StoreError> {
-        manage::refuse_plans(update.plan.is_some())?;
         let now = self.now();
-        self.modify(workspace, id, move |conn, record| {
+        let plan = update.plan.clone();
+        self.modify(workspace, id, plan, move |conn, record| {
             // Checked after the key is found (an unknown key is not found, whatever its new
             // name), inside the transaction that writes the new name.
             if let Some(name) = update
@@ -315,7 +346,7 @@ impl KeyManager for SqliteKeyStore {
 
     async fn revoke(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
         let now = self.now();
-        self.modify(workspace, id, move |_, record| {
+        self.modify(workspace, id, None, move |_, record| {
             Ok(manage::revoked(record, now))
         })
         .await
@@ -331,7 +362,7 @@ impl KeyManager for SqliteKeyStore {
         let generated = key::generate_for(&self.inner.prefix, *id).map_err(generation_failed)?;
         let digest = generated.digest;
         let info = self
-            .modify(workspace, id, move |_, record| {
+            .modify(workspace, id, None, move |_, record| {
                 manage::rotated(record, digest, now, grace)
             })
             .await?;
@@ -339,5 +370,48 @@ impl KeyManager for SqliteKeyStore {
             plaintext: generated.plaintext,
             info,
         })
+    }
+}
+
+/// Plans are rows of `keygate_plans`; redefining one applies to every key on it from its next
+/// lookup, which reads the definition in the same query as the key.
+#[async_trait]
+impl PlanManager for SqliteKeyStore {
+    async fn put_plan(&self, plan: Plan) -> Result<(), StoreError> {
+        self.write(move |tx| plans::put(tx, &plan)).await
+    }
+
+    async fn plans(&self) -> Result<Vec<Plan>, StoreError> {
+        let definitions = Arc::clone(&self.inner.definitions);
+        self.reads()
+            .call(move |conn| plans::all(conn, &definitions))
+            .await
+    }
+
+    async fn plan(&self, name: &PlanName) -> Result<Option<Plan>, StoreError> {
+        let (name, definitions) = (name.clone(), Arc::clone(&self.inner.definitions));
+        self.reads()
+            .call(move |conn| plans::one(conn, &definitions, &name))
+            .await
+    }
+
+    async fn set_workspace_plan(
+        &self,
+        workspace: &Workspace,
+        plan: Option<PlanName>,
+    ) -> Result<(), StoreError> {
+        let workspace = workspace.clone();
+        self.write(move |tx| {
+            plans::check(tx, plan.as_ref())?;
+            plans::set_workspace(tx, &workspace, plan.as_ref())
+        })
+        .await
+    }
+
+    async fn workspace_plan(&self, workspace: &Workspace) -> Result<Option<PlanName>, StoreError> {
+        let workspace = workspace.clone();
+        self.reads()
+            .call(move |conn| plans::of_workspace(conn, &workspace))
+            .await
     }
 }

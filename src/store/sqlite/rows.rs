@@ -7,14 +7,25 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::key::{KeyDigest, KeyId};
 use crate::limit::Quota;
 use crate::metadata::Metadata;
+use crate::plan::PlanName;
 use crate::record::{KeyName, KeyRecord, PreviousSecret};
 use crate::scope::Scopes;
-use crate::store::StoreError;
+use crate::store::{Definitions, StoreError};
 use crate::workspace::Workspace;
 
+/// The columns an insert writes, the key's own plan last.
 const COLUMNS: &str = "id, name, digest, previous_digest, previous_valid_until, scopes, \
                        quota_burst, quota_interval_us, created_at, expires_at, revoked_at, \
-                       last_used_at, workspace, metadata";
+                       last_used_at, workspace, metadata, plan";
+
+/// What a read selects: the key's row (`k`), then the name and definition of the plan that
+/// limits it, its own else its workspace's, in the same query.
+const SELECT: &str = "SELECT k.id, k.name, k.digest, k.previous_digest, k.previous_valid_until, \
+     k.scopes, k.quota_burst, k.quota_interval_us, k.created_at, k.expires_at, k.revoked_at, \
+     k.last_used_at, k.workspace, k.metadata, COALESCE(k.plan, w.plan), p.definition \
+     FROM keygate_keys AS k \
+     LEFT JOIN keygate_workspaces AS w ON w.workspace = k.workspace \
+     LEFT JOIN keygate_plans AS p ON p.name = COALESCE(k.plan, w.plan)";
 
 /// A backend error, as the layer reports it (503, never 401).
 pub(super) fn unavailable(e: rusqlite::Error) -> StoreError {
@@ -67,6 +78,9 @@ struct RawRow {
     last_used_at: Option<i64>,
     workspace: String,
     metadata: String,
+    /// The resolved plan's name and definition.
+    plan: Option<String>,
+    definition: Option<String>,
 }
 
 impl RawRow {
@@ -86,12 +100,14 @@ impl RawRow {
             last_used_at: row.get(11)?,
             workspace: row.get(12)?,
             metadata: row.get(13)?,
+            plan: row.get(14)?,
+            definition: row.get(15)?,
         })
     }
 
     /// The record, or a clear error naming the row if a column does not hold what keygate
     /// wrote there.
-    fn into_record(self) -> Result<KeyRecord, StoreError> {
+    fn into_record(self, definitions: &Definitions) -> Result<KeyRecord, StoreError> {
         let id = KeyId::new(&self.id).map_err(|e| corrupt(&self.id, &e.to_string()))?;
         let digest = |bytes: Vec<u8>| {
             <[u8; 32]>::try_from(bytes)
@@ -133,6 +149,18 @@ impl RawRow {
             (None, None) => None,
             _ => return Err(corrupt(&self.id, "only one of the quota columns is set")),
         };
+        let plan = match (&self.plan, &self.definition) {
+            (Some(name), Some(definition)) => {
+                Some(definitions.plan("keygate_plans", name, definition)?)
+            }
+            (None, _) => None,
+            (Some(name), None) => {
+                return Err(corrupt(
+                    &self.id,
+                    &format!("its plan {name:?} is not defined"),
+                ));
+            }
+        };
         Ok(KeyRecord::new(
             id,
             name,
@@ -142,6 +170,7 @@ impl RawRow {
         )
         .with_workspace(workspace)
         .with_metadata(metadata)
+        .with_plan(plan)
         .with_previous(previous)
         .with_quota(quota)
         .with_expiry(self.expires_at.map(from_micros))
@@ -163,33 +192,39 @@ fn quota_columns(quota: Option<Quota>) -> (Option<i64>, Option<i64>) {
 /// The record of the row matching `condition` (on the primary key), if any.
 fn select_where(
     conn: &Connection,
+    definitions: &Definitions,
     condition: &str,
     params: impl rusqlite::Params,
 ) -> Result<Option<KeyRecord>, StoreError> {
     let raw = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM keygate_keys WHERE {condition}"
-        ))
+        .prepare_cached(&format!("{SELECT} WHERE {condition}"))
         .and_then(|mut stmt| stmt.query_row(params, RawRow::read).optional())
         .map_err(unavailable)?;
-    raw.map(RawRow::into_record).transpose()
+    raw.map(|raw| raw.into_record(definitions)).transpose()
 }
 
-/// The record of `id`, whatever its workspace, if any: the lookup on every request.
-pub(super) fn select(conn: &Connection, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
-    select_where(conn, "id = ?1", [id.as_str()])
+/// The record of `id`, whatever its workspace, if any, with its plan: the lookup on every
+/// request.
+pub(super) fn select(
+    conn: &Connection,
+    definitions: &Definitions,
+    id: &KeyId,
+) -> Result<Option<KeyRecord>, StoreError> {
+    select_where(conn, definitions, "k.id = ?1", [id.as_str()])
 }
 
 /// The record of `id` if it belongs to `workspace`; `None` for another workspace's key, as for
 /// an unknown id.
 pub(super) fn select_in(
     conn: &Connection,
+    definitions: &Definitions,
     workspace: &Workspace,
     id: &KeyId,
 ) -> Result<Option<KeyRecord>, StoreError> {
     select_where(
         conn,
-        "id = ?1 AND workspace = ?2",
+        definitions,
+        "k.id = ?1 AND k.workspace = ?2",
         [id.as_str(), workspace.as_str()],
     )
 }
@@ -198,18 +233,21 @@ pub(super) fn select_in(
 /// them).
 pub(super) fn select_all(
     conn: &Connection,
+    definitions: &Definitions,
     workspace: &Workspace,
 ) -> Result<Vec<KeyRecord>, StoreError> {
     let raws = conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM keygate_keys WHERE workspace = ?1 ORDER BY created_at, name, id"
+            "{SELECT} WHERE k.workspace = ?1 ORDER BY k.created_at, k.name, k.id"
         ))
         .and_then(|mut stmt| {
             stmt.query_map([workspace.as_str()], RawRow::read)?
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(unavailable)?;
-    raws.into_iter().map(RawRow::into_record).collect()
+    raws.into_iter()
+        .map(|raw| raw.into_record(definitions))
+        .collect()
 }
 
 /// Whether an unrevoked key of `workspace` other than `except` is named `name`. Run inside
@@ -234,11 +272,15 @@ pub(super) fn name_in_use(
     .map_err(unavailable)
 }
 
-/// Inserts a new record; `Ok(false)` if its id is taken.
-pub(super) fn insert(conn: &Connection, record: &KeyRecord) -> Result<bool, StoreError> {
+/// Inserts a new record, on its own plan `plan` if given; `Ok(false)` if its id is taken.
+pub(super) fn insert(
+    conn: &Connection,
+    record: &KeyRecord,
+    plan: Option<&PlanName>,
+) -> Result<bool, StoreError> {
     let (burst, interval) = quota_columns(record.quota);
     let result = conn.execute(
-        &format!("INSERT INTO keygate_keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+        &format!("INSERT INTO keygate_keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
         params![
             record.id.as_str(),
             record.name.as_str(),
@@ -254,6 +296,7 @@ pub(super) fn insert(conn: &Connection, record: &KeyRecord) -> Result<bool, Stor
             record.last_used_at.map(to_micros),
             record.workspace.as_str(),
             record.metadata.as_json(),
+            plan.map(PlanName::as_str),
         ],
     );
     match result {
@@ -294,6 +337,18 @@ pub(super) fn update(conn: &Connection, record: &KeyRecord) -> Result<(), StoreE
         ],
     )
     .map_err(unavailable)?;
+    Ok(())
+}
+
+/// Puts key `id` on its own plan `plan` (`None`: on its workspace's).
+pub(super) fn set_plan(
+    conn: &Connection,
+    id: &KeyId,
+    plan: Option<&PlanName>,
+) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE keygate_keys SET plan = ?2 WHERE id = ?1")
+        .and_then(|mut stmt| stmt.execute(params![id.as_str(), plan.map(PlanName::as_str)]))
+        .map_err(unavailable)?;
     Ok(())
 }
 
@@ -356,7 +411,7 @@ mod tests {
         )
         .unwrap();
         let id = KeyId::new("AAAAAAAAAAAA").unwrap();
-        let error = select(&conn, &id).unwrap_err();
+        let error = select(&conn, &Definitions::new(), &id).unwrap_err();
         assert!(error.to_string().contains("quota"), "{error}");
     }
 
@@ -378,7 +433,7 @@ mod tests {
                 (&id, workspace, metadata),
             )
             .unwrap();
-            let error = select(&conn, &KeyId::new(&id).unwrap()).unwrap_err();
+            let error = select(&conn, &Definitions::new(), &KeyId::new(&id).unwrap()).unwrap_err();
             assert!(error.is_unavailable(), "{error:?}");
             assert!(error.to_string().contains(why), "{error}");
         }

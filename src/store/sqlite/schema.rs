@@ -24,6 +24,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
             "/migrations/sqlite/0002_workspaces.sql"
         )),
     ),
+    (
+        3,
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/sqlite/0003_plans.sql"
+        )),
+    ),
 ];
 
 /// The newest schema version this build knows.
@@ -40,6 +47,9 @@ pub(super) fn configure(conn: &Connection, busy_timeout: Duration) -> Result<(),
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
         .map_err(unavailable)?;
     conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(unavailable)?;
+    // Keys and workspaces refer to plans: the database keeps them from referring to none.
+    conn.pragma_update(None, "foreign_keys", true)
         .map_err(unavailable)?;
     Ok(())
 }

@@ -1,0 +1,130 @@
+//! [`Definitions`]: plans parsed from the JSON the SQL stores keep, remembered by their text so
+//! that a lookup of a key on a plan does not parse the same definition again.
+
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+
+use super::StoreError;
+use crate::plan::Plan;
+
+/// Most distinct definitions remembered; past it the map starts afresh. A store has few plans,
+/// and a redefined plan's old text is dropped then.
+const CAPACITY: usize = 256;
+
+/// Parsed plans by definition text, bounded.
+#[derive(Debug, Default)]
+pub(crate) struct Definitions {
+    parsed: RwLock<HashMap<Box<str>, Plan>>,
+}
+
+impl Definitions {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// The plan `definition` (the JSON of [`Plan::to_json`]) describes, which must be called
+    /// `name`. Anything else is a corrupt row: [`StoreError::Unavailable`], naming `table`.
+    pub(crate) fn plan(
+        &self,
+        table: &str,
+        name: &str,
+        definition: &str,
+    ) -> Result<Plan, StoreError> {
+        let known = self
+            .parsed
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(definition)
+            .cloned();
+        let plan = match known {
+            Some(plan) => plan,
+            None => {
+                let plan = parse(definition).map_err(|why| corrupt(table, name, &why))?;
+                let mut parsed = self.parsed.write().unwrap_or_else(PoisonError::into_inner);
+                if parsed.len() >= CAPACITY {
+                    parsed.clear();
+                }
+                parsed.insert(definition.into(), plan.clone());
+                plan
+            }
+        };
+        if plan.name().as_str() != name {
+            return Err(corrupt(
+                table,
+                name,
+                &format!("its definition is of the plan {}", plan.name()),
+            ));
+        }
+        Ok(plan)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.parsed.read().unwrap().len()
+    }
+}
+
+fn parse(definition: &str) -> Result<Plan, String> {
+    let json: serde_json::Value = serde_json::from_str(definition).map_err(|e| e.to_string())?;
+    Plan::from_json(&json).map_err(|e| e.to_string())
+}
+
+fn corrupt(table: &str, name: &str, why: &str) -> StoreError {
+    StoreError::Unavailable(format!("the plan {name:?} in {table} is corrupt: {why}").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Limit, Period};
+
+    fn plan(name: &str, max: u64) -> Plan {
+        Plan::new(
+            name.parse().unwrap(),
+            vec![Limit::quota("daily".parse().unwrap(), max, Period::Day)],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_definition_is_parsed_once_and_read_back_equal() {
+        let definitions = Definitions::new();
+        let trial = plan("trial", 5);
+        let text = trial.to_json().to_string();
+        for _ in 0..3 {
+            assert_eq!(definitions.plan("t", "trial", &text).unwrap(), trial);
+        }
+        assert_eq!(definitions.len(), 1);
+    }
+
+    #[test]
+    fn a_definition_that_does_not_parse_is_unavailable_naming_the_plan() {
+        let definitions = Definitions::new();
+        for bad in ["{", "{\"name\": \"trial\"}", "[]"] {
+            let error = definitions.plan("keygate_plans", "trial", bad).unwrap_err();
+            assert!(error.is_unavailable(), "{error:?}");
+            assert!(error.to_string().contains("\"trial\""), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_definition_of_another_plan_is_unavailable() {
+        let definitions = Definitions::new();
+        let text = plan("pro", 5).to_json().to_string();
+        let error = definitions.plan("t", "trial", &text).unwrap_err();
+        assert!(
+            error.is_unavailable() && error.to_string().contains("pro"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_map_stays_bounded() {
+        let definitions = Definitions::new();
+        for max in 1..=(CAPACITY as u64 * 2 + 1) {
+            let text = plan("trial", max).to_json().to_string();
+            definitions.plan("t", "trial", &text).unwrap();
+        }
+        assert!(definitions.len() <= CAPACITY);
+    }
+}
