@@ -24,8 +24,17 @@
 //! - **Migrations** ship with the crate (`migrations/postgres/`) and run only when
 //!   [`PostgresKeyStore::migrate`] is called.
 //!
-//! The schema is `keygate_keys` (one row per key, only digests of secrets) and
-//! `keygate_schema_migrations`. Keys made before workspaces land in `default` with `{}`.
+//! - **Plans** ([`PlanManager`]) are rows of `keygate_plans` (name and `jsonb` definition);
+//!   `keygate_workspaces` holds each workspace's plan and `keygate_keys.plan` a key's own. A
+//!   lookup joins the key's own plan, else its workspace's, in its one query by id, and parses
+//!   a definition once (the store remembers a bounded number of them by their text). An
+//!   unknown plan is refused inside the write's transaction. Redefining a plan or moving a
+//!   workspace notifies `keygate_keys` with `*`: every listening instance's cache forgets
+//!   every record, since records carry their resolved plan.
+//!
+//! The schema is `keygate_keys` (one row per key, only digests of secrets), `keygate_plans`,
+//! `keygate_workspaces` and `keygate_schema_migrations`. Keys made before workspaces land in
+//! `default` with `{}`; keys made before plans are on none.
 //!
 //! ```no_run
 //! use std::time::Duration;
