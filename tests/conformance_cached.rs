@@ -16,9 +16,20 @@ mod postgres {
         let store = postgres_common::store().await?;
         Some(postgres_common::cached(&store, Duration::from_secs(60)))
     });
+    mod plans {
+        use super::*;
+        plan_conformance!(async {
+            let store = postgres_common::store().await?;
+            Some(postgres_common::cached(&store, Duration::from_secs(60)))
+        });
+    }
 }
 
 mod memory {
     use super::*;
     store_conformance!(async { Some(CachedKeyStore::new(MemoryKeyStore::new())) });
+    mod plans {
+        use super::*;
+        plan_conformance!(async { Some(CachedKeyStore::new(MemoryKeyStore::new())) });
+    }
 }

@@ -19,6 +19,11 @@ mod store {
     store_conformance!(postgres_common::store());
 }
 
+mod plans {
+    use super::*;
+    plan_conformance!(postgres_common::store());
+}
+
 fn new_key(name: &str) -> NewKey {
     let unique = KeyId::random().unwrap().as_str().to_ascii_lowercase();
     NewKey::new(

@@ -1,6 +1,7 @@
-//! A PostgreSQL database made by keygate before workspaces (schema version 1), migrated by
-//! this version: its keys land in the `default` workspace with empty metadata and keep
-//! authenticating. Each test works in a schema of its own.
+//! PostgreSQL databases made by older keygate versions, migrated by this one: keys from before
+//! workspaces (schema version 1) land in the `default` workspace with empty metadata, keys from
+//! before plans (version 2) are on no plan, and all keep authenticating. Each test works in a
+//! schema of its own.
 
 #![cfg(feature = "postgres")]
 
@@ -83,7 +84,7 @@ async fn a_key_from_before_workspaces_authenticates_in_the_default_workspace() {
     let (id, plaintext) = old_key(&schema, "production-backend", "admin").await;
 
     let store = schema.store();
-    assert_eq!(store.migrate().await.unwrap(), 1, "only the new migration");
+    assert_eq!(store.migrate().await.unwrap(), 2, "only the new migrations");
     migration_common::old_key_lives_in_the_default_workspace(store, id, &plaintext).await;
 }
 
@@ -96,7 +97,7 @@ async fn unrevoked_keys_sharing_a_name_migrate_and_both_keep_working() {
     let second = old_key(&schema, "ci", "read:all,write:all").await;
 
     let store = schema.store();
-    assert_eq!(store.migrate().await.unwrap(), 1);
+    assert_eq!(store.migrate().await.unwrap(), 2);
     migration_common::keys_sharing_a_name_keep_working(store, first, second).await;
 }
 
@@ -139,4 +140,52 @@ async fn a_row_whose_workspace_or_metadata_does_not_validate_is_reported_corrupt
         assert!(error.is_unavailable(), "{error:?}");
         assert!(error.to_string().contains(column), "{error}");
     }
+}
+
+/// What migration 2 (workspaces) added, as keygate 0.2 applied it
+/// (`migrations/postgres/0002_workspaces.sql`), copied for the same reason as [`SCHEMA_V1`].
+const MIGRATION_2: &str = "
+ALTER TABLE keygate_keys ADD COLUMN workspace text  NOT NULL DEFAULT 'default';
+ALTER TABLE keygate_keys ADD COLUMN metadata  jsonb NOT NULL DEFAULT '{}';
+CREATE INDEX keygate_keys_workspace_created_at ON keygate_keys (workspace, created_at);
+CREATE INDEX keygate_keys_workspace_name ON keygate_keys (workspace, name) WHERE revoked_at IS NULL;
+INSERT INTO keygate_schema_migrations (version) VALUES (2);
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_from_before_plans_is_on_no_plan_keeps_working_and_can_be_put_on_one() {
+    let Some(schema) = old_database().await else {
+        return;
+    };
+    schema.client.batch_execute(MIGRATION_2).await.unwrap();
+    let (id, plaintext) = old_key(&schema, "production-backend", "admin").await;
+
+    let store = schema.store();
+    assert_eq!(
+        store.migrate().await.unwrap(),
+        1,
+        "only the plans migration"
+    );
+    migration_common::old_key_is_on_no_plan_until_put_on_one(store, id, &plaintext).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_whose_definition_does_not_parse_makes_its_keys_unavailable_not_unlimited() {
+    let Some(schema) = PrivateSchema::create().await else {
+        return;
+    };
+    let store = schema.store();
+    store.migrate().await.unwrap();
+    let id = row_with(&schema, "default", "{}").await;
+    schema
+        .client
+        .batch_execute(&format!(
+            "INSERT INTO keygate_plans (name, definition) VALUES ('trial', '{{\"name\": \"trial\"}}'); \
+             UPDATE keygate_keys SET plan = 'trial' WHERE id = '{id}'"
+        ))
+        .await
+        .unwrap();
+    let error = store.get(&id).await.unwrap_err();
+    assert!(error.is_unavailable(), "{error:?}");
+    assert!(error.to_string().contains("trial"), "{error}");
 }

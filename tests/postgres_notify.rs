@@ -1,6 +1,6 @@
 //! Two instances on one database, each with its own pool, cache and layer: a change made
-//! through one reaches the other's cache through LISTEN/NOTIFY within a second, although the
-//! caches' TTL is ten minutes.
+//! through one (to a key, or to a plan) reaches the other's cache through LISTEN/NOTIFY within
+//! a second, although the caches' TTL is ten minutes.
 
 mod common;
 mod conformance;
@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use common::{Answer, Svc, get, send, with_key};
 use http::StatusCode;
 use keygate::key::KeyId;
+use keygate::plan::Plan;
 use keygate::store::cache::CachedKeyStore;
 use keygate::store::postgres::PostgresKeyStore;
-use keygate::{KeyManager, KeyUpdate, NewKey};
+use keygate::{KeyManager, KeyStore, KeyUpdate, NewKey, PlanManager};
 
 const TTL: Duration = Duration::from_secs(600);
 
@@ -149,4 +150,77 @@ async fn rotated_secret_without_grace_is_refused_by_the_other_instance_within_a_
     )
     .await;
     assert_eq!(answer.status, StatusCode::OK);
+}
+
+/// Looks `id` up through `instance`'s cache until its plan is `expected`, for at most a second.
+async fn until_on(instance: &Instance, id: &KeyId, expected: Option<&Plan>) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let record = instance.cache.get(id).await.unwrap().unwrap();
+        if record.plan.as_ref() == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still on {:?} after 1 s",
+            record.plan
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_redefined_through_one_instance_reaches_the_others_cache_within_a_second() {
+    use conformance::plans::{daily, unique_plan};
+    let Some((a, b)) = two_instances().await else {
+        return;
+    };
+    let plan = daily(&unique_plan("trial"), 5);
+    a.cache.put_plan(plan.clone()).await.unwrap();
+    let id = a
+        .cache
+        .create(
+            NewKey::new("on-plan".parse().unwrap(), "read:all".parse().unwrap())
+                .workspace(conformance::store::unique_workspace("notify"))
+                .plan(plan.name().clone()),
+        )
+        .await
+        .unwrap()
+        .info
+        .id;
+    // B caches the key on the plan as first defined.
+    until_on(&b, &id, Some(&plan)).await;
+    let bigger = daily(plan.name(), 500);
+    a.cache.put_plan(bigger.clone()).await.unwrap();
+    until_on(&b, &id, Some(&bigger)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_moved_to_a_plan_through_one_instance_reaches_the_others_cache_within_a_second()
+{
+    use conformance::plans::{daily, unique_plan};
+    let Some((a, b)) = two_instances().await else {
+        return;
+    };
+    let plan = daily(&unique_plan("team"), 5);
+    a.cache.put_plan(plan.clone()).await.unwrap();
+    let workspace = conformance::store::unique_workspace("notify");
+    let id = a
+        .cache
+        .create(
+            NewKey::new("inherits".parse().unwrap(), "read:all".parse().unwrap())
+                .workspace(workspace.clone()),
+        )
+        .await
+        .unwrap()
+        .info
+        .id;
+    until_on(&b, &id, None).await;
+    a.cache
+        .set_workspace_plan(&workspace, Some(plan.name().clone()))
+        .await
+        .unwrap();
+    until_on(&b, &id, Some(&plan)).await;
+    a.cache.set_workspace_plan(&workspace, None).await.unwrap();
+    until_on(&b, &id, None).await;
 }

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
 use super::StoreError;
-use crate::plan::Plan;
+use crate::plan::{Plan, PlanName};
+use crate::workspace::Workspace;
 
 /// Most distinct definitions remembered; past it the map starts afresh. A store has few plans,
 /// and a redefined plan's old text is dropped then.
@@ -62,6 +63,16 @@ impl Definitions {
     fn len(&self) -> usize {
         self.parsed.read().unwrap().len()
     }
+}
+
+/// The plan name `keygate_workspaces` holds for `workspace`; a name that does not validate is
+/// a corrupt row ([`StoreError::Unavailable`]).
+pub(crate) fn workspace_plan(workspace: &Workspace, name: &str) -> Result<PlanName, StoreError> {
+    PlanName::new(name).map_err(|e| {
+        StoreError::Unavailable(
+            format!("keygate_workspaces.plan of {workspace} is corrupt: {e}").into(),
+        )
+    })
 }
 
 fn parse(definition: &str) -> Result<Plan, String> {

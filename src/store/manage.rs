@@ -325,18 +325,6 @@ impl KeyUpdate {
     }
 }
 
-/// The refusal of a plan by a store that does not keep plans yet: nothing is changed, and
-/// the key is never silently left off the plan asked for.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) fn refuse_plans(asked: bool) -> Result<(), StoreError> {
-    if asked {
-        return Err(StoreError::Invalid(
-            "this key store does not keep plans: use MemoryKeyStore for plans".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// `record` revoked at `now`, or as it was if already revoked (revocation is recorded once).
 pub(crate) fn revoked(record: &KeyRecord, now: SystemTime) -> KeyRecord {
     let at = record.revoked_at.unwrap_or(now);

@@ -8,6 +8,9 @@
 //!   others wait for its answer.
 //! - **Changes through this process evict at once**: when the inner store is a [`KeyManager`],
 //!   so is the cache, and update, revoke and rotate drop the key's entry before they return.
+//! - **Plan changes** through this cache (when the inner store is a [`PlanManager`], so is
+//!   the cache) drop every cached record, since records carry their resolved plan: every key
+//!   on a redefined plan is limited by the new one from its next request.
 //! - **Changes through other processes** arrive as [`Invalidation`]s
 //!   ([`CachedKeyStoreBuilder::invalidations`], e.g. from `PostgresKeyStore::invalidations`
 //!   with feature `postgres`);
@@ -75,12 +78,14 @@ pub use self::future::CacheFuture;
 use self::entry::{Cached, KeepUntil, Stale};
 use self::inflight::{Inflight, Outcome};
 use super::abort::AbortOnDrop;
+use super::plans::PlanManager;
 use super::{
     CreatedKey, Invalidation, Invalidations, KeyInfo, KeyManager, KeyStore, KeyUpdate, NewKey,
     StoreError,
 };
 use crate::id_map::IdHasher;
 use crate::key::{KeyId, KeyPrefix};
+use crate::plan::{Plan, PlanName};
 use crate::record::KeyRecord;
 use crate::workspace::Workspace;
 
@@ -489,5 +494,39 @@ impl<S: KeyStore + KeyManager> KeyManager for CachedKeyStore<S> {
         let result = self.shared.inner.rotate(workspace, id, grace).await;
         self.invalidate(id);
         result
+    }
+}
+
+/// Plans go to the inner store; every change drops every cached record before it returns,
+/// whether it succeeded or not (records carry their resolved plan, and any key may be on the
+/// plan or in the workspace changed).
+#[async_trait]
+impl<S: KeyStore + PlanManager> PlanManager for CachedKeyStore<S> {
+    async fn put_plan(&self, plan: Plan) -> Result<(), StoreError> {
+        let result = self.shared.inner.put_plan(plan).await;
+        self.invalidate_all();
+        result
+    }
+
+    async fn plans(&self) -> Result<Vec<Plan>, StoreError> {
+        self.shared.inner.plans().await
+    }
+
+    async fn plan(&self, name: &PlanName) -> Result<Option<Plan>, StoreError> {
+        self.shared.inner.plan(name).await
+    }
+
+    async fn set_workspace_plan(
+        &self,
+        workspace: &Workspace,
+        plan: Option<PlanName>,
+    ) -> Result<(), StoreError> {
+        let result = self.shared.inner.set_workspace_plan(workspace, plan).await;
+        self.invalidate_all();
+        result
+    }
+
+    async fn workspace_plan(&self, workspace: &Workspace) -> Result<Option<PlanName>, StoreError> {
+        self.shared.inner.workspace_plan(workspace).await
     }
 }

@@ -14,8 +14,13 @@ use crate::key::KeyId;
 use crate::store::abort::AbortOnDrop;
 use crate::store::{Invalidation, InvalidationSender};
 
-/// The channel every mutating statement notifies, with the key id as payload.
+/// The channel every mutating statement notifies, with the key id as payload, or
+/// [`EVERY_KEY`].
 pub(super) const CHANNEL: &str = "keygate_keys";
+
+/// The payload of a change that may concern any key (a plan redefined, a workspace moved to
+/// another plan): caches forget everything.
+pub(super) const EVERY_KEY: &str = "*";
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -95,8 +100,9 @@ impl Listener {
         loop {
             match timeout(PING_EVERY, notifications.recv()).await {
                 Ok(Some(payload)) => self.sender.send(match KeyId::new(&payload) {
-                    Ok(id) => Invalidation::Key(id),
-                    Err(_) => Invalidation::All,
+                    Ok(id) if payload != EVERY_KEY => Invalidation::Key(id),
+                    // `*`, or anything else that is not a key id: forget everything.
+                    _ => Invalidation::All,
                 }),
                 Ok(None) => return Err(lost("connection closed".into())),
                 Err(_) => {

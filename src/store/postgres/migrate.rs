@@ -13,6 +13,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         2,
         include_str!("../../../migrations/postgres/0002_workspaces.sql"),
     ),
+    (
+        3,
+        include_str!("../../../migrations/postgres/0003_plans.sql"),
+    ),
 ];
 
 /// Serialises concurrent migrators (several instances starting at once): an arbitrary

@@ -24,8 +24,17 @@
 //! - **Migrations** ship with the crate (`migrations/postgres/`) and run only when
 //!   [`PostgresKeyStore::migrate`] is called.
 //!
-//! The schema is `keygate_keys` (one row per key, only digests of secrets) and
-//! `keygate_schema_migrations`. Keys made before workspaces land in `default` with `{}`.
+//! - **Plans** ([`PlanManager`]) are rows of `keygate_plans` (name and `jsonb` definition);
+//!   `keygate_workspaces` holds each workspace's plan and `keygate_keys.plan` a key's own. A
+//!   lookup joins the key's own plan, else its workspace's, in its one query by id, and parses
+//!   a definition once (the store remembers a bounded number of them by their text). An
+//!   unknown plan is refused inside the write's transaction. Redefining a plan or moving a
+//!   workspace notifies `keygate_keys` with `*`: every listening instance's cache forgets
+//!   every record, since records carry their resolved plan.
+//!
+//! The schema is `keygate_keys` (one row per key, only digests of secrets), `keygate_plans`,
+//! `keygate_workspaces` and `keygate_schema_migrations`. Keys made before workspaces land in
+//! `default` with `{}`; keys made before plans are on none.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -70,38 +79,38 @@ pub use builder::{
 };
 
 use self::listener::Listener;
-use self::row::{db_time, quota_columns, record_columns, record_from_row};
+use self::row::{db_time, plan_joins, quota_columns, record_columns, record_from_row};
 use super::abort::AbortOnDrop;
 use super::manage::generation_failed;
+use super::plans::{self, PlanManager};
 use super::{
-    BoxLookup, CreatedKey, InvalidationSender, Invalidations, KeyInfo, KeyManager, KeyStore,
-    KeyUpdate, NewKey, StoreError, UsageLog, invalidation_channel, manage,
+    BoxLookup, CreatedKey, Definitions, InvalidationSender, Invalidations, KeyInfo, KeyManager,
+    KeyStore, KeyUpdate, NewKey, StoreError, UsageLog, invalidation_channel, manage,
 };
 use crate::clock::Clock;
 use crate::key::{self, KeyId, KeyPrefix};
+use crate::plan::{Plan, PlanName};
 use crate::record::{KeyName, KeyRecord};
 use crate::workspace::Workspace;
 
-const GET: &str = concat!(
-    "SELECT ",
-    record_columns!(),
-    " FROM keygate_keys WHERE id = $1"
-);
-const GET_IN: &str = concat!(
-    "SELECT ",
-    record_columns!(),
-    " FROM keygate_keys WHERE id = $1 AND workspace = $2"
-);
-const GET_FOR_UPDATE: &str = concat!(
-    "SELECT ",
-    record_columns!(),
-    " FROM keygate_keys WHERE id = $1 AND workspace = $2 FOR UPDATE"
-);
-const LIST: &str = concat!(
-    "SELECT ",
-    record_columns!(),
-    " FROM keygate_keys WHERE workspace = $1 \
-     ORDER BY created_at, name COLLATE \"C\", id COLLATE \"C\""
+/// Selects records with their plans: the key's row `k` and its plan, in one query.
+macro_rules! select_records {
+    ($condition:expr) => {
+        concat!(
+            "SELECT ",
+            record_columns!(),
+            " FROM keygate_keys AS k",
+            plan_joins!(),
+            " WHERE ",
+            $condition
+        )
+    };
+}
+const GET: &str = select_records!("k.id = $1");
+const GET_IN: &str = select_records!("k.id = $1 AND k.workspace = $2");
+const GET_FOR_UPDATE: &str = select_records!("k.id = $1 AND k.workspace = $2 FOR UPDATE OF k");
+const LIST: &str = select_records!(
+    "k.workspace = $1 ORDER BY k.created_at, k.name COLLATE \"C\", k.id COLLATE \"C\""
 );
 /// Takes the naming lock of the workspace `$1` until the transaction ends: creating and
 /// renaming keys of one workspace take turns, in every instance sharing the database. (The
@@ -113,26 +122,30 @@ const NAME_IN_USE: &str = "SELECT EXISTS (SELECT 1 FROM keygate_keys \
 const INSERT: &str = "WITH inserted AS (\
      INSERT INTO keygate_keys \
      (id, name, digest, scopes, quota_burst, quota_interval_us, created_at, expires_at, \
-     workspace, metadata) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb) \
+     workspace, metadata, plan) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11) \
      ON CONFLICT (id) DO NOTHING RETURNING id) \
      SELECT pg_notify('keygate_keys', id) FROM inserted";
-/// Wraps an `UPDATE … RETURNING` so that the same statement notifies the change.
+/// Wraps an `UPDATE` so that the same statement notifies the change and returns the changed
+/// record with its plan.
 macro_rules! notifying {
     ($update:expr) => {
         concat!(
             "WITH changed AS (",
             $update,
-            " RETURNING ",
+            " RETURNING *) SELECT ",
             record_columns!(),
-            ") SELECT changed.*, pg_notify('keygate_keys', changed.id) AS notified FROM changed"
+            ", pg_notify('keygate_keys', k.id) AS notified FROM changed AS k",
+            plan_joins!()
         )
     };
 }
-/// Run after [`GET_FOR_UPDATE`] found the key in its workspace, in the same transaction.
+/// Run after [`GET_FOR_UPDATE`] found the key in its workspace, in the same transaction. `$8`
+/// says whether `$9` is the key's new plan of its own.
 const UPDATE: &str = notifying!(
     "UPDATE keygate_keys SET name = $2, scopes = $3, quota_burst = $4, quota_interval_us = $5, \
-     expires_at = $6, metadata = $7::text::jsonb WHERE id = $1"
+     expires_at = $6, metadata = $7::text::jsonb, \
+     plan = CASE WHEN $8::boolean THEN $9::text ELSE plan END WHERE id = $1"
 );
 const REVOKE: &str = notifying!(
     "UPDATE keygate_keys SET revoked_at = COALESCE(revoked_at, $2) \
@@ -146,6 +159,25 @@ const ROTATE: &str = notifying!(
 );
 const IS_REVOKED: &str =
     "SELECT revoked_at IS NOT NULL FROM keygate_keys WHERE id = $1 AND workspace = $2";
+/// Whether a plan is called `$1`.
+const PLAN_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM keygate_plans WHERE name = $1)";
+/// Defines a plan or replaces its definition, and tells every instance's caches to forget
+/// everything (any key may be on it).
+const PUT_PLAN: &str = "WITH put AS (\
+     INSERT INTO keygate_plans (name, definition) VALUES ($1, $2::text::jsonb) \
+     ON CONFLICT (name) DO UPDATE SET definition = EXCLUDED.definition RETURNING name) \
+     SELECT pg_notify('keygate_keys', '*') FROM put";
+const PLANS: &str =
+    "SELECT name, definition::text AS definition FROM keygate_plans ORDER BY name COLLATE \"C\"";
+const PLAN: &str = "SELECT name, definition::text AS definition FROM keygate_plans WHERE name = $1";
+const SET_WORKSPACE_PLAN: &str = "WITH put AS (\
+     INSERT INTO keygate_workspaces (workspace, plan) VALUES ($1, $2) \
+     ON CONFLICT (workspace) DO UPDATE SET plan = EXCLUDED.plan RETURNING workspace) \
+     SELECT pg_notify('keygate_keys', '*') FROM put";
+const CLEAR_WORKSPACE_PLAN: &str = "WITH cleared AS (\
+     DELETE FROM keygate_workspaces WHERE workspace = $1 RETURNING workspace) \
+     SELECT pg_notify('keygate_keys', '*') FROM cleared";
+const WORKSPACE_PLAN: &str = "SELECT plan FROM keygate_workspaces WHERE workspace = $1";
 const FLUSH_USES: &str = "UPDATE keygate_keys AS k \
      SET last_used_at = GREATEST(k.last_used_at, u.at) \
      FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at) WHERE k.id = u.id";
@@ -175,6 +207,8 @@ struct Shared {
     usage: UsageLog,
     invalidations: InvalidationSender,
     listening: Arc<AtomicBool>,
+    /// Plans parsed from their definitions.
+    definitions: Definitions,
     /// The tasks hold no strong reference to `Shared`: dropping it aborts them.
     listener: OnceLock<AbortOnDrop>,
     _flusher: AbortOnDrop,
@@ -244,7 +278,32 @@ impl Shared {
                 .query_opt(&statement, params)
                 .await
                 .map_err(unavailable)?;
-            row.as_ref().map(record_from_row).transpose()
+            row.as_ref()
+                .map(|row| record_from_row(row, &self.definitions))
+                .transpose()
+        })
+        .await
+    }
+
+    /// The plans a statement giving `name` and `definition` rows selects.
+    async fn plans(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Plan>, StoreError> {
+        self.bounded(|client| async move {
+            let statement = client.prepare_cached(sql).await.map_err(unavailable)?;
+            let rows = client
+                .query(&statement, params)
+                .await
+                .map_err(unavailable)?;
+            rows.iter()
+                .map(|row| {
+                    let name: &str = row.try_get("name").map_err(unavailable)?;
+                    let definition: &str = row.try_get("definition").map_err(unavailable)?;
+                    self.definitions.plan("keygate_plans", name, definition)
+                })
+                .collect()
         })
         .await
     }
@@ -318,6 +377,25 @@ async fn check_name_free(
     }
 }
 
+/// Refuses a plan name no plan has. Run in the transaction that then refers to it (plans are
+/// never deleted, so it stays true until the write).
+async fn check_plan(tx: &Transaction<'_>, name: Option<&PlanName>) -> Result<(), StoreError> {
+    let Some(name) = name else {
+        return Ok(());
+    };
+    let statement = tx.prepare_cached(PLAN_EXISTS).await.map_err(unavailable)?;
+    let known: bool = tx
+        .query_one(&statement, &[&name.as_str()])
+        .await
+        .map_err(unavailable)?
+        .get(0);
+    if known {
+        Ok(())
+    } else {
+        Err(plans::unknown_plan(name))
+    }
+}
+
 impl PostgresKeyStore {
     /// A builder for a store on the database at `url`
     /// (`postgres://user:password@host:port/database?options`, or the key=value form).
@@ -357,6 +435,7 @@ impl PostgresKeyStore {
                 usage: UsageLog::new(),
                 invalidations,
                 listening: Arc::new(AtomicBool::new(false)),
+                definitions: Definitions::new(),
                 listener: OnceLock::new(),
                 _flusher: AbortOnDrop(flusher),
             }
@@ -465,13 +544,15 @@ impl KeyManager for PostgresKeyStore {
     async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
         let now = self.now();
         new.validate(now)?;
-        manage::refuse_plans(new.plan.is_some())?;
         let (burst, interval) = quota_columns(new.quota)?;
         // Stored with the database's precision, so that the answer matches later reads.
         let mut new = new;
         new.expires_at = new.expires_at.map(db_time);
         let scopes = new.scopes.to_string();
         let scopes = &scopes;
+        let own_plan = new.plan.as_ref();
+        let plan = own_plan.map(PlanName::as_str);
+        let definitions = &self.shared.definitions;
         loop {
             let (plaintext, record) = new.issue(&self.shared.prefix, now)?;
             let row = &record;
@@ -483,6 +564,7 @@ impl KeyManager for PostgresKeyStore {
                     let tx = client.transaction().await.map_err(unavailable)?;
                     lock_names(&tx, &row.workspace).await?;
                     check_name_free(&tx, &row.workspace, &row.name, None).await?;
+                    check_plan(&tx, own_plan).await?;
                     let statement = tx.prepare_cached(INSERT).await.map_err(unavailable)?;
                     let inserted = tx
                         .execute(
@@ -498,19 +580,31 @@ impl KeyManager for PostgresKeyStore {
                                 &row.expires_at,
                                 &row.workspace.as_str(),
                                 &row.metadata.as_json(),
+                                &plan,
                             ],
                         )
                         .await
                         .map_err(unavailable)?;
+                    if inserted != 1 {
+                        return Ok(None);
+                    }
+                    // Read back for the plan it is on: its own, else its workspace's.
+                    let statement = tx.prepare_cached(GET).await.map_err(unavailable)?;
+                    let stored = tx
+                        .query_opt(&statement, &[&row.id.as_str()])
+                        .await
+                        .map_err(unavailable)?
+                        .map(|stored| record_from_row(&stored, definitions))
+                        .transpose()?;
                     tx.commit().await.map_err(unavailable)?;
-                    Ok(inserted)
+                    Ok(stored)
                 })
                 .await?;
             // Nothing inserted: a 71-bit id collision. Draw again.
-            if inserted == 1 {
+            if let Some(stored) = inserted {
                 return Ok(CreatedKey {
                     plaintext,
-                    info: KeyInfo::from(&record),
+                    info: KeyInfo::from(&stored),
                 });
             }
         }
@@ -531,8 +625,9 @@ impl KeyManager for PostgresKeyStore {
                     .query(&statement, &[&workspace.as_str()])
                     .await
                     .map_err(unavailable)?;
+                let definitions = &self.shared.definitions;
                 rows.iter()
-                    .map(|row| record_from_row(row).map(|r| KeyInfo::from(&r)))
+                    .map(|row| record_from_row(row, definitions).map(|r| KeyInfo::from(&r)))
                     .collect()
             })
             .await
@@ -544,8 +639,8 @@ impl KeyManager for PostgresKeyStore {
         id: &KeyId,
         update: KeyUpdate,
     ) -> Result<KeyInfo, StoreError> {
-        manage::refuse_plans(update.plan.is_some())?;
         let now = self.now();
+        let definitions = &self.shared.definitions;
         let record = self
             .shared
             .bounded(|mut client| async move {
@@ -563,7 +658,7 @@ impl KeyManager for PostgresKeyStore {
                     .await
                     .map_err(unavailable)?
                     .ok_or(StoreError::NotFound(*id))?;
-                let current = record_from_row(&current)?;
+                let current = record_from_row(&current, definitions)?;
                 // Looked at only once the key is found: an unknown key is not found, whatever
                 // its new name.
                 if let Some(name) = update
@@ -574,7 +669,14 @@ impl KeyManager for PostgresKeyStore {
                     check_name_free(&tx, workspace, name, Some(id)).await?;
                 }
                 let next = update.apply(&current, now)?;
+                if let Some(plan) = &update.plan {
+                    check_plan(&tx, plan.as_ref()).await?;
+                }
                 let (burst, interval) = quota_columns(next.quota)?;
+                let plan = update
+                    .plan
+                    .as_ref()
+                    .map(|p| p.as_ref().map(PlanName::as_str));
                 let change = tx.prepare_cached(UPDATE).await.map_err(unavailable)?;
                 let row = tx
                     .query_one(
@@ -587,11 +689,13 @@ impl KeyManager for PostgresKeyStore {
                             &interval,
                             &next.expires_at.map(db_time),
                             &next.metadata.as_json(),
+                            &plan.is_some(),
+                            &plan.flatten(),
                         ],
                     )
                     .await
                     .map_err(unavailable)?;
-                let changed = record_from_row(&row)?;
+                let changed = record_from_row(&row, definitions)?;
                 tx.commit().await.map_err(unavailable)?;
                 Ok(changed)
             })
@@ -660,6 +764,79 @@ impl KeyManager for PostgresKeyStore {
     }
 }
 
+/// Plans are rows of `keygate_plans`; a lookup reads its key's plan in the same query. Every
+/// change notifies the listened channel with `*`, so that every instance's cache forgets every
+/// record (records carry their resolved plan).
+#[async_trait]
+impl PlanManager for PostgresKeyStore {
+    async fn put_plan(&self, plan: Plan) -> Result<(), StoreError> {
+        let definition = plan.to_json().to_string();
+        self.shared
+            .bounded(|client| async move {
+                let statement = client.prepare_cached(PUT_PLAN).await.map_err(unavailable)?;
+                client
+                    .execute(&statement, &[&plan.name().as_str(), &definition])
+                    .await
+                    .map_err(unavailable)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn plans(&self) -> Result<Vec<Plan>, StoreError> {
+        self.shared.plans(PLANS, &[]).await
+    }
+
+    async fn plan(&self, name: &PlanName) -> Result<Option<Plan>, StoreError> {
+        Ok(self.shared.plans(PLAN, &[&name.as_str()]).await?.pop())
+    }
+
+    async fn set_workspace_plan(
+        &self,
+        workspace: &Workspace,
+        plan: Option<PlanName>,
+    ) -> Result<(), StoreError> {
+        self.shared
+            .bounded(|mut client| async move {
+                let tx = client.transaction().await.map_err(unavailable)?;
+                check_plan(&tx, plan.as_ref()).await?;
+                let (sql, name) = match &plan {
+                    Some(name) => (SET_WORKSPACE_PLAN, Some(name.as_str())),
+                    None => (CLEAR_WORKSPACE_PLAN, None),
+                };
+                let statement = tx.prepare_cached(sql).await.map_err(unavailable)?;
+                match name {
+                    Some(name) => tx.execute(&statement, &[&workspace.as_str(), &name]).await,
+                    None => tx.execute(&statement, &[&workspace.as_str()]).await,
+                }
+                .map_err(unavailable)?;
+                tx.commit().await.map_err(unavailable)
+            })
+            .await
+    }
+
+    async fn workspace_plan(&self, workspace: &Workspace) -> Result<Option<PlanName>, StoreError> {
+        let name: Option<String> = self
+            .shared
+            .bounded(|client| async move {
+                let statement = client
+                    .prepare_cached(WORKSPACE_PLAN)
+                    .await
+                    .map_err(unavailable)?;
+                let row = client
+                    .query_opt(&statement, &[&workspace.as_str()])
+                    .await
+                    .map_err(unavailable)?;
+                row.map(|row| row.try_get(0).map_err(unavailable))
+                    .transpose()
+                    .map(Option::flatten)
+            })
+            .await?;
+        name.map(|name| super::workspace_plan(workspace, &name))
+            .transpose()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -668,6 +845,18 @@ mod tests {
     fn every_change_notifies_the_listened_channel() {
         let notify = format!("pg_notify('{}'", listener::CHANNEL);
         for sql in [INSERT, UPDATE, REVOKE, ROTATE] {
+            assert!(sql.contains(&notify), "{sql}");
+        }
+    }
+
+    #[test]
+    fn every_plan_change_tells_listeners_to_forget_every_key() {
+        let notify = format!(
+            "pg_notify('{}', '{}')",
+            listener::CHANNEL,
+            listener::EVERY_KEY
+        );
+        for sql in [PUT_PLAN, SET_WORKSPACE_PLAN, CLEAR_WORKSPACE_PLAN] {
             assert!(sql.contains(&notify), "{sql}");
         }
     }

@@ -9,19 +9,32 @@ use crate::limit::Quota;
 use crate::metadata::Metadata;
 use crate::record::{KeyName, KeyRecord, PreviousSecret};
 use crate::scope::Scopes;
-use crate::store::StoreError;
+use crate::store::{Definitions, StoreError};
 use crate::workspace::Workspace;
 
-/// The columns of `keygate_keys` that make a [`KeyRecord`], as a string literal for `concat!`.
-/// The metadata is read as text, and parsed (and bounded) by [`Metadata::from_json`].
+/// The columns that make a [`KeyRecord`], as a string literal for `concat!`: the key's row
+/// (`k`), then the name and definition of the plan that limits it (its own, else its
+/// workspace's), joined by [`plan_joins`]. The metadata and the definition are read as text,
+/// and parsed (and bounded) by [`Metadata::from_json`] and [`Definitions`].
 macro_rules! record_columns {
     () => {
-        "id, name, digest, previous_digest, previous_valid_until, scopes, quota_burst, \
-         quota_interval_us, created_at, expires_at, revoked_at, last_used_at, workspace, \
-         metadata::text AS metadata"
+        "k.id, k.name, k.digest, k.previous_digest, k.previous_valid_until, k.scopes, \
+         k.quota_burst, k.quota_interval_us, k.created_at, k.expires_at, k.revoked_at, \
+         k.last_used_at, k.workspace, k.metadata::text AS metadata, \
+         COALESCE(k.plan, w.plan) AS plan, p.definition::text AS plan_definition"
     };
 }
 pub(super) use record_columns;
+
+/// What [`record_columns`] reads besides the key's row `k`: its workspace's plan and the
+/// resolved plan's definition.
+macro_rules! plan_joins {
+    () => {
+        " LEFT JOIN keygate_workspaces AS w ON w.workspace = k.workspace \
+         LEFT JOIN keygate_plans AS p ON p.name = COALESCE(k.plan, w.plan)"
+    };
+}
+pub(super) use plan_joins;
 
 fn corrupt(column: &str, why: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("keygate_keys.{column} holds an invalid value: {why}").into())
@@ -41,8 +54,11 @@ fn digest(bytes: Vec<u8>, name: &str) -> Result<KeyDigest, StoreError> {
     Ok(KeyDigest::from_bytes(array))
 }
 
-/// The record a row of `keygate_keys` describes.
-pub(super) fn record_from_row(row: &Row) -> Result<KeyRecord, StoreError> {
+/// The record a row of [`record_columns`] describes, with its plan.
+pub(super) fn record_from_row(
+    row: &Row,
+    definitions: &Definitions,
+) -> Result<KeyRecord, StoreError> {
     let id: &str = column(row, "id")?;
     let id = KeyId::new(id).map_err(|e| corrupt("id", e))?;
     let name: &str = column(row, "name")?;
@@ -89,6 +105,21 @@ pub(super) fn record_from_row(row: &Row) -> Result<KeyRecord, StoreError> {
             ));
         }
     };
+    let plan = match (
+        column::<Option<&str>>(row, "plan")?,
+        column::<Option<&str>>(row, "plan_definition")?,
+    ) {
+        (Some(plan), Some(definition)) => {
+            Some(definitions.plan("keygate_plans", plan, definition)?)
+        }
+        (None, _) => None,
+        (Some(plan), None) => {
+            return Err(corrupt(
+                "plan",
+                format_args!("the plan {plan:?} is not defined"),
+            ));
+        }
+    };
     Ok(KeyRecord::new(
         id,
         name,
@@ -98,6 +129,7 @@ pub(super) fn record_from_row(row: &Row) -> Result<KeyRecord, StoreError> {
     )
     .with_workspace(workspace)
     .with_metadata(metadata)
+    .with_plan(plan)
     .with_previous(previous)
     .with_quota(quota)
     .with_expiry(column(row, "expires_at")?)

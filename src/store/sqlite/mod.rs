@@ -28,12 +28,20 @@
 //!   unrevoked keys: the check and the write share one `BEGIN IMMEDIATE` transaction, so a
 //!   second process creating or renaming a key at the same moment waits for it. (Keys from
 //!   before workspaces live in `default`; any of them sharing a name keep working.)
+//! - **Plans** ([`PlanManager`]) are rows of `keygate_plans` (name and JSON definition);
+//!   `keygate_workspaces` holds each workspace's plan and `keygate_keys.plan` a key's own. A
+//!   lookup joins the key's own plan, else its workspace's, in its one query by id, and parses
+//!   a definition once (the store remembers a bounded number of them by their text). An
+//!   unknown plan is refused inside the write's transaction; a definition that does not parse
+//!   is a corrupt row (503, never a key without its limits). Keys from before plans are on
+//!   none.
 //! - **Failures** are [`StoreError::Unavailable`] or [`StoreError::Timeout`] (the layer
 //!   answers 503, never 401).
 //!
 //! ```
+//! use keygate::plan::{Limit, Period, Plan};
 //! use keygate::store::sqlite::SqliteKeyStore;
-//! use keygate::{KeyManager, KeyStore, NewKey, StoreError, Workspace};
+//! use keygate::{KeyManager, KeyStore, NewKey, PlanManager, StoreError, Workspace};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! # let dir = tempfile::tempdir().unwrap();
@@ -59,6 +67,17 @@
 //! // Another workspace cannot see it.
 //! let other = store.info(&Workspace::default(), &created.info.id).await;
 //! assert!(matches!(other, Err(StoreError::NotFound(_))));
+//!
+//! // acme's keys without a plan of their own are on acme's plan, from their next lookup.
+//! let trial = Plan::new(
+//!     "trial".parse().unwrap(),
+//!     vec![Limit::quota("daily".parse().unwrap(), 5, Period::Day)],
+//! )
+//! .unwrap();
+//! store.put_plan(trial.clone()).await?;
+//! store.set_workspace_plan(&acme, Some(trial.name().clone())).await?;
+//! let record = store.get(&created.info.id).await?.expect("still there");
+//! assert_eq!(record.plan, Some(trial));
 //! # Ok::<_, keygate::StoreError>(())
 //! # }).unwrap();
 //! ```

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::unavailable;
 use crate::plan::{Plan, PlanName};
-use crate::store::{Definitions, StoreError, plans};
+use crate::store::{Definitions, StoreError, plans, workspace_plan};
 use crate::workspace::Workspace;
 
 /// Refuses a plan name no plan has. Run in the transaction that then refers to it (plans are
@@ -104,12 +104,6 @@ pub(super) fn of_workspace(
         })
         .map_err(unavailable)?;
     name.flatten()
-        .map(|name| {
-            PlanName::new(&name).map_err(|e| {
-                StoreError::Unavailable(
-                    format!("keygate_workspaces.plan of {workspace} is corrupt: {e}").into(),
-                )
-            })
-        })
+        .map(|name| workspace_plan(workspace, &name))
         .transpose()
 }

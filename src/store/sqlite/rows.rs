@@ -438,4 +438,20 @@ mod tests {
             assert!(error.to_string().contains(why), "{error}");
         }
     }
+
+    #[test]
+    fn a_key_whose_plan_does_not_parse_is_unavailable_not_unlimited() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::sqlite::schema::migrate(&mut conn, SystemTime::now()).unwrap();
+        conn.execute_batch(
+            "INSERT INTO keygate_plans (name, definition) VALUES ('trial', '{\"name\": \"trial\"}');
+             INSERT INTO keygate_keys (id, name, digest, scopes, created_at, plan)
+             VALUES ('AAAAAAAAAAAA', 'ci', zeroblob(32), 'read:all', 0, 'trial');",
+        )
+        .unwrap();
+        let id = KeyId::new("AAAAAAAAAAAA").unwrap();
+        let error = select(&conn, &Definitions::new(), &id).unwrap_err();
+        assert!(error.is_unavailable(), "{error:?}");
+        assert!(error.to_string().contains("\"trial\""), "{error}");
+    }
 }
