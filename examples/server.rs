@@ -73,7 +73,7 @@ pub async fn server(store: SqliteKeyStore) -> Result<Server, StoreError> {
         .and_then(|panel| panel.example_path("/v1/records"))
         .expect("valid paths");
     let router = records::routes()
-        .nest("/admin", keygate::admin::router(Arc::new(store)))
+        .nest("/admin", keygate::admin::router_with_plans(Arc::new(store)))
         .layer(layer)
         // After `.layer`: the page itself needs no key; it asks for an admin key to call /admin.
         .nest("/settings/api-keys", keygate::panel::router(panel));

@@ -714,3 +714,99 @@ fn update_without_a_change_exits_2() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("nothing to change"), "{}", run.stderr);
 }
+
+#[tokio::test]
+async fn a_plan_created_with_flags_is_listed_and_a_key_put_on_it_carries_it() {
+    let db = Db::new();
+    db.create("first", &["read:all"]);
+    let pro = db.json_ok(&[
+        "plans",
+        "create",
+        "pro",
+        "--rate",
+        "100/s",
+        "--burst",
+        "200",
+        "--quota",
+        "1000000/month",
+        "--anchor-day",
+        "15",
+        "--shared",
+    ]);
+    assert_eq!(pro["name"], "pro");
+    let listed = db.json_ok(&["plans", "list"]);
+    assert_eq!(listed["plans"][0], pro);
+    let created = db.json_ok(&[
+        "create",
+        "--name",
+        "ci-pipeline",
+        "--scope",
+        "read:all",
+        "--plan",
+        "pro",
+    ]);
+    assert_eq!(created["plan"], "pro");
+    let record = db.record(created["id"].as_str().unwrap()).await;
+    let plan = record
+        .plan
+        .clone()
+        .expect("the key's plan, resolved by the store");
+    assert_eq!(plan.name().as_str(), "pro");
+    assert_eq!(plan.limit("monthly").unwrap().capacity(), 1_000_000);
+}
+
+#[test]
+fn a_key_on_an_unknown_plan_exits_2_and_is_not_created() {
+    let db = Db::new();
+    db.create("first", &["read:all"]);
+    let run = db.keygate(&[
+        "create",
+        "--name",
+        "ci-pipeline",
+        "--scope",
+        "read:all",
+        "--plan",
+        "missing",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no plan named missing"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(db.json_ok(&["list"])["keys"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_plan_without_a_limit_exits_2() {
+    let db = Db::new();
+    db.create("first", &["read:all"]);
+    let run = db.keygate(&["plans", "create", "empty"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("at least one limit"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn a_workspace_assigned_a_plan_puts_its_keys_without_one_on_it() {
+    let db = Db::new();
+    let created = db.create_in("acme", "ci-pipeline");
+    let id = created["id"].as_str().unwrap().to_owned();
+    db.json_ok(&["plans", "create", "trial", "--quota", "5/day"]);
+    db.json_ok(&["plans", "assign", "trial", "--workspace", "acme"]);
+    let record = db.record(&id).await;
+    assert_eq!(record.plan.as_ref().unwrap().name().as_str(), "trial");
+    db.json_ok(&["plans", "assign", "--none", "--workspace", "acme"]);
+    assert!(db.record(&id).await.plan.is_none());
+}
+
+#[tokio::test]
+async fn update_moves_a_key_to_a_plan_and_off_it() {
+    let db = Db::new();
+    let (_, id) = db.create("ci-pipeline", &["read:all"]);
+    db.json_ok(&["plans", "create", "trial", "--quota", "5/day"]);
+    let moved = db.json_ok(&["update", &id, "--plan", "trial"]);
+    assert_eq!(moved["plan"], "trial");
+    let back = db.json_ok(&["update", &id, "--no-plan"]);
+    assert_eq!(back["plan"], Value::Null);
+    assert!(db.record(&id).await.plan.is_none());
+}

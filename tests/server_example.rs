@@ -245,4 +245,67 @@ mod operator {
             [pair("acme", "admin"), pair("acme", "ci-pipeline")]
         );
     }
+
+    #[tokio::test]
+    async fn a_plan_made_with_the_cli_takes_effect_on_the_running_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("keys.db");
+        let app = super::server::server(SqliteKeyStore::open(&db).await.unwrap())
+            .await
+            .unwrap();
+        let app_admin = app.first_admin_key.clone().expect("the first admin key");
+        let addr = wire::serve_axum(app.router).await;
+
+        // While the server runs: the operator defines `trial` and puts a new key on it.
+        let plan = keygate(&db, &["plans", "create", "trial", "--quota", "5/day"]);
+        assert_eq!(plan["name"], "trial");
+        let created = keygate(
+            &db,
+            &[
+                "create",
+                "--name",
+                "ci-pipeline",
+                "--scope",
+                "read:all",
+                "--plan",
+                "trial",
+            ],
+        );
+        assert_eq!(created["plan"], "trial");
+        let key = created["key"].as_str().unwrap().to_owned();
+
+        for _ in 0..5 {
+            let (status, _) = call(addr, "GET", "/v1/records", &key, Value::Null).await;
+            assert_eq!(status, 200);
+        }
+        let (status, refused) = call(addr, "GET", "/v1/records", &key, Value::Null).await;
+        assert_eq!(status, 429);
+        assert_eq!(refused["code"], "quota_exceeded");
+        assert_eq!(refused["plan"], "trial");
+        assert_eq!(refused["limit"], "daily");
+
+        // The default workspace's admin reads the plans its keys use; acme's admin sees none.
+        let root = app_admin;
+        let (status, shown) = call(addr, "GET", "/admin/plans", &root, Value::Null).await;
+        assert_eq!(status, 200);
+        assert_eq!(shown["plans"][0]["name"], "trial");
+        assert_eq!(shown["plans"].as_array().unwrap().len(), 1);
+        let acme = keygate(
+            &db,
+            &[
+                "create",
+                "--workspace",
+                "acme",
+                "--name",
+                "admin",
+                "--scope",
+                "admin",
+            ],
+        );
+        let acme_admin = acme["key"].as_str().unwrap();
+        let (status, shown) = call(addr, "GET", "/admin/plans", acme_admin, Value::Null).await;
+        assert_eq!(status, 200);
+        assert_eq!(shown["plans"], json!([]));
+        assert_eq!(shown["workspace_plan"], Value::Null);
+    }
 }

@@ -19,9 +19,36 @@ use super::types::{
 };
 use super::{AdminCaller, AdminError, FieldError};
 use crate::key::KeyId;
+use crate::store::plans::PlanManager;
 use crate::store::{CreatedKey, KeyManager, StoreError};
 
 type Manager = State<Arc<dyn KeyManager>>;
+
+/// `GET /plans`: the plans the caller's workspace uses, its keys' and its own.
+pub(super) async fn plans(
+    AdminCaller(caller): AdminCaller,
+    State((keys, plans)): State<(Arc<dyn KeyManager>, Arc<dyn PlanManager>)>,
+) -> Result<Json<serde_json::Value>, AdminError> {
+    let workspace = caller.workspace();
+    let workspace_plan = plans.workspace_plan(workspace).await?;
+    let mut used: std::collections::BTreeSet<_> = keys
+        .list(workspace)
+        .await?
+        .into_iter()
+        .filter_map(|key| key.plan)
+        .collect();
+    used.extend(workspace_plan.clone());
+    let mut shown = Vec::with_capacity(used.len());
+    for name in &used {
+        if let Some(plan) = plans.plan(name).await? {
+            shown.push(plan.to_json());
+        }
+    }
+    Ok(Json(serde_json::json!({
+        "workspace_plan": workspace_plan.as_ref().map(|p| p.as_str()),
+        "plans": shown,
+    })))
+}
 
 /// Reads a JSON body; an empty body is `T::default()` where `empty_ok`.
 fn json_body<T: DeserializeOwned + Default>(

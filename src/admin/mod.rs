@@ -55,7 +55,7 @@ use std::time::Duration;
 
 pub use access::AdminCaller;
 pub use error::{AdminError, FieldError};
-pub use router::{router, router_with_realm};
+pub use router::{router, router_with_plans, router_with_realm};
 pub use types::{CreateKeyRequest, KeyList, QuotaRequest, RotateKeyRequest, UpdateKeyRequest};
 
 /// Largest request body the admin API reads (16 KiB); a larger one is a 413.

@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use super::{MAX_BODY_BYTES, handlers};
 use crate::realm::Realm;
 use crate::store::KeyManager;
+use crate::store::plans::PlanManager;
 
 /// The admin API over `manager`, to nest under a path of your choice
 /// (`Router::new().nest("/admin", keygate::admin::router(manager))`) behind
@@ -62,4 +63,31 @@ pub fn router(manager: Arc<dyn KeyManager>) -> Router {
 /// ```
 pub fn router_with_realm(manager: Arc<dyn KeyManager>, realm: Realm) -> Router {
     router(manager).layer(Extension(realm))
+}
+
+/// [`router`] and `GET /plans` over a store that keeps [plans](crate::plan) too: the plans the
+/// caller's workspace uses (its keys' plans and the workspace's own plan), as
+/// `{"workspace_plan": "pro" | null, "plans": [Plan JSON…]}` (the form of
+/// [`Plan::to_json`](crate::plan::Plan::to_json)). Plans of other workspaces are never shown.
+/// Only the operator defines plans and assigns them (the CLI, or [`PlanManager`] in code): the
+/// admin API reads them.
+///
+/// ```
+/// use std::sync::Arc;
+/// use keygate::MemoryKeyStore;
+///
+/// let admin = keygate::admin::router_with_plans(Arc::new(MemoryKeyStore::new()));
+/// # let _: axum::Router = admin;
+/// ```
+pub fn router_with_plans<S>(store: Arc<S>) -> Router
+where
+    S: KeyManager + PlanManager + 'static,
+{
+    let keys: Arc<dyn KeyManager> = store.clone();
+    let plans: Arc<dyn PlanManager> = store;
+    router(Arc::clone(&keys)).merge(
+        Router::new()
+            .route("/plans", get(handlers::plans))
+            .with_state((keys, plans)),
+    )
 }

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use keygate::key::{KeyId, KeyPrefix};
+use keygate::plan::PlanName;
 use keygate::{KeyName, Metadata, Scope, Workspace};
+
+pub use crate::plans::PlansCommand;
 
 /// Manage keygate API keys: create, list, edit scopes, rotate, revoke.
 ///
@@ -66,6 +69,10 @@ pub enum Command {
         /// Expire after this long (90d, 12h, 30m).
         #[arg(long, value_parser = parse_duration)]
         expires_in: Option<Duration>,
+        /// Put the key on this plan (see `keygate plans`); without it the key is on its
+        /// workspace's plan, if any.
+        #[arg(long)]
+        plan: Option<PlanName>,
     },
     /// List every key of the workspace (never secrets), oldest first.
     List,
@@ -106,9 +113,18 @@ pub enum Command {
         /// ('{}' clears it).
         #[arg(long, value_name = "JSON")]
         meta: Option<Metadata>,
+        /// Move the key to this plan.
+        #[arg(long, conflicts_with = "no_plan")]
+        plan: Option<PlanName>,
+        /// Take the key off its own plan: it is on its workspace's plan, if any.
+        #[arg(long)]
+        no_plan: bool,
         #[command(flatten)]
         edit: ScopeEdit,
     },
+    /// Plans and usage limits: define, list, and assign them to the workspace.
+    #[command(subcommand)]
+    Plans(PlansCommand),
     /// Print the SHA-256 digest (hex) a store keeps for a key, e.g. for a config-file store.
     /// The key is read from stdin (`keygate hash < key.txt`) or from --file, never from the
     /// command line, where `ps` and shell history would show it.

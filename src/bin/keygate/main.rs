@@ -8,6 +8,11 @@
 //! keygate scopes <id> --add write:all [--remove read:all]
 //! keygate update <id> [--name NEW] [--meta '{"tier":"pro"}'] [--add SCOPE] [--remove SCOPE]
 //! keygate rotate <id> [--grace 24h]
+//! keygate plans create <name> [--rate 100/s --burst 200] [--quota 1000000/month --anchor-day 15]
+//!                             [--credits 500 --refill 500/month] [--shared]
+//! keygate plans list
+//! keygate plans assign <name> | --none        # the workspace's keys without a plan of their own
+//! keygate create … --plan <name>; keygate update <id> --plan <name> | --no-plan
 //! keygate revoke <id>
 //! keygate hash [--file PATH]      # the key on stdin, or in the file
 //! ```
@@ -23,6 +28,7 @@ mod args;
 mod failure;
 mod open;
 mod output;
+mod plans;
 
 use std::fs::File;
 use std::io::Read;
@@ -31,10 +37,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use keygate::key::{self, KeyPrefix};
-use keygate::{KeyManager, KeyUpdate, NewKey, Scopes};
+use keygate::{KeyManager, KeyUpdate, NewKey, PlanManager, Scopes};
 use zeroize::Zeroizing;
 
-use args::{Cli, Command, ScopeEdit};
+use args::{Cli, Command, PlansCommand, ScopeEdit};
 use failure::{Exit, Failure};
 use open::Mode;
 use output::Output;
@@ -62,7 +68,7 @@ fn main() -> ExitCode {
 async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
     let global = &cli.global;
     let mode = match cli.command {
-        Command::Create { .. } => Mode::CreateIfMissing,
+        Command::Create { .. } | Command::Plans(PlansCommand::Create(_)) => Mode::CreateIfMissing,
         _ => Mode::MustExist,
     };
     if let Command::Hash { file, key } = &cli.command {
@@ -83,10 +89,14 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
             meta,
             scopes,
             expires_in,
+            plan,
         } => {
             let mut new = NewKey::new(name.clone(), Scopes::new(scopes.iter().cloned()))
                 .workspace(workspace.clone())
                 .metadata(meta.clone().unwrap_or_default());
+            if let Some(plan) = plan {
+                new = new.plan(plan.clone());
+            }
             if let Some(after) = expires_in {
                 let at = std::time::SystemTime::now()
                     .checked_add(*after)
@@ -114,19 +124,38 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
             id,
             name,
             meta,
+            plan,
+            no_plan,
             edit,
         } => {
-            if name.is_none() && meta.is_none() && edit.is_empty() {
+            let moves = plan.is_some() || *no_plan;
+            if name.is_none() && meta.is_none() && !moves && edit.is_empty() {
                 return Err(Failure::new(
                     Exit::Invalid,
-                    "nothing to change: give --name, --meta, --add SCOPE or --remove SCOPE",
+                    "nothing to change: give --name, --meta, --plan, --no-plan, --add SCOPE or \
+                     --remove SCOPE",
                 ));
             }
             let mut update = scope_edit(edit);
             update.name = name.clone();
             update.metadata = meta.clone();
+            if moves {
+                update.plan = Some(plan.clone());
+            }
             out.key(&manager.update(workspace, id, update).await?);
         }
+        Command::Plans(command) => match command {
+            PlansCommand::Create(flags) => {
+                let plan = flags.plan()?;
+                manager.put_plan(plan.clone()).await?;
+                out.plan("Defined ", &plan);
+            }
+            PlansCommand::List => out.plans(&manager.plans().await?),
+            PlansCommand::Assign { plan, .. } => {
+                manager.set_workspace_plan(workspace, plan.clone()).await?;
+                out.assigned(workspace, plan.as_ref());
+            }
+        },
         Command::Hash { .. } => {}
     }
     Ok(())

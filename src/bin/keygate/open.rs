@@ -1,4 +1,4 @@
-//! Opening the key database named by `--db` as an `Arc<dyn KeyManager>`.
+//! Opening the key database named by `--db` as an `Arc<dyn Store>`: its keys and its plans.
 //!
 //! Each backend is one arm of [`open`]: a SQLite file (a path or `sqlite:` URL), or, with the
 //! `postgres` feature, a `postgres://` URL.
@@ -6,7 +6,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use keygate::KeyManager;
+use keygate::{KeyManager, PlanManager};
+
+/// What the commands need of a database: its keys and its plans.
+pub trait Store: KeyManager + PlanManager {}
+
+impl<S: KeyManager + PlanManager> Store for S {}
 use keygate::key::KeyPrefix;
 use keygate::store::sqlite::SqliteKeyStore;
 
@@ -20,11 +25,7 @@ pub enum Mode {
     MustExist,
 }
 
-pub async fn open(
-    db: &str,
-    prefix: &KeyPrefix,
-    mode: Mode,
-) -> Result<Arc<dyn KeyManager>, Failure> {
+pub async fn open(db: &str, prefix: &KeyPrefix, mode: Mode) -> Result<Arc<dyn Store>, Failure> {
     if db.starts_with("postgres://") || db.starts_with("postgresql://") {
         return open_postgres(db, prefix, mode).await;
     }
@@ -54,7 +55,7 @@ async fn open_postgres(
     url: &str,
     prefix: &KeyPrefix,
     mode: Mode,
-) -> Result<Arc<dyn KeyManager>, Failure> {
+) -> Result<Arc<dyn Store>, Failure> {
     let store = keygate::store::postgres::PostgresKeyStore::builder(url)
         .prefix(prefix.clone())
         .build()?;
@@ -69,7 +70,7 @@ async fn open_postgres(
     _url: &str,
     _prefix: &KeyPrefix,
     _mode: Mode,
-) -> Result<Arc<dyn KeyManager>, Failure> {
+) -> Result<Arc<dyn Store>, Failure> {
     Err(Failure::new(
         Exit::Invalid,
         "a postgres:// database needs the `postgres` feature, which this keygate was built \

@@ -3,8 +3,9 @@
 //! A plaintext key goes alone on stdout (so `KEY=$(keygate create …)` works) with the
 //! reminder that it cannot be shown again on stderr; with `--json` both are in one object.
 
+use keygate::plan::{Plan, PlanName};
 use keygate::view::{CreatedKeyView, KeyView, SHOWN_ONCE};
-use keygate::{CreatedKey, KeyInfo};
+use keygate::{CreatedKey, KeyInfo, Workspace};
 use serde::Serialize;
 use serde_json::json;
 
@@ -48,6 +49,49 @@ impl Output {
         eprintln!("{SHOWN_ONCE}");
     }
 
+    /// A plan just defined.
+    pub fn plan(self, what: &str, plan: &Plan) {
+        if self.json {
+            print_json(&plan.to_json());
+            return;
+        }
+        println!("{what}plan {}:", plan.name());
+        for limit in plan.limits() {
+            println!("  {}", crate::plans::describe(limit));
+        }
+    }
+
+    /// Every plan.
+    pub fn plans(self, plans: &[Plan]) {
+        if self.json {
+            let all: Vec<_> = plans.iter().map(Plan::to_json).collect();
+            print_json(&json!({ "plans": all }));
+            return;
+        }
+        if plans.is_empty() {
+            println!("No plans yet: define one with `keygate plans create`.");
+        }
+        for plan in plans {
+            self.plan("", plan);
+        }
+    }
+
+    /// A workspace put on a plan, or on none.
+    pub fn assigned(self, workspace: &Workspace, plan: Option<&PlanName>) {
+        if self.json {
+            print_json(
+                &json!({ "workspace": workspace.as_str(), "plan": plan.map(PlanName::as_str) }),
+            );
+            return;
+        }
+        match plan {
+            Some(plan) => println!(
+                "The keys of workspace {workspace} without a plan of their own are on plan {plan}."
+            ),
+            None => println!("The keys of workspace {workspace} are on no workspace plan."),
+        }
+    }
+
     /// One key.
     pub fn key(self, info: &KeyInfo) {
         let view = KeyView::from(info);
@@ -65,6 +109,9 @@ impl Output {
                 "quota:       {} at once, one more every {}",
                 quota.burst, quota.interval
             );
+        }
+        if let Some(plan) = &view.plan {
+            println!("plan:        {plan}");
         }
         println!("created:     {}", view.created_at);
         println!("expires:     {}", or_dash(&view.expires_at));
