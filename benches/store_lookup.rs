@@ -1,7 +1,7 @@
 //! What a key lookup costs: the in-memory store, a cache hit in front of it, and, when
-//! `KEYGATE_TEST_POSTGRES_URL` is set, a PostgreSQL round trip (for a key with empty metadata
-//! and for one with nearly 1 KiB) against a cache hit in front of PostgreSQL. Run with
-//! `cargo bench --features postgres,cache --bench store_lookup`.
+//! `KEYGATE_TEST_POSTGRES_URL` is set, a PostgreSQL round trip (for a key with empty metadata,
+//! one with nearly 1 KiB, and one on a plan, joined in the same query) against a cache hit in
+//! front of PostgreSQL. Run with `cargo bench --features postgres,cache --bench store_lookup`.
 
 use std::future::Future;
 use std::hint::black_box;
@@ -10,9 +10,10 @@ use std::task::{Context, Poll, Waker};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use keygate::key::KeyId;
+use keygate::plan::{Limit, Period, Plan};
 use keygate::store::cache::CachedKeyStore;
 use keygate::store::postgres::PostgresKeyStore;
-use keygate::{KeyManager, KeyStore, MemoryKeyStore, Metadata, NewKey};
+use keygate::{KeyManager, KeyStore, MemoryKeyStore, Metadata, NewKey, PlanManager};
 
 fn new_key() -> NewKey {
     let unique = KeyId::random().unwrap().as_str().to_ascii_lowercase();
@@ -68,6 +69,25 @@ fn lookups(c: &mut Criterion) {
         let large_id = runtime.block_on(postgres.create(large)).unwrap().info.id;
         group.bench_function("postgres_round_trip_1kib_metadata", |b| {
             b.iter(|| black_box(runtime.block_on(postgres.get(&large_id)).unwrap()))
+        });
+        let unique = KeyId::random().unwrap().as_str().to_ascii_lowercase();
+        let plan = Plan::new(
+            format!("bench-{unique}").parse().unwrap(),
+            vec![
+                Limit::quota("daily".parse().unwrap(), 50_000, Period::Day),
+                Limit::quota(
+                    "monthly".parse().unwrap(),
+                    1_000_000,
+                    Period::Month(keygate::plan::AnchorDay::FIRST),
+                ),
+            ],
+        )
+        .unwrap();
+        runtime.block_on(postgres.put_plan(plan.clone())).unwrap();
+        let on_plan = new_key().plan(plan.name().clone());
+        let plan_id = runtime.block_on(postgres.create(on_plan)).unwrap().info.id;
+        group.bench_function("postgres_round_trip_on_a_plan", |b| {
+            b.iter(|| black_box(runtime.block_on(postgres.get(&plan_id)).unwrap()))
         });
         let cached = CachedKeyStore::new(postgres.clone());
         runtime.block_on(cached.get(&id)).unwrap();

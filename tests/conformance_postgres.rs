@@ -12,7 +12,7 @@ use keygate::key::KeyId;
 use keygate::key::{self, KeyPrefix};
 use keygate::store::Invalidation;
 use keygate::store::postgres::PostgresKeyStore;
-use keygate::{KeyManager, KeyStore, NewKey, StoreError};
+use keygate::{KeyManager, KeyStore, NewKey, PlanManager, StoreError};
 
 mod store {
     use super::*;
@@ -191,27 +191,9 @@ async fn unreachable_database_is_unavailable_not_unknown() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_that_never_answers_times_out_instead_of_hanging() {
-    // A loopback socket that accepts connections and never says a word.
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = silent.local_addr().unwrap().port();
-    let held = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((socket, _)) = silent.accept().await {
-            open.push(socket);
-        }
-    });
     let timeout = Duration::from_millis(300);
-    let store = PostgresKeyStore::builder(&format!("postgres://keygate@127.0.0.1:{port}/keygate"))
-        .timeout(timeout)
-        .build()
-        .unwrap();
-    let answer = tokio::time::timeout(timeout * 20, store.get(&KeyId::random().unwrap()))
-        .await
-        .expect("an answer, not a hang");
-    assert!(
-        matches!(answer, Err(StoreError::Timeout(t)) if t == timeout),
-        "{answer:?}"
-    );
+    let (store, held) = silent_database(timeout).await;
+    bounded(timeout, store.get(&KeyId::random().unwrap())).await;
     held.abort();
 }
 
@@ -314,4 +296,54 @@ async fn a_create_waiting_for_its_workspaces_naming_lock_is_bounded_and_other_wo
         "nothing stored"
     );
     other.create(new(&acme)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_calls_to_a_database_that_never_answers_time_out_instead_of_hanging() {
+    let timeout = Duration::from_millis(300);
+    let (store, held) = silent_database(timeout).await;
+    let trial = conformance::plans::daily(&conformance::plans::unique_plan("trial"), 5);
+    let workspace = Workspace::default();
+    bounded(timeout, store.put_plan(trial.clone())).await;
+    bounded(timeout, store.plans()).await;
+    bounded(timeout, store.plan(trial.name())).await;
+    bounded(
+        timeout,
+        store.set_workspace_plan(&workspace, Some(trial.name().clone())),
+    )
+    .await;
+    bounded(timeout, store.workspace_plan(&workspace)).await;
+    held.abort();
+}
+
+/// Asserts `call` fails with the store's `timeout` well within twenty times it.
+async fn bounded<T: std::fmt::Debug>(
+    timeout: Duration,
+    call: impl std::future::Future<Output = Result<T, StoreError>>,
+) {
+    let answer = tokio::time::timeout(timeout * 20, call)
+        .await
+        .expect("an answer, not a hang");
+    assert!(
+        matches!(answer, Err(StoreError::Timeout(t)) if t == timeout),
+        "{answer:?}"
+    );
+}
+
+/// A store bounded by `timeout` on a loopback socket that accepts connections and never says a
+/// word, and the task holding them (abort it at the end).
+async fn silent_database(timeout: Duration) -> (PostgresKeyStore, tokio::task::JoinHandle<()>) {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let store = PostgresKeyStore::builder(&format!("postgres://keygate@127.0.0.1:{port}/keygate"))
+        .timeout(timeout)
+        .build()
+        .unwrap();
+    (store, held)
 }

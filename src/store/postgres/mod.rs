@@ -668,10 +668,11 @@ impl KeyManager for PostgresKeyStore {
                 {
                     check_name_free(&tx, workspace, name, Some(id)).await?;
                 }
-                let next = update.apply(&current, now)?;
+                // Then the plan, before anything else is changed, as `MemoryKeyStore` does.
                 if let Some(plan) = &update.plan {
                     check_plan(&tx, plan.as_ref()).await?;
                 }
+                let next = update.apply(&current, now)?;
                 let (burst, interval) = quota_columns(next.quota)?;
                 let plan = update
                     .plan

@@ -191,9 +191,9 @@ impl SqliteKeyStore {
 
     /// Replaces the record of `id` with `change(connection, record)` in one immediate
     /// transaction, if the key belongs to `workspace` (otherwise it is not found, as an unknown
-    /// id), and puts it on its own plan `plan` if given (`Some(None)`: its workspace's). A
-    /// second process changing the same key, or taking a name, waits instead of being
-    /// overwritten.
+    /// id), and puts it on its own plan `plan` if given (`Some(None)`: its workspace's; `change`
+    /// has checked it exists). A second process changing the same key, or taking a name,
+    /// waits instead of being overwritten.
     async fn modify(
         &self,
         workspace: &Workspace,
@@ -209,7 +209,6 @@ impl SqliteKeyStore {
             let mut next = rows::as_stored(change(tx, &record)?);
             rows::update(tx, &next)?;
             if let Some(plan) = plan {
-                plans::check(tx, plan.as_ref())?;
                 rows::set_plan(tx, &id, plan.as_ref())?;
                 next = rows::select(tx, &definitions, &id)?.ok_or(StoreError::NotFound(id))?;
             }
@@ -357,6 +356,10 @@ impl KeyManager for SqliteKeyStore {
                 && rows::name_in_use(conn, &record.workspace, name, Some(&record.id))?
             {
                 return Err(manage::name_taken(&record.workspace, name));
+            }
+            // Then the plan, before anything else is changed, as `MemoryKeyStore` does.
+            if let Some(plan) = &update.plan {
+                plans::check(conn, plan.as_ref())?;
             }
             update.apply(record, now)
         })
