@@ -26,7 +26,7 @@
 //! | expired key (right secret) | 401 | `expired_api_key` |
 //! | valid key without the required scope | 403 | `insufficient_scope` |
 //! | over the key's rate limit | 429 | `rate_limited` (`Retry-After`) |
-//! | over a calendar quota or out of credits of the key's [plan](plan) | 429 | `quota_exceeded` (`Retry-After` when a reset or refill will come) |
+//! | over a calendar quota or out of credits of the key's [plan] | 429 | `quota_exceeded` (`Retry-After` when a reset or refill will come) |
 //! | plain HTTP while HTTPS is required | 403 | `https_required` |
 //! | key store or limiter unreachable (fail-closed) | 503 | `auth_unavailable` (`Retry-After`) |
 //! | ambiguous request path (dot segment, `//`, encoded `/` `\\` or unreserved character, backslash, `;`), before any key lookup | 400 | `malformed_request` |

@@ -59,14 +59,25 @@ fn period_json(period: Period, object: &mut Map<String, Value>) {
 }
 
 impl Plan {
-    /// The plan as JSON (see [the format](self)).
+    /// The plan as JSON, the form stores keep and the admin API shows:
+    ///
+    /// ```json
+    /// {"name": "pro", "limits": [
+    ///   {"name": "burst", "rate": {"burst": 200, "interval_us": 10000}},
+    ///   {"name": "monthly", "quota": {"max": 1000000, "period": "month", "anchor_day": 15}, "shared": "workspace"},
+    ///   {"name": "credits", "credits": {"initial": 500, "refill": {"amount": 500, "period": "day"}}}
+    /// ]}
+    /// ```
+    ///
+    /// Intervals are whole microseconds; `shared` is `key` (the default, left out) or
+    /// `workspace`; `anchor_day` is left out for the 1st.
     pub fn to_json(&self) -> Value {
         let limits: Vec<Value> = self.limits().iter().map(limit_json).collect();
         json!({"name": self.name().as_str(), "limits": limits})
     }
 
-    /// A plan from JSON (see [the format](self)). Unknown members are refused, so a typo is
-    /// not silently a different plan.
+    /// A plan from JSON (the form of [`Plan::to_json`]). Unknown members are refused, so a
+    /// typo is not silently a different plan.
     pub fn from_json(value: &Value) -> Result<Plan, InvalidPlanJson> {
         let object = object(value, "plan")?;
         only(object, "plan", &["name", "limits"])?;
