@@ -14,7 +14,7 @@ use keygate::store::sqlite::SqliteKeyStore;
 use keygate::{KeyManager, KeyRecord, KeyStore};
 use serde_json::Value;
 
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "redis"))]
 mod conformance;
 
 struct Db {
@@ -809,4 +809,52 @@ async fn update_moves_a_key_to_a_plan_and_off_it() {
     let back = db.json_ok(&["update", &id, "--no-plan"]);
     assert_eq!(back["plan"], Value::Null);
     assert!(db.record(&id).await.plan.is_none());
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn credits_are_read_and_topped_up_in_the_services_redis() {
+    let Some(url) = conformance::backend_url("KEYGATE_TEST_REDIS_URL") else {
+        return;
+    };
+    let db = Db::new();
+    db.json_ok(&["plans", "create", "prepaid", "--credits", "10"]);
+    let created = db.json_ok(&[
+        "create", "--name", "batch", "--scope", "read:all", "--plan", "prepaid",
+    ]);
+    let id = created["id"].as_str().unwrap();
+    // A namespace of this run's own, as a service's limiter would have.
+    let namespace = format!("keygate:test:cli:{id}:usage:");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut all = vec![
+            "credits",
+            id,
+            "--redis",
+            &url,
+            "--redis-namespace",
+            &namespace,
+        ];
+        all.extend_from_slice(extra);
+        all.into_iter().map(String::from).collect()
+    };
+    let run = |extra: &[&str]| {
+        let owned = args(extra);
+        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+        db.json_ok(&refs)
+    };
+    let read = run(&[]);
+    assert_eq!(read["balance"], 10);
+    assert_eq!(read["limit"], "credits");
+    assert_eq!(read["plan"], "prepaid");
+    assert_eq!(run(&["--add", "5"])["balance"], 15);
+    assert_eq!(run(&[])["balance"], 15);
+}
+
+#[test]
+fn credits_of_a_key_on_no_plan_exit_1() {
+    let db = Db::new();
+    let (_, id) = db.create("ci-pipeline", &["read:all"]);
+    let run = db.keygate(&["credits", &id, "--redis", "redis://127.0.0.1:1/"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("on no plan"), "{}", run.stderr);
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use keygate::key::{KeyId, KeyPrefix};
-use keygate::plan::PlanName;
+use keygate::plan::{LimitName, PlanName};
 use keygate::{KeyName, Metadata, Scope, Workspace};
 
 pub use crate::plans::PlansCommand;
@@ -125,6 +125,25 @@ pub enum Command {
     /// Plans and usage limits: define, list, and assign them to the workspace.
     #[command(subcommand)]
     Plans(PlansCommand),
+    /// Read a key's credits balance, or add to it (--add), in the Redis the service's
+    /// `RedisRateLimiter` counts in. Needs the `redis` feature.
+    Credits {
+        /// The key id.
+        id: KeyId,
+        /// Credits to add.
+        #[arg(long)]
+        add: Option<u64>,
+        /// The credits limit of the key's plan, when the plan has more than one.
+        #[arg(long)]
+        limit: Option<LimitName>,
+        /// The Redis the service's limiter uses.
+        #[arg(long, env = "KEYGATE_REDIS_URL")]
+        redis: String,
+        /// Where plans' counters live: the service's `RedisRateLimiter` namespace followed by
+        /// `usage:`.
+        #[arg(long, default_value = "keygate:rl:usage:")]
+        redis_namespace: String,
+    },
     /// Print the SHA-256 digest (hex) a store keeps for a key, e.g. for a config-file store.
     /// The key is read from stdin (`keygate hash < key.txt`) or from --file, never from the
     /// command line, where `ps` and shell history would show it.

@@ -13,6 +13,7 @@
 //! keygate plans list
 //! keygate plans assign <name> | --none        # the workspace's keys without a plan of their own
 //! keygate create … --plan <name>; keygate update <id> --plan <name> | --no-plan
+//! keygate credits <id> [--add 500] --redis redis://…  # the balance in the service's Redis
 //! keygate revoke <id>
 //! keygate hash [--file PATH]      # the key on stdin, or in the file
 //! ```
@@ -25,6 +26,7 @@
 //! opened or reached.
 
 mod args;
+mod credits;
 mod failure;
 mod open;
 mod output;
@@ -156,6 +158,31 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
                 out.assigned(workspace, plan.as_ref());
             }
         },
+        Command::Credits {
+            id,
+            add,
+            limit,
+            redis,
+            redis_namespace,
+        } => {
+            let info = manager.info(workspace, id).await?;
+            let refused = |message: String| Failure::new(Exit::Refused, message);
+            let plan_name = info
+                .plan
+                .ok_or_else(|| refused(format!("key {id} is on no plan: it has no credits")))?;
+            let plan = manager
+                .plan(&plan_name)
+                .await?
+                .ok_or_else(|| refused(format!("the plan {plan_name} is not defined")))?;
+            let credits = credits::limit_of(&plan, limit.as_ref())?;
+            let target = credits::Target {
+                url: redis,
+                namespace: redis_namespace,
+                prefix: &global.prefix,
+            };
+            let balance = credits::balance(&target, id, &info.workspace, credits, *add).await?;
+            out.credits(id, &plan_name, credits.name(), balance, add.is_some());
+        }
         Command::Hash { .. } => {}
     }
     Ok(())

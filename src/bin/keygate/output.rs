@@ -3,7 +3,8 @@
 //! A plaintext key goes alone on stdout (so `KEY=$(keygate create …)` works) with the
 //! reminder that it cannot be shown again on stderr; with `--json` both are in one object.
 
-use keygate::plan::{Plan, PlanName};
+use keygate::key::KeyId;
+use keygate::plan::{LimitName, Plan, PlanName};
 use keygate::view::{CreatedKeyView, KeyView, SHOWN_ONCE};
 use keygate::{CreatedKey, KeyInfo, Workspace};
 use serde::Serialize;
@@ -74,6 +75,28 @@ impl Output {
         for plan in plans {
             self.plan("", plan);
         }
+    }
+
+    /// A key's credits balance.
+    pub fn credits(
+        self,
+        id: &KeyId,
+        plan: &PlanName,
+        limit: &LimitName,
+        balance: u64,
+        added: bool,
+    ) {
+        if self.json {
+            print_json(&json!({
+                "id": id.as_str(),
+                "plan": plan.as_str(),
+                "limit": limit.as_str(),
+                "balance": balance,
+            }));
+            return;
+        }
+        let what = if added { "now has" } else { "has" };
+        println!("Key {id} {what} {balance} credits ({limit} of plan {plan}).");
     }
 
     /// A workspace put on a plan, or on none.
