@@ -61,6 +61,17 @@ pub enum Sharing {
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LimitName(Arc<str>);
 
+/// Whether `name` is 1 to `max` lowercase letters, digits and dashes, starting with a letter:
+/// the rule of limit and plan names.
+pub(super) fn is_name(name: &str, max: usize) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= max
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+}
+
 /// Why a string is not a limit name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -71,13 +82,7 @@ pub struct InvalidLimitName(String);
 impl LimitName {
     /// Validates a limit name.
     pub fn new(name: &str) -> Result<Self, InvalidLimitName> {
-        let b = name.as_bytes();
-        let ok = !b.is_empty()
-            && b.len() <= 32
-            && b[0].is_ascii_lowercase()
-            && b.iter()
-                .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
-        if ok {
+        if is_name(name, 32) {
             Ok(Self(name.into()))
         } else {
             Err(InvalidLimitName(name.chars().take(40).collect()))

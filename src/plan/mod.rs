@@ -67,13 +67,7 @@ pub struct InvalidPlanName(String);
 impl PlanName {
     /// Validates a plan name.
     pub fn new(name: &str) -> Result<Self, InvalidPlanName> {
-        let b = name.as_bytes();
-        let ok = !b.is_empty()
-            && b.len() <= 64
-            && b[0].is_ascii_lowercase()
-            && b.iter()
-                .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
-        if ok {
+        if limit::is_name(name, 64) {
             Ok(Self(name.into()))
         } else {
             Err(InvalidPlanName(name.chars().take(80).collect()))
