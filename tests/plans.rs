@@ -381,3 +381,22 @@ async fn a_grpc_call_over_its_quota_is_resource_exhausted_naming_the_limit_and_p
     assert!(message.contains("(limit daily of plan trial)"), "{message}");
     assert!(refused.headers.contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn a_handler_reads_the_plan_that_limited_the_request() {
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use keygate::AuthenticatedKey;
+
+    let h = Harness::new();
+    let key = key_on(&h, &trial(), "ci-pipeline", "acme").await;
+    let layer = h.builder().build();
+    let svc: Svc = BoxCloneService::new(tower::ServiceBuilder::new().layer(layer).service(
+        service_fn(|req: http::Request<Full<Bytes>>| async move {
+            let key = req.extensions().get::<AuthenticatedKey>().unwrap();
+            let plan = key.plan().map(|p| p.name().to_string()).unwrap_or_default();
+            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from(plan))))
+        }),
+    ));
+    assert_eq!(send(&svc, with_key(get("/"), &key)).await.body, "trial");
+}

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use crate::key::KeyId;
 use crate::limit::Quota;
 use crate::metadata::Metadata;
+use crate::plan::Plan;
 use crate::record::{KeyName, KeyRecord};
 use crate::scope::{Scope, Scopes};
 use crate::workspace::Workspace;
@@ -58,9 +59,16 @@ impl AuthenticatedKey {
         self.record.scopes.grants(scope)
     }
 
-    /// The quota applied to this request (the key's own, or the layer's default).
+    /// The quota applied to this request (the key's own, or the layer's default); `None`
+    /// for a key under a [plan](Self::plan), whose limits applied instead.
     pub fn quota(&self) -> Option<Quota> {
         self.quota
+    }
+
+    /// The plan whose limits applied to this request (the key's own, or its workspace's), if
+    /// any.
+    pub fn plan(&self) -> Option<&Plan> {
+        self.record.plan.as_ref()
     }
 
     /// The key's expiry, if any.
