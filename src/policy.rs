@@ -370,6 +370,15 @@ impl fmt::Debug for Pattern {
     }
 }
 
+/// Whether a rule for `rule` (any method when `None`) covers a request's `method`; a rule
+/// for `GET` also covers `HEAD`, which routers answer with the `GET` handler.
+fn covers(rule: Option<&Method>, method: &Method) -> bool {
+    match rule {
+        None => true,
+        Some(m) => m == method || (*m == Method::GET && *method == Method::HEAD),
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Rule {
     method: Option<Method>,
@@ -380,10 +389,7 @@ struct Rule {
 impl Rule {
     /// A rule for `GET` also covers `HEAD`: routers answer `HEAD` with the `GET` handler.
     fn covers(&self, method: &Method) -> bool {
-        match &self.method {
-            None => true,
-            Some(m) => m == method || (*m == Method::GET && *method == Method::HEAD),
-        }
+        covers(self.method.as_ref(), method)
     }
 }
 
@@ -498,13 +504,7 @@ impl ScopePolicy for RoutePolicy {
         let method = &request.method;
         self.costs
             .iter()
-            .find(|(m, pattern, _)| {
-                let covers = match m {
-                    None => true,
-                    Some(m) => m == method || (*m == Method::GET && *method == Method::HEAD),
-                };
-                covers && pattern.matches(path)
-            })
+            .find(|(m, pattern, _)| covers(m.as_ref(), method) && pattern.matches(path))
             .map_or(1, |(_, _, units)| *units)
     }
 }

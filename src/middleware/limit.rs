@@ -49,16 +49,7 @@ impl<K: KeyStore, L: RateLimiter, P, R> Pipeline<K, L, P, R> {
                 .reject(ErrorCode::RateLimited, credential.grpc)
                 .with_rate_limit(quota, decision)
                 .with_key(record.id, record.name.clone())),
-            Err(error) => match self.settings.limiter_failure {
-                FailurePolicy::FailClosed => {
-                    tracing::warn!(key_id = %credential.id, %error, "rate limiter failed; failing closed with 503");
-                    Err(self.unavailable(credential.grpc))
-                }
-                FailurePolicy::FailOpen => {
-                    tracing::warn!(key_id = %credential.id, %error, "rate limiter failed; failing open");
-                    Ok(self.authorized(record, None))
-                }
-            },
+            Err(error) => self.limiter_failed(&error, record, credential),
         }
     }
 
@@ -86,16 +77,26 @@ impl<K: KeyStore, L: RateLimiter, P, R> Pipeline<K, L, P, R> {
                     .with_usage(decision)
                     .with_key(record.id, record.name.clone()))
             }
-            Err(error) => match self.settings.limiter_failure {
-                FailurePolicy::FailClosed => {
-                    tracing::warn!(key_id = %credential.id, %error, "usage limiter failed; failing closed with 503");
-                    Err(self.unavailable(credential.grpc))
-                }
-                FailurePolicy::FailOpen => {
-                    tracing::warn!(key_id = %credential.id, %error, "usage limiter failed; failing open");
-                    Ok(self.authorized(record, None))
-                }
-            },
+            Err(error) => self.limiter_failed(&error, record, credential),
+        }
+    }
+
+    /// The limiter could not decide: 503, or a pass without a decision, as configured.
+    fn limiter_failed(
+        &self,
+        error: &LimiterError,
+        record: Arc<KeyRecord>,
+        credential: &Credential,
+    ) -> Result<Authorized, Rejection> {
+        match self.settings.limiter_failure {
+            FailurePolicy::FailClosed => {
+                tracing::warn!(key_id = %credential.id, %error, "rate limiter failed; failing closed with 503");
+                Err(self.unavailable(credential.grpc))
+            }
+            FailurePolicy::FailOpen => {
+                tracing::warn!(key_id = %credential.id, %error, "rate limiter failed; failing open");
+                Ok(self.authorized(record, None))
+            }
         }
     }
 

@@ -329,4 +329,51 @@ mod tests {
         RateLimitHeaders::None.write(&q, &d, &mut h);
         assert!(h.is_empty());
     }
+
+    fn plan_decision() -> UsageDecision {
+        use crate::plan::{AnchorDay, Limit, MemoryUsageLimiter, Plan, Usage};
+        let burst = Quota::per_second(NonZeroU32::new(10).unwrap())
+            .allow_burst(NonZeroU32::new(20).unwrap());
+        let plan = Plan::new(
+            "pro".parse().unwrap(),
+            vec![
+                Limit::rate("burst".parse().unwrap(), burst),
+                Limit::quota(
+                    "monthly".parse().unwrap(),
+                    2,
+                    Period::Month(AnchorDay::FIRST),
+                ),
+                Limit::credits("credits".parse().unwrap(), 9, None),
+            ],
+        )
+        .unwrap();
+        let key = crate::key::KeyId::new("AbCdEfGh1234").unwrap();
+        let ws = crate::workspace::Workspace::default();
+        MemoryUsageLimiter::new().admit(&Usage::new(&key, &ws, &plan))
+    }
+
+    #[test]
+    fn a_plan_lists_every_limit_and_reports_the_most_constraining() {
+        let mut h = HeaderMap::new();
+        RateLimitHeaders::Ietf.write_usage(&plan_decision(), &mut h);
+        assert_eq!(
+            h["ratelimit-policy"],
+            "\"burst\";q=20;w=2, \"monthly\";q=2;w=2592000, \"credits\";q=9"
+        );
+        assert!(
+            h["ratelimit"]
+                .to_str()
+                .unwrap()
+                .starts_with("\"monthly\";r=1;t=")
+        );
+    }
+
+    #[test]
+    fn a_plan_in_x_ratelimit_fields_reports_the_most_constraining_limit() {
+        let mut h = HeaderMap::new();
+        RateLimitHeaders::XRateLimit.write_usage(&plan_decision(), &mut h);
+        assert_eq!(h["x-ratelimit-limit"], "2");
+        assert_eq!(h["x-ratelimit-remaining"], "1");
+        assert!(!h.contains_key("ratelimit-policy"));
+    }
 }
