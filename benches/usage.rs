@@ -8,16 +8,29 @@
 //! - `plan_1_limit`: `MemoryUsageLimiter::admit` under a plan of that one rate;
 //! - `plan_3_limits`: `MemoryUsageLimiter::admit` under a plan of three limits.
 //!
+//! And the same comparison for a whole request through `ApiKeyLayer` (memory store and
+//! limiter, the default layer), a handler answering an empty 200:
+//! - `request_own_quota`: a key with its own quota, one GCRA limit;
+//! - `request_plan_3_limits`: a key on the three-limit plan.
+//!
 //! Every request is admitted (the limits are large), so each row measures the full
 //! all-or-nothing step. `cargo bench --bench usage` prints the median nanoseconds per request
 //! of 15 rounds and the ratios.
 
+mod support;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use http::StatusCode;
 use keygate::key::KeyId;
 use keygate::plan::{Limit, MemoryUsageLimiter, Period, Plan, Sharing, Usage};
-use keygate::{MemoryRateLimiter, Quota, RateLimiter, Workspace};
+use keygate::{
+    ApiKeyLayer, KeyManager, MemoryKeyStore, MemoryRateLimiter, NewKey, PlanManager, Quota,
+    RateLimiter, Workspace,
+};
+use support::{bearer, call, hello, now, request};
+use tower::{Layer, service_fn};
 
 const ROUNDS: usize = 15;
 const PER_ROUND: u32 = 200_000;
@@ -59,10 +72,37 @@ fn main() {
     let rate_limiter = MemoryRateLimiter::new();
     let usage = MemoryUsageLimiter::new();
 
-    let mut rows: [(&str, Vec<f64>); 3] = [
+    // Two keys in one store behind one layer: one with its own quota, one on `three`.
+    let store = MemoryKeyStore::new();
+    let (own, planned) = now(async {
+        store.put_plan(three.clone()).await.expect("plan stored");
+        let new = |name: &str| {
+            NewKey::new(
+                name.parse().expect("name"),
+                "read:all".parse().expect("scope"),
+            )
+        };
+        let own = store.create(new("own").quota(rate)).await.expect("created");
+        let planned = store
+            .create(new("planned").plan(three.name().clone()))
+            .await
+            .expect("created");
+        (
+            bearer(own.plaintext.expose_secret()),
+            bearer(planned.plaintext.expose_secret()),
+        )
+    });
+    let mut svc = ApiKeyLayer::new(store, MemoryRateLimiter::new()).layer(service_fn(hello));
+    for auth in [&own, &planned] {
+        assert_eq!(call(&mut svc, request(Some(auth))).status(), StatusCode::OK);
+    }
+
+    let mut rows: [(&str, Vec<f64>); 5] = [
         ("rate_limiter", Vec::new()),
         ("plan_1_limit", Vec::new()),
         ("plan_3_limits", Vec::new()),
+        ("request_own_quota", Vec::new()),
+        ("request_plan_3_limits", Vec::new()),
     ];
     for _ in 0..ROUNDS {
         rows[0].1.push(per_op(|| {
@@ -73,6 +113,12 @@ fn main() {
         }));
         rows[2].1.push(per_op(|| {
             black_box(usage.admit(&Usage::new(black_box(&key), &workspace, &three)));
+        }));
+        rows[3].1.push(per_op(|| {
+            black_box(call(&mut svc, request(Some(&own))));
+        }));
+        rows[4].1.push(per_op(|| {
+            black_box(call(&mut svc, request(Some(&planned))));
         }));
     }
     let medians: Vec<(&str, f64)> = rows.into_iter().map(|(n, v)| (n, median(v))).collect();
@@ -90,5 +136,10 @@ fn main() {
     println!(
         "plan_3_limits / plan_1_limit: {:.2}×",
         medians[2].1 / medians[1].1
+    );
+    let request = medians[4].1 / medians[3].1;
+    println!(
+        "request_plan_3_limits / request_own_quota: {request:.2}× (target ≤ 1.5×: {})",
+        if request <= 1.5 { "met" } else { "missed" }
     );
 }

@@ -40,6 +40,12 @@ pub struct InvalidWorkspace(String);
 static DEFAULT: LazyLock<Workspace> = LazyLock::new(|| Workspace(Arc::from("default")));
 
 impl Workspace {
+    /// Whether `other` is the same id: a pointer comparison first (clones of one id share
+    /// it), then the text.
+    pub(crate) fn same(&self, other: &Workspace) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+
     /// Validates a workspace id.
     pub fn new(id: &str) -> Result<Self, InvalidWorkspace> {
         let b = id.as_bytes();

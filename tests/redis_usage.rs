@@ -132,7 +132,7 @@ fn view(d: &UsageDecision) -> (bool, Option<String>, Vec<LimitState>) {
     (
         d.allowed(),
         d.refused_by().map(|l| l.name().to_string()),
-        d.limits().map(|(_, s)| *s).collect(),
+        d.limits().map(|(_, s)| s).collect(),
     )
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::code::ErrorCode;
 use crate::limit::{Decision, FailurePolicy, LimiterError, Quota, RateLimiter};
-use crate::plan::{LimitKind, UsageDecision};
+use crate::plan::{Constraint, LimitKind, UsageDecision};
 use crate::record::KeyRecord;
 use crate::rejection::Rejection;
 use crate::store::KeyStore;
@@ -21,9 +21,9 @@ use super::pipeline::Pipeline;
 pub(crate) struct Authorized {
     pub(crate) key: AuthenticatedKey,
     pub(crate) rate: Option<(Quota, Decision)>,
-    /// For a key under a plan: every limit's state (boxed: the success path of a key
-    /// without a plan moves this struct, and a decision is a few hundred bytes).
-    pub(crate) usage: Option<Box<UsageDecision>>,
+    /// For a key under a plan: its most constraining limit, for the rate-limit headers
+    /// (boxed: the success path of a key without a plan moves this struct).
+    pub(crate) usage: Option<Box<Constraint>>,
 }
 
 impl<K: KeyStore, L: RateLimiter, P, R> Pipeline<K, L, P, R> {
@@ -64,7 +64,7 @@ impl<K: KeyStore, L: RateLimiter, P, R> Pipeline<K, L, P, R> {
         match decided {
             Ok(decision) if decision.allowed() => {
                 let mut authorized = self.authorized(record, None);
-                authorized.usage = Some(Box::new(decision));
+                authorized.usage = Some(Box::new(decision.into_constraint()));
                 Ok(authorized)
             }
             Ok(decision) => {

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::limit::{Decision, Quota, ceil_secs};
-use crate::plan::{Limit, LimitKind, Period, UsageDecision};
+use crate::plan::{Constraint, Limit, LimitKind, Period, UsageDecision};
 
 /// Which rate-limit headers responses carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -29,16 +29,18 @@ const X_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const X_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 const X_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
-/// A small stack buffer to format header values without going through `fmt` and a `String`.
-struct ValueBuf {
-    bytes: [u8; 64],
+/// A small stack buffer to format header values without going through `fmt` and a `String`,
+/// of `N` bytes: 64 fit the default quota's values; a plan's `RateLimit` value needs 96 (a
+/// 32-byte limit name and two 20-digit numbers).
+struct ValueBuf<const N: usize> {
+    bytes: [u8; N],
     len: usize,
 }
 
-impl ValueBuf {
+impl<const N: usize> ValueBuf<N> {
     fn new() -> Self {
         Self {
-            bytes: [0; 64],
+            bytes: [0; N],
             len: 0,
         }
     }
@@ -84,7 +86,17 @@ type PolicySlot = OnceLock<(Quota, HeaderValue)>;
 /// once it has been put there), else made for this response.
 fn policy_value(quota: &Quota) -> HeaderValue {
     static CACHE: OnceLock<Box<[PolicySlot]>> = OnceLock::new();
-    let slots = CACHE.get_or_init(|| (0..POLICY_SLOTS).map(|_| OnceLock::new()).collect());
+    cached_policy_value(CACHE.get_or_init(policy_slots), quota)
+}
+
+/// An empty cache of policy values.
+fn policy_slots() -> Box<[PolicySlot]> {
+    (0..POLICY_SLOTS).map(|_| OnceLock::new()).collect()
+}
+
+/// The `RateLimit-Policy` value of a quota, from `slots` when it is there (or once it has
+/// been put there), else made for this response.
+fn cached_policy_value(slots: &[PolicySlot], quota: &Quota) -> HeaderValue {
     let start = (hash_of(quota) as usize) % POLICY_SLOTS;
     for i in 0..POLICY_PROBE {
         let slot = &slots[(start + i) % POLICY_SLOTS];
@@ -105,7 +117,7 @@ fn hash_of(quota: &Quota) -> u64 {
 
 /// The `RateLimit-Policy` value of a quota, made now.
 fn make_policy_value(quota: &Quota) -> HeaderValue {
-    ValueBuf::new()
+    ValueBuf::<64>::new()
         .push(b"\"default\";q=")
         .number(u64::from(quota.burst()))
         .push(b";w=")
@@ -124,7 +136,7 @@ pub(crate) enum PendingHeaders {
     /// A key under a plan.
     Usage {
         style: RateLimitHeaders,
-        decision: Box<UsageDecision>,
+        constraint: Constraint,
     },
 }
 
@@ -137,7 +149,9 @@ impl PendingHeaders {
                 quota,
                 decision,
             } => style.write(&quota, &decision, headers),
-            PendingHeaders::Usage { style, decision } => style.write_usage(&decision, headers),
+            PendingHeaders::Usage { style, constraint } => {
+                style.write_constraint(&constraint, headers);
+            }
         }
     }
 }
@@ -151,6 +165,19 @@ fn period_secs(period: Period) -> u64 {
         Period::Day => 86_400,
         Period::Month(_) => MONTH_SECS,
     }
+}
+
+/// The `RateLimit-Policy` value of a plan: every limit's item, in the plan's order.
+fn plan_policy_value(limits: &[Limit]) -> HeaderValue {
+    let mut policy = String::new();
+    for (i, limit) in limits.iter().enumerate() {
+        if i > 0 {
+            policy.push_str(", ");
+        }
+        policy_item(limit, &mut policy);
+    }
+    // Limit names are lowercase letters, digits and dashes, the rest digits and punctuation.
+    HeaderValue::try_from(policy).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// One policy item of `RateLimit-Policy`: `"<name>";q=<capacity>[;w=<seconds>]` (credits that
@@ -182,10 +209,10 @@ impl RateLimitHeaders {
 
     /// The headers for a decision under a plan, to be written into the inner service's
     /// response.
-    pub(crate) fn pending_usage(self, decision: Box<UsageDecision>) -> PendingHeaders {
+    pub(crate) fn pending_usage(self, constraint: Constraint) -> PendingHeaders {
         PendingHeaders::Usage {
             style: self,
-            decision,
+            constraint,
         }
     }
 
@@ -193,29 +220,32 @@ impl RateLimitHeaders {
     /// `RateLimit-Policy` lists every limit of the plan, and `RateLimit` (or the
     /// `X-RateLimit-*` fields) reports the most constraining one, the one that refused if any.
     pub fn write_usage(self, decision: &UsageDecision, headers: &mut HeaderMap) {
-        let (limit, state) = decision.most_constraining();
-        let reset = ceil_secs(state.reset);
+        self.write_constraint(&decision.clone().into_constraint(), headers);
+    }
+
+    /// Writes the headers for a plan's most constraining limit.
+    fn write_constraint(self, constraint: &Constraint, headers: &mut HeaderMap) {
+        let Some(limit) = constraint.plan.limits().get(constraint.index) else {
+            return;
+        };
+        let reset = ceil_secs(constraint.reset);
         match self {
             RateLimitHeaders::Ietf => {
-                let mut policy = String::new();
-                for (i, (limit, _)) in decision.limits().enumerate() {
-                    if i > 0 {
-                        policy.push_str(", ");
-                    }
-                    policy_item(limit, &mut policy);
-                }
-                let current = format!("\"{}\";r={};t={reset}", limit.name(), state.remaining);
-                if let (Ok(policy), Ok(current)) = (
-                    HeaderValue::try_from(policy),
-                    HeaderValue::try_from(current),
-                ) {
-                    headers.insert(RATELIMIT_POLICY, policy);
-                    headers.insert(RATELIMIT, current);
-                }
+                let policy = constraint.plan.policy_header(plan_policy_value);
+                let mut current = ValueBuf::<96>::new();
+                current
+                    .push(b"\"")
+                    .push(limit.name().as_str().as_bytes())
+                    .push(b"\";r=")
+                    .number(constraint.remaining)
+                    .push(b";t=")
+                    .number(reset);
+                headers.insert(RATELIMIT_POLICY, policy);
+                headers.insert(RATELIMIT, current.value());
             }
             RateLimitHeaders::XRateLimit => {
-                headers.insert(X_LIMIT, HeaderValue::from(state.capacity));
-                headers.insert(X_REMAINING, HeaderValue::from(state.remaining));
+                headers.insert(X_LIMIT, HeaderValue::from(limit.capacity()));
+                headers.insert(X_REMAINING, HeaderValue::from(constraint.remaining));
                 headers.insert(X_RESET, HeaderValue::from(reset));
             }
             RateLimitHeaders::None => {}
@@ -227,7 +257,7 @@ impl RateLimitHeaders {
         match self {
             RateLimitHeaders::Ietf => {
                 let policy = policy_value(quota);
-                let current = ValueBuf::new()
+                let current = ValueBuf::<64>::new()
                     .push(b"\"default\";r=")
                     .number(u64::from(decision.remaining))
                     .push(b";t=")
@@ -268,19 +298,26 @@ mod tests {
     #[test]
     fn a_quotas_policy_value_is_made_once_and_then_shared() {
         let quota = Quota::per_hour(NonZeroU32::new(7919).unwrap());
-        let first = policy_value(&quota);
-        let again = policy_value(&quota);
+        // A cache of its own: other tests fill the process-wide one concurrently.
+        let slots = policy_slots();
+        let first = cached_policy_value(&slots, &quota);
+        let again = cached_policy_value(&slots, &quota);
         assert_eq!(first, make_policy_value(&quota));
         assert_eq!(first.as_bytes().as_ptr(), again.as_bytes().as_ptr());
     }
 
     #[test]
     fn policy_values_stay_right_for_more_quotas_than_the_cache_holds() {
+        let slots = policy_slots();
         for n in 1..=(4 * POLICY_SLOTS as u32) {
             let quota = Quota::per_minute(NonZeroU32::new(n).unwrap());
-            let value = policy_value(&quota);
+            let value = cached_policy_value(&slots, &quota);
             assert_eq!(value, make_policy_value(&quota), "burst {n}");
-            assert_eq!(policy_value(&quota), value, "burst {n}, asked again");
+            assert_eq!(
+                cached_policy_value(&slots, &quota),
+                value,
+                "burst {n}, asked again"
+            );
         }
     }
 
@@ -366,6 +403,50 @@ mod tests {
                 .unwrap()
                 .starts_with("\"monthly\";r=1;t=")
         );
+    }
+
+    #[test]
+    fn a_longest_limit_name_with_the_largest_numbers_is_written_whole() {
+        use crate::plan::{AnchorDay, Limit, MemoryUsageLimiter, Plan, Usage};
+        let name = "a".repeat(32);
+        let monthly = Period::Month(AnchorDay::FIRST);
+        let plan = Plan::new(
+            "big".parse().unwrap(),
+            vec![Limit::quota(name.parse().unwrap(), u64::MAX, monthly)],
+        )
+        .unwrap();
+        let key = crate::key::KeyId::new("AbCdEfGh1234").unwrap();
+        let ws = crate::workspace::Workspace::default();
+        // 2026-11-29T00:00:00Z: the month ends in two days.
+        let at = std::time::UNIX_EPOCH + Duration::from_secs(1_795_910_400);
+        let limiter = MemoryUsageLimiter::with_clock(crate::clock::ManualClock::starting_at(at));
+        let decision = limiter.admit(&Usage::new(&key, &ws, &plan));
+        let mut h = HeaderMap::new();
+        RateLimitHeaders::Ietf.write_usage(&decision, &mut h);
+        let expected = format!("\"{name}\";r={};t=172800", u64::MAX - 1);
+        assert_eq!(h["ratelimit"], expected.as_str());
+    }
+
+    #[test]
+    fn plans_of_one_name_and_other_limits_keep_their_own_policy_values() {
+        use crate::plan::{Limit, MemoryUsageLimiter, Plan, Usage};
+        let key = crate::key::KeyId::new("AbCdEfGh1234").unwrap();
+        let ws = crate::workspace::Workspace::default();
+        let limiter = MemoryUsageLimiter::new();
+        for max in [5, 7, 5] {
+            let plan = Plan::new(
+                "pro".parse().unwrap(),
+                vec![Limit::credits("credits".parse().unwrap(), max, None)],
+            )
+            .unwrap();
+            let mut h = HeaderMap::new();
+            RateLimitHeaders::Ietf
+                .write_usage(&limiter.admit(&Usage::new(&key, &ws, &plan)), &mut h);
+            assert_eq!(
+                h["ratelimit-policy"],
+                format!("\"credits\";q={max}").as_str()
+            );
+        }
     }
 
     #[test]

@@ -61,7 +61,9 @@ pub(crate) enum Stage<KF, LF> {
     },
     /// Waiting for the limiter's decision on every limit of the key's plan.
     Usage {
-        future: UsageFuture,
+        /// Boxed: a decision under a plan is a couple of hundred bytes, and every request's
+        /// response future holds a stage.
+        future: Box<UsageFuture>,
         record: Arc<KeyRecord>,
     },
 }
@@ -134,7 +136,7 @@ where
                     if let Some(plan) = &record.plan {
                         let usage =
                             Usage::new(&credential.id, &record.workspace, plan).cost(ticket.cost);
-                        let future = self.limiter.admit(&usage);
+                        let future = Box::new(self.limiter.admit(&usage));
                         *stage = Stage::Usage { future, record };
                         continue;
                     }
@@ -158,7 +160,7 @@ where
                     return Poll::Ready(self.decided(decided, record, *quota, credential));
                 }
                 Stage::Usage { future, record } => {
-                    let decided = ready!(Pin::new(future).poll(cx));
+                    let decided = ready!(Pin::new(&mut **future).poll(cx));
                     let record = Arc::clone(record);
                     return Poll::Ready(self.usage_decided(decided, record, credential));
                 }
@@ -186,7 +188,9 @@ where
                     (Some((quota, decision)), _) => {
                         Some(self.settings.headers.pending(quota, decision))
                     }
-                    (None, Some(decision)) => Some(self.settings.headers.pending_usage(decision)),
+                    (None, Some(constraint)) => {
+                        Some(self.settings.headers.pending_usage(*constraint))
+                    }
                     (None, None) => None,
                 };
                 let future = inner.call(Request::from_parts(parts, body));

@@ -43,17 +43,26 @@ struct Inner<C> {
 /// [`MemoryRateLimiter`](crate::MemoryRateLimiter) for keys under a plan. The clock is the
 /// holder's.
 pub(crate) struct Counters {
-    keys: ShardedIdMap<Mutex<Entry>>,
+    keys: ShardedIdMap<Mutex<KeyEntry>>,
     workspaces: Box<[Padded<RwLock<WorkspaceMap>>]>,
 }
 
 /// Workspaces' entries. Workspace ids are the operator's, not a client's: a fast hash.
-type WorkspaceMap = HashMap<Workspace, Mutex<Entry>, BuildHasherDefault<IdHasher>>;
+type WorkspaceMap = HashMap<Workspace, Arc<Mutex<Entry>>, BuildHasherDefault<IdHasher>>;
 
-/// One subject's counters, by limit name (a handful: a linear scan beats hashing).
+/// A key's counters, and the entry of the workspace its shared limits last counted in (so
+/// that a request reaches both with one map lookup).
+#[derive(Default)]
+struct KeyEntry {
+    counters: Entry,
+    workspace: Option<(Workspace, Arc<Mutex<Entry>>)>,
+}
+
+/// One subject's counters, by limit name (a handful: a linear scan beats hashing). A slot
+/// holds `None` until its limit first spends.
 #[derive(Default)]
 struct Entry {
-    counters: Vec<(LimitName, Counter)>,
+    counters: Vec<(LimitName, Option<Counter>)>,
 }
 
 impl Entry {
@@ -61,14 +70,23 @@ impl Entry {
         self.counters
             .iter()
             .find(|(n, _)| n.same(name))
-            .map(|(_, counter)| *counter)
+            .and_then(|(_, counter)| *counter)
+    }
+
+    /// The index of `name`'s slot, made if needed.
+    fn slot(&mut self, name: &LimitName) -> usize {
+        match self.counters.iter().position(|(n, _)| n.same(name)) {
+            Some(i) => i,
+            None => {
+                self.counters.push((name.clone(), None));
+                self.counters.len() - 1
+            }
+        }
     }
 
     fn set(&mut self, name: &LimitName, counter: Counter) {
-        match self.counters.iter_mut().find(|(n, _)| n.same(name)) {
-            Some((_, slot)) => *slot = counter,
-            None => self.counters.push((name.clone(), counter)),
-        }
+        let slot = self.slot(name);
+        self.counters[slot].1 = Some(counter);
     }
 }
 
@@ -151,19 +169,7 @@ struct Now {
     mono: u64,
 }
 
-/// Which of a plan's limits count per key and which per workspace, as bits.
-fn sharing_of(limits: &[Limit]) -> (u8, u8) {
-    let (mut per_key, mut per_workspace) = (0u8, 0u8);
-    for (i, limit) in limits.iter().enumerate() {
-        match limit.sharing() {
-            Sharing::Key => per_key |= 1 << i,
-            Sharing::Workspace => per_workspace |= 1 << i,
-        }
-    }
-    (per_key, per_workspace)
-}
-
-fn locked(entry: &Mutex<Entry>) -> MutexGuard<'_, Entry> {
+fn locked<T>(entry: &Mutex<T>) -> MutexGuard<'_, T> {
     // Counters are written whole, after every decision is made: a panic elsewhere cannot
     // leave one half-written.
     entry.lock().unwrap_or_else(PoisonError::into_inner)
@@ -241,7 +247,7 @@ impl Default for Counters {
 
 impl Counters {
     /// Runs `f` on the entry of key `id`, locked, creating the entry if needed.
-    fn with_key<T>(&self, id: &KeyId, f: impl FnOnce(&mut Entry) -> T) -> T {
+    fn with_key<T>(&self, id: &KeyId, f: impl FnOnce(&mut KeyEntry) -> T) -> T {
         {
             let shard = self.keys.read(id);
             if let Some(entry) = shard.get(id) {
@@ -253,8 +259,8 @@ impl Counters {
         f(&mut locked(entry))
     }
 
-    /// Runs `f` on the entry of `workspace`, locked, creating the entry if needed.
-    fn with_workspace<T>(&self, workspace: &Workspace, f: impl FnOnce(&mut Entry) -> T) -> T {
+    /// The entry of `workspace`, created if needed.
+    fn workspace(&self, workspace: &Workspace) -> Arc<Mutex<Entry>> {
         // The modulo keeps the index below the shard count, which fits any usize.
         let shard = &self.workspaces[(BuildHasherDefault::<IdHasher>::default().hash_one(workspace)
             % WORKSPACE_SHARDS as u64) as usize]
@@ -262,12 +268,16 @@ impl Counters {
         {
             let map = shard.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(entry) = map.get(workspace) {
-                return f(&mut locked(entry));
+                return Arc::clone(entry);
             }
         }
         let mut map = shard.write().unwrap_or_else(PoisonError::into_inner);
-        let entry = map.entry(workspace.clone()).or_default();
-        f(&mut locked(entry))
+        Arc::clone(map.entry(workspace.clone()).or_default())
+    }
+
+    /// Runs `f` on the entry of `workspace`, locked, creating the entry if needed.
+    fn with_workspace<T>(&self, workspace: &Workspace, f: impl FnOnce(&mut Entry) -> T) -> T {
+        f(&mut locked(&self.workspace(workspace)))
     }
 
     /// Runs `f` on the locked entries the plan's limits count in: the key's (if any limit
@@ -277,12 +287,23 @@ impl Counters {
         usage: &Usage<'_>,
         f: impl FnOnce(Option<&mut Entry>, Option<&mut Entry>) -> T,
     ) -> T {
-        let (per_key, per_workspace) = sharing_of(usage.plan.limits());
-        match (per_key != 0, per_workspace != 0) {
+        let shape = usage.plan.shape();
+        match (shape.per_key, shape.per_workspace) {
             (true, true) => self.with_key(usage.key, |key| {
-                self.with_workspace(usage.workspace, |ws| f(Some(key), Some(ws)))
+                let KeyEntry {
+                    counters,
+                    workspace,
+                } = key;
+                let ws = match workspace {
+                    Some((name, ws)) if name.same(usage.workspace) => ws,
+                    _ => {
+                        let ws = self.workspace(usage.workspace);
+                        &workspace.insert((usage.workspace.clone(), ws)).1
+                    }
+                };
+                f(Some(counters), Some(&mut locked(ws)))
             }),
-            (true, false) => self.with_key(usage.key, |key| f(Some(key), None)),
+            (true, false) => self.with_key(usage.key, |key| f(Some(&mut key.counters), None)),
             (false, _) => self.with_workspace(usage.workspace, |ws| f(None, Some(ws))),
         }
     }
@@ -291,53 +312,44 @@ impl Counters {
     /// it, and then each limit spends the request's cost; refused, nothing is spent.
     pub(crate) fn admit(&self, usage: &Usage<'_>, clock: &impl Clock) -> UsageDecision {
         let limits = usage.plan.limits();
-        let rates = limits
-            .iter()
-            .filter(|l| matches!(l.kind(), LimitKind::Rate(_)))
-            .count();
-        let now = now_for(clock, rates < limits.len(), rates > 0);
+        let shape = usage.plan.shape();
+        let now = now_for(clock, shape.wall, shape.mono);
         let mut decision = UsageDecision::admitting(usage.plan);
-        let states = decision.states_mut();
         let refused = self.with_entries(usage, |mut key, mut ws| {
+            // Each limit's slot in its entry, found once, and the counter it would store.
+            let mut slots = [0; MAX_LIMITS];
             let mut next = [None; MAX_LIMITS];
             let mut refused = None;
             for (i, limit) in limits.iter().enumerate() {
                 let entry = match limit.sharing() {
-                    Sharing::Key => key.as_deref(),
-                    Sharing::Workspace => ws.as_deref(),
+                    Sharing::Key => key.as_deref_mut(),
+                    Sharing::Workspace => ws.as_deref_mut(),
                 };
-                let stored = entry.and_then(|e| e.get(limit.name()));
-                let (counter, state, admitted) = decide(limit, stored, now, usage.cost);
-                states[i] = state;
+                // `with_entries` locked an entry for every sharing the plan uses.
+                let Some(entry) = entry else { continue };
+                let slot = entry.slot(limit.name());
+                let (counter, state, admitted) =
+                    decide(limit, entry.counters[slot].1, now, usage.cost);
+                slots[i] = slot;
+                decision.set(i, &state);
                 next[i] = Some(counter);
                 if !admitted && refused.is_none() {
                     refused = Some(i);
                 }
             }
-            match refused {
-                None => {
-                    for (limit, counter) in limits.iter().zip(next) {
-                        let entry = match limit.sharing() {
-                            Sharing::Key => key.as_deref_mut(),
-                            Sharing::Workspace => ws.as_deref_mut(),
-                        };
-                        if let (Some(entry), Some(counter)) = (entry, counter) {
-                            entry.set(limit.name(), counter);
-                        }
-                    }
-                }
-                Some(refused) => {
+            for (i, limit) in limits.iter().enumerate() {
+                let entry = match limit.sharing() {
+                    Sharing::Key => key.as_deref_mut(),
+                    Sharing::Workspace => ws.as_deref_mut(),
+                };
+                let Some(entry) = entry else { continue };
+                match refused {
+                    None => entry.counters[slots[i]].1 = next[i],
                     // A refused request leaves every state as it was before it.
-                    for (i, limit) in limits.iter().enumerate() {
-                        if i != refused {
-                            let entry = match limit.sharing() {
-                                Sharing::Key => key.as_deref(),
-                                Sharing::Workspace => ws.as_deref(),
-                            };
-                            let stored = entry.and_then(|e| e.get(limit.name()));
-                            states[i] = decide(limit, stored, now, 0).1;
-                        }
+                    Some(r) if r != i => {
+                        decision.set(i, &decide(limit, entry.counters[slots[i]].1, now, 0).1);
                     }
+                    Some(_) => {}
                 }
             }
             refused
@@ -355,7 +367,7 @@ impl Counters {
         f: impl FnOnce(&mut Entry) -> T,
     ) -> T {
         match limit.sharing() {
-            Sharing::Key => self.with_key(key, f),
+            Sharing::Key => self.with_key(key, |entry| f(&mut entry.counters)),
             Sharing::Workspace => self.with_workspace(workspace, f),
         }
     }

@@ -39,7 +39,9 @@ mod usage;
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use http::HeaderValue;
 
 pub use future::UsageFuture;
 pub use json::InvalidPlanJson;
@@ -47,6 +49,7 @@ pub use limit::{InvalidLimitName, Limit, LimitKind, LimitName, Refill, Sharing};
 pub(crate) use memory::Counters;
 pub use memory::MemoryUsageLimiter;
 pub use period::{AnchorDay, InvalidAnchorDay, Period, Window};
+pub(crate) use usage::Constraint;
 pub use usage::{LimitState, MAX_COST, Usage, UsageDecision};
 
 /// The most limits one plan may have.
@@ -122,11 +125,54 @@ pub enum InvalidPlan {
 
 /// A plan: a name and its limits, all of which must admit a request.
 ///
-/// Cloning is cheap (the limits are shared).
+/// Cloning is cheap: one reference count (the name and limits are shared).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub struct Plan(Arc<Definition>);
+
+#[derive(Debug)]
+struct Definition {
     name: PlanName,
-    limits: Arc<[Limit]>,
+    limits: Box<[Limit]>,
+    shape: Shape,
+    /// The `RateLimit-Policy` value listing the limits, made by the first response that
+    /// needs it.
+    policy: OnceLock<HeaderValue>,
+}
+
+impl PartialEq for Definition {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.limits == other.limits
+    }
+}
+
+impl Eq for Definition {}
+
+/// What deciding a plan needs, worked out once when the plan is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// Some limit counts per key.
+    pub(crate) per_key: bool,
+    /// Some limit counts per workspace.
+    pub(crate) per_workspace: bool,
+    /// Some limit is a calendar quota or credits: the wall clock is read.
+    pub(crate) wall: bool,
+    /// Some limit is a rate: the monotonic clock is read.
+    pub(crate) mono: bool,
+}
+
+impl Shape {
+    fn of(limits: &[Limit]) -> Self {
+        let rates = limits
+            .iter()
+            .filter(|l| matches!(l.kind(), LimitKind::Rate(_)))
+            .count();
+        Self {
+            per_key: limits.iter().any(|l| l.sharing() == Sharing::Key),
+            per_workspace: limits.iter().any(|l| l.sharing() == Sharing::Workspace),
+            wall: rates < limits.len(),
+            mono: rates > 0,
+        }
+    }
 }
 
 impl Plan {
@@ -156,25 +202,37 @@ impl Plan {
                 return Err(InvalidPlan::Interval(limit.name().clone()));
             }
         }
-        Ok(Self {
+        Ok(Self(Arc::new(Definition {
             name,
+            shape: Shape::of(&limits),
             limits: limits.into(),
-        })
+            policy: OnceLock::new(),
+        })))
     }
 
     /// The plan's name.
     pub fn name(&self) -> &PlanName {
-        &self.name
+        &self.0.name
     }
 
     /// Its limits, in the order given.
     pub fn limits(&self) -> &[Limit] {
-        &self.limits
+        &self.0.limits
+    }
+
+    /// The plan's `RateLimit-Policy` value: made by `make` the first time, then shared.
+    pub(crate) fn policy_header(&self, make: impl FnOnce(&[Limit]) -> HeaderValue) -> HeaderValue {
+        self.0.policy.get_or_init(|| make(&self.0.limits)).clone()
+    }
+
+    /// Which counters and clocks deciding the plan needs.
+    pub(crate) fn shape(&self) -> Shape {
+        self.0.shape
     }
 
     /// The limit called `name`, if the plan has one.
     pub fn limit(&self, name: &str) -> Option<&Limit> {
-        self.limits.iter().find(|l| l.name().as_str() == name)
+        self.0.limits.iter().find(|l| l.name().as_str() == name)
     }
 }
 

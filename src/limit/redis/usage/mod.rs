@@ -214,8 +214,9 @@ impl RedisUsageLimiter {
             let reply: Vec<i64> = shared.run(source, &keys, fill).await?;
             let (states, refused) = script::states(&reply, plan.limits(), &args)?;
             let mut decision = UsageDecision::admitting(&plan);
-            let n = decision.states_mut().len();
-            decision.states_mut().copy_from_slice(&states[..n]);
+            for (i, state) in states.iter().enumerate() {
+                decision.set(i, state);
+            }
             decision.refuse(refused);
             Ok(decision)
         }
