@@ -4,6 +4,7 @@
 //! bounded answers when Redis is silent or gone.
 
 mod conformance;
+mod wire;
 
 use std::future::Future;
 use std::num::NonZeroU32;
@@ -214,6 +215,95 @@ async fn a_refused_request_spends_nothing_on_any_limit() {
         pair.redis.credits(&key, &ws, &credits).await.unwrap(),
         Some(0)
     );
+}
+
+impl Pair {
+    /// Both limiters give back `usage`, counted at `counted_at`.
+    async fn refund(&self, usage: Usage<'_>, counted_at: SystemTime) {
+        self.memory.refund(&usage, counted_at);
+        self.redis.refund(&usage, counted_at).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_refund_gives_the_cost_back_to_quotas_and_credits_as_the_memory_limiter_does() {
+    let Some(pair) = Pair::new().await else {
+        return;
+    };
+    let p = plan(vec![
+        Limit::quota(name("daily"), 4, Period::Day).shared_by(Sharing::Workspace),
+        Limit::credits(name("credits"), 4, None),
+    ]);
+    let (key, ws) = (fresh_key(), name::<Workspace>("acme"));
+    for _ in 0..5 {
+        let d = pair.admit(Usage::new(&key, &ws, &p).cost(3)).await;
+        assert!(d.allowed());
+        pair.refund(Usage::new(&key, &ws, &p).cost(3), d.counted_at())
+            .await;
+    }
+    assert!(pair.allowed(Usage::new(&key, &ws, &p).cost(4)).await);
+    assert!(!pair.allowed(Usage::new(&key, &ws, &p)).await);
+}
+
+#[tokio::test]
+async fn a_refund_gives_a_rate_its_units_back_and_never_more_than_its_burst() {
+    let Some(pair) = Pair::new().await else {
+        return;
+    };
+    let p = plan(vec![
+        Limit::rate(name("burst"), Quota::per_hour(NonZeroU32::new(4).unwrap())),
+        Limit::quota(name("daily"), 4, Period::Day),
+    ]);
+    let (key, ws) = (fresh_key(), name::<Workspace>("acme"));
+    let usage = Usage::new(&key, &ws, &p).cost(3);
+    let d = pair.redis.admit(&usage).await.unwrap();
+    assert!(d.allowed());
+    for _ in 0..3 {
+        pair.redis.refund(&usage, d.counted_at()).await.unwrap();
+    }
+    let d = pair.redis.admit(&Usage::new(&key, &ws, &p)).await.unwrap();
+    assert_eq!(d.state("burst").unwrap().remaining, 3);
+    assert_eq!(d.state("daily").unwrap().remaining, 3);
+}
+
+#[tokio::test]
+async fn a_refund_of_yesterdays_request_gives_nothing_to_today() {
+    let Some(pair) = Pair::new().await else {
+        return;
+    };
+    let p = plan(vec![Limit::quota(name("daily"), 1, Period::Day)]);
+    let (key, ws) = (fresh_key(), name::<Workspace>("acme"));
+    pair.clock.advance(DAY / 2 - Duration::from_secs(1));
+    let yesterday = pair.admit(Usage::new(&key, &ws, &p)).await;
+    assert!(yesterday.allowed());
+    pair.clock.advance(Duration::from_secs(1));
+    assert!(pair.allowed(Usage::new(&key, &ws, &p)).await);
+    pair.refund(Usage::new(&key, &ws, &p), yesterday.counted_at())
+        .await;
+    assert!(!pair.allowed(Usage::new(&key, &ws, &p)).await);
+}
+
+#[tokio::test]
+async fn a_refund_after_a_refill_leaves_the_refilled_balance() {
+    let Some(pair) = Pair::new().await else {
+        return;
+    };
+    let credits = Limit::credits(
+        name("credits"),
+        3,
+        Some(Refill {
+            amount: 3,
+            period: Period::Day,
+        }),
+    );
+    let p = plan(vec![credits.clone()]);
+    let (key, ws) = (fresh_key(), name::<Workspace>("acme"));
+    let spent = pair.admit(Usage::new(&key, &ws, &p).cost(3)).await;
+    assert!(spent.allowed());
+    pair.clock.advance(DAY);
+    pair.refund(Usage::new(&key, &ws, &p).cost(3), spent.counted_at())
+        .await;
+    assert_eq!(pair.credits(&key, &ws, &credits).await, 3);
 }
 
 #[tokio::test]
@@ -962,4 +1052,68 @@ async fn a_key_on_trial_through_the_layer_and_redis_gets_five_200s_then_quota_ex
     assert_eq!(rejection.code().as_str(), "quota_exceeded");
     assert_eq!(rejection.plan().unwrap().name().as_str(), "trial");
     assert!(refused.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn route_layer_403s_spend_nothing_on_a_plan_counted_in_redis() {
+    use axum::Router;
+    use axum::routing::get;
+    use keygate::limit::redis::RedisRateLimiter;
+    use keygate::{
+        ApiKeyLayer, KeyManager, MemoryKeyStore, NewKey, PlanManager, RequireScopeLayer, Scope,
+    };
+
+    let Some((_guard, url)) = server().await else {
+        return;
+    };
+    let limiter = RedisRateLimiter::builder()
+        .namespace(fresh_namespace())
+        .connect(url.as_str())
+        .await
+        .unwrap();
+    let store = MemoryKeyStore::new();
+    let daily = Limit::quota(name("daily"), 3, Period::Day);
+    let trial = Plan::new(name("trial"), vec![daily.clone()]).unwrap();
+    store.put_plan(trial).await.unwrap();
+    let created = store
+        .create(NewKey::new(name("ci"), name("read:all")).plan(name("trial")))
+        .await
+        .unwrap();
+    let counter = limiter
+        .usage()
+        .redis_key(&created.info.id, &Workspace::default(), &daily);
+    let mut redis = inspector(&url).await;
+    let app = Router::new()
+        .route("/v1/records", get(|| async { "records" }))
+        .route(
+            "/v1/admin/keys",
+            get(|| async { "keys" }).route_layer(RequireScopeLayer::new(Scope::Admin)),
+        )
+        .layer(ApiKeyLayer::new(store, limiter));
+    let addr = wire::serve_axum(app).await;
+    let secret = created.plaintext.expose_secret();
+    for _ in 0..5 {
+        let refused = wire::send(addr, wire::request("GET", "/v1/admin/keys", Some(secret))).await;
+        assert_eq!(refused.status(), 403);
+        // The refund runs on a task of its own: wait until the unit is back.
+        let back = async {
+            loop {
+                let value: String = redis.get(&counter).await.unwrap();
+                if value.ends_with(":0") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), back)
+            .await
+            .unwrap();
+    }
+    for n in 0..3 {
+        let ok = wire::send(addr, wire::request("GET", "/v1/records", Some(secret))).await;
+        assert_eq!(ok.status(), 200, "request {n} after five 403s");
+    }
+    let over = wire::send(addr, wire::request("GET", "/v1/records", Some(secret))).await;
+    assert_eq!(over.status(), 429);
+    assert_eq!(wire::problem_code(&over), "quota_exceeded");
 }

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::BoxError;
 use crate::decision::Decision;
@@ -56,6 +56,19 @@ pub trait RateLimiter: Send + Sync + 'static {
         let _ = (id, quota);
     }
 
+    /// Gives back what an admitted [`admit`](Self::admit) of `usage` spent (its cost on every
+    /// limit of the plan), the decision having placed it in calendar periods at `counted_at`
+    /// ([`UsageDecision::counted_at`](crate::plan::UsageDecision::counted_at)). The layer
+    /// calls it when a route layer inside refused the request with 403
+    /// `insufficient_scope`, so that a 403 spends nothing under a plan either.
+    ///
+    /// Fire and forget, as [`refund`](Self::refund): it returns at once and never fails the
+    /// request. Units go back only to the periods that counted them, so no period ever
+    /// admits more than its maximum. The default does nothing.
+    fn refund_usage(&self, usage: &Usage<'_>, counted_at: SystemTime) {
+        let _ = (usage, counted_at);
+    }
+
     /// Counts a request of a key under a [plan](crate::plan) against every limit of the plan,
     /// all or nothing: admitted only if every limit admits it, and a refused request spends
     /// nothing. The layer calls it instead of [`check`](Self::check) for a key whose record
@@ -80,6 +93,10 @@ impl<L: RateLimiter + ?Sized> RateLimiter for Arc<L> {
 
     fn refund(&self, id: &KeyId, quota: &Quota) {
         (**self).refund(id, quota);
+    }
+
+    fn refund_usage(&self, usage: &Usage<'_>, counted_at: SystemTime) {
+        (**self).refund_usage(usage, counted_at);
     }
 
     fn admit(&self, usage: &Usage<'_>) -> UsageFuture {

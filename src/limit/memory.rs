@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::{Ready, ready};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use super::{Decision, LimiterError, Quota, RateLimiter, gcra};
 use crate::clock::{Clock, SystemClock};
@@ -173,6 +174,12 @@ impl<C: Clock> RateLimiter for MemoryRateLimiter<C> {
 
     fn refund(&self, id: &KeyId, quota: &Quota) {
         self.give_back(id, quota);
+    }
+
+    fn refund_usage(&self, usage: &Usage<'_>, counted_at: SystemTime) {
+        self.inner
+            .usage
+            .refund(usage, counted_at, &self.inner.clock);
     }
 
     fn admit(&self, usage: &Usage<'_>) -> UsageFuture {

@@ -29,6 +29,11 @@ impl AuthenticatedKey {
         Self { record, quota }
     }
 
+    /// The record, shared.
+    pub(crate) fn record(&self) -> &Arc<KeyRecord> {
+        &self.record
+    }
+
     /// The key's public id.
     pub fn id(&self) -> KeyId {
         self.record.id

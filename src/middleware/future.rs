@@ -10,8 +10,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::key::KeyId;
-use crate::limit::{Quota, RateLimiter};
+use crate::limit::RateLimiter;
 use crate::policy::ScopePolicy;
 use crate::respond::RejectionResponder;
 use crate::store::KeyStore;
@@ -19,7 +18,7 @@ use crate::store::KeyStore;
 use super::body::ResponseBody;
 use super::pipeline::Pipeline;
 use super::ratelimit_headers::PendingHeaders;
-use super::state::{Admitted, Next, POLLED_AFTER_COMPLETION, Pending};
+use super::state::{Admitted, Next, POLLED_AFTER_COMPLETION, Pending, Spent};
 
 type PendingOf<K, L, B> = Pending<B, <K as KeyStore>::Future, <L as RateLimiter>::Future>;
 
@@ -46,10 +45,10 @@ struct Waiting<S, K: KeyStore, L: RateLimiter, P, R, B> {
     pipeline: Arc<Pipeline<K, L, P, R>>,
 }
 
-/// The unit of quota a request spent, and the limiter to give it back to.
+/// What a request spent, and the limiter to give it back to.
 struct Refund<K, L, P, R> {
     pipeline: Arc<Pipeline<K, L, P, R>>,
-    spent: (KeyId, Quota),
+    spent: Spent,
 }
 
 pin_project! {

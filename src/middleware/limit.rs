@@ -21,9 +21,17 @@ use super::pipeline::Pipeline;
 pub(crate) struct Authorized {
     pub(crate) key: AuthenticatedKey,
     pub(crate) rate: Option<(Quota, Decision)>,
-    /// For a key under a plan: its most constraining limit, for the rate-limit headers
-    /// (boxed: the success path of a key without a plan moves this struct).
-    pub(crate) usage: Option<Box<Constraint>>,
+    /// For a key under a plan: what the request spent and where the plan stands (boxed: the
+    /// success path of a key without a plan moves this struct).
+    pub(crate) usage: Option<Box<AdmittedUsage>>,
+}
+
+/// A request admitted under a plan.
+pub(crate) struct AdmittedUsage {
+    /// The plan's most constraining limit, for the rate-limit headers.
+    pub(crate) constraint: Constraint,
+    /// The units it spent on every limit.
+    pub(crate) cost: u32,
 }
 
 impl<K: KeyStore, L: RateLimiter, P, R> Pipeline<K, L, P, R> {
@@ -59,12 +67,16 @@ impl<K: KeyStore, L: RateLimiter, P, R> Pipeline<K, L, P, R> {
         &self,
         decided: Result<UsageDecision, LimiterError>,
         record: Arc<KeyRecord>,
+        cost: u32,
         credential: &Credential,
     ) -> Result<Authorized, Rejection> {
         match decided {
             Ok(decision) if decision.allowed() => {
                 let mut authorized = self.authorized(record, None);
-                authorized.usage = Some(Box::new(decision.into_constraint()));
+                authorized.usage = Some(Box::new(AdmittedUsage {
+                    constraint: decision.into_constraint(),
+                    cost,
+                }));
                 Ok(authorized)
             }
             Ok(decision) => {

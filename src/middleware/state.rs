@@ -18,6 +18,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -35,7 +36,7 @@ use crate::scope::Scope;
 use crate::store::KeyStore;
 
 use super::classify::Credential;
-use super::limit::Authorized;
+use super::limit::{AdmittedUsage, Authorized};
 use super::pipeline::Pipeline;
 use super::ratelimit_headers::PendingHeaders;
 
@@ -88,9 +89,21 @@ pub(crate) enum Next<F> {
 pub(crate) struct Admitted {
     /// The rate-limit headers for its response.
     pub(crate) headers: Option<PendingHeaders>,
-    /// The unit of quota it spent, to give back if a route layer inside refuses it with
-    /// 403 `insufficient_scope` (a 403 never spends quota).
-    pub(crate) spent: Option<(KeyId, Quota)>,
+    /// What it spent, to give back if a route layer inside refuses it with 403
+    /// `insufficient_scope` (a 403 never spends quota).
+    pub(crate) spent: Option<Spent>,
+}
+
+/// What an admitted request spent.
+pub(crate) enum Spent {
+    /// One unit of a key's quota.
+    Rate(KeyId, Quota),
+    /// Its cost on every limit of the key's plan, counted in the periods of `counted_at`.
+    Usage {
+        record: Arc<KeyRecord>,
+        cost: u32,
+        counted_at: SystemTime,
+    },
 }
 
 impl<K, L, P, R> Pipeline<K, L, P, R>
@@ -162,7 +175,12 @@ where
                 Stage::Usage { future, record } => {
                     let decided = ready!(Pin::new(&mut **future).poll(cx));
                     let record = Arc::clone(record);
-                    return Poll::Ready(self.usage_decided(decided, record, credential));
+                    return Poll::Ready(self.usage_decided(
+                        decided,
+                        record,
+                        ticket.cost,
+                        credential,
+                    ));
                 }
             }
         }
@@ -182,17 +200,26 @@ where
     {
         match outcome {
             Ok(Authorized { key, rate, usage }) => {
-                let spent = rate.map(|(quota, _)| (key.id(), quota));
-                parts.extensions.insert(key);
-                let headers = match (rate, usage) {
-                    (Some((quota, decision)), _) => {
-                        Some(self.settings.headers.pending(quota, decision))
+                let (spent, headers) = match (rate, usage) {
+                    (Some((quota, decision)), _) => (
+                        Some(Spent::Rate(key.id(), quota)),
+                        Some(self.settings.headers.pending(quota, decision)),
+                    ),
+                    (None, Some(usage)) => {
+                        let AdmittedUsage { constraint, cost } = *usage;
+                        let spent = Spent::Usage {
+                            record: Arc::clone(key.record()),
+                            cost,
+                            counted_at: constraint.counted_at,
+                        };
+                        (
+                            Some(spent),
+                            Some(self.settings.headers.pending_usage(constraint)),
+                        )
                     }
-                    (None, Some(constraint)) => {
-                        Some(self.settings.headers.pending_usage(*constraint))
-                    }
-                    (None, None) => None,
+                    (None, None) => (None, None),
                 };
+                parts.extensions.insert(key);
                 let future = inner.call(Request::from_parts(parts, body));
                 Next::Call(future, Admitted { headers, spent })
             }
@@ -204,18 +231,25 @@ where
 impl<K, L: RateLimiter, P, R> Pipeline<K, L, P, R> {
     /// Gives back `spent` if `response` is a route layer's 403 `insufficient_scope`; whether
     /// it did.
-    pub(crate) fn refund_if_refused<B>(
-        &self,
-        spent: (KeyId, Quota),
-        response: &Response<B>,
-    ) -> bool {
+    pub(crate) fn refund_if_refused<B>(&self, spent: Spent, response: &Response<B>) -> bool {
         let refused = response
             .extensions()
             .get::<Rejection>()
             .is_some_and(|r| r.code() == crate::code::ErrorCode::InsufficientScope);
         if refused {
-            let (id, quota) = spent;
-            self.limiter.refund(&id, &quota);
+            match spent {
+                Spent::Rate(id, quota) => self.limiter.refund(&id, &quota),
+                Spent::Usage {
+                    record,
+                    cost,
+                    counted_at,
+                } => {
+                    if let Some(plan) = &record.plan {
+                        let usage = Usage::new(&record.id, &record.workspace, plan).cost(cost);
+                        self.limiter.refund_usage(&usage, counted_at);
+                    }
+                }
+            }
         }
         refused
     }

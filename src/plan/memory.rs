@@ -193,6 +193,20 @@ impl<C: Clock> MemoryUsageLimiter<C> {
         self.inner.counters.admit(usage, &self.inner.clock)
     }
 
+    /// Gives back what an admitted [`admit`](Self::admit) of `usage` spent, the decision
+    /// having counted calendar periods at `counted_at`
+    /// ([`UsageDecision::counted_at`]): its cost on every limit of its plan, as far as each
+    /// still holds it. A rate's bucket is never made fuller than it is now; a quota's units
+    /// go back only while its counter is still in the period that counted them, and credits
+    /// only within the refill period that spent them (a refill since has made the balance
+    /// whole), so that no period ever admits more than its maximum. Nothing happens for a
+    /// key or workspace with no counters.
+    pub fn refund(&self, usage: &Usage<'_>, counted_at: SystemTime) {
+        self.inner
+            .counters
+            .refund(usage, counted_at, &self.inner.clock);
+    }
+
     /// The balance of credits `limit` for key `key` of `workspace` (the workspace's balance
     /// for a shared limit), refills applied. `None` if `limit` is not a credits limit.
     pub fn credits(&self, key: &KeyId, workspace: &Workspace, limit: &Limit) -> Option<u64> {
@@ -314,7 +328,7 @@ impl Counters {
         let limits = usage.plan.limits();
         let shape = usage.plan.shape();
         let now = now_for(clock, shape.wall, shape.mono);
-        let mut decision = UsageDecision::admitting(usage.plan);
+        let mut decision = UsageDecision::admitting(usage.plan, now.wall);
         let refused = self.with_entries(usage, |mut key, mut ws| {
             // Each limit's slot in its entry, found once, and the counter it would store.
             let mut slots = [0; MAX_LIMITS];
@@ -356,6 +370,31 @@ impl Counters {
         });
         decision.refuse(refused);
         decision
+    }
+
+    /// See [`MemoryUsageLimiter::refund`].
+    pub(crate) fn refund(&self, usage: &Usage<'_>, counted_at: SystemTime, clock: &impl Clock) {
+        let shape = usage.plan.shape();
+        // Periods as the decision counted them; rates on the clock's time now.
+        let now = Now {
+            wall: counted_at,
+            secs: counted_at
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            mono: now_for(clock, false, shape.mono).mono,
+        };
+        self.with_entries(usage, |mut key, mut ws| {
+            for limit in usage.plan.limits() {
+                let entry = match limit.sharing() {
+                    Sharing::Key => key.as_deref_mut(),
+                    Sharing::Workspace => ws.as_deref_mut(),
+                };
+                let Some(entry) = entry else { continue };
+                if let Some(counter) = entry.get(limit.name()) {
+                    entry.set(limit.name(), give_back(limit, counter, now, usage.cost));
+                }
+            }
+        });
     }
 
     /// Runs `f` on the entry that holds `limit`'s counter for key `key` of `workspace`.
@@ -433,6 +472,37 @@ fn credits(limit: &Limit, stored: Option<Counter>, now: Now) -> (Span, u64) {
             let span = refill.map_or(Span::NONE, |r| Span::at(Span::NONE, r.period, now));
             (span, initial)
         }
+    }
+}
+
+/// `counter` with `cost` units given back to `limit`, as far as it still holds them:
+/// `now.mono` is the time now, `now.wall` the time the units were counted at.
+fn give_back(limit: &Limit, counter: Counter, now: Now, cost: u32) -> Counter {
+    let units = u64::from(cost);
+    match (*limit.kind(), counter) {
+        (LimitKind::Rate(quota), Counter::Rate { tat }) if tat > now.mono => Counter::Rate {
+            tat: tat
+                .saturating_sub(quota.interval_nanos().saturating_mul(units))
+                .max(now.mono),
+        },
+        (LimitKind::Quota { .. }, Counter::Quota { span, used }) if span.contains(now.secs) => {
+            Counter::Quota {
+                span,
+                used: used.saturating_sub(units),
+            }
+        }
+        (LimitKind::Credits { refill, .. }, Counter::Credits { span, balance }) => {
+            let same_refill = refill.is_none_or(|r| Span::at(span, r.period, now) == span);
+            if same_refill {
+                Counter::Credits {
+                    span,
+                    balance: balance.saturating_add(units),
+                }
+            } else {
+                counter
+            }
+        }
+        _ => counter,
     }
 }
 
@@ -730,6 +800,88 @@ mod tests {
         assert_eq!(admitted, 500);
         let credits = &p.limits()[2];
         assert_eq!(limiter.credits(&key(0), &acme(), credits), Some(9_500));
+    }
+
+    /// Admits `cost` on `plan` for key 1 and gives it back at once.
+    fn spend_and_refund(limiter: &MemoryUsageLimiter<ManualClock>, plan: &Plan, cost: u32) {
+        let (k, ws) = (key(1), acme());
+        let usage = Usage::new(&k, &ws, plan).cost(cost);
+        let decision = limiter.admit(&usage);
+        assert!(decision.allowed());
+        limiter.refund(&usage, decision.counted_at());
+    }
+
+    fn three_limits() -> Plan {
+        plan(vec![
+            Limit::rate(name("burst"), Quota::per_hour(NonZeroU32::new(2).unwrap())),
+            Limit::quota(name("daily"), 2, Period::Day).shared_by(Sharing::Workspace),
+            Limit::credits(name("credits"), 2, None),
+        ])
+    }
+
+    #[test]
+    fn a_refund_gives_the_cost_back_to_every_limit() {
+        let (limiter, _) = limiter();
+        let p = three_limits();
+        for _ in 0..5 {
+            spend_and_refund(&limiter, &p, 2);
+        }
+        assert!(admitted(&limiter, &p, &key(1), 2));
+        assert!(!admitted(&limiter, &p, &key(1), 1));
+    }
+
+    #[test]
+    fn repeated_refunds_never_fill_a_rate_or_a_quota_beyond_full() {
+        let (limiter, _) = limiter();
+        let p = plan(vec![
+            Limit::rate(name("burst"), Quota::per_hour(NonZeroU32::new(2).unwrap())),
+            Limit::quota(name("daily"), 2, Period::Day),
+        ]);
+        let (k, ws) = (key(1), acme());
+        let usage = Usage::new(&k, &ws, &p);
+        let decision = limiter.admit(&usage);
+        for _ in 0..3 {
+            limiter.refund(&usage, decision.counted_at());
+        }
+        let d = limiter.admit(&usage);
+        assert_eq!(d.state("burst").unwrap().remaining, 1);
+        assert_eq!(d.state("daily").unwrap().remaining, 1);
+    }
+
+    #[test]
+    fn a_refund_of_yesterdays_request_gives_nothing_to_today() {
+        let (limiter, clock) = limiter();
+        let p = plan(vec![Limit::quota(name("daily"), 1, Period::Day)]);
+        clock.advance(DAY - Duration::from_secs(1));
+        let (k, ws) = (key(1), acme());
+        let usage = Usage::new(&k, &ws, &p);
+        let yesterday = limiter.admit(&usage);
+        assert!(yesterday.allowed());
+        clock.advance(Duration::from_secs(1));
+        assert!(admitted(&limiter, &p, &key(1), 1));
+        limiter.refund(&usage, yesterday.counted_at());
+        assert!(!admitted(&limiter, &p, &key(1), 1));
+    }
+
+    #[test]
+    fn a_refund_after_a_refill_leaves_the_refilled_balance() {
+        let (limiter, clock) = limiter();
+        let credits = Limit::credits(
+            name("credits"),
+            3,
+            Some(Refill {
+                amount: 3,
+                period: Period::Day,
+            }),
+        );
+        let p = plan(vec![credits.clone()]);
+        let (k, ws) = (key(1), acme());
+        let usage = Usage::new(&k, &ws, &p).cost(3);
+        let spent = limiter.admit(&usage);
+        assert!(spent.allowed());
+        clock.advance(DAY);
+        limiter.refund(&usage, spent.counted_at());
+        assert_eq!(limiter.credits(&key(1), &acme(), &credits), Some(3));
     }
 
     proptest::proptest! {

@@ -1,7 +1,7 @@
 //! [`Usage`]: one request to count against a plan, and [`UsageDecision`], the answer for every
 //! limit of the plan.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::{Limit, MAX_LIMITS, Plan};
 use crate::key::KeyId;
@@ -73,6 +73,8 @@ pub(crate) struct Constraint {
     pub(crate) index: usize,
     pub(crate) remaining: u64,
     pub(crate) reset: Duration,
+    /// [`UsageDecision::counted_at`].
+    pub(crate) counted_at: SystemTime,
 }
 
 /// A [`LimitState`] as a decision keeps it: the capacity is the limit's, and the durations
@@ -119,17 +121,26 @@ pub struct UsageDecision {
     /// so a decision allocates nothing.
     states: [Kept; MAX_LIMITS],
     refused: Option<u8>,
+    counted_at: SystemTime,
 }
 
 impl UsageDecision {
-    /// An admitting decision under `plan`, its states to be filled in with
-    /// [`set`](Self::set).
-    pub(crate) fn admitting(plan: &Plan) -> Self {
+    /// An admitting decision under `plan`, counted at wall time `counted_at`, its states to
+    /// be filled in with [`set`](Self::set).
+    pub(crate) fn admitting(plan: &Plan, counted_at: SystemTime) -> Self {
         Self {
             plan: plan.clone(),
             states: [Kept::default(); MAX_LIMITS],
             refused: None,
+            counted_at,
         }
+    }
+
+    /// The wall time the limiter placed the request in its calendar periods at (what a
+    /// [refund](crate::RateLimiter::refund_usage) gives back to); the epoch for a plan of
+    /// rates only, which has no periods.
+    pub fn counted_at(&self) -> SystemTime {
+        self.counted_at
     }
 
     /// Records the state of the limit at `index` in the plan (ignored past the plan's end).
@@ -164,6 +175,7 @@ impl UsageDecision {
             index,
             remaining: kept.remaining,
             reset: Duration::from_nanos(kept.reset),
+            counted_at: self.counted_at,
         }
     }
 

@@ -76,7 +76,7 @@ pub mod fuzzing {
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use ::redis::aio::ConnectionManager;
 
@@ -248,6 +248,22 @@ impl RateLimiter for RedisRateLimiter {
         };
         let key = self.redis_key(id);
         runtime.spawn(Arc::clone(&self.shared).give_back(*id, key, *quota));
+    }
+
+    /// Gives back in one script call, on a task of its own, by this limiter's
+    /// [`usage`](RedisRateLimiter::usage) limiter; a failure is logged.
+    fn refund_usage(&self, usage: &Usage<'_>, counted_at: SystemTime) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(key_id = %usage.key, "usage refund outside a Tokio runtime; the units stay spent");
+            return;
+        };
+        let id = *usage.key;
+        let refund = self.shared.usage.refund(usage, counted_at);
+        runtime.spawn(async move {
+            if let Err(error) = refund.await {
+                tracing::warn!(key_id = %id, %error, "usage refund failed; the units stay spent");
+            }
+        });
     }
 
     /// Every limit of the key's plan in one script call, by this limiter's

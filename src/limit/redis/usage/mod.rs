@@ -7,7 +7,7 @@ mod script;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use ::redis::aio::ConnectionManager;
 
@@ -135,6 +135,7 @@ struct Shared {
     timeout: Duration,
     clock: Arc<dyn Clock>,
     admit_hash: String,
+    refund_hash: String,
     credits_hash: String,
     top_up_hash: String,
 }
@@ -158,6 +159,7 @@ impl RedisUsageLimiter {
                 timeout: builder.timeout,
                 clock: builder.clock,
                 admit_hash: hash(script::ADMIT),
+                refund_hash: hash(script::REFUND),
                 credits_hash: hash(script::CREDITS),
                 top_up_hash: hash(script::TOP_UP),
             }),
@@ -213,12 +215,45 @@ impl RedisUsageLimiter {
             let fill = |cmd: &mut ::redis::Cmd| script::admit_args(cmd, cost, &args);
             let reply: Vec<i64> = shared.run(source, &keys, fill).await?;
             let (states, refused) = script::states(&reply, plan.limits(), &args)?;
-            let mut decision = UsageDecision::admitting(&plan);
+            let mut decision = UsageDecision::admitting(&plan, now);
             for (i, state) in states.iter().enumerate() {
                 decision.set(i, state);
             }
             decision.refuse(refused);
             Ok(decision)
+        }
+    }
+
+    /// Gives back what an admitted [`admit`](Self::admit) of `usage` spent, the decision
+    /// having counted calendar periods at `counted_at` ([`UsageDecision::counted_at`]), in one
+    /// round trip; the rule of
+    /// [`MemoryUsageLimiter::refund`](crate::plan::MemoryUsageLimiter::refund).
+    ///
+    /// The future owns what it needs: it may outlive `usage`.
+    pub fn refund(
+        &self,
+        usage: &Usage<'_>,
+        counted_at: SystemTime,
+    ) -> impl Future<Output = Result<(), LimiterError>> + Send + 'static + use<> {
+        let keys: Vec<String> = usage
+            .plan
+            .limits()
+            .iter()
+            .map(|limit| self.redis_key(usage.key, usage.workspace, limit))
+            .collect();
+        let args: Vec<LimitArgs> = usage
+            .plan
+            .limits()
+            .iter()
+            .map(|limit| LimitArgs::new(limit, counted_at))
+            .collect();
+        let cost = usage.cost;
+        let shared = Arc::clone(&self.shared);
+        async move {
+            let source = (shared.refund_hash.as_str(), script::REFUND);
+            let fill = |cmd: &mut ::redis::Cmd| script::admit_args(cmd, cost, &args);
+            let _changed: i64 = shared.run(source, &keys, fill).await?;
+            Ok(())
         }
     }
 

@@ -1,4 +1,5 @@
-//! The usage scripts (`admit.lua`, `credits.lua`, `top_up.lua`, each after `counters.lua`):
+//! The usage scripts (`admit.lua`, `refund.lua`, `credits.lua`, `top_up.lua`, each after
+//! `counters.lua`):
 //! their arguments, their replies, and how they are run.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -12,6 +13,8 @@ use crate::plan::{Limit, LimitKind, LimitState, MAX_LIMITS, Refill, Window};
 
 /// The source of the script that decides one request against a whole plan.
 pub(super) const ADMIT: &str = concat!(include_str!("counters.lua"), include_str!("admit.lua"));
+/// The source of the script that gives back what an admitted request spent.
+pub(super) const REFUND: &str = concat!(include_str!("counters.lua"), include_str!("refund.lua"));
 /// The source of the script that reads a credits balance.
 pub(super) const CREDITS: &str = concat!(include_str!("counters.lua"), include_str!("credits.lua"));
 /// The source of the script that adds credits.
