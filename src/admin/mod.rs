@@ -45,6 +45,7 @@
 //! ```
 
 mod access;
+mod credits;
 mod error;
 mod handlers;
 mod router;
@@ -54,8 +55,9 @@ mod validate;
 use std::time::Duration;
 
 pub use access::AdminCaller;
+pub use credits::{CreditBalance, CreditsView, MAX_TOP_UP, RefillView, TopUpRequest};
 pub use error::{AdminError, FieldError};
-pub use router::{router, router_with_plans, router_with_realm};
+pub use router::{Admin, router, router_with_plans, router_with_realm};
 pub use types::{CreateKeyRequest, KeyList, QuotaRequest, RotateKeyRequest, UpdateKeyRequest};
 
 /// Largest request body the admin API reads (16 KiB); a larger one is a 413.
