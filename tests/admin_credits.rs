@@ -208,8 +208,10 @@ async fn another_workspaces_key_is_the_404_of_an_unknown_id_byte_for_byte() {
 #[tokio::test]
 async fn bad_top_up_bodies_are_refused_and_change_nothing() {
     let app = app().await;
-    let cases: [(&str, u16, &str, Option<&str>); 11] = [
+    let too_large = format!(r#"{{"add": 5, "limit": "{}"}}"#, "x".repeat(17 * 1024));
+    let cases: [(&str, u16, &str, Option<&str>); 12] = [
         ("{not json", 400, "malformed_request", None),
+        (&too_large, 413, "request_too_large", None),
         ("", 400, "malformed_request", None),
         ("{}", 422, "invalid_request", Some("add")),
         (r#"{"add": 0}"#, 422, "invalid_request", Some("add")),

@@ -7,6 +7,12 @@
 //! not found exactly as an id no key has). Secrets and digests are never shown, except the
 //! plaintext of a key just created or rotated, once.
 //!
+//! [`Admin`] assembles the same routes with more: `GET /plans` (the plans the caller's
+//! workspace uses), and `GET` / `POST /keys/{id}/credits` (a key's credits balances, read by
+//! its workspace's admins and topped up only by the operator's, over any
+//! [`CreditLedger`](crate::plan::CreditLedger)). The operator's admin keys alone may address a
+//! key of another workspace there, with `?workspace=`.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use axum::Router;

@@ -87,13 +87,7 @@ pub fn router_with_plans<S>(store: Arc<S>) -> Router
 where
     S: KeyManager + PlanManager + 'static,
 {
-    let keys: Arc<dyn KeyManager> = store.clone();
-    let plans: Arc<dyn PlanManager> = store;
-    router(Arc::clone(&keys)).merge(
-        Router::new()
-            .route("/plans", get(handlers::plans))
-            .with_state((keys, plans)),
-    )
+    Admin::new(store).plans().router()
 }
 
 /// The admin API, assembled: the key routes of [`router`], and as asked `GET /plans`
