@@ -337,6 +337,16 @@ async fn a_bad_query_is_refused() {
 }
 
 #[tokio::test]
+async fn an_unknown_query_parameter_is_named_in_at_most_64_characters() {
+    let app = app().await;
+    let name = "x".repeat(4096);
+    let path = format!("/admin/keys/{}/credits?{name}=1", app.acme.bot_id);
+    let refused = app.call("GET", &path, &app.acme.admin, "").await;
+    refused.assert_problem(422, "invalid_request");
+    assert_eq!(refused.json()["errors"][0]["field"], "x".repeat(64));
+}
+
+#[tokio::test]
 async fn a_path_that_is_not_a_key_id_is_malformed() {
     let app = app().await;
     let refused = app

@@ -20,7 +20,7 @@ use crate::key::KeyId;
 use crate::plan::{CreditLedger, Limit, LimitKind, Period, Plan, Sharing};
 use crate::store::KeyManager;
 use crate::store::plans::PlanManager;
-use crate::workspace::Workspace;
+use crate::workspace::{MAX_WORKSPACE_LEN, Workspace};
 
 /// The largest top-up: 2^53 − 1, the largest integer every JSON reader (JavaScript's
 /// included) keeps exactly, and the largest balance a Redis counter holds.
@@ -214,8 +214,10 @@ fn workspace_query(query: Option<&str>) -> Result<Option<Workspace>, AdminError>
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         if name != "workspace" {
+            // The caller's text, echoed back: no longer than a workspace id.
+            let shown: String = name.chars().take(MAX_WORKSPACE_LEN).collect();
             return Err(AdminError::invalid(
-                name,
+                shown,
                 "unknown query parameter: the credits routes take only workspace",
             ));
         }
