@@ -106,8 +106,10 @@ where
 /// anyone else gets 403 `operator_only`. The operator addresses a key of any workspace with
 /// `?workspace=acme` (its own by default); a workspace's admin naming another workspace gets
 /// 403 `operator_only` too. A key of another workspace than the one acted in is 404
-/// `key_not_found`, byte for byte as an id no key has. A limiter that cannot answer is 503
-/// `store_unavailable` within its timeout. Refusals change nothing.
+/// `key_not_found`, byte for byte as an id no key has. Topping up a key on no plan, or on a
+/// plan without credits, is 409 `key_conflict`; a plan with several credits limits needs the
+/// one meant named (422 `invalid_request` naming `limit` otherwise). A limiter that cannot
+/// answer is 503 `store_unavailable` within its timeout. Refusals change nothing.
 ///
 /// ```
 /// use std::sync::Arc;
