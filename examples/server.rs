@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --example server --features sqlite,panel                       # keygate.db, 127.0.0.1:3000
 //! cargo run --example server --features sqlite,panel -- --db /var/lib/app/keys.db --addr 0.0.0.0:8080
+//! cargo run --example server --features sqlite,panel -- --operator default   # default's admins top up credits
 //! ```
 //!
 //! On its first start with an empty database it creates one key, `admin` with the `admin`
@@ -15,11 +16,20 @@
 //! --scope admin`), and that key lists, creates, edits, rotates and revokes `acme`'s keys
 //! through `/admin/keys`, and never sees the other workspaces' keys.
 //!
+//! Keys on a plan (`keygate plans create prepaid --credits 1000`, then `keygate create …
+//! --plan prepaid`) are limited by it; their credits are counted by the server's in-memory
+//! limiter, so they start again with each start of the server. A workspace's admin reads its
+//! keys' balances with `GET /admin/keys/{id}/credits`. Topping up is the operator's act:
+//! `--operator WORKSPACE` names the workspace whose admin keys may `POST
+//! /admin/keys/{id}/credits` (`{"add": 500}`, in any workspace with `?workspace=acme`);
+//! without it, nobody tops up through HTTP.
+//!
 //! | route | needs |
 //! |---|---|
 //! | `GET /v1/records` | `read:all` |
 //! | `POST /v1/records` | `write:all` |
-//! | `GET, POST /admin/keys`, `GET, PATCH /admin/keys/{id}`, `POST /admin/keys/{id}/revoke`, `POST /admin/keys/{id}/rotate` | `admin` |
+//! | `GET, POST /admin/keys`, `GET, PATCH /admin/keys/{id}`, `POST /admin/keys/{id}/revoke`, `POST /admin/keys/{id}/rotate`, `GET /admin/plans`, `GET /admin/keys/{id}/credits` | `admin` |
+//! | `POST /admin/keys/{id}/credits` | `admin`, in the `--operator` workspace |
 //! | `GET /settings/api-keys` (the API Keys panel; it asks for an admin key) | no key |
 
 #[path = "shared/product.rs"]
@@ -34,6 +44,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
+use keygate::admin::Admin;
 use keygate::policy::RoutePolicy;
 use keygate::store::sqlite::SqliteKeyStore;
 use keygate::{
@@ -49,8 +60,16 @@ pub struct Server {
 }
 
 /// Builds the server over `store`, creating the first admin key of the `default` workspace if
-/// that workspace has no key.
+/// that workspace has no key. Nobody tops up credits through HTTP.
 pub async fn server(store: SqliteKeyStore) -> Result<Server, StoreError> {
+    server_with_operator(store, None).await
+}
+
+/// [`server`], the admin keys of `operator` (if any) topping up credits in any workspace.
+pub async fn server_with_operator(
+    store: SqliteKeyStore,
+    operator: Option<Workspace>,
+) -> Result<Server, StoreError> {
     let first_admin_key = if store.list(&Workspace::default()).await?.is_empty() {
         let name = "admin".parse().expect("valid name");
         let created = store
@@ -63,7 +82,15 @@ pub async fn server(store: SqliteKeyStore) -> Result<Server, StoreError> {
 
     let per_second = NonZeroU32::new(10).expect("non-zero");
     let burst = NonZeroU32::new(20).expect("non-zero");
-    let layer = ApiKeyLayer::builder(store.clone(), MemoryRateLimiter::new())
+    // One limiter: the layer spends credits with it, the admin API reads and tops them up.
+    let limiter = MemoryRateLimiter::new();
+    let mut admin = Admin::new(Arc::new(store.clone()))
+        .plans()
+        .credits(limiter.clone());
+    if let Some(operator) = operator {
+        admin = admin.operator(operator);
+    }
+    let layer = ApiKeyLayer::builder(store, limiter)
         .policy(RoutePolicy::new().route("/admin/**", Scope::Admin))
         .default_quota(Quota::per_second(per_second).allow_burst(burst))
         .rejection_response(product::rejection())
@@ -73,7 +100,7 @@ pub async fn server(store: SqliteKeyStore) -> Result<Server, StoreError> {
         .and_then(|panel| panel.example_path("/v1/records"))
         .expect("valid paths");
     let router = records::routes()
-        .nest("/admin", keygate::admin::router_with_plans(Arc::new(store)))
+        .nest("/admin", admin.router())
         .layer(layer)
         // After `.layer`: the page itself needs no key; it asks for an admin key to call /admin.
         .nest("/settings/api-keys", keygate::panel::router(panel));
@@ -83,13 +110,21 @@ pub async fn server(store: SqliteKeyStore) -> Result<Server, StoreError> {
     })
 }
 
-const USAGE: &str =
-    "usage: server [--db PATH] [--addr HOST:PORT]   (default keygate.db, 127.0.0.1:3000)";
+const USAGE: &str = "usage: server [--db PATH] [--addr HOST:PORT] [--operator WORKSPACE]   \
+     (default keygate.db, 127.0.0.1:3000, no operator)";
 
-fn parse_args() -> Result<(PathBuf, SocketAddr), String> {
+/// The command line: the database, the address, the operator's workspace.
+struct Args {
+    db: PathBuf,
+    addr: SocketAddr,
+    operator: Option<Workspace>,
+}
+
+fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let mut db = PathBuf::from("keygate.db");
     let mut addr = SocketAddr::from(([127, 0, 0, 1], 3000));
+    let mut operator = None;
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| args.next().ok_or(format!("{flag} needs a value; {USAGE}"));
         match arg.as_str() {
@@ -100,6 +135,10 @@ fn parse_args() -> Result<(PathBuf, SocketAddr), String> {
                     .parse()
                     .map_err(|e| format!("--addr {text:?} is not HOST:PORT ({e})"))?;
             }
+            "--operator" => {
+                let text = value("--operator")?;
+                operator = Some(text.parse().map_err(|e| format!("--operator: {e}"))?);
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -107,13 +146,13 @@ fn parse_args() -> Result<(PathBuf, SocketAddr), String> {
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
     }
-    Ok((db, addr))
+    Ok(Args { db, addr, operator })
 }
 
 #[allow(dead_code)]
 #[tokio::main]
 async fn main() {
-    let (db, addr) = match parse_args() {
+    let Args { db, addr, operator } = match parse_args() {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("error: {message}");
@@ -127,7 +166,7 @@ async fn main() {
             std::process::exit(3);
         }
     };
-    let server = match server(store).await {
+    let server = match server_with_operator(store, operator.clone()).await {
         Ok(server) => server,
         Err(e) => {
             eprintln!("error: {e}");
@@ -144,6 +183,10 @@ async fn main() {
     let base = format!("http://{addr}");
     println!("Keys are kept in {}.", db.display());
     println!("API Keys panel: {base}/settings/api-keys");
+    match &operator {
+        Some(operator) => println!("Admin keys of workspace {operator} top up credits."),
+        None => println!("Nobody tops up credits through HTTP (start with --operator WORKSPACE)."),
+    }
     match &server.first_admin_key {
         Some(key) => {
             println!("The database was empty: created the key `admin` (scope admin):");

@@ -246,6 +246,85 @@ mod operator {
         );
     }
 
+    /// A running server whose operator is `operator`, with a key on `prepaid` (2 credits),
+    /// both made with the CLI while it runs.
+    struct Prepaid {
+        _dir: tempfile::TempDir,
+        addr: std::net::SocketAddr,
+        /// The first admin key, of the `default` workspace.
+        root: String,
+        key: String,
+        /// `/admin/keys/{id}/credits` of the key.
+        credits: String,
+    }
+
+    async fn prepaid(operator: Option<keygate::Workspace>) -> Prepaid {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("keys.db");
+        let store = SqliteKeyStore::open(&db).await.unwrap();
+        let app = super::server::server_with_operator(store, operator)
+            .await
+            .unwrap();
+        let root = app.first_admin_key.clone().expect("the first admin key");
+        let addr = wire::serve_axum(app.router).await;
+        keygate(&db, &["plans", "create", "prepaid", "--credits", "2"]);
+        let scope = ["--scope", "read:all", "--plan", "prepaid"];
+        let created = keygate(
+            &db,
+            &[&["create", "--name", "ci-pipeline"][..], &scope].concat(),
+        );
+        Prepaid {
+            _dir: dir,
+            addr,
+            root,
+            key: created["key"].as_str().unwrap().to_owned(),
+            credits: format!("/admin/keys/{}/credits", created["id"].as_str().unwrap()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_out_of_credits_passes_again_after_the_operator_tops_it_up_over_http() {
+        let Prepaid {
+            addr,
+            root,
+            key,
+            credits,
+            ..
+        } = &prepaid(Some(keygate::Workspace::default())).await;
+        for _ in 0..2 {
+            let (status, _) = call(*addr, "GET", "/v1/records", key, Value::Null).await;
+            assert_eq!(status, 200);
+        }
+        let (status, refused) = call(*addr, "GET", "/v1/records", key, Value::Null).await;
+        assert_eq!(status, 429);
+        assert_eq!(refused["code"], "quota_exceeded");
+        assert_eq!(refused["plan"], "prepaid");
+        let (status, shown) = call(*addr, "GET", credits, root, Value::Null).await;
+        assert_eq!(status, 200, "{shown}");
+        assert_eq!(shown["credits"][0]["balance"], 0);
+
+        let (status, topped) = call(*addr, "POST", credits, root, json!({"add": 3})).await;
+        assert_eq!(status, 200, "{topped}");
+        assert_eq!(topped["credits"][0]["balance"], 3);
+        let (status, _) = call(*addr, "GET", "/v1/records", key, Value::Null).await;
+        assert_eq!(status, 200);
+    }
+
+    #[tokio::test]
+    async fn the_server_started_without_an_operator_lets_nobody_top_up() {
+        let Prepaid {
+            addr,
+            root,
+            credits,
+            ..
+        } = &prepaid(None).await;
+        let (status, refused) = call(*addr, "POST", credits, root, json!({"add": 3})).await;
+        assert_eq!(status, 403, "{refused}");
+        assert_eq!(refused["code"], "operator_only");
+        let (_, shown) = call(*addr, "GET", credits, root, Value::Null).await;
+        assert_eq!(shown["credits"][0]["balance"], 2);
+    }
+
     #[tokio::test]
     async fn a_plan_made_with_the_cli_takes_effect_on_the_running_server() {
         let dir = tempfile::tempdir().unwrap();

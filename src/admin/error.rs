@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::code::ErrorCode;
 use crate::key::KeyId;
+use crate::limit::LimiterError;
 use crate::ratelimit_headers::RateLimitHeaders;
 use crate::realm::Realm;
 use crate::record::KeyName;
@@ -48,7 +49,9 @@ impl FieldError {
 /// | [`NotFound`](Self::NotFound) | 404 | `key_not_found` (also for a key of another workspace, byte for byte) |
 /// | [`NameTaken`](Self::NameTaken) | 409 | `name_taken` (an unrevoked key of the caller's workspace has the name) |
 /// | [`Conflict`](Self::Conflict) | 409 | `key_conflict` |
+/// | [`OperatorOnly`](Self::OperatorOnly) | 403 | `operator_only` (topping up credits, or naming another workspace, by a key that is not an admin of the operator's workspace) |
 /// | [`Unavailable`](Self::Unavailable) | 503 | `store_unavailable` (`Retry-After: 1`) |
+/// | [`LimiterUnavailable`](Self::LimiterUnavailable) | 503 | `store_unavailable` (`Retry-After: 1`; the limiter keeping credits could not answer) |
 ///
 /// Every refusal is `application/problem+json` with `Cache-Control: no-store`, written by the
 /// same renderer as the layer's answers.
@@ -84,6 +87,13 @@ pub enum AdminError {
     Conflict(String),
     /// The key store could not answer.
     Unavailable,
+    /// Only the operator may do this: top up credits, or act in another workspace
+    /// (`?workspace=`). The caller is an admin of its own workspace only, or the router names
+    /// no operator ([`Admin::operator`](super::Admin::operator)).
+    OperatorOnly,
+    /// The limiter that keeps credits (its Redis, for one) could not answer within its
+    /// timeout.
+    LimiterUnavailable,
 }
 
 impl AdminError {
@@ -96,13 +106,13 @@ impl AdminError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::NotAdmin { .. } => StatusCode::FORBIDDEN,
+            Self::NotAdmin { .. } | Self::OperatorOnly => StatusCode::FORBIDDEN,
             Self::Malformed(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::NameTaken(_) | Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::LimiterUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -116,7 +126,8 @@ impl AdminError {
             Self::NotFound(_) => "key_not_found",
             Self::NameTaken(_) => "name_taken",
             Self::Conflict(_) => "key_conflict",
-            Self::Unavailable => "store_unavailable",
+            Self::Unavailable | Self::LimiterUnavailable => "store_unavailable",
+            Self::OperatorOnly => "operator_only",
         }
     }
 
@@ -144,6 +155,13 @@ impl AdminError {
             Self::Unavailable => {
                 "The key store could not be reached; nothing was changed".to_owned()
             }
+            Self::LimiterUnavailable => "The rate limiter that keeps credits could not be \
+                 reached; nothing was changed"
+                .to_owned(),
+            Self::OperatorOnly => "Only the operator tops up credits or acts in another \
+                 workspace: a workspace's admin key reads its own keys' credits; use an admin \
+                 key of the operator's workspace, or ask the operator to add credits"
+                .to_owned(),
         }
     }
 
@@ -176,6 +194,13 @@ impl From<StoreError> for AdminError {
                 Self::Unavailable
             }
         }
+    }
+}
+
+impl From<LimiterError> for AdminError {
+    fn from(e: LimiterError) -> Self {
+        tracing::error!(error = %e, "keygate admin: the limiter keeping credits failed");
+        Self::LimiterUnavailable
     }
 }
 

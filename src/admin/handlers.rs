@@ -51,7 +51,7 @@ pub(super) async fn plans(
 }
 
 /// Reads a JSON body; an empty body is `T::default()` where `empty_ok`.
-fn json_body<T: DeserializeOwned + Default>(
+pub(super) fn json_body<T: DeserializeOwned + Default>(
     body: Result<Bytes, BytesRejection>,
     empty_ok: bool,
 ) -> Result<T, AdminError> {
@@ -98,7 +98,7 @@ fn offending_member(error: &serde_path_to_error::Error<serde_json::Error>) -> St
     }
 }
 
-fn key_id(text: &str) -> Result<KeyId, AdminError> {
+pub(super) fn key_id(text: &str) -> Result<KeyId, AdminError> {
     KeyId::new(text).map_err(|e| AdminError::Malformed(e.to_string()))
 }
 

@@ -7,6 +7,12 @@
 //! not found exactly as an id no key has). Secrets and digests are never shown, except the
 //! plaintext of a key just created or rotated, once.
 //!
+//! [`Admin`] assembles the same routes with more: `GET /plans` (the plans the caller's
+//! workspace uses), and `GET` / `POST /keys/{id}/credits` (a key's credits balances, read by
+//! its workspace's admins and topped up only by the operator's, over any
+//! [`CreditLedger`](crate::plan::CreditLedger)). The operator's admin keys alone may address a
+//! key of another workspace there, with `?workspace=`.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use axum::Router;
@@ -45,6 +51,7 @@
 //! ```
 
 mod access;
+mod credits;
 mod error;
 mod handlers;
 mod router;
@@ -54,8 +61,9 @@ mod validate;
 use std::time::Duration;
 
 pub use access::AdminCaller;
+pub use credits::{CreditBalance, CreditsView, MAX_TOP_UP, RefillView, TopUpRequest};
 pub use error::{AdminError, FieldError};
-pub use router::{router, router_with_plans, router_with_realm};
+pub use router::{Admin, router, router_with_plans, router_with_realm};
 pub use types::{CreateKeyRequest, KeyList, QuotaRequest, RotateKeyRequest, UpdateKeyRequest};
 
 /// Largest request body the admin API reads (16 KiB); a larger one is a 413.

@@ -1,5 +1,7 @@
-//! [`router`]: the admin routes, ready to nest under a path of your choice.
+//! [`router`]: the admin routes, ready to nest under a path of your choice; [`Admin`], the
+//! same with plans, credits and an operator.
 
+use std::fmt;
 use std::sync::Arc;
 
 use axum::Extension;
@@ -7,10 +9,12 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
-use super::{MAX_BODY_BYTES, handlers};
+use super::{MAX_BODY_BYTES, credits, handlers};
+use crate::plan::CreditLedger;
 use crate::realm::Realm;
 use crate::store::KeyManager;
 use crate::store::plans::PlanManager;
+use crate::workspace::Workspace;
 
 /// The admin API over `manager`, to nest under a path of your choice
 /// (`Router::new().nest("/admin", keygate::admin::router(manager))`) behind
@@ -83,11 +87,191 @@ pub fn router_with_plans<S>(store: Arc<S>) -> Router
 where
     S: KeyManager + PlanManager + 'static,
 {
-    let keys: Arc<dyn KeyManager> = store.clone();
-    let plans: Arc<dyn PlanManager> = store;
-    router(Arc::clone(&keys)).merge(
-        Router::new()
-            .route("/plans", get(handlers::plans))
-            .with_state((keys, plans)),
-    )
+    Admin::new(store).plans().router()
+}
+
+/// The admin API, assembled: the key routes of [`router`], and as asked `GET /plans`
+/// ([`plans`](Self::plans)), the credits routes ([`credits`](Self::credits)), the operator
+/// who may top credits up ([`operator`](Self::operator)) and the realm of the 403 for a key
+/// without `admin` ([`realm`](Self::realm)).
+///
+/// | method and path | does | answers |
+/// |---|---|---|
+/// | `GET /keys/{id}/credits` | a key's credits: each credits limit of its plan and its balance | 200 [`CreditsView`](super::CreditsView) |
+/// | `POST /keys/{id}/credits` | the operator adds credits: `{"add": 500}` (and `"limit": "name"` when the plan has several credits limits), 1 to [`MAX_TOP_UP`](super::MAX_TOP_UP) | 200 `CreditsView`, after the top-up |
+///
+/// A workspace's admin reads its own keys' credits, and never tops them up: a customer must
+/// not grant itself credits. Topping up is the operator's act, allowed only to admin keys of
+/// the workspace named with [`operator`](Self::operator) (with none named, to nobody);
+/// anyone else gets 403 `operator_only`. The operator addresses a key of any workspace with
+/// `?workspace=acme` (its own by default); a workspace's admin naming another workspace gets
+/// 403 `operator_only` too. A key of another workspace than the one acted in is 404
+/// `key_not_found`, byte for byte as an id no key has. Topping up a key on no plan, or on a
+/// plan without credits, is 409 `key_conflict`; a plan with several credits limits needs the
+/// one meant named (422 `invalid_request` naming `limit` otherwise). A limiter that cannot
+/// answer is 503 `store_unavailable` within its timeout. Refusals change nothing.
+///
+/// ```
+/// use std::sync::Arc;
+/// use axum::Router;
+/// use axum::body::Body;
+/// use http::{Request, StatusCode};
+/// use keygate::admin::Admin;
+/// use keygate::plan::{Limit, Plan};
+/// use keygate::policy::RoutePolicy;
+/// use keygate::{ApiKeyLayer, KeyManager, MemoryKeyStore, MemoryRateLimiter, NewKey, PlanManager};
+/// use keygate::{Scope, Workspace};
+/// use tower::ServiceExt;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let store = MemoryKeyStore::new();
+/// let credits = Limit::credits("credits".parse().unwrap(), 1000, None);
+/// store.put_plan(Plan::new("prepaid".parse().unwrap(), vec![credits]).unwrap()).await.unwrap();
+/// let ops: Workspace = "ops".parse().unwrap();
+/// let operator = store
+///     .create(NewKey::new("ops-admin".parse().unwrap(), "admin".parse().unwrap()).workspace(ops.clone()))
+///     .await
+///     .unwrap();
+/// let customer = store
+///     .create(
+///         NewKey::new("ci-pipeline".parse().unwrap(), "read:all".parse().unwrap())
+///             .workspace("acme".parse().unwrap())
+///             .plan("prepaid".parse().unwrap()),
+///     )
+///     .await
+///     .unwrap();
+///
+/// // The ledger is a clone of the limiter the layer spends credits with.
+/// let limiter = MemoryRateLimiter::new();
+/// let admin = Admin::new(Arc::new(store.clone()))
+///     .plans()
+///     .credits(limiter.clone())
+///     .operator(ops)
+///     .router();
+/// let app = Router::new().nest("/admin", admin).layer(
+///     ApiKeyLayer::builder(store, limiter)
+///         .policy(RoutePolicy::new().route("/admin/**", Scope::Admin))
+///         .build(),
+/// );
+///
+/// let topped = app
+///     .oneshot(
+///         Request::post(format!("/admin/keys/{}/credits?workspace=acme", customer.info.id))
+///             .header("authorization", format!("Bearer {}", operator.plaintext.expose_secret()))
+///             .body(Body::from(r#"{"add": 500}"#))
+///             .unwrap(),
+///     )
+///     .await
+///     .unwrap();
+/// assert_eq!(topped.status(), StatusCode::OK);
+/// # });
+/// ```
+pub struct Admin<S> {
+    store: Arc<S>,
+    /// The plans, once [`plans`](Self::plans) or [`credits`](Self::credits) asked for them.
+    plans: Option<Arc<dyn PlanManager>>,
+    plans_route: bool,
+    ledger: Option<Arc<dyn CreditLedger>>,
+    operator: Option<Workspace>,
+    realm: Option<Realm>,
+}
+
+impl<S: KeyManager + 'static> Admin<S> {
+    /// The key routes over `store`, as [`router`] serves them.
+    pub fn new(store: Arc<S>) -> Self {
+        Self {
+            store,
+            plans: None,
+            plans_route: false,
+            ledger: None,
+            operator: None,
+            realm: None,
+        }
+    }
+
+    /// The operator's workspace: its admin keys, and only those, top up credits, in any
+    /// workspace. Without it nobody tops up through HTTP (the CLI, or
+    /// [`CreditLedger::top_up`] in code, still can).
+    pub fn operator(mut self, workspace: Workspace) -> Self {
+        self.operator = Some(workspace);
+        self
+    }
+
+    /// The realm of the 403 for a key without `admin`, as in [`router_with_realm`].
+    pub fn realm(mut self, realm: Realm) -> Self {
+        self.realm = Some(realm);
+        self
+    }
+
+    /// The router, to nest under a path of your choice behind
+    /// [`ApiKeyLayer`](crate::ApiKeyLayer).
+    pub fn router(self) -> Router {
+        let keys: Arc<dyn KeyManager> = self.store;
+        let mut router = router(Arc::clone(&keys));
+        if let Some(plans) = &self.plans {
+            if self.plans_route {
+                router = router.merge(
+                    Router::new()
+                        .route("/plans", get(handlers::plans))
+                        .with_state((Arc::clone(&keys), Arc::clone(plans))),
+                );
+            }
+            if let Some(ledger) = self.ledger {
+                let state = credits::Credits {
+                    keys,
+                    plans: Arc::clone(plans),
+                    ledger,
+                    operator: self.operator,
+                };
+                router = router.merge(
+                    Router::new()
+                        .route(
+                            "/keys/{id}/credits",
+                            get(credits::show).post(credits::top_up),
+                        )
+                        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+                        .with_state(state),
+                );
+            }
+        }
+        match self.realm {
+            Some(realm) => router.layer(Extension(realm)),
+            None => router,
+        }
+    }
+}
+
+impl<S: KeyManager + PlanManager + 'static> Admin<S> {
+    /// Adds `GET /plans`, as [`router_with_plans`] serves it.
+    pub fn plans(mut self) -> Self {
+        self.plans_route = true;
+        self.with_plans()
+    }
+
+    /// Adds `GET` and `POST /keys/{id}/credits` over `ledger`: give it a clone of the limiter
+    /// the [`ApiKeyLayer`](crate::ApiKeyLayer) runs (clones share their counters), so the
+    /// balances shown are those requests spend.
+    pub fn credits(mut self, ledger: impl CreditLedger + 'static) -> Self {
+        self.ledger = Some(Arc::new(ledger));
+        self.with_plans()
+    }
+
+    fn with_plans(mut self) -> Self {
+        if self.plans.is_none() {
+            let plans: Arc<dyn PlanManager> = self.store.clone();
+            self.plans = Some(plans);
+        }
+        self
+    }
+}
+
+impl<S> fmt::Debug for Admin<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Admin")
+            .field("plans", &self.plans_route)
+            .field("credits", &self.ledger.is_some())
+            .field("operator", &self.operator)
+            .field("realm", &self.realm)
+            .finish_non_exhaustive()
+    }
 }

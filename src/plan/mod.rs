@@ -32,6 +32,7 @@
 
 mod future;
 mod json;
+mod ledger;
 mod limit;
 mod memory;
 mod period;
@@ -45,6 +46,7 @@ use http::HeaderValue;
 
 pub use future::UsageFuture;
 pub use json::InvalidPlanJson;
+pub use ledger::CreditLedger;
 pub use limit::{InvalidLimitName, Limit, LimitKind, LimitName, Refill, Sharing};
 pub(crate) use memory::Counters;
 pub use memory::MemoryUsageLimiter;
