@@ -114,7 +114,12 @@ impl Service {
         let admin = create(&store, named("admin", "admin")).await;
         let managed = admin_over.unwrap_or_else(|| store.clone());
         let router = records()
-            .nest("/admin", keygate::admin::router(Arc::new(managed)))
+            .nest(
+                "/admin",
+                keygate::admin::Admin::new(Arc::new(managed))
+                    .credits(MemoryRateLimiter::new())
+                    .router(),
+            )
             .layer(layer(store.clone()));
         let addr = wire::serve_axum(router).await;
         Self {
@@ -276,6 +281,15 @@ async fn admin_answer(code: &str) -> Response<Bytes> {
             let body = r#"{"name":"ci-pipeline","scopes":["read:all"]}"#;
             s.admin_create(body).await;
             s.admin("POST", "/admin/keys", body).await
+        }
+        "operator_only" => {
+            // The service names no operator: nobody tops up credits through HTTP.
+            let (id, _) = s
+                .admin_create(r#"{"name":"ci-pipeline","scopes":["read:all"]}"#)
+                .await;
+            let body = r#"{"add":5}"#;
+            s.admin("POST", &format!("/admin/keys/{id}/credits"), body)
+                .await
         }
         "insufficient_scope" => {
             let (_, key) = s
