@@ -34,6 +34,7 @@ mod future;
 mod json;
 mod limit;
 mod memory;
+mod overrides;
 mod period;
 mod usage;
 
@@ -46,6 +47,7 @@ pub use json::InvalidPlanJson;
 pub use limit::{InvalidLimitName, Limit, LimitKind, LimitName, Refill, Sharing};
 pub(crate) use memory::Counters;
 pub use memory::MemoryUsageLimiter;
+pub use overrides::{InvalidOverrides, LimitValue, Overrides};
 pub use period::{AnchorDay, InvalidAnchorDay, Period, Window};
 pub use usage::{LimitState, MAX_COST, Usage, UsageDecision};
 
