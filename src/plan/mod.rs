@@ -6,6 +6,9 @@
 //! spends nothing on any limit: [`MemoryUsageLimiter`] decides all of a plan's limits in one
 //! atomic step. A route may cost more than one unit.
 //!
+//! A key may carry its own values for some of its plan's limits ([`Overrides`], set by the
+//! operator): stores resolve its plan with them applied ([`Plan::with_overrides`]).
+//!
 //! ```
 //! use std::num::NonZeroU32;
 //! use keygate::key::KeyId;

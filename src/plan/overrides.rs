@@ -1,33 +1,5 @@
-//! [`Overrides`]: a key's own values for some of its plan's limits (a customer bought a bigger
-//! quota for one key), and [`Plan::with_overrides`], the plan that then limits the key.
-//!
-//! An override changes a limit's values only: a rate's burst and interval, a calendar quota's
-//! maximum, a credits limit's initial balance and refill amount. Never its kind, its period or
-//! anchor day, its refill period, or whether its counter is shared. A limit counted per
-//! workspace ([`Sharing::Workspace`]) is shared by every key of the workspace, so one key cannot
-//! change it.
-//!
-//! [`Overrides::check`] refuses what does not fit the key's plan when an operator sets them
-//! (stores call it). If the plan is later redefined so that an override no longer fits (the
-//! limit is gone, changed kind, became shared, or stopped refilling), the override is skipped
-//! when the plan is resolved: the key is limited by the plan's own value for that limit, and
-//! the request path never fails for it. The override stays stored, and applies again if the
-//! plan comes back to a shape it fits.
-//!
-//! ```
-//! use keygate::plan::{Limit, LimitValue, Overrides, Period, Plan};
-//!
-//! let trial = Plan::new(
-//!     "trial".parse().unwrap(),
-//!     vec![Limit::quota("daily".parse().unwrap(), 5, Period::Day)],
-//! )
-//! .unwrap();
-//! let bigger = Overrides::new(vec![("daily".parse().unwrap(), LimitValue::Max(7))]).unwrap();
-//! bigger.check(Some(&trial)).unwrap();
-//! let effective = trial.with_overrides(&bigger);
-//! assert_eq!(effective.name(), trial.name());
-//! assert_eq!(effective.limit("daily").unwrap().capacity(), 7);
-//! ```
+//! [`Overrides`]: a key's own values for some of its plan's limits, and
+//! [`Plan::with_overrides`], the plan that then limits the key.
 
 use std::fmt;
 use std::sync::Arc;
@@ -119,10 +91,37 @@ pub enum InvalidOverrides {
     NoRefill(LimitName),
 }
 
-/// A key's overrides of its plan's limit values: at most [`MAX_LIMITS`], one per limit name,
-/// kept in order of name. Empty by default. Cloning is cheap.
+/// A key's overrides of its plan's limit values (a customer bought a bigger quota for one
+/// key): at most [`MAX_LIMITS`], one per limit name, kept in order of name. Empty by default.
+/// Cloning is cheap.
 ///
-/// See the [module docs](self) for what an override may change and when it applies.
+/// An override changes a limit's values only: a rate's burst and interval, a calendar quota's
+/// maximum, a credits limit's initial balance and refill amount. Never its kind, its period or
+/// anchor day, its refill period, or whether its counter is shared. A limit counted per
+/// workspace ([`Sharing::Workspace`]) is shared by every key of the workspace, so one key cannot
+/// change it.
+///
+/// [`Overrides::check`] refuses what does not fit the key's plan when an operator sets them
+/// (stores call it). If the plan is later redefined so that an override no longer fits (the
+/// limit is gone, changed kind, became shared, or stopped refilling), the override is skipped
+/// when the plan is resolved: the key is limited by the plan's own value for that limit, and
+/// the request path never fails for it. The override stays stored, and applies again if the
+/// plan comes back to a shape it fits.
+///
+/// ```
+/// use keygate::plan::{Limit, LimitValue, Overrides, Period, Plan};
+///
+/// let trial = Plan::new(
+///     "trial".parse().unwrap(),
+///     vec![Limit::quota("daily".parse().unwrap(), 5, Period::Day)],
+/// )
+/// .unwrap();
+/// let bigger = Overrides::new(vec![("daily".parse().unwrap(), LimitValue::Max(7))]).unwrap();
+/// bigger.check(Some(&trial)).unwrap();
+/// let effective = trial.with_overrides(&bigger);
+/// assert_eq!(effective.name(), trial.name());
+/// assert_eq!(effective.limit("daily").unwrap().capacity(), 7);
+/// ```
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Overrides(Arc<[(LimitName, LimitValue)]>);
 

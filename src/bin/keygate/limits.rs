@@ -129,7 +129,8 @@ fn rate_text(quota: &Quota) -> String {
         .find_map(|(unit, secs)| {
             let unit_nanos = Duration::from_secs(secs).as_nanos();
             let nanos = every.as_nanos();
-            (nanos > 0 && unit_nanos % nanos == 0).then(|| format!("{}/{unit}", unit_nanos / nanos))
+            (nanos > 0 && unit_nanos.is_multiple_of(nanos))
+                .then(|| format!("{}/{unit}", unit_nanos / nanos))
         })
         .unwrap_or_else(|| format!("1/{}", keygate::view::format_duration(every)));
     format!("{per},{}", quota.burst())
