@@ -169,25 +169,33 @@ async fn a_key_from_before_plans_is_on_no_plan_keeps_working_and_can_be_put_on_o
     migration_common::old_key_is_on_no_plan_until_put_on_one(store, id, &plaintext).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_plan_whose_definition_does_not_parse_makes_its_keys_unavailable_not_unlimited() {
+/// In a fresh, migrated schema with one key, runs `damage(id)` (SQL) and asserts the key's
+/// lookup is unavailable (503, never a key without its limits) with an error saying `says`.
+async fn lookup_unavailable_after(damage: impl Fn(&KeyId) -> String, says: &str) {
     let Some(schema) = PrivateSchema::create().await else {
         return;
     };
     let store = schema.store();
     store.migrate().await.unwrap();
     let id = row_with(&schema, "default", "{}").await;
-    schema
-        .client
-        .batch_execute(&format!(
-            "INSERT INTO keygate_plans (name, definition) VALUES ('trial', '{{\"name\": \"trial\"}}'); \
-             UPDATE keygate_keys SET plan = 'trial' WHERE id = '{id}'"
-        ))
-        .await
-        .unwrap();
+    schema.client.batch_execute(&damage(&id)).await.unwrap();
     let error = store.get(&id).await.unwrap_err();
     assert!(error.is_unavailable(), "{error:?}");
-    assert!(error.to_string().contains("trial"), "{error}");
+    assert!(error.to_string().contains(says), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_whose_definition_does_not_parse_makes_its_keys_unavailable_not_unlimited() {
+    lookup_unavailable_after(
+        |id| {
+            format!(
+                "INSERT INTO keygate_plans (name, definition) VALUES ('trial', '{{\"name\": \"trial\"}}'); \
+                 UPDATE keygate_keys SET plan = 'trial' WHERE id = '{id}'"
+            )
+        },
+        "trial",
+    )
+    .await;
 }
 
 /// What migration 3 (plans) added, as keygate applied it (`migrations/postgres/0003_plans.sql`),
@@ -236,22 +244,15 @@ async fn a_key_from_before_overrides_keeps_its_plan_and_can_be_given_overrides()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overrides_that_do_not_parse_make_their_key_unavailable_not_unlimited() {
-    let Some(schema) = PrivateSchema::create().await else {
-        return;
-    };
-    let store = schema.store();
-    store.migrate().await.unwrap();
-    let id = row_with(&schema, "default", "{}").await;
-    schema
-        .client
-        .batch_execute(&format!(
-            "INSERT INTO keygate_plans (name, definition) VALUES ('trial', \
-             '{{\"name\": \"trial\", \"limits\": [{{\"name\": \"daily\", \"quota\": {{\"max\": 5, \"period\": \"day\"}}}}]}}'); \
-             UPDATE keygate_keys SET plan = 'trial', overrides = '{{\"daily\": {{\"max\": 0}}}}' WHERE id = '{id}'"
-        ))
-        .await
-        .unwrap();
-    let error = store.get(&id).await.unwrap_err();
-    assert!(error.is_unavailable(), "{error:?}");
-    assert!(error.to_string().contains("overrides"), "{error}");
+    lookup_unavailable_after(
+        |id| {
+            format!(
+                "INSERT INTO keygate_plans (name, definition) VALUES ('trial', \
+                 '{{\"name\": \"trial\", \"limits\": [{{\"name\": \"daily\", \"quota\": {{\"max\": 5, \"period\": \"day\"}}}}]}}'); \
+                 UPDATE keygate_keys SET plan = 'trial', overrides = '{{\"daily\": {{\"max\": 0}}}}' WHERE id = '{id}'"
+            )
+        },
+        "overrides",
+    )
+    .await;
 }

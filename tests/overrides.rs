@@ -74,6 +74,18 @@ async fn key(
     )
 }
 
+/// acme's admin key, `workspace-admin` on `team`, without overrides: its id and plaintext.
+async fn workspace_admin(store: &MemoryKeyStore) -> (KeyId, String) {
+    key(
+        store,
+        "workspace-admin",
+        "admin",
+        &team(),
+        Overrides::empty(),
+    )
+    .await
+}
+
 /// A store with `trial` and `team` defined, and `/v1/records` and the admin API (`/admin/**` needing
 /// `admin`) behind the layer with an in-memory limiter, served on a free loopback port.
 async fn serve() -> (MemoryKeyStore, SocketAddr) {
@@ -160,14 +172,7 @@ fn refused_members(body: &Value) -> Vec<&str> {
 #[tokio::test]
 async fn the_admin_api_shows_a_keys_limits_read_only() {
     let (store, addr) = serve().await;
-    let (_, admin_key) = key(
-        &store,
-        "workspace-admin",
-        "admin",
-        &team(),
-        Overrides::empty(),
-    )
-    .await;
+    let (_, admin_key) = workspace_admin(&store).await;
     let (id, _) = key(&store, "ci", "read:all", &trial(), daily(7)).await;
     let (status, shown) = admin(addr, &admin_key, "GET", &format!("/admin/keys/{id}"), None).await;
     assert_eq!(status, StatusCode::OK, "{shown}");
@@ -185,14 +190,7 @@ async fn the_admin_api_shows_a_keys_limits_read_only() {
 #[tokio::test]
 async fn a_workspace_admin_cannot_raise_its_keys_limits_and_nothing_changes() {
     let (store, addr) = serve().await;
-    let (admin_id, admin_key) = key(
-        &store,
-        "workspace-admin",
-        "admin",
-        &team(),
-        Overrides::empty(),
-    )
-    .await;
+    let (admin_id, admin_key) = workspace_admin(&store).await;
     let (id, _) = key(&store, "ci", "read:all", &trial(), daily(7)).await;
     let raise = json!({"daily": {"max": 1_000_000}});
     for target in [id, admin_id] {
