@@ -1047,3 +1047,19 @@ fn a_limit_for_a_key_on_no_plan_exits_2_and_creates_nothing() {
     let listed = db.json_ok(&["list"]);
     assert_eq!(listed["keys"], serde_json::json!([]));
 }
+
+#[test]
+fn a_malformed_limit_exits_2_before_the_database_is_opened() {
+    // No database at the path: opening it for an update would exit 3.
+    let db = Db::new();
+    for limit in [
+        "daily=lots",
+        "burst=100/s",
+        "credits=5,top=2",
+        "burst=3/s,5",
+    ] {
+        let run = db.keygate(&["update", "AAAAAAAAAAAA", "--limit", limit]);
+        assert_eq!(run.code, 2, "{limit}: {}", run.stderr);
+    }
+    assert!(!db.path().exists(), "nothing was created");
+}

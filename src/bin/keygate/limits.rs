@@ -16,12 +16,69 @@ use keygate::plan::{LimitKind, LimitName, LimitValue, Overrides, Plan};
 use crate::failure::{Exit, Failure};
 use crate::plans;
 
-/// One `--limit NAME=VALUE`, its name checked as clap reads it; the value is read once the
-/// plan says what kind of limit it is.
+/// A value as written after `NAME=`, read as clap parses the flag (so a malformed one exits 2
+/// before the database is opened); which forms fit depends on the kind of the plan's limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// `N`: a quota's maximum, or a credits limit's initial balance.
+    Number(u64),
+    /// `N,refill=M`: credits.
+    Credits { initial: u64, refill: u64 },
+    /// `N/UNIT,BURST`: a rate.
+    Rate(Quota),
+}
+
+/// One `--limit NAME=VALUE`, read as clap parses it.
 #[derive(Debug, Clone)]
 pub struct LimitArg {
     pub name: LimitName,
-    pub value: String,
+    pub value: Written,
+}
+
+fn number(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("{:?} is not a whole number, 0 or more", text.trim()))
+}
+
+impl FromStr for Written {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let forms = "write N (a quota, or credits), N,refill=M (credits) or N/UNIT,BURST (a rate, \
+                     such as 100/s,200)";
+        match text.split_once(',') {
+            None if text.contains('/') => Err(format!("a rate needs its burst: {forms}")),
+            None => number(text)
+                .map(Written::Number)
+                .map_err(|e| format!("{e}: {forms}")),
+            Some((rate, burst)) if rate.contains('/') => {
+                let burst = burst
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("the burst {burst:?} is not a whole number, 1 or more"))?;
+                let quota =
+                    plans::rate("limit", rate, Some(burst)).map_err(|failure| failure.message)?;
+                if !quota.is_whole_micros() {
+                    return Err(format!(
+                        "{rate} is one request every {:?}: a rate's interval must be a whole \
+                         number of microseconds",
+                        quota.interval()
+                    ));
+                }
+                Ok(Written::Rate(quota))
+            }
+            Some((initial, rest)) => {
+                let refill = rest
+                    .trim()
+                    .strip_prefix("refill=")
+                    .ok_or_else(|| format!("{rest:?} is not refill=M: {forms}"))?;
+                Ok(Written::Credits {
+                    initial: number(initial)?,
+                    refill: number(refill)?,
+                })
+            }
+        }
+    }
 }
 
 impl FromStr for LimitArg {
@@ -31,10 +88,8 @@ impl FromStr for LimitArg {
             .split_once('=')
             .ok_or_else(|| format!("write NAME=VALUE, such as monthly=2000000 (not {text:?})"))?;
         let name = LimitName::new(name.trim()).map_err(|e| e.to_string())?;
-        Ok(Self {
-            name,
-            value: value.trim().to_owned(),
-        })
+        let value = value.trim().parse().map_err(|e| format!("{name}: {e}"))?;
+        Ok(Self { name, value })
     }
 }
 
@@ -42,19 +97,10 @@ fn invalid(message: impl Into<String>) -> Failure {
     Failure::new(Exit::Invalid, message)
 }
 
-/// A whole number of `--limit name=…`.
-fn whole(name: &LimitName, text: &str) -> Result<u64, Failure> {
-    text.trim().parse().map_err(|_| {
-        invalid(format!(
-            "--limit {name}={text}: {text:?} is not a whole number, 0 or more"
-        ))
-    })
-}
-
-/// The value `arg` gives the limit of the same name in `plan`, read by that limit's kind: a
-/// quota `N`, credits `N` or `N,refill=M`, a rate `N/UNIT,BURST` (as `plans create --rate`).
+/// The value `arg` gives the limit of the same name in `plan`, if its form fits that limit's
+/// kind: a quota `N`, credits `N` or `N,refill=M`, a rate `N/UNIT,BURST`.
 fn value(plan: &Plan, arg: &LimitArg) -> Result<LimitValue, Failure> {
-    let (name, text) = (&arg.name, arg.value.as_str());
+    let name = &arg.name;
     let limit = plan.limit(name.as_str()).ok_or_else(|| {
         let names: Vec<&str> = plan.limits().iter().map(|l| l.name().as_str()).collect();
         invalid(format!(
@@ -63,40 +109,29 @@ fn value(plan: &Plan, arg: &LimitArg) -> Result<LimitValue, Failure> {
             names.join(", ")
         ))
     })?;
-    match limit.kind() {
-        LimitKind::Quota { .. } => Ok(LimitValue::Max(whole(name, text)?)),
-        LimitKind::Credits { .. } => {
-            let (initial, refill) = match text.split_once(',') {
-                None => (text, None),
-                Some((initial, rest)) => {
-                    let amount = rest.trim().strip_prefix("refill=").ok_or_else(|| {
-                        invalid(format!(
-                            "--limit {name}={text}: write credits as N or N,refill=M"
-                        ))
-                    })?;
-                    (initial, Some(whole(name, amount)?))
-                }
-            };
-            Ok(LimitValue::Credits {
-                initial: whole(name, initial)?,
-                refill,
-            })
+    let (form, kind) = match (limit.kind(), arg.value) {
+        (LimitKind::Quota { .. }, Written::Number(max)) => return Ok(LimitValue::Max(max)),
+        (LimitKind::Credits { .. }, Written::Number(initial)) => {
+            return Ok(LimitValue::Credits {
+                initial,
+                refill: None,
+            });
         }
-        LimitKind::Rate(_) => {
-            let flag = format!("limit {name}");
-            let (rate, burst) = text.split_once(',').ok_or_else(|| {
-                invalid(format!(
-                    "--limit {name}={text}: write a rate as N/UNIT,BURST, such as 100/s,200"
-                ))
-            })?;
-            let burst = burst.trim().parse().map_err(|_| {
-                invalid(format!(
-                    "--limit {name}={text}: the burst {burst:?} is not a whole number, 1 or more"
-                ))
-            })?;
-            Ok(LimitValue::Rate(plans::rate(&flag, rate, Some(burst))?))
+        (LimitKind::Credits { .. }, Written::Credits { initial, refill }) => {
+            return Ok(LimitValue::Credits {
+                initial,
+                refill: Some(refill),
+            });
         }
-    }
+        (LimitKind::Rate(_), Written::Rate(quota)) => return Ok(LimitValue::Rate(quota)),
+        (LimitKind::Quota { .. }, _) => ("N", "a calendar quota"),
+        (LimitKind::Credits { .. }, _) => ("N or N,refill=M", "credits"),
+        (LimitKind::Rate(_), _) => ("N/UNIT,BURST (such as 100/s,200)", "a rate"),
+    };
+    Err(invalid(format!(
+        "--limit {name}: limit {name} of the plan {} is {kind}: write {form}",
+        plan.name()
+    )))
 }
 
 /// The overrides `args` give a key on `plan` (`None`: on no plan), checked against it: exit 2
@@ -208,6 +243,38 @@ mod tests {
         assert_eq!(overrides.get("monthly"), Some(&LimitValue::Max(2_000_000)));
         assert_eq!(describe(&overrides), written.join(" "));
         assert_eq!(describe(&Overrides::empty()), "-");
+    }
+
+    #[test]
+    fn malformed_values_are_refused_as_the_flag_is_read() {
+        for bad in [
+            "daily",
+            "daily=lots",
+            "daily=-1",
+            "burst=100/s",
+            "burst=100/s,0",
+            "burst=3/s,5",
+            "burst=100/week,5",
+            "credits=5,top=2",
+            "credits=5,refill=x",
+            "Daily=5",
+        ] {
+            assert!(bad.parse::<LimitArg>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_form_for_the_limits_kind_is_refused_naming_it() {
+        for (bad, says) in [
+            ("monthly=5,refill=2", "calendar quota"),
+            ("burst=100", "a rate"),
+            ("credits=100/s,5", "credits"),
+            ("weekly=5", "no limit named weekly"),
+        ] {
+            let failure = read(&[bad]).unwrap_err();
+            assert_eq!(failure.exit, Exit::Invalid);
+            assert!(failure.message.contains(says), "{bad}: {}", failure.message);
+        }
     }
 
     #[test]
