@@ -274,10 +274,10 @@ impl Plan {
                     .map_or_else(|| limit.clone(), |kind| limit.clone().with_kind(kind))
             })
             .collect();
-        Plan {
-            name: self.name.clone(),
-            limits: limits.into(),
-        }
+        // Every value was checked as `Plan::new` checks a limit's (`Overrides::new`), and the
+        // names and count are the plan's own: this cannot be refused. Were it ever, the plan as
+        // defined would apply, never a failure on the request path.
+        Plan::new(self.name().clone(), limits).unwrap_or_else(|_| self.clone())
     }
 }
 
