@@ -159,6 +159,21 @@ async fn admin(
     (answer.status(), json_of(&answer))
 }
 
+/// What the admin API could have changed of each key (not its last use, which the requests
+/// themselves record).
+fn shape(keys: Vec<keygate::KeyInfo>) -> Vec<(KeyId, String, Option<String>, Overrides)> {
+    keys.into_iter()
+        .map(|k| {
+            (
+                k.id,
+                k.name.to_string(),
+                k.plan.map(|p| p.to_string()),
+                k.overrides,
+            )
+        })
+        .collect()
+}
+
 /// The members a 422 names.
 fn refused_members(body: &Value) -> Vec<&str> {
     body["errors"]
@@ -222,7 +237,7 @@ async fn a_workspace_admin_cannot_raise_its_keys_limits_and_nothing_changes() {
 
     // Nothing changed: no key made, names and overrides as they were, limits as the operator
     // set them.
-    assert_eq!(store.list(&acme()).await.unwrap(), before);
+    assert_eq!(shape(store.list(&acme()).await.unwrap()), shape(before));
     let info = store.info(&acme(), &id).await.unwrap();
     assert_eq!((info.name.as_str(), info.overrides), ("ci", daily(7)));
     assert!(
