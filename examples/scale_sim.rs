@@ -314,7 +314,14 @@ async fn counters(
                 .iter()
                 .any(|p| l.starts_with(p))
         })
-        .filter_map(|l| l.split("calls=").nth(1)?.split(',').next()?.parse::<u64>().ok())
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
         .sum();
     Counters {
         pg_reads: nodes.iter().map(|n| n.reads.load(Ordering::Relaxed)).sum(),
@@ -333,7 +340,10 @@ fn plans(hot_daily: u64) -> (Plan, Plan) {
     let hot = Plan::new(
         name("sim-hot"),
         vec![
-            Limit::rate(name("burst"), Quota::new(200, Duration::from_millis(2)).expect("quota")),
+            Limit::rate(
+                name("burst"),
+                Quota::new(200, Duration::from_millis(2)).expect("quota"),
+            ),
             Limit::quota(name("daily"), hot_daily, Period::Day),
         ],
     )
@@ -353,9 +363,12 @@ async fn run(config: &Config, pg_url: &str, redis_url: &str) {
     tokio::spawn(connection);
     let admin = PostgresKeyStore::builder(pg_url).build().expect("store");
     admin.migrate().await.expect("migrations");
-    pg.execute("DELETE FROM keygate_keys WHERE workspace = $1", &[&WORKSPACE])
-        .await
-        .expect("old keys removed");
+    pg.execute(
+        "DELETE FROM keygate_keys WHERE workspace = $1",
+        &[&WORKSPACE],
+    )
+    .await
+    .expect("old keys removed");
     let redis_client = redis::Client::open(redis_url).expect("Redis URL");
     let mut redis = redis_client
         .get_multiplexed_async_connection()
@@ -379,7 +392,11 @@ async fn run(config: &Config, pg_url: &str, redis_url: &str) {
         let made: Vec<_> = chunk
             .iter()
             .map(|&rank| {
-                let plan = if rank < config.hot { &hot_plan } else { &standard_plan };
+                let plan = if rank < config.hot {
+                    &hot_plan
+                } else {
+                    &standard_plan
+                };
                 let new = NewKey::new(
                     format!("sim-{rank}").parse().expect("name"),
                     "read:all".parse().expect("scope"),
@@ -392,7 +409,10 @@ async fn run(config: &Config, pg_url: &str, redis_url: &str) {
             .collect();
         for created in made {
             let created = created.await.expect("task").expect("key made");
-            keys.push((created.info.id, created.plaintext.expose_secret().to_owned()));
+            keys.push((
+                created.info.id,
+                created.plaintext.expose_secret().to_owned(),
+            ));
         }
     }
     eprintln!(
@@ -424,7 +444,10 @@ async fn run(config: &Config, pg_url: &str, redis_url: &str) {
             }
         }
     });
-    listen.batch_execute("LISTEN keygate_keys").await.expect("LISTEN");
+    listen
+        .batch_execute("LISTEN keygate_keys")
+        .await
+        .expect("LISTEN");
 
     let admitted: Arc<Vec<AtomicU64>> =
         Arc::new((0..config.hot).map(|_| AtomicU64::new(0)).collect());
@@ -488,7 +511,9 @@ async fn run(config: &Config, pg_url: &str, redis_url: &str) {
                     continue;
                 }
                 let rank = hot + (rng.next() as usize) % (keys.len() - hot).max(1);
-                let Some((id, _)) = keys.get(rank) else { continue };
+                let Some((id, _)) = keys.get(rank) else {
+                    continue;
+                };
                 let update = KeyUpdate::new().add_scopes("read:all".parse().expect("scope"));
                 let _ = store.update(&workspace, id, update).await;
             }

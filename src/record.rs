@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use crate::key::{KeyDigest, KeyId};
 use crate::limit::Quota;
 use crate::metadata::Metadata;
-use crate::plan::Plan;
+use crate::plan::{Overrides, Plan};
 use crate::scope::Scopes;
 use crate::workspace::Workspace;
 
@@ -138,8 +138,13 @@ pub struct KeyRecord {
     /// limited by the plan instead.
     pub quota: Option<Quota>,
     /// The plan whose limits apply to the key (its own, or its workspace's), as the store
-    /// resolved it; `None` for a key limited by its `quota` or the layer's default.
+    /// resolved it, with the key's `overrides` applied where they fit
+    /// ([`Plan::with_overrides`]); `None` for a key limited by its `quota` or the layer's
+    /// default.
     pub plan: Option<Plan>,
+    /// The key's own values for some of its plan's limits, as the operator set them (empty
+    /// for none). `plan` already has them applied.
+    pub overrides: Overrides,
     /// Creation time.
     pub created_at: SystemTime,
     /// Expiry, if any.
@@ -170,6 +175,7 @@ impl KeyRecord {
             scopes,
             quota: None,
             plan: None,
+            overrides: Overrides::empty(),
             created_at,
             expires_at: None,
             revoked_at: None,
@@ -204,6 +210,14 @@ impl KeyRecord {
     /// Sets the plan that limits the key.
     pub fn with_plan(mut self, plan: Option<Plan>) -> Self {
         self.plan = plan;
+        self
+    }
+
+    /// Sets the key's overrides of its plan's limit values (the plan set by
+    /// [`with_plan`](Self::with_plan) is taken as resolved: apply them to it with
+    /// [`Plan::with_overrides`]).
+    pub fn with_overrides(mut self, overrides: Overrides) -> Self {
+        self.overrides = overrides;
         self
     }
 

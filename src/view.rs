@@ -19,6 +19,7 @@
 //! assert_eq!(json["metadata"], serde_json::json!({}));
 //! assert_eq!(json["scopes"], serde_json::json!(["read:all", "write:all"]));
 //! assert_eq!(json["status"], "active");
+//! assert_eq!(json["limits"], serde_json::json!({}));
 //! # });
 //! ```
 
@@ -58,6 +59,10 @@ pub struct KeyView {
     pub quota: Option<QuotaView>,
     /// The name of the plan that limits the key, if any.
     pub plan: Option<String>,
+    /// The key's own values for some of its plan's limits, as
+    /// [`Overrides::to_json`](crate::plan::Overrides::to_json) writes them (`{}` for none).
+    /// Read-only in the admin API: only the operator sets them (`keygate update ID --limit`).
+    pub limits: serde_json::Map<String, serde_json::Value>,
     /// Creation time.
     pub created_at: String,
     /// Expiry, if any.
@@ -161,6 +166,7 @@ impl From<&KeyInfo> for KeyView {
             scopes,
             quota,
             plan,
+            overrides,
             created_at,
             expires_at,
             revoked_at,
@@ -176,6 +182,10 @@ impl From<&KeyInfo> for KeyView {
             status: status(info).to_owned(),
             quota: quota.map(QuotaView::from),
             plan: plan.as_ref().map(|p| p.as_str().to_owned()),
+            limits: match overrides.to_json() {
+                serde_json::Value::Object(limits) => limits,
+                _ => serde_json::Map::new(),
+            },
             created_at: format_time(*created_at),
             expires_at: expires_at.map(format_time),
             revoked_at: revoked_at.map(format_time),

@@ -55,6 +55,44 @@ async fn the_view_shows_every_credits_limit_of_the_plan_with_its_refill_and_shar
 }
 
 #[tokio::test]
+async fn a_key_with_its_own_credits_value_is_shown_and_spent_from_it() {
+    use keygate::plan::{LimitValue, Overrides};
+    use keygate::{KeyManager, NewKey};
+    let app = app().await;
+    let own = Overrides::new(vec![(
+        "credits".parse().unwrap(),
+        LimitValue::Credits {
+            initial: 7,
+            refill: None,
+        },
+    )])
+    .unwrap();
+    let created = app
+        .store
+        .create(
+            NewKey::new("big-batch".parse().unwrap(), "read:all".parse().unwrap())
+                .workspace(app.acme.workspace.clone())
+                .plan("prepaid".parse().unwrap())
+                .overrides(own),
+        )
+        .await
+        .unwrap();
+    let (id, key) = (
+        created.info.id.to_string(),
+        created.plaintext.expose_secret().to_owned(),
+    );
+    let view = app.credits(&app.acme.admin, &id).await;
+    assert_eq!(view["credits"][0]["initial"], json!(7));
+    assert_eq!(view["credits"][0]["balance"], json!(7));
+    for _ in 0..7 {
+        assert_eq!(app.request(&key).await, 200);
+    }
+    assert_eq!(app.request(&key).await, 429);
+    let view = app.credits(&app.acme.admin, &id).await;
+    assert_eq!(view["credits"][0]["balance"], json!(0));
+}
+
+#[tokio::test]
 async fn a_key_without_a_plan_shows_no_plan_and_no_credits() {
     let app = app().await;
     let (id, _) = app.key_on(&app.acme, "plain", None).await;

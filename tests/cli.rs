@@ -858,3 +858,208 @@ fn credits_of_a_key_on_no_plan_exit_1() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("on no plan"), "{}", run.stderr);
 }
+
+#[tokio::test]
+async fn a_key_created_with_a_limit_override_carries_it() {
+    let db = Db::new();
+    db.json_ok(&[
+        "plans",
+        "create",
+        "pro",
+        "--rate",
+        "100/s",
+        "--quota",
+        "1000000/month",
+    ]);
+    let created = db.json_ok(&[
+        "create",
+        "--name",
+        "ci-pipeline",
+        "--scope",
+        "read:all",
+        "--plan",
+        "pro",
+        "--limit",
+        "monthly=2000000",
+    ]);
+    assert_eq!(
+        created["limits"],
+        serde_json::json!({"monthly": {"max": 2000000}})
+    );
+    let plan = db
+        .record(created["id"].as_str().unwrap())
+        .await
+        .plan
+        .clone();
+    let plan = plan.expect("on pro");
+    assert_eq!(plan.name().as_str(), "pro");
+    assert_eq!(plan.limit("monthly").unwrap().capacity(), 2_000_000);
+    assert_eq!(plan.limit("burst").unwrap().capacity(), 100);
+}
+
+#[tokio::test]
+async fn update_sets_rate_and_credits_overrides_shows_them_and_clear_limits_removes_them() {
+    let db = Db::new();
+    db.json_ok(&[
+        "plans",
+        "create",
+        "mix",
+        "--rate",
+        "10/s",
+        "--credits",
+        "100",
+        "--refill",
+        "100/day",
+    ]);
+    let created = db.json_ok(&[
+        "create", "--name", "batch", "--scope", "read:all", "--plan", "mix",
+    ]);
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(created["limits"], serde_json::json!({}));
+
+    let updated = db.json_ok(&[
+        "update",
+        id,
+        "--limit",
+        "burst=100/s,200",
+        "--limit",
+        "credits=5000,refill=700",
+    ]);
+    assert_eq!(
+        updated["limits"],
+        serde_json::json!({
+            "burst": {"burst": 200, "interval_us": 10000},
+            "credits": {"initial": 5000, "refill": 700}
+        })
+    );
+    let plan = db.record(id).await.plan.clone().unwrap();
+    assert_eq!(plan.limit("burst").unwrap().capacity(), 200);
+    assert_eq!(plan.limit("credits").unwrap().capacity(), 700);
+
+    // Shown by show and list, as text and JSON.
+    let shown = db.keygate(&["show", id]);
+    assert!(
+        shown
+            .stdout
+            .contains("limits:      burst=100/s,200 credits=5000,refill=700"),
+        "{}",
+        shown.stdout
+    );
+    let listed = db.keygate(&["list"]);
+    assert!(listed.stdout.contains("LIMITS"), "{}", listed.stdout);
+    assert!(
+        listed
+            .stdout
+            .contains("burst=100/s,200 credits=5000,refill=700"),
+        "{}",
+        listed.stdout
+    );
+    let listed = db.json_ok(&["list"]);
+    assert_eq!(listed["keys"][0]["limits"], updated["limits"]);
+
+    // A credits value without its refill keeps the plan's refill.
+    let credits_only = db.json_ok(&["update", id, "--limit", "credits=5"]);
+    assert_eq!(
+        credits_only["limits"],
+        serde_json::json!({"credits": {"initial": 5}})
+    );
+
+    let cleared = db.json_ok(&["update", id, "--clear-limits"]);
+    assert_eq!(cleared["limits"], serde_json::json!({}));
+    let plan = db.record(id).await.plan.clone().unwrap();
+    assert_eq!(plan.limit("credits").unwrap().capacity(), 100);
+}
+
+#[tokio::test]
+async fn bad_limit_values_exit_2_and_change_nothing() {
+    let db = Db::new();
+    db.json_ok(&[
+        "plans",
+        "create",
+        "pro",
+        "--rate",
+        "100/s",
+        "--quota",
+        "1000/day",
+        "--credits",
+        "10",
+    ]);
+    db.json_ok(&[
+        "plans",
+        "create",
+        "team",
+        "--quota",
+        "1000/month",
+        "--shared",
+    ]);
+    let created = db.json_ok(&[
+        "create",
+        "--name",
+        "ci",
+        "--scope",
+        "read:all",
+        "--plan",
+        "pro",
+        "--limit",
+        "daily=2000",
+    ]);
+    let id = created["id"].as_str().unwrap();
+    for (limit, says) in [
+        ("daily=lots", "daily"),
+        ("daily=0", "daily"),
+        ("daily=-1", "daily"),
+        ("weekly=5", "weekly"),
+        ("burst=3/s,5", "microseconds"),
+        ("burst=100", "burst"),
+        ("burst=100/s,0", "burst"),
+        ("credits=5,refill=2", "never refills"),
+        ("credits=5,top=2", "credits"),
+        ("nonsense", "NAME=VALUE"),
+        ("Daily=5", "limit name"),
+    ] {
+        let run = db.keygate(&["update", id, "--name", "renamed", "--limit", limit]);
+        assert_eq!(run.code, 2, "{limit}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{limit}: {}", run.stderr);
+    }
+    // A limit shared by the workspace cannot be changed for one key.
+    let run = db.keygate(&["update", id, "--plan", "team", "--limit", "monthly=5000"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("shared"), "{}", run.stderr);
+
+    let info = db.json_ok(&["show", id]);
+    assert_eq!(info["name"], "ci", "nothing changed");
+    assert_eq!(info["plan"], "pro");
+    assert_eq!(info["limits"], serde_json::json!({"daily": {"max": 2000}}));
+    // --clear-limits and --limit together are a usage error.
+    let run = db.keygate(&["update", id, "--clear-limits", "--limit", "daily=5"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[test]
+fn a_limit_for_a_key_on_no_plan_exits_2_and_creates_nothing() {
+    let db = Db::new();
+    db.json_ok(&["plans", "create", "trial", "--quota", "5/day"]);
+    let run = db.keygate(&[
+        "create", "--name", "ci", "--scope", "read:all", "--limit", "daily=7",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("no plan"), "{}", run.stderr);
+    let listed = db.json_ok(&["list"]);
+    assert_eq!(listed["keys"], serde_json::json!([]));
+}
+
+#[test]
+fn a_malformed_limit_exits_2_before_the_database_is_opened() {
+    // No database at the path: opening it for an update would exit 3.
+    let db = Db::new();
+    for limit in [
+        "daily=lots",
+        "burst=100/s",
+        "credits=5,top=2",
+        "burst=3/s,5",
+    ] {
+        let run = db.keygate(&["update", "AAAAAAAAAAAA", "--limit", limit]);
+        assert_eq!(run.code, 2, "{limit}: {}", run.stderr);
+    }
+    assert!(!db.path().exists(), "nothing was created");
+}

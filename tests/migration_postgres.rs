@@ -84,7 +84,7 @@ async fn a_key_from_before_workspaces_authenticates_in_the_default_workspace() {
     let (id, plaintext) = old_key(&schema, "production-backend", "admin").await;
 
     let store = schema.store();
-    assert_eq!(store.migrate().await.unwrap(), 2, "only the new migrations");
+    assert_eq!(store.migrate().await.unwrap(), 3, "only the new migrations");
     migration_common::old_key_lives_in_the_default_workspace(store, id, &plaintext).await;
 }
 
@@ -97,7 +97,7 @@ async fn unrevoked_keys_sharing_a_name_migrate_and_both_keep_working() {
     let second = old_key(&schema, "ci", "read:all,write:all").await;
 
     let store = schema.store();
-    assert_eq!(store.migrate().await.unwrap(), 2);
+    assert_eq!(store.migrate().await.unwrap(), 3);
     migration_common::keys_sharing_a_name_keep_working(store, first, second).await;
 }
 
@@ -163,29 +163,96 @@ async fn a_key_from_before_plans_is_on_no_plan_keeps_working_and_can_be_put_on_o
     let store = schema.store();
     assert_eq!(
         store.migrate().await.unwrap(),
-        1,
-        "only the plans migration"
+        2,
+        "only the plans and overrides migrations"
     );
     migration_common::old_key_is_on_no_plan_until_put_on_one(store, id, &plaintext).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_plan_whose_definition_does_not_parse_makes_its_keys_unavailable_not_unlimited() {
+/// In a fresh, migrated schema with one key, runs `damage(id)` (SQL) and asserts the key's
+/// lookup is unavailable (503, never a key without its limits) with an error saying `says`.
+async fn lookup_unavailable_after(damage: impl Fn(&KeyId) -> String, says: &str) {
     let Some(schema) = PrivateSchema::create().await else {
         return;
     };
     let store = schema.store();
     store.migrate().await.unwrap();
     let id = row_with(&schema, "default", "{}").await;
-    schema
-        .client
-        .batch_execute(&format!(
-            "INSERT INTO keygate_plans (name, definition) VALUES ('trial', '{{\"name\": \"trial\"}}'); \
-             UPDATE keygate_keys SET plan = 'trial' WHERE id = '{id}'"
-        ))
-        .await
-        .unwrap();
+    schema.client.batch_execute(&damage(&id)).await.unwrap();
     let error = store.get(&id).await.unwrap_err();
     assert!(error.is_unavailable(), "{error:?}");
-    assert!(error.to_string().contains("trial"), "{error}");
+    assert!(error.to_string().contains(says), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_whose_definition_does_not_parse_makes_its_keys_unavailable_not_unlimited() {
+    lookup_unavailable_after(
+        |id| {
+            format!(
+                "INSERT INTO keygate_plans (name, definition) VALUES ('trial', '{{\"name\": \"trial\"}}'); \
+                 UPDATE keygate_keys SET plan = 'trial' WHERE id = '{id}'"
+            )
+        },
+        "trial",
+    )
+    .await;
+}
+
+/// What migration 3 (plans) added, as keygate applied it (`migrations/postgres/0003_plans.sql`),
+/// copied for the same reason as [`SCHEMA_V1`], with the plan `trial` (5 a day) defined.
+const MIGRATION_3: &str = "
+CREATE TABLE keygate_plans (
+    name       text  PRIMARY KEY,
+    definition jsonb NOT NULL
+);
+CREATE TABLE keygate_workspaces (
+    workspace text PRIMARY KEY,
+    plan      text NULL REFERENCES keygate_plans (name)
+);
+ALTER TABLE keygate_keys ADD COLUMN plan text NULL REFERENCES keygate_plans (name);
+INSERT INTO keygate_schema_migrations (version) VALUES (3);
+INSERT INTO keygate_plans (name, definition) VALUES ('trial',
+    '{\"name\": \"trial\", \"limits\": [{\"name\": \"daily\", \"quota\": {\"max\": 5, \"period\": \"day\"}}]}');
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_from_before_overrides_keeps_its_plan_and_can_be_given_overrides() {
+    let Some(schema) = old_database().await else {
+        return;
+    };
+    schema.client.batch_execute(MIGRATION_2).await.unwrap();
+    schema.client.batch_execute(MIGRATION_3).await.unwrap();
+    let (id, plaintext) = old_key(&schema, "production-backend", "admin").await;
+    schema
+        .client
+        .execute(
+            "UPDATE keygate_keys SET plan = 'trial' WHERE id = $1",
+            &[&id.as_str()],
+        )
+        .await
+        .unwrap();
+
+    let store = schema.store();
+    assert_eq!(
+        store.migrate().await.unwrap(),
+        1,
+        "only the overrides migration"
+    );
+    migration_common::old_key_keeps_its_plan_and_can_be_given_overrides(store, id, &plaintext)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overrides_that_do_not_parse_make_their_key_unavailable_not_unlimited() {
+    lookup_unavailable_after(
+        |id| {
+            format!(
+                "INSERT INTO keygate_plans (name, definition) VALUES ('trial', \
+                 '{{\"name\": \"trial\", \"limits\": [{{\"name\": \"daily\", \"quota\": {{\"max\": 5, \"period\": \"day\"}}}}]}}'); \
+                 UPDATE keygate_keys SET plan = 'trial', overrides = '{{\"daily\": {{\"max\": 0}}}}' WHERE id = '{id}'"
+            )
+        },
+        "overrides",
+    )
+    .await;
 }

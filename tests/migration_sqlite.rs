@@ -1,6 +1,7 @@
 //! Databases made by older keygate versions opened by this one: keys from before workspaces
 //! (schema version 1) land in the `default` workspace with empty metadata, keys from before
-//! plans (version 2) are on no plan, and all keep authenticating.
+//! plans (version 2) are on no plan, keys from before overrides (version 3) keep their plan as
+//! defined, and all keep authenticating.
 
 #![cfg(feature = "sqlite")]
 
@@ -80,7 +81,7 @@ async fn a_key_from_before_workspaces_authenticates_in_the_default_workspace() {
     let (id, plaintext) = old_key(&old_database(&path), "production-backend", "admin");
 
     let store = SqliteKeyStore::open(&path).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 3);
+    assert_eq!(store.schema_version().await.unwrap(), 4);
     migration_common::old_key_lives_in_the_default_workspace(store, id, &plaintext).await;
 }
 
@@ -118,6 +119,44 @@ async fn a_key_from_before_plans_is_on_no_plan_keeps_working_and_can_be_put_on_o
     drop(conn);
 
     let store = SqliteKeyStore::open(&path).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 3);
+    assert_eq!(store.schema_version().await.unwrap(), 4);
     migration_common::old_key_is_on_no_plan_until_put_on_one(store, id, &plaintext).await;
+}
+
+/// What migration 3 (plans) added, as keygate applied it (`migrations/sqlite/0003_plans.sql`),
+/// copied for the same reason as [`SCHEMA_V1`].
+const MIGRATION_3: &str = "
+CREATE TABLE keygate_plans (
+    name       TEXT PRIMARY KEY NOT NULL,
+    definition TEXT NOT NULL
+);
+CREATE TABLE keygate_workspaces (
+    workspace TEXT PRIMARY KEY NOT NULL,
+    plan      TEXT NULL REFERENCES keygate_plans (name)
+);
+ALTER TABLE keygate_keys ADD COLUMN plan TEXT NULL REFERENCES keygate_plans (name);
+INSERT INTO keygate_schema_migrations (version, applied_at) VALUES (3, 0);
+INSERT INTO keygate_plans (name, definition) VALUES ('trial',
+    '{\"name\": \"trial\", \"limits\": [{\"name\": \"daily\", \"quota\": {\"max\": 5, \"period\": \"day\"}}]}');
+";
+
+#[tokio::test]
+async fn a_key_from_before_overrides_keeps_its_plan_and_can_be_given_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let conn = old_database(&path);
+    conn.execute_batch(MIGRATION_2).unwrap();
+    conn.execute_batch(MIGRATION_3).unwrap();
+    let (id, plaintext) = old_key(&conn, "production-backend", "admin");
+    conn.execute(
+        "UPDATE keygate_keys SET plan = 'trial' WHERE id = ?1",
+        [id.as_str()],
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = SqliteKeyStore::open(&path).await.unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), 4);
+    migration_common::old_key_keeps_its_plan_and_can_be_given_overrides(store, id, &plaintext)
+        .await;
 }

@@ -142,15 +142,15 @@ async fn flush_writes_pending_uses_at_once() {
 async fn reopening_applies_each_migration_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keys.db");
-    assert_eq!(open(&path).await.schema_version().await.unwrap(), 3);
-    assert_eq!(open(&path).await.schema_version().await.unwrap(), 3);
+    assert_eq!(open(&path).await.schema_version().await.unwrap(), 4);
+    assert_eq!(open(&path).await.schema_version().await.unwrap(), 4);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let applied: i64 = conn
         .query_row("SELECT COUNT(*) FROM keygate_schema_migrations", [], |r| {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(applied, 3);
+    assert_eq!(applied, 4);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();

@@ -138,9 +138,16 @@ impl Credits {
         let info = self.keys.info(workspace, &id).await?;
         let plan = match &info.plan {
             None => None,
-            Some(name) => Some(self.plans.plan(name).await?.ok_or_else(|| {
-                AdminError::Conflict(format!("the key's plan {name} is not defined"))
-            })?),
+            Some(name) => Some(
+                self.plans
+                    .plan(name)
+                    .await?
+                    .ok_or_else(|| {
+                        AdminError::Conflict(format!("the key's plan {name} is not defined"))
+                    })?
+                    // The key's own values where it has them: the plan the layer applies.
+                    .with_overrides(&info.overrides),
+            ),
         };
         Ok(Target {
             id,

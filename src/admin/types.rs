@@ -51,6 +51,22 @@ pub struct CreateKeyRequest {
     /// The key's own rate limit; without it the layer's default applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota: Option<QuotaRequest>,
+    /// Refused: a key's limits (its overrides of its plan's limit values) are set by the
+    /// operator only (`keygate update ID --limit NAME=VALUE`), so that a workspace admin cannot
+    /// raise its own. Shown read-only as [`KeyView::limits`]. Present only to refuse it by name.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub limits: Option<Value>,
+    /// Refused, as [`limits`](Self::limits).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub overrides: Option<Value>,
 }
 
 /// A per-key quota: `burst` requests at once, one more every `interval`.
@@ -92,6 +108,22 @@ pub struct UpdateKeyRequest {
     /// Scopes to remove.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remove_scopes: Vec<String>,
+    /// Refused: a key's limits (its overrides of its plan's limit values) are set by the
+    /// operator only (`keygate update ID --limit NAME=VALUE`), so that a workspace admin cannot
+    /// raise its own. Shown read-only as [`KeyView::limits`]. Present only to refuse it by name.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub limits: Option<Value>,
+    /// Refused, as [`limits`](Self::limits).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub overrides: Option<Value>,
 }
 
 /// `POST /keys/{id}/rotate`: how long the old secret keeps working (body optional).

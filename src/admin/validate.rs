@@ -71,6 +71,24 @@ fn own_workspace(errors: &mut Errors, named: Option<&str>, caller: &Workspace) {
     }
 }
 
+/// Refuses `limits` and `overrides`, when present: a key's overrides of its plan's limit values
+/// are the operator's to set, never a workspace admin's (who could otherwise raise its own).
+fn operator_only(
+    errors: &mut Errors,
+    limits: Option<&serde_json::Value>,
+    overrides: Option<&serde_json::Value>,
+) {
+    for (member, value) in [("limits", limits), ("overrides", overrides)] {
+        if value.is_some() {
+            errors.push(
+                member,
+                "a key's limits are set by the operator only (keygate update ID --limit \
+                 NAME=VALUE): the admin API shows them read-only",
+            );
+        }
+    }
+}
+
 fn no_scope() -> &'static str {
     "a key needs at least one scope: read:all, write:all or admin"
 }
@@ -126,6 +144,7 @@ impl CreateKeyRequest {
     pub fn validate(&self, workspace: &Workspace, now: SystemTime) -> Result<NewKey, AdminError> {
         let mut errors = Errors::default();
         own_workspace(&mut errors, self.workspace.as_deref(), workspace);
+        operator_only(&mut errors, self.limits.as_ref(), self.overrides.as_ref());
         let name = name(&mut errors, &self.name);
         let metadata = metadata(&mut errors, self.metadata.as_ref());
         let scopes = Scopes::new(scope_list(&mut errors, "scopes", &self.scopes));
@@ -152,6 +171,8 @@ impl UpdateKeyRequest {
     /// key's current scopes in one step, so concurrent edits never undo each other.
     pub fn validate(&self) -> Result<KeyUpdate, AdminError> {
         let mut errors = Errors::default();
+        operator_only(&mut errors, self.limits.as_ref(), self.overrides.as_ref());
+        let refused_limits = self.limits.is_some() || self.overrides.is_some();
         let mut update = KeyUpdate::new();
         if let Some(text) = &self.name {
             update.name = name(&mut errors, text);
@@ -171,7 +192,7 @@ impl UpdateKeyRequest {
         if self.scopes.as_ref().is_some_and(Vec::is_empty) && self.add_scopes.is_empty() {
             errors.push("scopes", no_scope());
         }
-        if self.name.is_none() && self.metadata.is_none() && !touches_scopes {
+        if self.name.is_none() && self.metadata.is_none() && !touches_scopes && !refused_limits {
             errors.0.push(FieldError {
                 field: None,
                 message: "nothing to change: give name, metadata, scopes, add_scopes or \
@@ -297,6 +318,24 @@ mod tests {
     fn an_update_that_changes_nothing_is_refused() {
         let error = UpdateKeyRequest::default().validate().unwrap_err();
         assert_eq!(fields(error), [None]);
+    }
+
+    #[test]
+    fn limits_and_overrides_are_refused_as_operator_only() {
+        for member in ["limits", "overrides"] {
+            let raise = serde_json::json!({"daily": {"max": 1_000_000}});
+            let error = create(serde_json::json!({
+                "name": "ci", "scopes": ["read:all"], member: raise.clone()
+            }))
+            .unwrap_err();
+            assert_eq!(fields(error), [Some(member.to_owned())]);
+            let update: UpdateKeyRequest =
+                serde_json::from_value(serde_json::json!({ member: raise })).unwrap();
+            assert_eq!(
+                fields(update.validate().unwrap_err()),
+                [Some(member.to_owned())]
+            );
+        }
     }
 
     #[test]

@@ -16,7 +16,8 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::{
-    AnchorDay, InvalidPlan, Limit, LimitKind, LimitName, Period, Plan, PlanName, Refill, Sharing,
+    AnchorDay, InvalidOverrides, InvalidPlan, Limit, LimitKind, LimitName, LimitValue, MAX_LIMITS,
+    Overrides, Period, Plan, PlanName, Refill, Sharing,
 };
 use crate::quota::Quota;
 
@@ -35,6 +36,9 @@ pub enum InvalidPlanJson {
     /// Well-formed, but not a valid plan.
     #[error(transparent)]
     Plan(#[from] InvalidPlan),
+    /// Well-formed, but not valid overrides (too many, or a zero value).
+    #[error(transparent)]
+    Overrides(#[from] InvalidOverrides),
 }
 
 fn member(path: impl Into<String>, problem: impl Into<String>) -> InvalidPlanJson {
@@ -266,6 +270,99 @@ fn limit_from(value: &Value, path: &str) -> Result<Limit, InvalidPlanJson> {
     Ok(Limit::new(name, kind).shared_by(sharing))
 }
 
+/// The JSON of a rate, `{"burst": 200, "interval_us": 10000}`, in a plan's limit and in an
+/// override alike.
+fn rate_json(quota: Quota) -> Value {
+    let us = u64::try_from(quota.interval().as_micros()).unwrap_or(u64::MAX);
+    json!({"burst": quota.burst(), "interval_us": us})
+}
+
+impl Overrides {
+    /// The overrides as JSON, the form stores keep and the admin API shows: an object from
+    /// limit name to the key's values, `{}` for none.
+    ///
+    /// ```json
+    /// {"burst": {"burst": 200, "interval_us": 10000},
+    ///  "credits": {"initial": 1000, "refill": 500},
+    ///  "monthly": {"max": 2000000}}
+    /// ```
+    ///
+    /// A rate reads as in [`Plan::to_json`] (its interval in whole microseconds); `refill` is
+    /// left out when the override keeps the plan's.
+    pub fn to_json(&self) -> Value {
+        let object: Map<String, Value> = self
+            .iter()
+            .map(|(name, value)| {
+                let value = match *value {
+                    LimitValue::Rate(quota) => rate_json(quota),
+                    LimitValue::Max(max) => json!({"max": max}),
+                    LimitValue::Credits {
+                        initial,
+                        refill: None,
+                    } => json!({"initial": initial}),
+                    LimitValue::Credits {
+                        initial,
+                        refill: Some(refill),
+                    } => json!({"initial": initial, "refill": refill}),
+                };
+                (name.as_str().to_owned(), value)
+            })
+            .collect();
+        object.into()
+    }
+
+    /// Overrides from JSON (the form of [`Overrides::to_json`]). Refuses more than
+    /// [`MAX_LIMITS`] members, unknown members, numbers that are not whole (or do not fit),
+    /// and zero values, naming where.
+    pub fn from_json(value: &Value) -> Result<Overrides, InvalidPlanJson> {
+        let object = object(value, "overrides")?;
+        if object.len() > MAX_LIMITS {
+            return Err(InvalidOverrides::TooMany(object.len()).into());
+        }
+        let values = object
+            .iter()
+            .map(|(name, value)| {
+                let limit =
+                    LimitName::new(name).map_err(|e| member(name.as_str(), e.to_string()))?;
+                Ok((limit, limit_value(value, name)?))
+            })
+            .collect::<Result<Vec<_>, InvalidPlanJson>>()?;
+        Ok(Overrides::new(values)?)
+    }
+}
+
+/// One override's values: `{"max": N}`, `{"initial": N, "refill": M}` or a rate.
+fn limit_value(value: &Value, path: &str) -> Result<LimitValue, InvalidPlanJson> {
+    let object = object(value, path)?;
+    if object.contains_key("max") {
+        only(object, path, &["max"])?;
+        Ok(LimitValue::Max(number(object, path, "max")?))
+    } else if object.contains_key("initial") {
+        only(object, path, &["initial", "refill"])?;
+        let refill = match object.get("refill") {
+            None | Some(Value::Null) => None,
+            Some(_) => Some(number(object, path, "refill")?),
+        };
+        Ok(LimitValue::Credits {
+            initial: number(object, path, "initial")?,
+            refill,
+        })
+    } else if object.contains_key("burst") || object.contains_key("interval_us") {
+        only(object, path, &["burst", "interval_us"])?;
+        let burst = u32::try_from(number(object, path, "burst")?)
+            .map_err(|_| member(format!("{path}.burst"), "must be at most 4294967295"))?;
+        let interval = Duration::from_micros(number(object, path, "interval_us")?);
+        let quota = Quota::new(burst, interval).map_err(|e| member(path, e.to_string()))?;
+        Ok(LimitValue::Rate(quota))
+    } else {
+        Err(member(
+            path,
+            "give max (a calendar quota), initial and refill (credits), or burst and \
+             interval_us (a rate)",
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,6 +482,111 @@ mod tests {
                 .collect();
             let plan = Plan::new("p".parse().unwrap(), limits).unwrap();
             prop_assert_eq!(Plan::from_json(&plan.to_json()).unwrap(), plan);
+        }
+    }
+
+    fn documented_overrides() -> Value {
+        json!({
+            "monthly": {"max": 2000000},
+            "burst": {"burst": 200, "interval_us": 10000},
+            "credits": {"initial": 1000, "refill": 500}
+        })
+    }
+
+    #[test]
+    fn the_documented_overrides_read_as_their_values_and_round_trip() {
+        let overrides = Overrides::from_json(&documented_overrides()).unwrap();
+        assert_eq!(overrides.get("monthly"), Some(&LimitValue::Max(2_000_000)));
+        assert_eq!(
+            overrides.get("burst"),
+            Some(&LimitValue::Rate(
+                Quota::new(200, Duration::from_millis(10)).unwrap()
+            ))
+        );
+        assert_eq!(
+            overrides.get("credits"),
+            Some(&LimitValue::Credits {
+                initial: 1000,
+                refill: Some(500)
+            })
+        );
+        assert_eq!(overrides.to_json(), documented_overrides());
+        assert_eq!(
+            Overrides::from_json(&overrides.to_json()).unwrap(),
+            overrides
+        );
+        assert_eq!(Overrides::empty().to_json(), json!({}));
+    }
+
+    #[test]
+    fn bad_overrides_json_is_refused_saying_where() {
+        let cases = [
+            (json!({"monthly": {"max": 5, "maxx": 1}}), "monthly.maxx"),
+            (json!({"monthly": {"max": -1}}), "monthly.max"),
+            (json!({"monthly": {"max": 1.5}}), "monthly.max"),
+            (json!({"monthly": {"max": "5"}}), "monthly.max"),
+            (json!({"monthly": {}}), "monthly"),
+            (json!({"monthly": 5}), "monthly"),
+            (json!({"Monthly": {"max": 5}}), "Monthly"),
+            (
+                json!({"credits": {"initial": 5, "refill": -1}}),
+                "credits.refill",
+            ),
+            (
+                json!({"burst": {"burst": 5000000000u64, "interval_us": 10}}),
+                "burst.burst",
+            ),
+            (json!({"burst": {"burst": 0, "interval_us": 10}}), "burst"),
+            (json!([1]), "overrides"),
+        ];
+        for (value, path) in cases {
+            match Overrides::from_json(&value) {
+                Err(InvalidPlanJson::Member { path: p, .. }) => assert_eq!(p, path, "{value}"),
+                other => panic!("{value}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn too_many_overrides_or_a_zero_value_are_refused() {
+        let nine: Map<String, Value> = (0..9)
+            .map(|i| (format!("l{i}"), json!({"max": 1})))
+            .collect();
+        assert_eq!(
+            Overrides::from_json(&nine.into()).unwrap_err(),
+            InvalidPlanJson::Overrides(InvalidOverrides::TooMany(9))
+        );
+        assert!(matches!(
+            Overrides::from_json(&json!({"daily": {"max": 0}})),
+            Err(InvalidPlanJson::Overrides(InvalidOverrides::Empty(_)))
+        ));
+    }
+
+    fn limit_value() -> impl Strategy<Value = LimitValue> {
+        prop_oneof![
+            (1u32..10_000, 1u64..10_000_000).prop_map(|(b, us)| LimitValue::Rate(
+                Quota::new(b, Duration::from_micros(us)).unwrap()
+            )),
+            (1u64..u64::MAX).prop_map(LimitValue::Max),
+            (0u64..u64::MAX, proptest::option::of(1u64..u64::MAX))
+                .prop_map(|(initial, refill)| LimitValue::Credits { initial, refill }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_overrides_round_trip_through_json(
+            values in proptest::collection::vec(limit_value(), 0..=8)
+        ) {
+            let overrides = Overrides::new(
+                values
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("l{i}").parse().unwrap(), v))
+                    .collect(),
+            )
+            .unwrap();
+            prop_assert_eq!(Overrides::from_json(&overrides.to_json()).unwrap(), overrides);
         }
     }
 }

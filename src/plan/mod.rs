@@ -6,6 +6,9 @@
 //! spends nothing on any limit: [`MemoryUsageLimiter`] decides all of a plan's limits in one
 //! atomic step. A route may cost more than one unit.
 //!
+//! A key may carry its own values for some of its plan's limits ([`Overrides`], set by the
+//! operator): stores resolve its plan with them applied ([`Plan::with_overrides`]).
+//!
 //! ```
 //! use std::num::NonZeroU32;
 //! use keygate::key::KeyId;
@@ -35,6 +38,7 @@ mod json;
 mod ledger;
 mod limit;
 mod memory;
+mod overrides;
 mod period;
 mod usage;
 
@@ -50,6 +54,7 @@ pub use ledger::CreditLedger;
 pub use limit::{InvalidLimitName, Limit, LimitKind, LimitName, Refill, Sharing};
 pub(crate) use memory::Counters;
 pub use memory::MemoryUsageLimiter;
+pub use overrides::{InvalidOverrides, LimitValue, Overrides};
 pub use period::{AnchorDay, InvalidAnchorDay, Period, Window};
 pub(crate) use usage::Constraint;
 pub use usage::{LimitState, MAX_COST, Usage, UsageDecision};

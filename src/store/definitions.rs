@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
 use super::StoreError;
-use crate::plan::{Plan, PlanName};
+use crate::plan::{Overrides, Plan, PlanName};
 use crate::workspace::Workspace;
 
 /// Most distinct definitions remembered; past it the map starts afresh. A store has few plans,
@@ -75,6 +75,28 @@ pub(crate) fn workspace_plan(workspace: &Workspace, name: &str) -> Result<PlanNa
     })
 }
 
+/// The overrides `keygate_keys.overrides` holds for key `id` (`None`, SQL `NULL`: none). A value
+/// that does not parse is a corrupt row ([`StoreError::Unavailable`], as a plan definition that
+/// does not parse): never a key silently without the limits the operator gave it.
+pub(crate) fn overrides(id: &str, text: Option<&str>) -> Result<Overrides, StoreError> {
+    let Some(text) = text else {
+        return Ok(Overrides::empty());
+    };
+    serde_json::from_str(text)
+        .map_err(|e| e.to_string())
+        .and_then(|json| Overrides::from_json(&json).map_err(|e| e.to_string()))
+        .map_err(|why| {
+            StoreError::Unavailable(
+                format!("the overrides of key {id:?} in keygate_keys are corrupt: {why}").into(),
+            )
+        })
+}
+
+/// The `keygate_keys.overrides` value of `overrides`: `NULL` for none, else their JSON.
+pub(crate) fn overrides_column(overrides: &Overrides) -> Option<String> {
+    (!overrides.is_empty()).then(|| overrides.to_json().to_string())
+}
+
 fn parse(definition: &str) -> Result<Plan, String> {
     let json: serde_json::Value = serde_json::from_str(definition).map_err(|e| e.to_string())?;
     Plan::from_json(&json).map_err(|e| e.to_string())
@@ -127,6 +149,30 @@ mod tests {
             error.is_unavailable() && error.to_string().contains("pro"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn overrides_round_trip_through_their_column_and_none_is_null() {
+        use crate::plan::LimitValue;
+        assert_eq!(overrides_column(&Overrides::empty()), None);
+        assert!(overrides("AAAAAAAAAAAA", None).unwrap().is_empty());
+        let raised = Overrides::new(vec![("daily".parse().unwrap(), LimitValue::Max(7))]).unwrap();
+        let column = overrides_column(&raised).unwrap();
+        assert_eq!(overrides("AAAAAAAAAAAA", Some(&column)).unwrap(), raised);
+    }
+
+    #[test]
+    fn overrides_that_do_not_parse_are_unavailable_naming_the_key() {
+        for bad in [
+            "{",
+            "[]",
+            r#"{"daily": {"max": 0}}"#,
+            r#"{"daily": {"maxx": 1}}"#,
+        ] {
+            let error = overrides("AAAAAAAAAAAA", Some(bad)).unwrap_err();
+            assert!(error.is_unavailable(), "{error:?}");
+            assert!(error.to_string().contains("AAAAAAAAAAAA"), "{error}");
+        }
     }
 
     #[test]

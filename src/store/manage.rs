@@ -9,7 +9,7 @@ use super::StoreError;
 use crate::key::{self, ApiKey, KeyDigest, KeyId, KeyPrefix};
 use crate::limit::Quota;
 use crate::metadata::Metadata;
-use crate::plan::PlanName;
+use crate::plan::{Overrides, Plan, PlanName};
 use crate::record::{KeyName, KeyRecord, KeyStatus, PreviousSecret};
 use crate::scope::Scopes;
 use crate::workspace::Workspace;
@@ -36,6 +36,10 @@ pub struct NewKey {
     /// The plan that limits the key (one the store has: see
     /// [`PlanManager`](crate::PlanManager)); `None` leaves it on its workspace's plan, if any.
     pub plan: Option<PlanName>,
+    /// The key's own values for some of its plan's limits (empty: none). The store refuses
+    /// them ([`StoreError::Invalid`]) unless they fit the plan the key is on
+    /// ([`Overrides::check`]).
+    pub overrides: Overrides,
 }
 
 impl NewKey {
@@ -50,6 +54,7 @@ impl NewKey {
             expires_at: None,
             quota: None,
             plan: None,
+            overrides: Overrides::empty(),
         }
     }
 
@@ -83,6 +88,12 @@ impl NewKey {
         self
     }
 
+    /// Gives the key its own values for some of its plan's limits.
+    pub fn overrides(mut self, overrides: Overrides) -> Self {
+        self.overrides = overrides;
+        self
+    }
+
     /// The record a store keeps for this key, with the id and digest just generated.
     fn record(&self, generated: &key::GeneratedKey, now: SystemTime) -> KeyRecord {
         KeyRecord::new(
@@ -95,6 +106,7 @@ impl NewKey {
         .with_workspace(self.workspace.clone())
         .with_metadata(self.metadata.clone())
         .with_quota(self.quota)
+        .with_overrides(self.overrides.clone())
         .with_expiry(self.expires_at)
     }
 
@@ -164,6 +176,17 @@ fn no_scope() -> StoreError {
     StoreError::Invalid("a key needs at least one scope (read:all, write:all or admin)".into())
 }
 
+/// Refuses `overrides` that do not fit `plan`, the plan (as resolved) the key is on:
+/// [`StoreError::Invalid`], saying why.
+pub(crate) fn check_overrides(
+    overrides: &Overrides,
+    plan: Option<&Plan>,
+) -> Result<(), StoreError> {
+    overrides
+        .check(plan)
+        .map_err(|why| StoreError::Invalid(format!("invalid limit overrides: {why}")))
+}
+
 /// The error of a store whose OS random number generator failed.
 pub(crate) fn generation_failed(e: getrandom::Error) -> StoreError {
     StoreError::Unavailable(format!("the OS random number generator failed: {e}").into())
@@ -214,7 +237,14 @@ pub struct KeyUpdate {
     pub expires_at: Option<Option<SystemTime>>,
     /// Another plan (`Some(None)`: none of its own, so its workspace's plan, if any). Stores
     /// resolve it; [`KeyUpdate::apply`] leaves the record's plan as it is.
+    ///
+    /// The key's overrides are kept as stored when it moves: each applies where it fits the
+    /// new plan and is skipped where it does not (see [`Overrides`]).
     pub plan: Option<Option<PlanName>>,
+    /// New overrides of the plan's limit values, replacing the old ones whole
+    /// (`Some(Overrides::empty())` clears them). Refused unless they fit the plan the key is
+    /// on after the update ([`Overrides::check`]).
+    pub overrides: Option<Overrides>,
 }
 
 impl KeyUpdate {
@@ -282,8 +312,21 @@ impl KeyUpdate {
         self
     }
 
+    /// Replaces the key's overrides of its plan's limit values (empty: clears them).
+    pub fn overrides(mut self, overrides: Overrides) -> Self {
+        self.overrides = Some(overrides);
+        self
+    }
+
+    /// Whether the update may change the plan that limits the key (another plan, or other
+    /// overrides): stores then resolve it again.
+    pub fn touches_plan(&self) -> bool {
+        self.plan.is_some() || self.overrides.is_some()
+    }
+
     /// Applies the update to a record, refusing what [`NewKey::validate`] refuses and any change
-    /// to a revoked key.
+    /// to a revoked key. New overrides are set, but neither checked nor applied to the
+    /// record's plan: the store does both once it knows the plan the key is on.
     pub fn apply(&self, record: &KeyRecord, now: SystemTime) -> Result<KeyRecord, StoreError> {
         if record.revoked_at.is_some() {
             return Err(StoreError::Conflict(format!(
@@ -320,6 +363,9 @@ impl KeyUpdate {
                 check_expiry(at, now).map_err(|why| StoreError::Invalid(why.into()))?;
             }
             next.expires_at = expires_at;
+        }
+        if let Some(overrides) = &self.overrides {
+            next.overrides = overrides.clone();
         }
         Ok(next)
     }
@@ -382,6 +428,8 @@ pub struct KeyInfo {
     pub quota: Option<Quota>,
     /// The name of the plan that limits the key, if any.
     pub plan: Option<PlanName>,
+    /// The key's own values for some of its plan's limits, as the operator set them.
+    pub overrides: Overrides,
     /// Creation time.
     pub created_at: SystemTime,
     /// Expiry, if any.
@@ -415,6 +463,7 @@ impl From<&KeyRecord> for KeyInfo {
             scopes,
             quota,
             plan,
+            overrides,
             created_at,
             expires_at,
             revoked_at,
@@ -428,6 +477,7 @@ impl From<&KeyRecord> for KeyInfo {
             scopes: scopes.clone(),
             quota: *quota,
             plan: plan.as_ref().map(|p| p.name().clone()),
+            overrides: overrides.clone(),
             created_at: *created_at,
             expires_at: *expires_at,
             revoked_at: *revoked_at,

@@ -15,7 +15,7 @@ use super::{CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, NewKey, StoreE
 use crate::clock::{Clock, SystemClock};
 use crate::id_map::ShardedIdMap;
 use crate::key::{self, KeyId, KeyPrefix};
-use crate::plan::{Plan, PlanName};
+use crate::plan::{Overrides, Plan, PlanName};
 use crate::record::{KeyName, KeyRecord};
 use crate::workspace::Workspace;
 
@@ -54,11 +54,23 @@ struct Plans {
 }
 
 impl Plans {
-    /// The plan a key of `workspace` is on: its own (`own`), else its workspace's.
-    fn resolve(&self, workspace: &Workspace, own: Option<&PlanName>) -> Option<Plan> {
+    /// The plan a key of `workspace` is on, as defined: its own (`own`), else its
+    /// workspace's.
+    fn base(&self, workspace: &Workspace, own: Option<&PlanName>) -> Option<&Plan> {
         own.or_else(|| self.workspaces.get(workspace))
             .and_then(|name| self.by_name.get(name))
-            .cloned()
+    }
+
+    /// The plan that limits a key of `workspace` with `overrides`: its own (`own`), else its
+    /// workspace's, with the overrides that fit it applied.
+    fn resolve(
+        &self,
+        workspace: &Workspace,
+        own: Option<&PlanName>,
+        overrides: &Overrides,
+    ) -> Option<Plan> {
+        self.base(workspace, own)
+            .map(|plan| plan.with_overrides(overrides))
     }
 
     /// Refuses a plan name no plan has.
@@ -138,7 +150,8 @@ impl<C: Clock> MemoryKeyStore<C> {
     /// an unrevoked record whose name an unrevoked key of its workspace has.
     ///
     /// A record with a plan keeps it as its own plan, and the store defines that plan if it
-    /// has none of its name.
+    /// has none of its name. The record's overrides apply to the store's plan of that name
+    /// where they fit (they are not checked: an import keeps what it brings).
     pub fn insert(&self, mut record: KeyRecord) -> Result<(), StoreError> {
         let mut names = self.naming();
         let own = record.plan.as_ref().map(|p| p.name().clone());
@@ -148,7 +161,7 @@ impl<C: Clock> MemoryKeyStore<C> {
                 .by_name
                 .entry(plan.name().clone())
                 .or_insert_with(|| plan.clone());
-            record.plan = plans.resolve(&record.workspace, own.as_ref());
+            record.plan = plans.resolve(&record.workspace, own.as_ref(), &record.overrides);
         }
         self.insert_named(&mut names, record, own)
     }
@@ -259,7 +272,8 @@ impl<C: Clock> MemoryKeyStore<C> {
         Ok(Self::info_of(entry))
     }
 
-    /// Updates a key whose update may move it to another plan.
+    /// Updates a key whose update may move it to another plan or change its overrides: new
+    /// overrides are checked against the plan the key is on after the update.
     fn update_entry(
         &self,
         workspace: &Workspace,
@@ -267,16 +281,23 @@ impl<C: Clock> MemoryKeyStore<C> {
         update: &KeyUpdate,
         now: SystemTime,
     ) -> Result<KeyInfo, StoreError> {
-        let Some(own) = &update.plan else {
+        if !update.touches_plan() {
             return self.modify(workspace, id, |record| update.apply(record, now));
-        };
+        }
         let plans = self.plans();
         self.modify_entry(workspace, id, |entry| {
+            let own = update
+                .plan
+                .clone()
+                .unwrap_or_else(|| entry.own_plan.clone());
             plans.check(own.as_ref())?;
             let mut next = update.apply(&entry.record, now)?;
-            next.plan = plans.resolve(workspace, own.as_ref());
+            if update.overrides.is_some() {
+                manage::check_overrides(&next.overrides, plans.base(workspace, own.as_ref()))?;
+            }
+            next.plan = plans.resolve(workspace, own.as_ref(), &next.overrides);
             entry.record = Arc::new(next);
-            entry.own_plan = own.clone();
+            entry.own_plan = own;
             Ok(())
         })
     }
@@ -335,7 +356,9 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
         let mut names = self.naming();
         let plans = self.plans();
         plans.check(new.plan.as_ref())?;
-        let plan = plans.resolve(&new.workspace, new.plan.as_ref());
+        let base = plans.base(&new.workspace, new.plan.as_ref());
+        manage::check_overrides(&new.overrides, base)?;
+        let plan = base.map(|plan| plan.with_overrides(&new.overrides));
         loop {
             let (plaintext, record) = new.issue(&self.inner.prefix, now)?;
             let record = record.with_plan(plan.clone());
@@ -428,13 +451,19 @@ impl<C: Clock> PlanManager for MemoryKeyStore<C> {
     async fn put_plan(&self, plan: Plan) -> Result<(), StoreError> {
         let mut plans = self.plans_mut();
         plans.by_name.insert(plan.name().clone(), plan.clone());
-        // Every key on the plan, its own or its workspace's, follows at once.
+        // Every key on the plan, its own or its workspace's, follows at once, with its
+        // overrides applied where they still fit.
         let plans = &*plans;
         self.inner.entries.for_each_shard(|shard| {
             for entry in shard.values_mut() {
                 let on_it = entry.record.plan.as_ref().map(Plan::name) == Some(plan.name());
                 if on_it {
-                    let resolved = plans.resolve(&entry.record.workspace, entry.own_plan.as_ref());
+                    let record = &entry.record;
+                    let resolved = plans.resolve(
+                        &record.workspace,
+                        entry.own_plan.as_ref(),
+                        &record.overrides,
+                    );
                     entry.record = Arc::new((*entry.record).clone().with_plan(resolved));
                 }
             }
@@ -468,7 +497,7 @@ impl<C: Clock> PlanManager for MemoryKeyStore<C> {
         self.inner.entries.for_each_shard(|shard| {
             for entry in shard.values_mut() {
                 if entry.record.workspace == *workspace && entry.own_plan.is_none() {
-                    let resolved = plans.resolve(workspace, None);
+                    let resolved = plans.resolve(workspace, None, &entry.record.overrides);
                     entry.record = Arc::new((*entry.record).clone().with_plan(resolved));
                 }
             }

@@ -50,7 +50,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
-pub(crate) use definitions::{Definitions, workspace_plan};
+pub(crate) use definitions::{Definitions, overrides, overrides_column, workspace_plan};
 #[cfg(any(feature = "cache", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "cache", feature = "postgres"))))]
 pub use invalidation::{Invalidation, InvalidationSender, Invalidations, invalidation_channel};

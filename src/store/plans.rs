@@ -16,6 +16,15 @@ use crate::workspace::Workspace;
 /// [`KeyRecord::plan`](crate::KeyRecord::plan) carries it, so the layer needs no second
 /// lookup. Redefining a plan applies to every key on it from its next lookup.
 ///
+/// A key may carry its own values for some of its plan's limits
+/// ([`NewKey::overrides`](crate::NewKey::overrides),
+/// [`KeyUpdate::overrides`](crate::KeyUpdate::overrides); see
+/// [`Overrides`](crate::plan::Overrides)): the store checks they fit the key's plan when they
+/// are set, and resolves the plan with them applied ([`Plan::with_overrides`]), so
+/// [`KeyRecord::plan`](crate::KeyRecord::plan) is the plan that limits the key. Overrides are
+/// kept as stored when the plan is redefined or the key moves to another plan, and apply
+/// wherever they still fit; one that no longer fits is skipped, never an error on a lookup.
+///
 /// ```
 /// use keygate::plan::{Limit, Period, Plan};
 /// use keygate::{KeyManager, KeyStore, MemoryKeyStore, NewKey, PlanManager, Workspace};

@@ -208,6 +208,13 @@ macro_rules! plan_conformance {
             a_key_moves_to_another_plan_and_back_to_its_workspaces,
             an_unknown_plan_is_refused_and_nothing_is_stored,
             a_key_on_a_trial_plan_gets_five_200s_then_429_quota_exceeded_naming_it,
+            an_override_set_at_creation_is_applied_at_lookup_and_listed,
+            an_override_set_by_an_update_applies_and_an_empty_one_clears_it,
+            an_override_is_kept_when_its_plan_is_redefined,
+            an_override_the_redefined_plan_no_longer_fits_is_skipped_not_an_error,
+            overrides_that_do_not_fit_the_plan_are_refused_and_nothing_changes,
+            overrides_are_checked_against_the_plan_the_update_moves_the_key_to,
+            another_workspaces_key_is_untouched_by_overrides,
         );
     };
     (@tests $make:expr; $($check:ident),* $(,)?) => {

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use keygate::key::KeyId;
-use keygate::plan::{Limit, Period, Plan, PlanName};
+use keygate::plan::{Limit, LimitValue, Overrides, Period, Plan, PlanName};
 use keygate::{
     ApiKeyLayer, KeyManager, KeyStore, KeyUpdate, MemoryRateLimiter, NewKey, PlanManager,
     StoreError, Workspace,
@@ -342,4 +342,362 @@ pub async fn a_key_on_a_trial_plan_gets_five_200s_then_429_quota_exceeded_naming
     assert_eq!(body["code"], "quota_exceeded");
     assert_eq!(body["limit"], "daily");
     assert_eq!(body["plan"], trial.name().as_str());
+}
+
+// Overrides: a key's own values for its plan's limits.
+
+fn limit(name: &str) -> keygate::plan::LimitName {
+    name.parse().unwrap()
+}
+
+/// A plan called `name` with `daily` (`per_day` a day, per key), `burst` (a rate, per key) and
+/// `team` (9 a day, shared by the workspace).
+fn with_three_limits(name: &PlanName, per_day: u64) -> Plan {
+    Plan::new(
+        name.clone(),
+        vec![
+            Limit::quota(limit("daily"), per_day, Period::Day),
+            Limit::rate(
+                limit("burst"),
+                keygate::Quota::new(10, std::time::Duration::from_millis(100)).unwrap(),
+            ),
+            Limit::quota(limit("team"), 9, Period::Day)
+                .shared_by(keygate::plan::Sharing::Workspace),
+        ],
+    )
+    .unwrap()
+}
+
+async fn defined_with_three<S: PlanStore>(store: &S, base: &str, per_day: u64) -> Plan {
+    let plan = with_three_limits(&unique_plan(base), per_day);
+    store.put_plan(plan.clone()).await.unwrap();
+    plan
+}
+
+/// `daily` raised to `max`.
+fn daily_max(max: u64) -> Overrides {
+    Overrides::new(vec![(limit("daily"), LimitValue::Max(max))]).unwrap()
+}
+
+/// A key named `name` in `workspace` on `plan`, with `daily` raised to 7.
+async fn raised_key<S: PlanStore>(
+    store: &S,
+    plan: &Plan,
+    workspace: &Workspace,
+    name: &str,
+) -> KeyId {
+    store
+        .create(
+            key_in(workspace, name)
+                .plan(plan.name().clone())
+                .overrides(daily_max(7)),
+        )
+        .await
+        .unwrap()
+        .info
+        .id
+}
+
+/// The overrides the store's info and listing show for `id` (which must agree).
+async fn listed_overrides<S: PlanStore>(store: &S, workspace: &Workspace, id: &KeyId) -> Overrides {
+    let info = store.info(workspace, id).await.unwrap();
+    let listed = store.list(workspace).await.unwrap();
+    let in_list = listed.iter().find(|k| k.id == *id).expect("listed");
+    assert_eq!(in_list.overrides, info.overrides, "list and info agree");
+    info.overrides
+}
+
+fn capacity(plan: &Option<Plan>, name: &str) -> u64 {
+    plan.as_ref()
+        .expect("on a plan")
+        .limit(name)
+        .expect("the plan has the limit")
+        .capacity()
+}
+
+pub async fn an_override_set_at_creation_is_applied_at_lookup_and_listed<S: PlanStore>(store: S) {
+    let plan = defined_with_three(&store, "raised", 5).await;
+    let workspace = unique_workspace("raised");
+    let created = store
+        .create(
+            key_in(&workspace, "ci")
+                .plan(plan.name().clone())
+                .overrides(daily_max(7)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.info.overrides, daily_max(7));
+    let id = created.info.id;
+    let effective = plan_of(&store, &id).await;
+    assert_eq!(effective, Some(plan.with_overrides(&daily_max(7))));
+    assert_eq!(capacity(&effective, "daily"), 7);
+    assert_eq!(effective.unwrap().name(), plan.name(), "same plan name");
+    assert_eq!(
+        listed_overrides(&store, &workspace, &id).await,
+        daily_max(7)
+    );
+    // A sibling on the same plan without an override is on the plan as defined.
+    let sibling = store
+        .create(key_in(&workspace, "sibling").plan(plan.name().clone()))
+        .await
+        .unwrap()
+        .info
+        .id;
+    assert_eq!(plan_of(&store, &sibling).await, Some(plan));
+    assert!(
+        listed_overrides(&store, &workspace, &sibling)
+            .await
+            .is_empty()
+    );
+}
+
+pub async fn an_override_set_by_an_update_applies_and_an_empty_one_clears_it<S: PlanStore>(
+    store: S,
+) {
+    let plan = defined_with_three(&store, "updated", 5).await;
+    let workspace = unique_workspace("updated");
+    store
+        .set_workspace_plan(&workspace, Some(plan.name().clone()))
+        .await
+        .unwrap();
+    // On its workspace's plan: overrides apply there too.
+    let id = store
+        .create(key_in(&workspace, "ci"))
+        .await
+        .unwrap()
+        .info
+        .id;
+    assert_eq!(plan_of(&store, &id).await, Some(plan.clone()));
+    let rate = keygate::Quota::new(200, std::time::Duration::from_millis(10)).unwrap();
+    let both = Overrides::new(vec![
+        (limit("daily"), LimitValue::Max(1_000)),
+        (limit("burst"), LimitValue::Rate(rate)),
+    ])
+    .unwrap();
+    let info = store
+        .update(&workspace, &id, KeyUpdate::new().overrides(both.clone()))
+        .await
+        .unwrap();
+    assert_eq!(info.overrides, both);
+    let effective = plan_of(&store, &id).await;
+    assert_eq!(capacity(&effective, "daily"), 1_000);
+    assert_eq!(capacity(&effective, "burst"), 200);
+    assert_eq!(capacity(&effective, "team"), 9);
+
+    // An update that does not name overrides keeps them.
+    store
+        .update(
+            &workspace,
+            &id,
+            KeyUpdate::new().name("renamed".parse().unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed_overrides(&store, &workspace, &id).await, both);
+    assert_eq!(plan_of(&store, &id).await, effective);
+
+    let cleared = store
+        .update(
+            &workspace,
+            &id,
+            KeyUpdate::new().overrides(Overrides::empty()),
+        )
+        .await
+        .unwrap();
+    assert!(cleared.overrides.is_empty());
+    assert_eq!(plan_of(&store, &id).await, Some(plan));
+    assert!(listed_overrides(&store, &workspace, &id).await.is_empty());
+}
+
+pub async fn an_override_is_kept_when_its_plan_is_redefined<S: PlanStore>(store: S) {
+    let plan = defined_with_three(&store, "redefined", 5).await;
+    let workspace = unique_workspace("redefined");
+    let id = raised_key(&store, &plan, &workspace, "ci").await;
+    // Looked up once, so that a cache holds it.
+    assert_eq!(capacity(&plan_of(&store, &id).await, "daily"), 7);
+    let redefined = with_three_limits(plan.name(), 50);
+    let redefined = Plan::new(
+        plan.name().clone(),
+        redefined
+            .limits()
+            .iter()
+            .cloned()
+            .chain([Limit::quota(
+                limit("monthly"),
+                1_000,
+                Period::Month(keygate::plan::AnchorDay::FIRST),
+            )])
+            .collect(),
+    )
+    .unwrap();
+    store.put_plan(redefined.clone()).await.unwrap();
+    let effective = plan_of(&store, &id).await;
+    assert_eq!(effective, Some(redefined.with_overrides(&daily_max(7))));
+    assert_eq!(capacity(&effective, "daily"), 7, "the override is kept");
+    assert_eq!(
+        capacity(&effective, "monthly"),
+        1_000,
+        "the new limit applies"
+    );
+}
+
+pub async fn an_override_the_redefined_plan_no_longer_fits_is_skipped_not_an_error<S: PlanStore>(
+    store: S,
+) {
+    let plan = defined_with_three(&store, "reshaped", 5).await;
+    let workspace = unique_workspace("reshaped");
+    let id = raised_key(&store, &plan, &workspace, "ci").await;
+    assert_eq!(capacity(&plan_of(&store, &id).await, "daily"), 7);
+    // `daily` becomes shared by the workspace: one key can no longer change it.
+    let shared = Plan::new(
+        plan.name().clone(),
+        vec![
+            Limit::quota(limit("daily"), 20, Period::Day)
+                .shared_by(keygate::plan::Sharing::Workspace),
+        ],
+    )
+    .unwrap();
+    store.put_plan(shared.clone()).await.unwrap();
+    assert_eq!(plan_of(&store, &id).await, Some(shared.clone()));
+    // Still stored, and shown; and it applies again once the plan fits it.
+    assert_eq!(
+        listed_overrides(&store, &workspace, &id).await,
+        daily_max(7)
+    );
+    store.put_plan(plan.clone()).await.unwrap();
+    assert_eq!(capacity(&plan_of(&store, &id).await, "daily"), 7);
+}
+
+fn is_refused<T: std::fmt::Debug>(answer: &Result<T, StoreError>, says: &str) -> bool {
+    matches!(answer, Err(StoreError::Invalid(why)) if why.contains(says))
+}
+
+pub async fn overrides_that_do_not_fit_the_plan_are_refused_and_nothing_changes<S: PlanStore>(
+    store: S,
+) {
+    let plan = defined_with_three(&store, "refusing", 5).await;
+    let workspace = unique_workspace("refusing");
+    let unknown = Overrides::new(vec![(limit("weekly"), LimitValue::Max(5))]).unwrap();
+    let created = store
+        .create(
+            key_in(&workspace, "ci")
+                .plan(plan.name().clone())
+                .overrides(unknown.clone()),
+        )
+        .await;
+    assert!(is_refused(&created, "weekly"), "{created:?}");
+    // A key on no plan has nothing to override.
+    let created = store
+        .create(key_in(&workspace, "ci").overrides(daily_max(7)))
+        .await;
+    assert!(is_refused(&created, "no plan"), "{created:?}");
+    assert!(
+        store.list(&workspace).await.unwrap().is_empty(),
+        "nothing stored"
+    );
+
+    let id = raised_key(&store, &plan, &workspace, "ci").await;
+    let shared = Overrides::new(vec![(limit("team"), LimitValue::Max(1_000))]).unwrap();
+    let kind = Overrides::new(vec![(
+        limit("daily"),
+        LimitValue::Credits {
+            initial: 5,
+            refill: None,
+        },
+    )])
+    .unwrap();
+    for (overrides, says) in [(unknown, "weekly"), (shared, "team"), (kind, "daily")] {
+        let update = KeyUpdate::new()
+            .name("renamed".parse().unwrap())
+            .overrides(overrides);
+        let updated = store.update(&workspace, &id, update).await;
+        assert!(is_refused(&updated, says), "{updated:?}");
+        let info = store.info(&workspace, &id).await.unwrap();
+        assert_eq!(info.name.as_str(), "ci", "nothing changed");
+        assert_eq!(info.overrides, daily_max(7));
+        assert_eq!(capacity(&plan_of(&store, &id).await, "daily"), 7);
+    }
+}
+
+pub async fn overrides_are_checked_against_the_plan_the_update_moves_the_key_to<S: PlanStore>(
+    store: S,
+) {
+    let small = defined(&store, "small", 5).await;
+    let big = Plan::new(
+        unique_plan("big"),
+        vec![
+            Limit::quota(limit("daily"), 50, Period::Day),
+            Limit::quota(
+                limit("monthly"),
+                500,
+                Period::Month(keygate::plan::AnchorDay::FIRST),
+            ),
+        ],
+    )
+    .unwrap();
+    store.put_plan(big.clone()).await.unwrap();
+    let workspace = unique_workspace("moving-with");
+    let id = store
+        .create(key_in(&workspace, "ci").plan(small.name().clone()))
+        .await
+        .unwrap()
+        .info
+        .id;
+    let monthly = Overrides::new(vec![(limit("monthly"), LimitValue::Max(900))]).unwrap();
+    // `small` has no `monthly`: refused there.
+    let refused = store
+        .update(&workspace, &id, KeyUpdate::new().overrides(monthly.clone()))
+        .await;
+    assert!(is_refused(&refused, "monthly"), "{refused:?}");
+    // Moving to `big` and setting it in one update is checked against `big`.
+    let moved = store
+        .update(
+            &workspace,
+            &id,
+            KeyUpdate::new()
+                .plan(Some(big.name().clone()))
+                .overrides(monthly.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.plan.as_ref(), Some(big.name()));
+    assert_eq!(capacity(&plan_of(&store, &id).await, "monthly"), 900);
+    // Moving back keeps the override stored; `small` has no `monthly`, so it is skipped.
+    store
+        .update(
+            &workspace,
+            &id,
+            KeyUpdate::new().plan(Some(small.name().clone())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(plan_of(&store, &id).await, Some(small));
+    assert_eq!(listed_overrides(&store, &workspace, &id).await, monthly);
+}
+
+pub async fn another_workspaces_key_is_untouched_by_overrides<S: PlanStore>(store: S) {
+    let plan = defined_with_three(&store, "tenants", 5).await;
+    let acme = unique_workspace("acme");
+    let globex = unique_workspace("globex");
+    let ours = store
+        .create(key_in(&acme, "ci").plan(plan.name().clone()))
+        .await
+        .unwrap()
+        .info
+        .id;
+    let theirs = raised_key(&store, &plan, &globex, "ci").await;
+    // acme's key is on the plan as defined.
+    assert_eq!(plan_of(&store, &ours).await, Some(plan.clone()));
+    // acme cannot set or clear globex's overrides: not found, and nothing changes.
+    for overrides in [daily_max(1_000), Overrides::empty()] {
+        let answer = store
+            .update(&acme, &theirs, KeyUpdate::new().overrides(overrides))
+            .await;
+        assert!(matches!(answer, Err(StoreError::NotFound(_))), "{answer:?}");
+    }
+    assert_eq!(
+        listed_overrides(&store, &globex, &theirs).await,
+        daily_max(7)
+    );
+    assert_eq!(capacity(&plan_of(&store, &theirs).await, "daily"), 7);
 }

@@ -113,3 +113,47 @@ where
     assert_eq!(store.get(&id).await.unwrap().unwrap().plan, Some(trial));
     authenticates(store, plaintext).await;
 }
+
+/// A key of a database from before overrides, `id` with `plaintext`, on the plan `trial` (5 a
+/// day, defined before the migration): it authenticates, is still on `trial` as defined with no
+/// overrides, and can be given one.
+pub async fn old_key_keeps_its_plan_and_can_be_given_overrides<S>(
+    store: S,
+    id: KeyId,
+    plaintext: &str,
+) where
+    S: KeyStore + KeyManager + PlanManager + Clone,
+{
+    use keygate::plan::{LimitValue, Overrides};
+
+    authenticates(store.clone(), plaintext).await;
+    let default = Workspace::default();
+    let trial = store
+        .plan(&"trial".parse().unwrap())
+        .await
+        .unwrap()
+        .expect("trial survives the migration");
+    assert_eq!(trial.limit("daily").unwrap().capacity(), 5);
+    assert_eq!(
+        store.get(&id).await.unwrap().unwrap().plan,
+        Some(trial.clone())
+    );
+    assert!(
+        store
+            .info(&default, &id)
+            .await
+            .unwrap()
+            .overrides
+            .is_empty()
+    );
+
+    let raised = Overrides::new(vec![("daily".parse().unwrap(), LimitValue::Max(7))]).unwrap();
+    let info = store
+        .update(&default, &id, KeyUpdate::new().overrides(raised.clone()))
+        .await
+        .unwrap();
+    assert_eq!(info.overrides, raised);
+    let record = store.get(&id).await.unwrap().unwrap();
+    assert_eq!(record.plan, Some(trial.with_overrides(&raised)));
+    authenticates(store, plaintext).await;
+}

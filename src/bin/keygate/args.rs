@@ -8,6 +8,7 @@ use keygate::key::{KeyId, KeyPrefix};
 use keygate::plan::{LimitName, PlanName};
 use keygate::{KeyName, Metadata, Scope, Workspace};
 
+pub use crate::limits::LimitArg;
 pub use crate::plans::PlansCommand;
 
 /// Manage keygate API keys: create, list, edit scopes, rotate, revoke.
@@ -73,6 +74,11 @@ pub enum Command {
         /// workspace's plan, if any.
         #[arg(long)]
         plan: Option<PlanName>,
+        /// The key's own value for a limit of its plan (repeatable), read by the limit's kind:
+        /// a quota N (monthly=2000000), credits N or N,refill=M, a rate N/UNIT,BURST
+        /// (burst=100/s,200). A limit shared by the workspace cannot be overridden.
+        #[arg(long = "limit", value_name = "NAME=VALUE")]
+        limits: Vec<LimitArg>,
     },
     /// List every key of the workspace (never secrets), oldest first.
     List,
@@ -102,7 +108,8 @@ pub enum Command {
         #[command(flatten)]
         edit: ScopeEdit,
     },
-    /// Edit a key: rename it, replace its metadata, add or remove scopes.
+    /// Edit a key: rename it, replace its metadata, add or remove scopes, move it to another
+    /// plan, set its own limit values.
     Update {
         /// The key id.
         id: KeyId,
@@ -119,6 +126,14 @@ pub enum Command {
         /// Take the key off its own plan: it is on its workspace's plan, if any.
         #[arg(long)]
         no_plan: bool,
+        /// The key's own value for a limit of its plan (repeatable), as for `create`; replaces
+        /// every value set before. Kept when the key moves to another plan, applying where it
+        /// fits.
+        #[arg(long = "limit", value_name = "NAME=VALUE")]
+        limits: Vec<LimitArg>,
+        /// Remove the key's own limit values: its plan's apply.
+        #[arg(long, conflicts_with = "limits")]
+        clear_limits: bool,
         #[command(flatten)]
         edit: ScopeEdit,
     },

@@ -13,6 +13,8 @@
 //! keygate plans list
 //! keygate plans assign <name> | --none        # the workspace's keys without a plan of their own
 //! keygate create … --plan <name>; keygate update <id> --plan <name> | --no-plan
+//! keygate create … --plan pro --limit monthly=2000000   # the key's own limit values
+//! keygate update <id> --limit burst=100/s,200 --limit credits=5000[,refill=500] | --clear-limits
 //! keygate credits <id> [--add 500] --redis redis://…  # the balance in the service's Redis
 //! keygate revoke <id>
 //! keygate hash [--file PATH]      # the key on stdin, or in the file
@@ -28,6 +30,7 @@
 mod args;
 mod credits;
 mod failure;
+mod limits;
 mod open;
 mod output;
 mod plans;
@@ -39,10 +42,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use keygate::key::{self, KeyPrefix};
+use keygate::plan::{Overrides, Plan, PlanName};
 use keygate::{KeyManager, KeyUpdate, NewKey, PlanManager, Scopes};
 use zeroize::Zeroizing;
 
-use args::{Cli, Command, PlansCommand, ScopeEdit};
+use args::{Cli, Command, LimitArg, PlansCommand, ScopeEdit};
 use failure::{Exit, Failure};
 use open::Mode;
 use output::Output;
@@ -92,10 +96,19 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
             scopes,
             expires_in,
             plan,
+            limits,
         } => {
             let mut new = NewKey::new(name.clone(), Scopes::new(scopes.iter().cloned()))
                 .workspace(workspace.clone())
                 .metadata(meta.clone().unwrap_or_default());
+            if !limits.is_empty() {
+                // Its own plan, else its workspace's.
+                let on = match plan {
+                    Some(plan) => Some(plan.clone()),
+                    None => manager.workspace_plan(workspace).await?,
+                };
+                new = new.overrides(overrides_on(&*manager, on.as_ref(), limits).await?);
+            }
             if let Some(plan) = plan {
                 new = new.plan(plan.clone());
             }
@@ -128,14 +141,17 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
             meta,
             plan,
             no_plan,
+            limits,
+            clear_limits,
             edit,
         } => {
             let moves = plan.is_some() || *no_plan;
-            if name.is_none() && meta.is_none() && !moves && edit.is_empty() {
+            let sets_limits = !limits.is_empty() || *clear_limits;
+            if name.is_none() && meta.is_none() && !moves && !sets_limits && edit.is_empty() {
                 return Err(Failure::new(
                     Exit::Invalid,
-                    "nothing to change: give --name, --meta, --plan, --no-plan, --add SCOPE or \
-                     --remove SCOPE",
+                    "nothing to change: give --name, --meta, --plan, --no-plan, --limit, \
+                     --clear-limits, --add SCOPE or --remove SCOPE",
                 ));
             }
             let mut update = scope_edit(edit);
@@ -143,6 +159,17 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
             update.metadata = meta.clone();
             if moves {
                 update.plan = Some(plan.clone());
+            }
+            if *clear_limits {
+                update.overrides = Some(Overrides::empty());
+            } else if !limits.is_empty() {
+                // The plan the key will be on: the one it moves to, else its current one.
+                let on = match (plan, no_plan) {
+                    (Some(plan), _) => Some(plan.clone()),
+                    (None, true) => manager.workspace_plan(workspace).await?,
+                    (None, false) => manager.info(workspace, id).await?.plan,
+                };
+                update.overrides = Some(overrides_on(&*manager, on.as_ref(), limits).await?);
             }
             out.key(&manager.update(workspace, id, update).await?);
         }
@@ -170,10 +197,12 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
             let plan_name = info
                 .plan
                 .ok_or_else(|| refused(format!("key {id} is on no plan: it has no credits")))?;
+            // The key's plan with its own limit values: a fresh balance starts at its initial.
             let plan = manager
                 .plan(&plan_name)
                 .await?
-                .ok_or_else(|| refused(format!("the plan {plan_name} is not defined")))?;
+                .ok_or_else(|| refused(format!("the plan {plan_name} is not defined")))?
+                .with_overrides(&info.overrides);
             let credits = credits::limit_of(&plan, limit.as_ref())?;
             let target = credits::Target {
                 url: redis,
@@ -186,6 +215,28 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
         Command::Hash { .. } => {}
     }
     Ok(())
+}
+
+/// The overrides `--limit` gives a key that will be on the plan called `plan`, read by the kinds
+/// of that plan's limits (an unknown plan is invalid input, as the store would say). The store
+/// checks them again as it writes, against the plan as it then is.
+async fn overrides_on<M: PlanManager + ?Sized>(
+    manager: &M,
+    plan: Option<&PlanName>,
+    args: &[LimitArg],
+) -> Result<Overrides, Failure> {
+    let plan: Option<Plan> = match plan {
+        Some(name) => Some(manager.plan(name).await?.ok_or_else(|| {
+            Failure::new(
+                Exit::Invalid,
+                format!(
+                    "there is no plan named {name}: define it first (keygate plans create {name} …)"
+                ),
+            )
+        })?),
+        None => None,
+    };
+    limits::overrides(plan.as_ref(), args)
 }
 
 /// The scope edit as an update. The store applies it to the key's current scopes in one step:

@@ -136,6 +136,9 @@ impl Output {
         if let Some(plan) = &view.plan {
             println!("plan:        {plan}");
         }
+        if !info.overrides.is_empty() {
+            println!("limits:      {}", crate::limits::describe(&info.overrides));
+        }
         println!("created:     {}", view.created_at);
         println!("expires:     {}", or_dash(&view.expires_at));
         println!("last used:   {}", or_dash(&view.last_used_at));
@@ -160,9 +163,10 @@ impl Output {
             print_json(&json!({ "keys": views }));
             return;
         }
-        let rows: Vec<[String; 7]> = views
+        let rows: Vec<[String; 8]> = views
             .iter()
-            .map(|v| {
+            .zip(infos)
+            .map(|(v, info)| {
                 [
                     v.id.clone(),
                     v.name.clone(),
@@ -171,6 +175,7 @@ impl Output {
                     v.created_at.clone(),
                     or_dash(&v.expires_at).to_owned(),
                     or_dash(&v.last_used_at).to_owned(),
+                    crate::limits::describe(&info.overrides),
                 ]
             })
             .collect();
@@ -182,6 +187,7 @@ impl Output {
             "CREATED",
             "EXPIRES",
             "LAST USED",
+            "LIMITS",
         ]
         .map(str::to_owned);
         let mut widths = header.clone().map(|h| h.len());

@@ -89,23 +89,25 @@ fn period(flag: &str, unit: &str, anchor: AnchorDay) -> Result<Period, Failure> 
     }
 }
 
-fn rate(value: &str, burst: Option<NonZeroU32>) -> Result<Quota, Failure> {
-    let (n, unit) = split("rate", value)?;
+/// A rate written `N/s`, `N/min` or `N/h` (`--rate`, and a rate's `--limit`, named `flag` in
+/// errors), with `burst` if given (else N).
+pub fn rate(flag: &str, value: &str, burst: Option<NonZeroU32>) -> Result<Quota, Failure> {
+    let (n, unit) = split(flag, value)?;
     let n = u32::try_from(n)
         .ok()
         .and_then(NonZeroU32::new)
-        .ok_or_else(|| invalid(format!("--rate {value:?}: use 1 to 4294967295 requests")))?;
+        .ok_or_else(|| invalid(format!("--{flag} {value:?}: use 1 to 4294967295 requests")))?;
     let quota = match unit.as_str() {
         "s" | "sec" | "second" => Quota::try_per_second(n),
         "min" | "minute" => Quota::try_per_minute(n),
         "h" | "hour" => Quota::try_per_hour(n),
         other => {
             return Err(invalid(format!(
-                "--rate: {other:?} is not a unit: use s, min or h"
+                "--{flag}: {other:?} is not a unit: use s, min or h"
             )));
         }
     }
-    .map_err(|e| invalid(format!("--rate {value:?}: {e}")))?;
+    .map_err(|e| invalid(format!("--{flag} {value:?}: {e}")))?;
     Ok(burst.map_or(quota, |b| quota.allow_burst(b)))
 }
 
@@ -122,7 +124,10 @@ impl PlanFlags {
         let name = |s: &str| s.parse().map_err(|e| invalid(format!("{e}")));
         let mut limits = Vec::new();
         if let Some(value) = &self.rate {
-            limits.push(Limit::rate(name("burst")?, rate(value, self.burst)?));
+            limits.push(Limit::rate(
+                name("burst")?,
+                rate("rate", value, self.burst)?,
+            ));
         }
         if let Some(value) = &self.quota {
             let (max, unit) = split("quota", value)?;

@@ -17,6 +17,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         3,
         include_str!("../../../migrations/postgres/0003_plans.sql"),
     ),
+    (
+        4,
+        include_str!("../../../migrations/postgres/0004_overrides.sql"),
+    ),
 ];
 
 /// Serialises concurrent migrators (several instances starting at once): an arbitrary

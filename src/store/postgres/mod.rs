@@ -31,6 +31,10 @@
 //!   unknown plan is refused inside the write's transaction. Redefining a plan or moving a
 //!   workspace notifies `keygate_keys` with `*`: every listening instance's cache forgets
 //!   every record, since records carry their resolved plan.
+//! - **Overrides** of a plan's limit values are `keygate_keys.overrides` (`jsonb`, `NULL` for
+//!   none), read in the lookup's one query and applied to the plan as the record is built;
+//!   they are checked against the key's plan inside the write's transaction. A value that does
+//!   not parse is a corrupt row (503), as a plan's definition.
 //!
 //! The schema is `keygate_keys` (one row per key, only digests of secrets), `keygate_plans`,
 //! `keygate_workspaces` and `keygate_schema_migrations`. Keys made before workspaces land in
@@ -86,6 +90,7 @@ use super::plans::{self, PlanManager};
 use super::{
     BoxLookup, CreatedKey, Definitions, InvalidationSender, Invalidations, KeyInfo, KeyManager,
     KeyStore, KeyUpdate, NewKey, StoreError, UsageLog, invalidation_channel, manage,
+    overrides_column,
 };
 use crate::clock::Clock;
 use crate::key::{self, KeyId, KeyPrefix};
@@ -122,8 +127,8 @@ const NAME_IN_USE: &str = "SELECT EXISTS (SELECT 1 FROM keygate_keys \
 const INSERT: &str = "WITH inserted AS (\
      INSERT INTO keygate_keys \
      (id, name, digest, scopes, quota_burst, quota_interval_us, created_at, expires_at, \
-     workspace, metadata, plan) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11) \
+     workspace, metadata, plan, overrides) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11, $12::text::jsonb) \
      ON CONFLICT (id) DO NOTHING RETURNING id) \
      SELECT pg_notify('keygate_keys', id) FROM inserted";
 /// Wraps an `UPDATE` so that the same statement notifies the change and returns the changed
@@ -141,11 +146,12 @@ macro_rules! notifying {
     };
 }
 /// Run after [`GET_FOR_UPDATE`] found the key in its workspace, in the same transaction. `$8`
-/// says whether `$9` is the key's new plan of its own.
+/// says whether `$9` is the key's new plan of its own; `$10` is its overrides (`NULL`: none).
 const UPDATE: &str = notifying!(
     "UPDATE keygate_keys SET name = $2, scopes = $3, quota_burst = $4, quota_interval_us = $5, \
      expires_at = $6, metadata = $7::text::jsonb, \
-     plan = CASE WHEN $8::boolean THEN $9::text ELSE plan END WHERE id = $1"
+     plan = CASE WHEN $8::boolean THEN $9::text ELSE plan END, overrides = $10::text::jsonb \
+     WHERE id = $1"
 );
 const REVOKE: &str = notifying!(
     "UPDATE keygate_keys SET revoked_at = COALESCE(revoked_at, $2) \
@@ -552,6 +558,7 @@ impl KeyManager for PostgresKeyStore {
         let scopes = &scopes;
         let own_plan = new.plan.as_ref();
         let plan = own_plan.map(PlanName::as_str);
+        let overrides = &overrides_column(&new.overrides);
         let definitions = &self.shared.definitions;
         loop {
             let (plaintext, record) = new.issue(&self.shared.prefix, now)?;
@@ -581,6 +588,7 @@ impl KeyManager for PostgresKeyStore {
                                 &row.workspace.as_str(),
                                 &row.metadata.as_json(),
                                 &plan,
+                                overrides,
                             ],
                         )
                         .await
@@ -588,7 +596,8 @@ impl KeyManager for PostgresKeyStore {
                     if inserted != 1 {
                         return Ok(None);
                     }
-                    // Read back for the plan it is on: its own, else its workspace's.
+                    // Read back for the plan it is on: its own, else its workspace's, which
+                    // the overrides must fit (else the transaction is rolled back).
                     let statement = tx.prepare_cached(GET).await.map_err(unavailable)?;
                     let stored = tx
                         .query_opt(&statement, &[&row.id.as_str()])
@@ -596,6 +605,9 @@ impl KeyManager for PostgresKeyStore {
                         .map_err(unavailable)?
                         .map(|stored| record_from_row(&stored, definitions))
                         .transpose()?;
+                    if let Some(stored) = &stored {
+                        manage::check_overrides(&stored.overrides, stored.plan.as_ref())?;
+                    }
                     tx.commit().await.map_err(unavailable)?;
                     Ok(stored)
                 })
@@ -692,11 +704,17 @@ impl KeyManager for PostgresKeyStore {
                             &next.metadata.as_json(),
                             &plan.is_some(),
                             &plan.flatten(),
+                            &overrides_column(&next.overrides),
                         ],
                     )
                     .await
                     .map_err(unavailable)?;
                 let changed = record_from_row(&row, definitions)?;
+                // New overrides must fit the plan the key is now on; if not, nothing is
+                // committed (and nothing notified).
+                if update.overrides.is_some() {
+                    manage::check_overrides(&changed.overrides, changed.plan.as_ref())?;
+                }
                 tx.commit().await.map_err(unavailable)?;
                 Ok(changed)
             })

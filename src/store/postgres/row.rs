@@ -9,19 +9,21 @@ use crate::limit::Quota;
 use crate::metadata::Metadata;
 use crate::record::{KeyName, KeyRecord, PreviousSecret};
 use crate::scope::Scopes;
-use crate::store::{Definitions, StoreError};
+use crate::store::{Definitions, StoreError, overrides};
 use crate::workspace::Workspace;
 
 /// The columns that make a [`KeyRecord`], as a string literal for `concat!`: the key's row
 /// (`k`), then the name and definition of the plan that limits it (its own, else its
-/// workspace's), joined by [`plan_joins`]. The metadata and the definition are read as text,
-/// and parsed (and bounded) by [`Metadata::from_json`] and [`Definitions`].
+/// workspace's), joined by [`plan_joins`], then the key's overrides. The metadata, the
+/// definition and the overrides are read as text, and parsed (and bounded) by
+/// [`Metadata::from_json`], [`Definitions`] and [`Overrides::from_json`](crate::plan::Overrides::from_json).
 macro_rules! record_columns {
     () => {
         "k.id, k.name, k.digest, k.previous_digest, k.previous_valid_until, k.scopes, \
          k.quota_burst, k.quota_interval_us, k.created_at, k.expires_at, k.revoked_at, \
          k.last_used_at, k.workspace, k.metadata::text AS metadata, \
-         COALESCE(k.plan, w.plan) AS plan, p.definition::text AS plan_definition"
+         COALESCE(k.plan, w.plan) AS plan, p.definition::text AS plan_definition, \
+         k.overrides::text AS overrides"
     };
 }
 pub(super) use record_columns;
@@ -54,7 +56,7 @@ fn digest(bytes: Vec<u8>, name: &str) -> Result<KeyDigest, StoreError> {
     Ok(KeyDigest::from_bytes(array))
 }
 
-/// The record a row of [`record_columns`] describes, with its plan.
+/// The record a row of [`record_columns`] describes, with its plan (its overrides applied).
 pub(super) fn record_from_row(
     row: &Row,
     definitions: &Definitions,
@@ -105,13 +107,16 @@ pub(super) fn record_from_row(
             ));
         }
     };
+    let overrides = overrides(id.as_str(), column::<Option<&str>>(row, "overrides")?)?;
     let plan = match (
         column::<Option<&str>>(row, "plan")?,
         column::<Option<&str>>(row, "plan_definition")?,
     ) {
-        (Some(plan), Some(definition)) => {
-            Some(definitions.plan("keygate_plans", plan, definition)?)
-        }
+        (Some(plan), Some(definition)) => Some(
+            definitions
+                .plan("keygate_plans", plan, definition)?
+                .with_overrides(&overrides),
+        ),
         (None, _) => None,
         (Some(plan), None) => {
             return Err(corrupt(
@@ -130,6 +135,7 @@ pub(super) fn record_from_row(
     .with_workspace(workspace)
     .with_metadata(metadata)
     .with_plan(plan)
+    .with_overrides(overrides)
     .with_previous(previous)
     .with_quota(quota)
     .with_expiry(column(row, "expires_at")?)

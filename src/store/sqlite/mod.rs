@@ -35,6 +35,10 @@
 //!   unknown plan is refused inside the write's transaction; a definition that does not parse
 //!   is a corrupt row (503, never a key without its limits). Keys from before plans are on
 //!   none.
+//! - **Overrides** of a plan's limit values are `keygate_keys.overrides` (their JSON, `NULL`
+//!   for none), read in the same query and applied to the plan as the record is built; they
+//!   are checked against the key's plan inside the write's transaction. A value that does not
+//!   parse is a corrupt row, as a plan's definition.
 //! - **Failures** are [`StoreError::Unavailable`] or [`StoreError::Timeout`] (the layer
 //!   answers 503, never 401).
 //!
@@ -192,13 +196,16 @@ impl SqliteKeyStore {
     /// Replaces the record of `id` with `change(connection, record)` in one immediate
     /// transaction, if the key belongs to `workspace` (otherwise it is not found, as an unknown
     /// id), and puts it on its own plan `plan` if given (`Some(None)`: its workspace's; `change`
-    /// has checked it exists). A second process changing the same key, or taking a name,
-    /// waits instead of being overwritten.
+    /// has checked it exists). With `new_overrides`, the record's overrides (as `change` left
+    /// them) are checked against the plan the key is then on, and refused (the transaction
+    /// rolled back) if they do not fit. A second process changing the same key, or taking a
+    /// name, waits instead of being overwritten.
     async fn modify(
         &self,
         workspace: &Workspace,
         id: &KeyId,
         plan: Option<Option<PlanName>>,
+        new_overrides: bool,
         change: impl FnOnce(&Connection, &KeyRecord) -> Result<KeyRecord, StoreError> + Send + 'static,
     ) -> Result<KeyInfo, StoreError> {
         let (workspace, id) = (workspace.clone(), *id);
@@ -208,9 +215,15 @@ impl SqliteKeyStore {
                 .ok_or(StoreError::NotFound(id))?;
             let mut next = rows::as_stored(change(tx, &record)?);
             rows::update(tx, &next)?;
-            if let Some(plan) = plan {
+            if let Some(plan) = &plan {
                 rows::set_plan(tx, &id, plan.as_ref())?;
+            }
+            if plan.is_some() || new_overrides {
+                // Read back for the plan it is on, with its overrides applied.
                 next = rows::select(tx, &definitions, &id)?.ok_or(StoreError::NotFound(id))?;
+            }
+            if new_overrides {
+                manage::check_overrides(&next.overrides, next.plan.as_ref())?;
             }
             Ok(KeyInfo::from(&next))
         })
@@ -297,8 +310,13 @@ impl KeyManager for SqliteKeyStore {
                     if !rows::insert(tx, &record, plan.as_ref())? {
                         return Ok(None);
                     }
-                    // Read back for the plan it is on: its own, else its workspace's.
-                    rows::select(tx, &definitions, &record.id)
+                    // Read back for the plan it is on: its own, else its workspace's, which
+                    // the overrides must fit (else the transaction is rolled back).
+                    let stored = rows::select(tx, &definitions, &record.id)?;
+                    if let Some(stored) = &stored {
+                        manage::check_overrides(&stored.overrides, stored.plan.as_ref())?;
+                    }
+                    Ok(stored)
                 })
                 .await?;
             if let Some(record) = inserted {
@@ -346,7 +364,8 @@ impl KeyManager for SqliteKeyStore {
     ) -> Result<KeyInfo, StoreError> {
         let now = self.now();
         let plan = update.plan.clone();
-        self.modify(workspace, id, plan, move |conn, record| {
+        let new_overrides = update.overrides.is_some();
+        self.modify(workspace, id, plan, new_overrides, move |conn, record| {
             // Checked after the key is found (an unknown key is not found, whatever its new
             // name), inside the transaction that writes the new name.
             if let Some(name) = update
@@ -368,7 +387,7 @@ impl KeyManager for SqliteKeyStore {
 
     async fn revoke(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
         let now = self.now();
-        self.modify(workspace, id, None, move |_, record| {
+        self.modify(workspace, id, None, false, move |_, record| {
             Ok(manage::revoked(record, now))
         })
         .await
@@ -384,7 +403,7 @@ impl KeyManager for SqliteKeyStore {
         let generated = key::generate_for(&self.inner.prefix, *id).map_err(generation_failed)?;
         let digest = generated.digest;
         let info = self
-            .modify(workspace, id, None, move |_, record| {
+            .modify(workspace, id, None, false, move |_, record| {
                 manage::rotated(record, digest, now, grace)
             })
             .await?;

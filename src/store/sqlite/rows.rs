@@ -10,19 +10,20 @@ use crate::metadata::Metadata;
 use crate::plan::PlanName;
 use crate::record::{KeyName, KeyRecord, PreviousSecret};
 use crate::scope::Scopes;
-use crate::store::{Definitions, StoreError};
+use crate::store::{Definitions, StoreError, overrides, overrides_column};
 use crate::workspace::Workspace;
 
-/// The columns an insert writes, the key's own plan last.
+/// The columns an insert writes, the key's own plan and overrides last.
 const COLUMNS: &str = "id, name, digest, previous_digest, previous_valid_until, scopes, \
                        quota_burst, quota_interval_us, created_at, expires_at, revoked_at, \
-                       last_used_at, workspace, metadata, plan";
+                       last_used_at, workspace, metadata, plan, overrides";
 
 /// What a read selects: the key's row (`k`), then the name and definition of the plan that
-/// limits it, its own else its workspace's, in the same query.
+/// limits it, its own else its workspace's, in the same query, then the key's overrides.
 const SELECT: &str = "SELECT k.id, k.name, k.digest, k.previous_digest, k.previous_valid_until, \
      k.scopes, k.quota_burst, k.quota_interval_us, k.created_at, k.expires_at, k.revoked_at, \
-     k.last_used_at, k.workspace, k.metadata, COALESCE(k.plan, w.plan), p.definition \
+     k.last_used_at, k.workspace, k.metadata, COALESCE(k.plan, w.plan), p.definition, \
+     k.overrides \
      FROM keygate_keys AS k \
      LEFT JOIN keygate_workspaces AS w ON w.workspace = k.workspace \
      LEFT JOIN keygate_plans AS p ON p.name = COALESCE(k.plan, w.plan)";
@@ -81,6 +82,8 @@ struct RawRow {
     /// The resolved plan's name and definition.
     plan: Option<String>,
     definition: Option<String>,
+    /// The key's overrides, as JSON.
+    overrides: Option<String>,
 }
 
 impl RawRow {
@@ -102,6 +105,7 @@ impl RawRow {
             metadata: row.get(13)?,
             plan: row.get(14)?,
             definition: row.get(15)?,
+            overrides: row.get(16)?,
         })
     }
 
@@ -149,10 +153,13 @@ impl RawRow {
             (None, None) => None,
             _ => return Err(corrupt(&self.id, "only one of the quota columns is set")),
         };
+        let overrides = overrides(&self.id, self.overrides.as_deref())?;
         let plan = match (&self.plan, &self.definition) {
-            (Some(name), Some(definition)) => {
-                Some(definitions.plan("keygate_plans", name, definition)?)
-            }
+            (Some(name), Some(definition)) => Some(
+                definitions
+                    .plan("keygate_plans", name, definition)?
+                    .with_overrides(&overrides),
+            ),
             (None, _) => None,
             (Some(name), None) => {
                 return Err(corrupt(
@@ -171,6 +178,7 @@ impl RawRow {
         .with_workspace(workspace)
         .with_metadata(metadata)
         .with_plan(plan)
+        .with_overrides(overrides)
         .with_previous(previous)
         .with_quota(quota)
         .with_expiry(self.expires_at.map(from_micros))
@@ -280,7 +288,7 @@ pub(super) fn insert(
 ) -> Result<bool, StoreError> {
     let (burst, interval) = quota_columns(record.quota);
     let result = conn.execute(
-        &format!("INSERT INTO keygate_keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
+        &format!("INSERT INTO keygate_keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
         params![
             record.id.as_str(),
             record.name.as_str(),
@@ -297,6 +305,7 @@ pub(super) fn insert(
             record.workspace.as_str(),
             record.metadata.as_json(),
             plan.map(PlanName::as_str),
+            overrides_column(&record.overrides),
         ],
     );
     match result {
@@ -310,14 +319,14 @@ pub(super) fn insert(
     }
 }
 
-/// Writes every changeable column of `record` (all but the id, workspace, creation and
-/// last-use times).
+/// Writes every changeable column of `record` (all but the id, workspace, own plan, creation
+/// and last-use times), its overrides included.
 pub(super) fn update(conn: &Connection, record: &KeyRecord) -> Result<(), StoreError> {
     let (burst, interval) = quota_columns(record.quota);
     conn.execute(
         "UPDATE keygate_keys SET name = ?2, digest = ?3, previous_digest = ?4,
              previous_valid_until = ?5, scopes = ?6, quota_burst = ?7, quota_interval_us = ?8,
-             expires_at = ?9, revoked_at = ?10, metadata = ?11
+             expires_at = ?9, revoked_at = ?10, metadata = ?11, overrides = ?12
          WHERE id = ?1",
         params![
             record.id.as_str(),
@@ -334,6 +343,7 @@ pub(super) fn update(conn: &Connection, record: &KeyRecord) -> Result<(), StoreE
             record.expires_at.map(to_micros),
             record.revoked_at.map(to_micros),
             record.metadata.as_json(),
+            overrides_column(&record.overrides),
         ],
     )
     .map_err(unavailable)?;
@@ -453,5 +463,35 @@ mod tests {
         let error = select(&conn, &Definitions::new(), &id).unwrap_err();
         assert!(error.is_unavailable(), "{error:?}");
         assert!(error.to_string().contains("\"trial\""), "{error}");
+    }
+
+    #[test]
+    fn a_key_whose_overrides_do_not_parse_is_unavailable_not_unlimited() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::sqlite::schema::migrate(&mut conn, SystemTime::now()).unwrap();
+        let trial = crate::plan::Plan::new(
+            "trial".parse().unwrap(),
+            vec![crate::plan::Limit::quota(
+                "daily".parse().unwrap(),
+                5,
+                crate::plan::Period::Day,
+            )],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO keygate_plans (name, definition) VALUES ('trial', ?1)",
+            [trial.to_json().to_string()],
+        )
+        .unwrap();
+        conn.execute_batch(
+            "INSERT INTO keygate_keys (id, name, digest, scopes, created_at, plan, overrides)
+             VALUES ('AAAAAAAAAAAA', 'ci', zeroblob(32), 'read:all', 0, 'trial',
+                     '{\"daily\": {\"max\": \"lots\"}}');",
+        )
+        .unwrap();
+        let id = KeyId::new("AAAAAAAAAAAA").unwrap();
+        let error = select(&conn, &Definitions::new(), &id).unwrap_err();
+        assert!(error.is_unavailable(), "{error:?}");
+        assert!(error.to_string().contains("overrides"), "{error}");
     }
 }

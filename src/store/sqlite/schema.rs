@@ -31,6 +31,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
             "/migrations/sqlite/0003_plans.sql"
         )),
     ),
+    (
+        4,
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/sqlite/0004_overrides.sql"
+        )),
+    ),
 ];
 
 /// The newest schema version this build knows.
