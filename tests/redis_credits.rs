@@ -7,17 +7,16 @@
 
 mod conformance;
 mod credits;
+mod redis_common;
 mod wire;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use credits::{App, serve};
 use keygate::key::KeyId;
 use keygate::limit::redis::RedisRateLimiter;
+use redis_common::{RestartRedis, services};
 use tokio::sync::RwLock;
-
-const SERVICES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/services.sh");
 
 /// The fault test stops the server: it runs alone, the others together.
 static SERVER: RwLock<()> = RwLock::const_new(());
@@ -32,33 +31,6 @@ async fn limiter() -> Option<(String, RedisRateLimiter)> {
         .await
         .unwrap();
     Some((url, limiter))
-}
-
-/// `scripts/services.sh <action>` on the server of `url` (its port): a test stops only the
-/// server it was given.
-fn services(url: &str, action: &str) -> bool {
-    let info = redis::Client::open(url)
-        .unwrap()
-        .get_connection_info()
-        .clone();
-    let redis::ConnectionAddr::Tcp(_, port) = info.addr() else {
-        panic!("the fault test needs a TCP address, not {:?}", info.addr());
-    };
-    Command::new(SERVICES)
-        .arg(action)
-        .env("KEYGATE_REDIS_PORT", port.to_string())
-        .status()
-        .unwrap()
-        .success()
-}
-
-/// Restarts the Redis of its URL when dropped, even when the test panics.
-struct RestartRedis(String);
-
-impl Drop for RestartRedis {
-    fn drop(&mut self) {
-        services(&self.0, "start-redis");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,7 +71,7 @@ async fn a_stopped_redis_is_a_503_in_bounded_time_and_the_routes_recover() {
     let read = format!("/admin/keys/{}/credits", app.acme.bot_id);
 
     let guard = RestartRedis(url.clone());
-    assert!(services(&url, "stop-redis"));
+    assert!(services(&url, "stop-redis").unwrap().success());
     // A bound, not a speed claim: the 100 ms timeout must keep every answer far from a hang.
     let bound = Duration::from_secs(2);
     for _ in 0..3 {
@@ -115,7 +87,7 @@ async fn a_stopped_redis_is_a_503_in_bounded_time_and_the_routes_recover() {
         assert!(started.elapsed() < bound, "took {:?}", started.elapsed());
     }
 
-    assert!(services(&url, "start-redis"));
+    assert!(services(&url, "start-redis").unwrap().success());
     for _ in 0..300 {
         let shown = app.call("GET", &read, &app.acme.admin, "").await;
         if shown.status == 200 {

@@ -4,11 +4,11 @@
 //! bounded answers when Redis is silent or gone.
 
 mod conformance;
+mod redis_common;
 mod wire;
 
 use std::future::Future;
 use std::num::NonZeroU32;
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use keygate::clock::ManualClock;
@@ -22,12 +22,11 @@ use keygate::{LimiterError, Quota, Workspace};
 use proptest::prelude::*;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis_common::{RestartRedis, services};
 use tokio::sync::{RwLock, RwLockReadGuard};
 
 /// Tests that stop Redis or count its commands hold this exclusively; the others share it.
 static SERVER: RwLock<()> = RwLock::const_new(());
-
-const SERVICES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/services.sh");
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -834,31 +833,6 @@ async fn a_silent_redis_gets_a_timeout_from_every_call() {
         "took {:?}",
         started.elapsed()
     );
-}
-
-/// `scripts/services.sh <action>` on the server of `url` (its port, whatever
-/// `KEYGATE_REDIS_PORT` says): a test stops only the server it was given.
-fn services(url: &str, action: &str) -> std::io::Result<std::process::ExitStatus> {
-    let info = redis::Client::open(url)
-        .unwrap()
-        .get_connection_info()
-        .clone();
-    let redis::ConnectionAddr::Tcp(_, port) = info.addr() else {
-        panic!("the fault test needs a TCP address, not {:?}", info.addr());
-    };
-    Command::new(SERVICES)
-        .arg(action)
-        .env("KEYGATE_REDIS_PORT", port.to_string())
-        .status()
-}
-
-/// Restarts the Redis of its URL when dropped, even when the test panics.
-struct RestartRedis(String);
-
-impl Drop for RestartRedis {
-    fn drop(&mut self) {
-        let _ = services(&self.0, "start-redis");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

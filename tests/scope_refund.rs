@@ -16,6 +16,16 @@ use keygate::{
     RequireScopeLayer, Scope,
 };
 
+/// `/v1/records` for anyone, `/v1/admin/keys` behind a `RequireScopeLayer` for `admin`.
+fn records_and_admin() -> Router {
+    Router::new()
+        .route("/v1/records", get(|| async { "records" }))
+        .route(
+            "/v1/admin/keys",
+            get(|| async { "keys" }).route_layer(RequireScopeLayer::new(Scope::Admin)),
+        )
+}
+
 #[tokio::test]
 async fn route_layer_403s_spend_no_quota() {
     let store = MemoryKeyStore::new();
@@ -26,13 +36,7 @@ async fn route_layer_403s_spend_no_quota() {
         .unwrap();
     let reader = created.plaintext.expose_secret().to_owned();
     let layer = ApiKeyLayer::builder(store.clone(), MemoryRateLimiter::new()).build();
-    let app = Router::new()
-        .route("/v1/records", get(|| async { "records" }))
-        .route(
-            "/v1/admin/keys",
-            get(|| async { "keys" }).route_layer(RequireScopeLayer::new(Scope::Admin)),
-        )
-        .layer(layer);
+    let app = records_and_admin().layer(layer);
     let addr = wire::serve_axum(app).await;
     for _ in 0..2 {
         let refused = wire::send(addr, wire::request("GET", "/v1/admin/keys", Some(&reader))).await;
@@ -76,13 +80,7 @@ async fn route_layer_403s_spend_nothing_on_any_limit_of_a_plan() {
     let layer = ApiKeyLayer::builder(store.clone(), MemoryRateLimiter::new())
         .policy(policy)
         .build();
-    let app = Router::new()
-        .route("/v1/records", get(|| async { "records" }))
-        .route(
-            "/v1/admin/keys",
-            get(|| async { "keys" }).route_layer(RequireScopeLayer::new(Scope::Admin)),
-        )
-        .layer(layer);
+    let app = records_and_admin().layer(layer);
     let addr = wire::serve_axum(app).await;
     for _ in 0..3 {
         let refused = wire::send(addr, wire::request("GET", "/v1/admin/keys", Some(&reader))).await;

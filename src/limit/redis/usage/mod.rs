@@ -198,16 +198,7 @@ impl RedisUsageLimiter {
     ) -> impl Future<Output = Result<UsageDecision, LimiterError>> + Send + 'static + use<> {
         let plan = usage.plan.clone();
         let now = self.shared.clock.coarse_now();
-        let keys: Vec<String> = plan
-            .limits()
-            .iter()
-            .map(|limit| self.redis_key(usage.key, usage.workspace, limit))
-            .collect();
-        let args: Vec<LimitArgs> = plan
-            .limits()
-            .iter()
-            .map(|limit| LimitArgs::new(limit, now))
-            .collect();
+        let (keys, args) = self.script_input(usage, now);
         let cost = usage.cost;
         let shared = Arc::clone(&self.shared);
         async move {
@@ -224,6 +215,21 @@ impl RedisUsageLimiter {
         }
     }
 
+    /// The counters of `usage`'s limits and their script arguments, periods numbered at
+    /// `at`: what `admit.lua` and `refund.lua` take.
+    fn script_input(&self, usage: &Usage<'_>, at: SystemTime) -> (Vec<String>, Vec<LimitArgs>) {
+        let limits = usage.plan.limits();
+        let keys = limits
+            .iter()
+            .map(|limit| self.redis_key(usage.key, usage.workspace, limit))
+            .collect();
+        let args = limits
+            .iter()
+            .map(|limit| LimitArgs::new(limit, at))
+            .collect();
+        (keys, args)
+    }
+
     /// Gives back what an admitted [`admit`](Self::admit) of `usage` spent, the decision
     /// having counted calendar periods at `counted_at` ([`UsageDecision::counted_at`]), in one
     /// round trip; the rule of
@@ -235,18 +241,7 @@ impl RedisUsageLimiter {
         usage: &Usage<'_>,
         counted_at: SystemTime,
     ) -> impl Future<Output = Result<(), LimiterError>> + Send + 'static + use<> {
-        let keys: Vec<String> = usage
-            .plan
-            .limits()
-            .iter()
-            .map(|limit| self.redis_key(usage.key, usage.workspace, limit))
-            .collect();
-        let args: Vec<LimitArgs> = usage
-            .plan
-            .limits()
-            .iter()
-            .map(|limit| LimitArgs::new(limit, counted_at))
-            .collect();
+        let (keys, args) = self.script_input(usage, counted_at);
         let cost = usage.cost;
         let shared = Arc::clone(&self.shared);
         async move {
