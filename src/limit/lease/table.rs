@@ -2,7 +2,7 @@
 //! and its last refusal.
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -103,25 +103,39 @@ impl<L: Lease, R: Aging> Slot<L, R> {
     }
 }
 
-/// Every key a node leases for, by `K`.
+/// Shards of a table: requests of different keys rarely wait for one another's lock.
+const SHARDS: usize = 16;
+
+type Shard<K, L, R> = Mutex<HashMap<K, Arc<Entry<L, R>>>>;
+
+/// Every key a node leases for, by `K`, in [`SHARDS`] maps.
 pub(super) struct Table<K, L, R> {
-    map: Mutex<HashMap<K, Arc<Entry<L, R>>>>,
+    shards: Box<[Shard<K, L, R>]>,
+    hasher: RandomState,
 }
 
 impl<K: Hash + Eq + Clone, L: Lease, R: Aging> Table<K, L, R> {
     pub(super) fn new() -> Self {
         Self {
-            map: Mutex::new(HashMap::new()),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: RandomState::new(),
         }
     }
 
-    fn map(&self) -> MutexGuard<'_, HashMap<K, Arc<Entry<L, R>>>> {
-        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(shard: &Shard<K, L, R>) -> MutexGuard<'_, HashMap<K, Arc<Entry<L, R>>>> {
+        shard.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The shard that holds `key`.
+    fn map(&self, key: &K) -> MutexGuard<'_, HashMap<K, Arc<Entry<L, R>>>> {
+        // The remainder is below SHARDS: the cast cannot truncate.
+        let i = (self.hasher.hash_one(key) % SHARDS as u64) as usize;
+        Self::lock(&self.shards[i])
     }
 
     /// The entry of `key`, made if there is none.
     pub(super) fn entry(&self, key: &K) -> Arc<Entry<L, R>> {
-        let mut map = self.map();
+        let mut map = self.map(key);
         if let Some(entry) = map.get(key) {
             return Arc::clone(entry);
         }
@@ -140,40 +154,134 @@ impl<K: Hash + Eq + Clone, L: Lease, R: Aging> Table<K, L, R> {
 
     /// The entry of `key`, if there is one.
     pub(super) fn get(&self, key: &K) -> Option<Arc<Entry<L, R>>> {
-        self.map().get(key).cloned()
+        self.map(key).get(key).cloned()
     }
 
     /// Takes out the leases taken `ttl` or more before `now` (all of them with `ttl` zero),
     /// and forgets idle keys that no request is using.
     pub(super) fn expire(&self, now: Duration, ttl: Duration) -> Vec<(K, L)> {
         let mut expired = Vec::new();
-        self.map().retain(|key, entry| {
-            let mut slot = entry.slot();
-            if slot
-                .lease
-                .as_ref()
-                .is_some_and(|l| ttl.is_zero() || now.saturating_sub(l.taken_at()) >= ttl)
-                && let Some(lease) = slot.lease.take()
-            {
-                expired.push((key.clone(), lease));
-            }
-            // A request holding the entry may be taking a lease into it: keep it.
-            !(slot.idle(now) && Arc::strong_count(entry) == 1)
-        });
+        for shard in &self.shards {
+            Self::lock(shard).retain(|key, entry| {
+                let mut slot = entry.slot();
+                if slot
+                    .lease
+                    .as_ref()
+                    .is_some_and(|l| ttl.is_zero() || now.saturating_sub(l.taken_at()) >= ttl)
+                    && let Some(lease) = slot.lease.take()
+                {
+                    expired.push((key.clone(), lease));
+                }
+                // A request holding the entry may be taking a lease into it: keep it.
+                !(slot.idle(now) && Arc::strong_count(entry) == 1)
+            });
+        }
         expired
     }
 
     /// Calls `f` with every lease held.
     pub(super) fn each_lease(&self, mut f: impl FnMut(&L)) {
-        for entry in self.map().values() {
-            if let Some(lease) = &entry.slot().lease {
-                f(lease);
+        for shard in &self.shards {
+            for entry in Self::lock(shard).values() {
+                if let Some(lease) = &entry.slot().lease {
+                    f(lease);
+                }
             }
         }
     }
 
     /// The number of keys known.
     pub(super) fn len(&self) -> usize {
-        self.map().len()
+        self.shards
+            .iter()
+            .map(|shard| Self::lock(shard).len())
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Units(u64, Duration);
+
+    impl Lease for Units {
+        fn balance(&self) -> u64 {
+            self.0
+        }
+
+        fn taken_at(&self) -> Duration {
+            self.1
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq)]
+    struct Refused(Duration);
+
+    impl Aging for Refused {
+        fn aged(&self, elapsed: Duration) -> Self {
+            Self(self.0.saturating_sub(elapsed))
+        }
+
+        fn retry_after(&self) -> Option<Duration> {
+            Some(self.0)
+        }
+    }
+
+    type T = Table<u32, Units, Refused>;
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    #[test]
+    fn a_key_is_hot_past_its_threshold_within_one_second_and_cools_the_next() {
+        let table = T::new();
+        let entry = table.entry(&1);
+        let mut slot = entry.slot();
+        assert!(!slot.count(secs(5.1), 2));
+        assert!(!slot.count(secs(5.2), 2));
+        assert!(slot.count(secs(5.9), 2));
+        assert!(!slot.count(secs(6.0), 2));
+        assert!(slot.count(secs(6.0), 0));
+    }
+
+    #[test]
+    fn a_refusal_is_answered_aged_until_its_retry_time_and_at_most_the_ttl() {
+        let table = T::new();
+        let entry = table.entry(&1);
+        let mut slot = entry.slot();
+        slot.refuse(secs(1.0), Refused(secs(0.5)), secs(10.0));
+        assert_eq!(slot.refusal(secs(1.2)), Some(Refused(secs(0.3))));
+        assert_eq!(slot.refusal(secs(1.5)), None);
+        slot.refuse(secs(2.0), Refused(secs(60.0)), secs(1.0));
+        assert!(slot.refusal(secs(2.9)).is_some());
+        assert_eq!(slot.refusal(secs(3.0)), None);
+        slot.refuse(secs(4.0), Refused(secs(60.0)), secs(1.0));
+        slot.lift();
+        assert_eq!(slot.refusal(secs(4.0)), None);
+    }
+
+    #[test]
+    fn expiry_takes_out_old_leases_and_forgets_idle_keys_no_request_holds() {
+        let table = T::new();
+        table.entry(&1).slot().lease = Some(Units(5, secs(0.0)));
+        table.entry(&2).slot().lease = Some(Units(5, secs(9.5)));
+        table.entry(&3).slot().count(secs(9.8), 0);
+        let held = table.entry(&4);
+        let expired = table.expire(secs(10.0), secs(1.0));
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].0, 1);
+        // 1 is idle once its lease is out (no request since second 0): it goes; 2 holds a
+        // lease; 3 had a request in the second before; 4 is held by a request.
+        assert!(table.get(&1).is_none());
+        assert!(table.get(&2).is_some() && table.get(&3).is_some() && table.get(&4).is_some());
+        drop(held);
+        assert_eq!(table.len(), 3);
+        // A zero ttl takes every lease (shutdown); 2 and 4 are idle then, 3 is not yet.
+        assert_eq!(table.expire(secs(10.0), Duration::ZERO).len(), 1);
+        assert!(table.get(&3).is_some());
+        assert_eq!(table.len(), 1);
     }
 }
