@@ -430,6 +430,21 @@ async fn a_route_cost_spends_that_many_units_of_the_lease() {
 }
 
 #[tokio::test]
+async fn a_refused_costly_request_does_not_refuse_a_cheaper_one() {
+    let Some(t) = Daily::new(LeaseConfig::default().batch(4), 10, noon()).await else {
+        return;
+    };
+    assert!(t.admit(8).await.allowed());
+    assert_eq!(t.limiter.held(), 0);
+    let refused = t.admit(5).await;
+    assert_eq!(refused.refused_by().unwrap().name().as_str(), "daily");
+    // Remembered for requests of that cost or more, not for a cheaper one that fits.
+    assert!(!t.admit(6).await.allowed());
+    assert!(t.admit(2).await.allowed());
+    assert_eq!(t.counter().await, "q:20421:10");
+}
+
+#[tokio::test]
 async fn a_refund_puts_the_units_back_into_the_local_balance() {
     let Some(t) = Daily::new(LeaseConfig::default().batch(10), 100, noon()).await else {
         return;

@@ -253,7 +253,7 @@ impl Inner {
     }
 
     /// Waits for the key's turn to take a lease, within the limiter's timeout.
-    async fn turn<'a, L, R>(
+    async fn turn<'a, L, R: table::Aging>(
         &self,
         entry: &'a Entry<L, R>,
     ) -> Result<tokio::sync::MutexGuard<'a, ()>, LimiterError> {
@@ -278,7 +278,7 @@ impl Inner {
             if let Some(spent) = slot.lease.as_mut().and_then(|l| l.spend(&quota, now)) {
                 return Ok(spent);
             }
-            if let Some(refused) = slot.refusal(now) {
+            if let Some(refused) = slot.refusal(now, &quota) {
                 return Ok(refused);
             }
             slot.lease.take()
@@ -291,7 +291,7 @@ impl Inner {
         let now = self.clock.monotonic();
         let mut slot = entry.slot();
         if taken == 0 {
-            slot.refuse(now, decision, self.config.lease_ttl);
+            slot.refuse(now, quota, decision, self.config.lease_ttl);
             return Ok(decision);
         }
         let mut lease = RateLease::new(quota, taken, &decision, now);
@@ -326,7 +326,7 @@ impl Inner {
             {
                 return Ok(spent);
             }
-            if let Some(refused) = slot.refusal(now) {
+            if let Some(refused) = slot.refusal(now, &(plan.clone(), cost)) {
                 return Ok(refused);
             }
             // A lease of these periods keeps its few units (fewer than the cost) to add to
@@ -349,7 +349,7 @@ impl Inner {
         let now = self.clock.monotonic();
         let mut slot = entry.slot();
         if taken == 0 {
-            slot.refuse(now, decision.clone(), self.config.lease_ttl);
+            slot.refuse(now, (plan, cost), decision.clone(), self.config.lease_ttl);
             return Ok(decision);
         }
         let mut lease = UsageLease::new(&decision, taken, now);
@@ -392,7 +392,7 @@ impl RateLimiter for LeasedLimiter {
             if let Some(spent) = slot.lease.as_mut().and_then(|l| l.spend(quota, now)) {
                 return LeaseCheck::ready(Ok(spent));
             }
-            if let Some(refused) = slot.refusal(now) {
+            if let Some(refused) = slot.refusal(now, quota) {
                 return LeaseCheck::ready(Ok(refused));
             }
             if !hot {
@@ -461,7 +461,7 @@ impl RateLimiter for LeasedLimiter {
             {
                 return UsageFuture::ready(Ok(spent));
             }
-            if let Some(refused) = slot.refusal(now) {
+            if let Some(refused) = slot.refusal(now, &(usage.plan.clone(), usage.cost)) {
                 return UsageFuture::ready(Ok(refused));
             }
             if !hot {

@@ -60,6 +60,13 @@ impl Lease for RateLease {
 }
 
 impl Aging for Decision {
+    /// The quota refused.
+    type Ask = Quota;
+
+    fn covers(refused: &Quota, ask: &Quota) -> bool {
+        refused == ask
+    }
+
     fn aged(&self, elapsed: Duration) -> Self {
         Self {
             reset: self.reset.saturating_sub(elapsed),

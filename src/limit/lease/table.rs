@@ -14,8 +14,12 @@ pub(super) trait Lease {
     fn taken_at(&self) -> Duration;
 }
 
-/// An answer that was true at some time and ages: its durations shrink as time passes.
+/// A refusal that was true at some time and ages: its durations shrink as time passes.
 pub(super) trait Aging: Clone {
+    /// What was asked: the refusal answers the same question, or a larger one.
+    type Ask;
+    /// Whether a refusal of `refused` also refuses `ask`.
+    fn covers(refused: &Self::Ask, ask: &Self::Ask) -> bool;
     /// The same answer `elapsed` later.
     fn aged(&self, elapsed: Duration) -> Self;
     /// How long the refusal holds for its own reasons (`None`: until something else lifts it,
@@ -25,12 +29,12 @@ pub(super) trait Aging: Clone {
 
 /// A key's entry: its state, and the turn for taking a lease (one call per key at a time:
 /// requests that find the balance empty while a lease is on its way wait for it).
-pub(super) struct Entry<L, R> {
+pub(super) struct Entry<L, R: Aging> {
     slot: Mutex<Slot<L, R>>,
     pub(super) taking: tokio::sync::Mutex<()>,
 }
 
-impl<L, R> Entry<L, R> {
+impl<L, R: Aging> Entry<L, R> {
     /// The entry's state, even if a thread panicked while holding it (every change to a slot
     /// is one assignment: none is left half made).
     pub(super) fn slot(&self) -> MutexGuard<'_, Slot<L, R>> {
@@ -39,14 +43,15 @@ impl<L, R> Entry<L, R> {
 }
 
 /// A refusal from Redis, answered locally until it lapses.
-struct Refusal<R> {
+struct Refusal<R: Aging> {
     at: Duration,
     until: Duration,
+    ask: R::Ask,
     answer: R,
 }
 
 /// The state of one key on this node.
-pub(super) struct Slot<L, R> {
+pub(super) struct Slot<L, R: Aging> {
     /// The whole second (monotonic) the requests in `seen` came in.
     second: u64,
     seen: u32,
@@ -68,25 +73,27 @@ impl<L: Lease, R: Aging> Slot<L, R> {
         self.seen > hot_after
     }
 
-    /// Remembers a refusal made at `now` for as long as it holds, and at most `ttl`.
-    pub(super) fn refuse(&mut self, now: Duration, answer: R, ttl: Duration) {
+    /// Remembers the refusal of `ask` made at `now` for as long as it holds, and at most
+    /// `ttl`.
+    pub(super) fn refuse(&mut self, now: Duration, ask: R::Ask, answer: R, ttl: Duration) {
         let hold = answer.retry_after().map_or(ttl, |retry| retry.min(ttl));
         self.refused = Some(Refusal {
             at: now,
             until: now + hold,
+            ask,
             answer,
         });
     }
 
-    /// The refusal still holding at `now`, aged.
-    pub(super) fn refusal(&mut self, now: Duration) -> Option<R> {
+    /// The refusal still holding at `now` that covers `ask`, aged.
+    pub(super) fn refusal(&mut self, now: Duration, ask: &R::Ask) -> Option<R> {
         match &self.refused {
-            Some(r) if now < r.until => Some(r.answer.aged(now.saturating_sub(r.at))),
-            Some(_) => {
+            Some(r) if now >= r.until => {
                 self.refused = None;
                 None
             }
-            None => None,
+            Some(r) if R::covers(&r.ask, ask) => Some(r.answer.aged(now.saturating_sub(r.at))),
+            _ => None,
         }
     }
 
@@ -109,7 +116,7 @@ const SHARDS: usize = 16;
 type Shard<K, L, R> = Mutex<HashMap<K, Arc<Entry<L, R>>>>;
 
 /// Every key a node leases for, by `K`, in [`SHARDS`] maps.
-pub(super) struct Table<K, L, R> {
+pub(super) struct Table<K, L, R: Aging> {
     shards: Box<[Shard<K, L, R>]>,
     hasher: RandomState,
 }
@@ -220,6 +227,12 @@ mod tests {
     struct Refused(Duration);
 
     impl Aging for Refused {
+        type Ask = u32;
+
+        fn covers(refused: &u32, ask: &u32) -> bool {
+            ask >= refused
+        }
+
         fn aged(&self, elapsed: Duration) -> Self {
             Self(self.0.saturating_sub(elapsed))
         }
@@ -252,15 +265,26 @@ mod tests {
         let table = T::new();
         let entry = table.entry(&1);
         let mut slot = entry.slot();
-        slot.refuse(secs(1.0), Refused(secs(0.5)), secs(10.0));
-        assert_eq!(slot.refusal(secs(1.2)), Some(Refused(secs(0.3))));
-        assert_eq!(slot.refusal(secs(1.5)), None);
-        slot.refuse(secs(2.0), Refused(secs(60.0)), secs(1.0));
-        assert!(slot.refusal(secs(2.9)).is_some());
-        assert_eq!(slot.refusal(secs(3.0)), None);
-        slot.refuse(secs(4.0), Refused(secs(60.0)), secs(1.0));
+        slot.refuse(secs(1.0), 1, Refused(secs(0.5)), secs(10.0));
+        assert_eq!(slot.refusal(secs(1.2), &1), Some(Refused(secs(0.3))));
+        assert_eq!(slot.refusal(secs(1.5), &1), None);
+        slot.refuse(secs(2.0), 1, Refused(secs(60.0)), secs(1.0));
+        assert!(slot.refusal(secs(2.9), &1).is_some());
+        assert_eq!(slot.refusal(secs(3.0), &1), None);
+        slot.refuse(secs(4.0), 1, Refused(secs(60.0)), secs(1.0));
         slot.lift();
-        assert_eq!(slot.refusal(secs(4.0)), None);
+        assert_eq!(slot.refusal(secs(4.0), &1), None);
+    }
+
+    #[test]
+    fn a_refusal_answers_only_what_it_covers() {
+        let table = T::new();
+        let entry = table.entry(&1);
+        let mut slot = entry.slot();
+        slot.refuse(secs(1.0), 5, Refused(secs(9.0)), secs(10.0));
+        assert_eq!(slot.refusal(secs(1.0), &4), None);
+        assert!(slot.refusal(secs(1.0), &5).is_some());
+        assert!(slot.refusal(secs(1.0), &6).is_some());
     }
 
     #[test]

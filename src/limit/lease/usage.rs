@@ -127,6 +127,14 @@ impl Lease for UsageLease {
 }
 
 impl Aging for UsageDecision {
+    /// The plan and the cost refused.
+    type Ask = (Plan, u32);
+
+    /// A refusal under the same plan covers the same cost or more (a cheaper request may pass).
+    fn covers((plan, cost): &(Plan, u32), (asked, asked_cost): &(Plan, u32)) -> bool {
+        plan == asked && asked_cost >= cost
+    }
+
     fn aged(&self, elapsed: Duration) -> Self {
         let mut aged = self.clone();
         for (i, (_, state)) in self.limits().enumerate() {
