@@ -14,10 +14,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use keygate::clock::ManualClock;
 use keygate::key::KeyId;
+use keygate::limit::gcra;
 use keygate::limit::lease::{LeaseConfig, LeasedLimiter};
 use keygate::limit::redis::RedisRateLimiter;
 use keygate::plan::{Limit, Period, Plan, Usage, UsageDecision};
 use keygate::{Quota, RateLimiter, Workspace};
+use proptest::prelude::*;
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use tokio::sync::{RwLock, RwLockReadGuard};
@@ -246,6 +248,68 @@ async fn two_nodes_admit_at_most_burst_plus_two_batches_of_a_rate_in_a_window() 
     );
 }
 
+/// The lease script with `TIME` replaced by `ARGV[4]` seconds and `ARGV[5]` microseconds.
+fn lease_script_on_given_time() -> String {
+    let source = include_str!("../src/limit/redis/lease.lua");
+    assert_eq!(source.matches("redis.call('TIME')").count(), 1);
+    source.replace("redis.call('TIME')", "{ARGV[4], ARGV[5]}")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// A lease of up to `want` units at one instant takes exactly what `want` checks in a row
+    /// would admit then, by `gcra::decide`, and answers as the last of them (as the first
+    /// refusal when none is admitted), whatever came before.
+    #[test]
+    fn a_lease_takes_what_checks_in_a_row_would_admit(
+        burst in 1_u32..30,
+        interval_micros in 1_000_000_u64..100_000_000,
+        steps in proptest::collection::vec((0_u64..60_000_000, 1_u32..40), 1..30),
+    ) {
+        let Some(url) = conformance::backend_url("KEYGATE_TEST_REDIS_URL") else {
+            return Ok(());
+        };
+        let _server = SERVER.blocking_read();
+        let mut redis = redis::Client::open(url.as_str()).unwrap().get_connection().unwrap();
+        let script = redis::Script::new(&lease_script_on_given_time());
+        let key = format!("{}reference", fresh_namespace());
+        let q = Quota::new(burst, Duration::from_micros(interval_micros)).unwrap();
+        let window = interval_micros * u64::from(burst);
+        let mut now = 1_800_000_000_000_000_u64;
+        let mut tat = 0;
+        let micros = |d: Duration| i64::try_from(d.as_nanos() / 1_000).unwrap();
+        for (gap, want) in steps {
+            now += gap;
+            let reply: [i64; 4] = script
+                .key(&key)
+                .arg(interval_micros)
+                .arg(window)
+                .arg(want)
+                .arg(now / 1_000_000)
+                .arg(now % 1_000_000)
+                .invoke(&mut redis)
+                .unwrap();
+            let mut taken = 0;
+            let mut last = None;
+            for _ in 0..want {
+                let (next, decision) = gcra::decide(tat, now * 1_000, &q);
+                if !decision.allowed {
+                    last = last.or(Some(decision));
+                    break;
+                }
+                (tat, taken, last) = (next, taken + 1, Some(decision));
+            }
+            let last = last.unwrap();
+            prop_assert_eq!(
+                reply,
+                [taken, i64::from(last.remaining), micros(last.retry_after), micros(last.reset)]
+            );
+        }
+        let _: () = redis::cmd("DEL").arg(&key).query(&mut redis).unwrap();
+    }
+}
+
 /// Script calls for `requests` sequential requests of one key, made by `request`.
 async fn calls_for<F, Fut>(url: &str, requests: usize, mut request: F) -> u64
 where
@@ -313,46 +377,70 @@ async fn a_hot_key_under_a_plan_makes_about_one_redis_call_per_batch() {
     assert!((20..=45).contains(&calls), "{calls} calls");
 }
 
+/// A node on which every key stays cold, and a plain Redis limiter in a namespace of its own.
+async fn cold_and_exact(url: &str) -> (LeasedLimiter, RedisRateLimiter) {
+    let config = LeaseConfig::default().hot_after(1_000);
+    let cold = node(url, &fresh_namespace(), config).await;
+    // The scripts' first calls may load them.
+    let (id, ws) = (KeyId::random().unwrap(), Workspace::default());
+    let quota = Quota::new(1, Duration::from_secs(1)).unwrap();
+    cold.check(&id, &quota).await.unwrap();
+    let p = plan(vec![daily(1)]);
+    cold.admit(&Usage::new(&id, &ws, &p)).await.unwrap();
+    (cold, redis_in(url, &fresh_namespace()).await)
+}
+
+/// Awaits `call`, which must make exactly one script call.
+async fn in_one_call<T>(
+    redis: &mut MultiplexedConnection,
+    call: impl std::future::Future<Output = T>,
+) -> T {
+    let before = script_calls(redis).await;
+    let answer = call.await;
+    assert_eq!(script_calls(redis).await - before, 1);
+    answer
+}
+
 #[tokio::test]
 async fn a_cold_key_makes_one_call_per_request_and_decides_as_the_redis_limiter() {
     let _alone = SERVER.write().await;
     let Some(url) = conformance::backend_url("KEYGATE_TEST_REDIS_URL") else {
         return;
     };
-    let limiter = node(
-        &url,
-        &fresh_namespace(),
-        LeaseConfig::default().hot_after(1_000),
-    )
-    .await;
-    let exact = redis_in(&url, &fresh_namespace()).await;
+    let (limiter, exact) = cold_and_exact(&url).await;
     // Five a minute.
     let quota = Quota::new(5, Duration::from_secs(12)).unwrap();
     let key = KeyId::random().unwrap();
-    limiter
-        .check(&KeyId::random().unwrap(), &quota)
-        .await
-        .unwrap();
-    exact
-        .check(&KeyId::random().unwrap(), &quota)
-        .await
-        .unwrap();
     let mut redis = inspector(&url).await;
     for n in 0..8 {
-        let before = script_calls(&mut redis).await;
-        let got = limiter.check(&key, &quota).await.unwrap();
-        assert_eq!(script_calls(&mut redis).await - before, 1, "request {n}");
+        let got = in_one_call(&mut redis, limiter.check(&key, &quota))
+            .await
+            .unwrap();
         let want = exact.check(&key, &quota).await.unwrap();
-        assert_eq!(
-            (got.allowed, got.limit, got.remaining, got.reset.as_secs()),
-            (
-                want.allowed,
-                want.limit,
-                want.remaining,
-                want.reset.as_secs()
-            ),
-            "request {n}"
-        );
+        let view = |d: &keygate::Decision| (d.allowed, d.limit, d.remaining, d.reset.as_secs());
+        assert_eq!(view(&got), view(&want), "request {n}");
+    }
+    assert_eq!(limiter.held(), 0);
+}
+
+#[tokio::test]
+async fn a_cold_key_under_a_plan_makes_one_call_per_request_and_decides_as_the_redis_limiter() {
+    let _alone = SERVER.write().await;
+    let Some(url) = conformance::backend_url("KEYGATE_TEST_REDIS_URL") else {
+        return;
+    };
+    let (limiter, exact) = cold_and_exact(&url).await;
+    let p = plan(vec![daily(5)]);
+    let (key, ws) = (KeyId::random().unwrap(), Workspace::default());
+    let usage = Usage::new(&key, &ws, &p);
+    let mut redis = inspector(&url).await;
+    for n in 0..8 {
+        let got = in_one_call(&mut redis, limiter.admit(&usage))
+            .await
+            .unwrap();
+        let want = exact.admit(&usage).await.unwrap();
+        let view = |d: &UsageDecision| (d.allowed(), d.state("daily").unwrap().remaining);
+        assert_eq!(view(&got), view(&want), "request {n}");
     }
     assert_eq!(limiter.held(), 0);
 }
