@@ -566,6 +566,22 @@ async fn an_expired_lease_gives_its_units_back() {
 }
 
 #[tokio::test]
+async fn an_expired_lease_is_never_spent() {
+    let config = LeaseConfig::default()
+        .batch(10)
+        .lease_ttl(Duration::from_secs(30));
+    let Some(t) = Daily::new(config, 100, noon()).await else {
+        return;
+    };
+    assert!(t.admit(1).await.allowed());
+    t.clock.advance(Duration::from_secs(31));
+    // The old lease's 9 go back, a new one takes 10 and spends 1.
+    assert!(t.admit(1).await.allowed());
+    assert_eq!(t.limiter.held(), 9);
+    until_counter(&t.url, &t.limiter, &t.key, &t.limit, "q:20421:11").await;
+}
+
+#[tokio::test]
 async fn shutdown_gives_a_plans_unspent_units_back() {
     let config = LeaseConfig::default()
         .batch(10)

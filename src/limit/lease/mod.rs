@@ -23,10 +23,12 @@
 //! - **Periods**: a lease taken in a calendar period (a day, a month, a credit refill) is
 //!   spent only in that period; at the period's end the rest is given back to the period
 //!   that counted it, which ends it (the new period starts whole).
-//! - **Giving back**: unspent units go back to Redis, only to the periods that counted them,
-//!   and never making a rate's bucket fuller than full, when the lease is older than
-//!   [`lease_ttl`](LeaseConfig::lease_ttl) (a task spawned on the first request checks every
-//!   half `lease_ttl`), and on [`shutdown`](LeasedLimiter::shutdown). A 403 from a route
+//! - **Giving back**: a lease older than [`lease_ttl`](LeaseConfig::lease_ttl) is no longer
+//!   spent. Its unspent units go back to Redis, only to the periods that counted them, and
+//!   never making a rate's bucket fuller than full: when the key's next request takes a new
+//!   lease, or else when a task spawned on the first request, which looks every half
+//!   `lease_ttl` (10 ms to 1 s), finds it; and on [`shutdown`](LeasedLimiter::shutdown),
+//!   for every lease. A 403 from a route
 //!   layer ([`refund`](RateLimiter::refund), [`refund_usage`](RateLimiter::refund_usage))
 //!   puts the units back into the local balance.
 //! - **Headers**: a decision from a lease reports what Redis reported remaining when the
@@ -47,7 +49,8 @@
 //!   taken earlier may be spent later.
 //! - **Under-admission**: while a node holds unspent units, other nodes may be refused
 //!   although the key's limit is not reached: at most one batch per node per key, for at most
-//!   [`lease_ttl`](LeaseConfig::lease_ttl) (then the units go back).
+//!   [`lease_ttl`](LeaseConfig::lease_ttl) and one look of the task that gives units back
+//!   (1.5 × `lease_ttl` at most, and at most `lease_ttl` + 1 s).
 //!
 //! # What a crash costs
 //!
@@ -164,11 +167,10 @@ impl LeasedLimiter {
 
     /// Unspent units this node holds, over every lease.
     pub fn held(&self) -> u64 {
-        let sum = |held: &mut u64, balance: u64| *held = held.saturating_add(balance);
-        let mut held = 0;
-        self.inner.keys.each_lease(|l| sum(&mut held, l.balance()));
-        self.inner.plans.each_lease(|l| sum(&mut held, l.balance()));
-        held
+        self.inner
+            .keys
+            .held()
+            .saturating_add(self.inner.plans.held())
     }
 
     /// Gives every unspent unit back to Redis and takes no lease from then on (every request
@@ -272,10 +274,16 @@ impl Inner {
         quota: Quota,
     ) -> Result<Decision, LimiterError> {
         let _turn = self.turn(&entry).await?;
+        let ttl = self.config.lease_ttl;
         let stale = {
             let now = self.clock.monotonic();
             let mut slot = entry.slot();
-            if let Some(spent) = slot.lease.as_mut().and_then(|l| l.spend(&quota, now)) {
+            if let Some(spent) = slot
+                .lease
+                .as_mut()
+                .filter(|l| l.fresh(now, ttl))
+                .and_then(|l| l.spend(&quota, now))
+            {
                 return Ok(spent);
             }
             if let Some(refused) = slot.refusal(now, &quota) {
@@ -315,13 +323,14 @@ impl Inner {
         cost: u32,
     ) -> Result<UsageDecision, LimiterError> {
         let _turn = self.turn(&entry).await?;
-        let wall = self.clock.coarse_now();
+        let (wall, ttl) = (self.clock.coarse_now(), self.config.lease_ttl);
         let stale = {
             let now = self.clock.monotonic();
             let mut slot = entry.slot();
             if let Some(spent) = slot
                 .lease
                 .as_mut()
+                .filter(|l| l.fresh(now, ttl))
                 .and_then(|l| l.spend(&plan, cost, now, wall))
             {
                 return Ok(spent);
@@ -331,9 +340,10 @@ impl Inner {
             }
             // A lease of these periods keeps its few units (fewer than the cost) to add to
             // the next; any other goes back.
-            let keep = slot.lease.as_ref().is_some_and(|l| {
-                l.serves(&plan, wall) && now.saturating_sub(l.taken_at()) < self.config.lease_ttl
-            });
+            let keep = slot
+                .lease
+                .as_ref()
+                .is_some_and(|l| l.serves(&plan, wall) && l.fresh(now, ttl));
             if keep { None } else { slot.lease.take() }
         };
         if let Some(stale) = stale.filter(|l| l.balance > 0) {
@@ -384,12 +394,17 @@ impl RateLimiter for LeasedLimiter {
             return LeaseCheck::exact(inner.redis.check(id, quota));
         }
         inner.start_sweeping();
-        let now = inner.clock.monotonic();
+        let (now, ttl) = (inner.clock.monotonic(), inner.config.lease_ttl);
         let entry = inner.keys.entry(id);
         {
             let mut slot = entry.slot();
             let hot = slot.count(now, inner.config.hot_after);
-            if let Some(spent) = slot.lease.as_mut().and_then(|l| l.spend(quota, now)) {
+            if let Some(spent) = slot
+                .lease
+                .as_mut()
+                .filter(|l| l.fresh(now, ttl))
+                .and_then(|l| l.spend(quota, now))
+            {
                 return LeaseCheck::ready(Ok(spent));
             }
             if let Some(refused) = slot.refusal(now, quota) {
@@ -449,6 +464,7 @@ impl RateLimiter for LeasedLimiter {
         }
         inner.start_sweeping();
         let (now, wall) = (inner.clock.monotonic(), inner.clock.coarse_now());
+        let ttl = inner.config.lease_ttl;
         let key = (*usage.key, usage.workspace.clone());
         let entry = inner.plans.entry(&key);
         {
@@ -457,6 +473,7 @@ impl RateLimiter for LeasedLimiter {
             if let Some(spent) = slot
                 .lease
                 .as_mut()
+                .filter(|l| l.fresh(now, ttl))
                 .and_then(|l| l.spend(usage.plan, usage.cost, now, wall))
             {
                 return UsageFuture::ready(Ok(spent));

@@ -12,6 +12,12 @@ pub(super) trait Lease {
     fn balance(&self) -> u64;
     /// The monotonic time the lease was taken at.
     fn taken_at(&self) -> Duration;
+
+    /// Whether the lease, at `now`, is younger than `ttl` (none is, with `ttl` zero): only then
+    /// is it spent.
+    fn fresh(&self, now: Duration, ttl: Duration) -> bool {
+        now.saturating_sub(self.taken_at()) < ttl
+    }
 }
 
 /// A refusal that was true at some time and ages: its durations shrink as time passes.
@@ -171,10 +177,7 @@ impl<K: Hash + Eq + Clone, L: Lease, R: Aging> Table<K, L, R> {
         for shard in &self.shards {
             Self::lock(shard).retain(|key, entry| {
                 let mut slot = entry.slot();
-                if slot
-                    .lease
-                    .as_ref()
-                    .is_some_and(|l| ttl.is_zero() || now.saturating_sub(l.taken_at()) >= ttl)
+                if slot.lease.as_ref().is_some_and(|l| !l.fresh(now, ttl))
                     && let Some(lease) = slot.lease.take()
                 {
                     expired.push((key.clone(), lease));
@@ -186,15 +189,16 @@ impl<K: Hash + Eq + Clone, L: Lease, R: Aging> Table<K, L, R> {
         expired
     }
 
-    /// Calls `f` with every lease held.
-    pub(super) fn each_lease(&self, mut f: impl FnMut(&L)) {
+    /// The unspent units of every lease.
+    pub(super) fn held(&self) -> u64 {
+        let mut held = 0_u64;
         for shard in &self.shards {
             for entry in Self::lock(shard).values() {
-                if let Some(lease) = &entry.slot().lease {
-                    f(lease);
-                }
+                let balance = entry.slot().lease.as_ref().map_or(0, Lease::balance);
+                held = held.saturating_add(balance);
             }
         }
+        held
     }
 
     /// The number of keys known.
