@@ -31,8 +31,9 @@ pub struct LeaseConfig {
     /// The most units one lease takes from Redis: the number of requests a hot key makes per
     /// Redis call, and the most one node may hold unspent per key.
     pub batch: u32,
-    /// A key takes leases only after this many requests within one second on this node;
-    /// until then (a cold key) each request is one exact Redis call. 0: every key leases.
+    /// A key takes leases only after this many requests within one second on this node (and
+    /// keeps taking them through the next second); until then (a cold key) each request is
+    /// one exact Redis call. 0: every key leases.
     pub hot_after: u32,
     /// Unspent units of a lease older than this are given back to Redis.
     pub lease_ttl: Duration,

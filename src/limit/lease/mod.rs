@@ -5,7 +5,7 @@
 //! Redis slot, and a single hot key tops out at what one Redis master serves. A
 //! `LeasedLimiter` wraps it. A key that makes more than
 //! [`hot_after`](LeaseConfig::hot_after) requests within one second on this node becomes
-//! **hot**: the node then takes a **lease**, up to [`batch`](LeaseConfig::batch) units in one
+//! **hot** (and stays hot through the next second): the node then takes a **lease**, up to [`batch`](LeaseConfig::batch) units in one
 //! script call, and admits the key's next requests from that local balance without asking
 //! Redis. Redis calls for a hot key drop to about requests ÷ batch; cold keys keep the exact
 //! per-request path, with the decisions of [`RedisRateLimiter`].

@@ -61,6 +61,8 @@ pub(super) struct Slot<L, R: Aging> {
     /// The whole second (monotonic) the requests in `seen` came in.
     second: u64,
     seen: u32,
+    /// Whether the key was hot in the second before `second`.
+    was_hot: bool,
     /// The lease being spent.
     pub(super) lease: Option<L>,
     refused: Option<Refusal<R>>,
@@ -68,15 +70,17 @@ pub(super) struct Slot<L, R: Aging> {
 
 impl<L: Lease, R: Aging> Slot<L, R> {
     /// Counts a request at `now`; whether the key is hot: more than `hot_after` requests in
-    /// this second.
+    /// this second, or in the second before (a key that stays hot keeps its leases across
+    /// seconds).
     pub(super) fn count(&mut self, now: Duration, hot_after: u32) -> bool {
         let second = now.as_secs();
         if second != self.second {
+            self.was_hot = second == self.second.saturating_add(1) && self.seen > hot_after;
             self.second = second;
             self.seen = 0;
         }
         self.seen = self.seen.saturating_add(1);
-        self.seen > hot_after
+        self.was_hot || self.seen > hot_after
     }
 
     /// Remembers the refusal of `ask` made at `now` for as long as it holds, and at most
@@ -156,6 +160,7 @@ impl<K: Hash + Eq + Clone, L: Lease, R: Aging> Table<K, L, R> {
             slot: Mutex::new(Slot {
                 second: 0,
                 seen: 0,
+                was_hot: false,
                 lease: None,
                 refused: None,
             }),
@@ -253,15 +258,32 @@ mod tests {
     }
 
     #[test]
-    fn a_key_is_hot_past_its_threshold_within_one_second_and_cools_the_next() {
+    fn a_key_is_hot_past_its_threshold_within_one_second() {
         let table = T::new();
         let entry = table.entry(&1);
         let mut slot = entry.slot();
         assert!(!slot.count(secs(5.1), 2));
         assert!(!slot.count(secs(5.2), 2));
         assert!(slot.count(secs(5.9), 2));
-        assert!(!slot.count(secs(6.0), 2));
-        assert!(slot.count(secs(6.0), 0));
+        assert!(table.entry(&2).slot().count(secs(5.0), 0));
+    }
+
+    #[test]
+    fn a_hot_key_stays_hot_through_the_next_second_and_cools_after_a_quiet_one() {
+        let table = T::new();
+        let entry = table.entry(&1);
+        let mut slot = entry.slot();
+        for _ in 0..3 {
+            slot.count(secs(5.5), 2);
+        }
+        assert!(slot.count(secs(6.0), 2));
+        // One request in second 6: second 7 starts cold.
+        assert!(!slot.count(secs(7.0), 2));
+        for _ in 0..3 {
+            slot.count(secs(7.5), 2);
+        }
+        // Hot in second 7, but second 8 went by: second 9 starts cold.
+        assert!(!slot.count(secs(9.0), 2));
     }
 
     #[test]
