@@ -642,6 +642,36 @@ async fn a_new_period_never_spends_the_old_periods_units() {
 }
 
 #[tokio::test]
+async fn the_lease_scripts_are_loaded_again_after_the_server_forgets_them() {
+    let Some((_server, url)) = server().await else {
+        return;
+    };
+    let config = LeaseConfig::default().batch(5).hot_after(0);
+    let limiter = node(&url, &fresh_namespace(), config).await;
+    let quota = Quota::new(100, Duration::from_secs(1)).unwrap();
+    let p = plan(vec![daily(100)]);
+    let ws = Workspace::default();
+    for _ in 0..2 {
+        let _: () = redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query_async(&mut inspector(&url).await)
+            .await
+            .unwrap();
+        // A fresh key each time: no lease held, so each request takes one.
+        let key = KeyId::random().unwrap();
+        assert!(limiter.check(&key, &quota).await.unwrap().allowed);
+        assert!(
+            limiter
+                .admit(&Usage::new(&key, &ws, &p))
+                .await
+                .unwrap()
+                .allowed()
+        );
+    }
+    assert_eq!(limiter.held(), 2 * (4 + 4));
+}
+
+#[tokio::test]
 async fn credits_are_leased_only_when_opted_in() {
     let Some((_server, url)) = server().await else {
         return;
