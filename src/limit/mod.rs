@@ -1,5 +1,5 @@
-//! Rate limiters beyond the in-memory one: the Redis backend (`redis`) and the GCRA rule
-//! they share ([`gcra`]).
+//! Rate limiters beyond the in-memory one: the Redis backend (`redis`), leases of Redis
+//! units for hot keys (`lease`), and the GCRA rule they share ([`gcra`]).
 //!
 //! The trait, the in-memory limiter and the types a limiter works with are at the crate root:
 //! [`RateLimiter`], [`MemoryRateLimiter`](crate::MemoryRateLimiter),
@@ -31,6 +31,9 @@
 mod deny_cache;
 pub(crate) mod failures;
 pub mod gcra;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod lease;
 pub(crate) mod limiter;
 pub(crate) mod memory;
 #[cfg(feature = "redis")]

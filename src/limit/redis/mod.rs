@@ -111,6 +111,8 @@ struct Shared {
     hash: String,
     /// The SHA-1 of the refund script.
     refund_hash: String,
+    /// The SHA-1 of the lease script.
+    lease_hash: String,
     deny_cache: Option<DenyCache>,
     clock: SystemClock,
 }
@@ -167,6 +169,7 @@ impl RedisRateLimiter {
                 timeout,
                 hash: script::hash(script::SOURCE),
                 refund_hash: script::hash(script::REFUND_SOURCE),
+                lease_hash: script::hash(LEASE_SOURCE),
                 deny_cache,
                 clock: SystemClock::new(),
             }),
@@ -270,6 +273,83 @@ impl RateLimiter for RedisRateLimiter {
     /// [`usage`](RedisRateLimiter::usage) limiter.
     fn admit(&self, usage: &Usage<'_>) -> UsageFuture {
         UsageFuture::boxed(self.shared.usage.admit(usage))
+    }
+}
+
+/// The source of the script that takes a lease of units for one key (`lease.lua`).
+const LEASE_SOURCE: &str = include_str!("lease.lua");
+
+impl RedisRateLimiter {
+    /// Takes a lease for [`LeasedLimiter`](crate::limit::lease::LeasedLimiter): up to `want`
+    /// units of key `id` under `quota`, as many requests in a row, in one script call
+    /// (`lease.lua`). Answers the units taken and the decision for the last of them; none
+    /// taken, the refusal of one request (remembered in the deny cache, as a check's is).
+    pub(crate) fn lease(
+        &self,
+        id: &KeyId,
+        quota: &Quota,
+        want: u32,
+    ) -> impl std::future::Future<Output = Result<(u32, Decision), LimiterError>> + Send + 'static + use<>
+    {
+        let (shared, key, id, quota) = (Arc::clone(&self.shared), self.redis_key(id), *id, *quota);
+        async move {
+            let sent_at = shared.clock.monotonic();
+            let mut conn = shared.conn.clone();
+            let args = script::Args::new(&quota);
+            let argv = [
+                args.interval_micros(),
+                args.window_micros(),
+                u64::from(want),
+            ];
+            let script = (shared.lease_hash.as_str(), LEASE_SOURCE);
+            let [taken, remaining, retry, reset]: [i64; 4] =
+                tokio::time::timeout(shared.timeout, script::eval(&mut conn, script, &key, &argv))
+                    .await
+                    .map_err(|_| LimiterError::Timeout(shared.timeout))?
+                    .map_err(|error| LimiterError::Unavailable(Box::new(error)))?;
+            let taken = u32::try_from(taken)
+                .ok()
+                .filter(|&n| n <= want)
+                .ok_or_else(|| {
+                    LimiterError::Unavailable(
+                        format!("unexpected reply from the lease script: {taken}").into(),
+                    )
+                })?;
+            let decision =
+                script::decision([i64::from(taken.min(1)), remaining, retry, reset], &quota)?;
+            if let Some(cache) = &shared.deny_cache {
+                cache.insert(&id, &quota, sent_at, &decision);
+            }
+            Ok((taken, decision))
+        }
+    }
+
+    /// Gives `units` units of key `id` under `quota` back in one script call (`refund.lua`,
+    /// never making the bucket fuller than full), for
+    /// [`LeasedLimiter`](crate::limit::lease::LeasedLimiter); the caller awaits it.
+    pub(crate) fn give_back(
+        &self,
+        id: &KeyId,
+        quota: &Quota,
+        units: u32,
+    ) -> impl std::future::Future<Output = Result<(), LimiterError>> + Send + 'static + use<> {
+        let (shared, key, id) = (Arc::clone(&self.shared), self.redis_key(id), *id);
+        let back = [script::Args::new(quota)
+            .interval_micros()
+            .saturating_mul(u64::from(units))];
+        async move {
+            let mut conn = shared.conn.clone();
+            let script = (shared.refund_hash.as_str(), script::REFUND_SOURCE);
+            let sent = script::eval::<_, i64>(&mut conn, script, &key, &back);
+            tokio::time::timeout(shared.timeout, sent)
+                .await
+                .map_err(|_| LimiterError::Timeout(shared.timeout))?
+                .map_err(|error| LimiterError::Unavailable(Box::new(error)))?;
+            if let Some(cache) = &shared.deny_cache {
+                cache.remove(&id);
+            }
+            Ok(())
+        }
     }
 }
 

@@ -37,6 +37,11 @@ impl Args {
         self.interval_micros
     }
 
+    /// `ARGV[2]`: the window, burst × interval.
+    pub(super) fn window_micros(&self) -> u64 {
+        self.window_micros
+    }
+
     pub(super) fn new(quota: &Quota) -> Self {
         let interval_micros = quota.interval_nanos().div_ceil(1_000);
         let window_micros = interval_micros

@@ -17,19 +17,6 @@
 -- period's end) and retry_us is 0 for "at the reset". A refused request reports the refusing
 -- limit as it decided it, and every other limit as a request of cost 0 would see it.
 
--- floor(a / b) for non-negative integers, corrected for the rounding of the double division.
-local function div(a, b)
-  local q = math.floor(a / b)
-  if q * b > a then
-    q = q - 1
-  elseif (q + 1) * b <= a then
-    q = q + 1
-  end
-  return q
-end
-
-local MAX_WINDOW = 1125899906842624 -- 2^50 microseconds, about 35.7 years
-
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local cost = tonumber(ARGV[1])

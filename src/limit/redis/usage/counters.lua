@@ -1,5 +1,5 @@
 -- The counters of keygate's usage limiter (src/limit/redis/usage/mod.rs): shared by
--- admit.lua, credits.lua and top_up.lua, which each start with this file.
+-- admit.lua, lease.lua, refund.lua, credits.lua and top_up.lua, which each start with this file.
 --
 -- One Redis string per counter, a decimal text Lua parses back exactly:
 --   r:<tat>                 a rate: GCRA's theoretical arrival time, in microseconds on this
@@ -17,6 +17,18 @@ if redis.replicate_commands then
 end
 
 local MAX_COUNT = 9007199254740991
+local MAX_WINDOW = 1125899906842624 -- a rate's longest window: 2^50 microseconds, about 35.7 years
+
+-- floor(a / b) for non-negative integers, corrected for the rounding of the double division.
+local function div(a, b)
+  local q = math.floor(a / b)
+  if q * b > a then
+    q = q - 1
+  elseif (q + 1) * b <= a then
+    q = q + 1
+  end
+  return q
+end
 
 -- A stored counter: its kind ('r', 'q', 'c', or nil when missing or unreadable) and numbers.
 local function parse(value)

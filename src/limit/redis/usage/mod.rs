@@ -21,6 +21,17 @@ use crate::plan::{Limit, LimitKind, Sharing, Usage, UsageDecision};
 use crate::workspace::Workspace;
 use script::LimitArgs;
 
+/// The source of the script that takes a lease (`lease.lua`) for
+/// [`RedisUsageLimiter::lease`]: `admit.lua` wrapped in a function, which `lease.lua` runs
+/// with the cost set to the units it takes.
+const LEASE: &str = concat!(
+    include_str!("counters.lua"),
+    include_str!("lease.lua"),
+    "local function admit()\n",
+    include_str!("admit.lua"),
+    "end\nlocal taken = lease_units()\nlocal reply = admit()\ntable.insert(reply, 1, taken)\nreturn reply\n",
+);
+
 /// A usage limiter for plans (rates, calendar quotas, credits) whose counters live in Redis,
 /// shared by every instance that uses the same server and namespace, with the decisions of
 /// [`MemoryUsageLimiter`](crate::plan::MemoryUsageLimiter) (for the few differences, see
@@ -135,6 +146,7 @@ struct Shared {
     timeout: Duration,
     clock: Arc<dyn Clock>,
     admit_hash: String,
+    lease_hash: String,
     refund_hash: String,
     credits_hash: String,
     top_up_hash: String,
@@ -159,6 +171,7 @@ impl RedisUsageLimiter {
                 timeout: builder.timeout,
                 clock: builder.clock,
                 admit_hash: hash(script::ADMIT),
+                lease_hash: hash(LEASE),
                 refund_hash: hash(script::REFUND),
                 credits_hash: hash(script::CREDITS),
                 top_up_hash: hash(script::TOP_UP),
@@ -196,22 +209,70 @@ impl RedisUsageLimiter {
         &self,
         usage: &Usage<'_>,
     ) -> impl Future<Output = Result<UsageDecision, LimiterError>> + Send + 'static + use<> {
+        let decide = self.decide(usage, self.shared.clock.coarse_now(), None);
+        async move { decide.await.map(|(_, decision)| decision) }
+    }
+
+    /// Takes a lease for [`LeasedLimiter`](crate::limit::lease::LeasedLimiter): the most
+    /// units, up to `want` (at least the cost), that every limit of the plan admits, spent at
+    /// once in one script call (`lease.lua`, then `admit.lua` for that many), counted in the
+    /// periods of `now`. Answers how many were taken and the decision for them; none taken,
+    /// the decision refusing a request of `usage`'s cost, as [`admit`](Self::admit) does.
+    pub(crate) fn lease(
+        &self,
+        usage: &Usage<'_>,
+        now: SystemTime,
+        want: u32,
+    ) -> impl Future<Output = Result<(u32, UsageDecision), LimiterError>> + Send + 'static + use<>
+    {
+        self.decide(usage, now, Some(want.max(usage.cost)))
+    }
+
+    /// Runs `admit.lua` (`lease: None`) or `lease.lua` (`Some(want)`) for `usage` at `now`:
+    /// the units taken (the cost, or the lease's size) and the decision.
+    fn decide(
+        &self,
+        usage: &Usage<'_>,
+        now: SystemTime,
+        lease: Option<u32>,
+    ) -> impl Future<Output = Result<(u32, UsageDecision), LimiterError>> + Send + 'static + use<>
+    {
         let plan = usage.plan.clone();
-        let now = self.shared.clock.coarse_now();
         let (keys, args) = self.script_input(usage, now);
         let cost = usage.cost;
         let shared = Arc::clone(&self.shared);
         async move {
-            let source = (shared.admit_hash.as_str(), script::ADMIT);
-            let fill = |cmd: &mut ::redis::Cmd| script::admit_args(cmd, cost, &args);
+            let source = match lease {
+                None => (shared.admit_hash.as_str(), script::ADMIT),
+                Some(_) => (shared.lease_hash.as_str(), LEASE),
+            };
+            let fill = |cmd: &mut ::redis::Cmd| {
+                script::admit_args(cmd, cost, &args);
+                if let Some(want) = lease {
+                    cmd.arg(want);
+                }
+            };
             let reply: Vec<i64> = shared.run(source, &keys, fill).await?;
-            let (states, refused) = script::states(&reply, plan.limits(), &args)?;
+            let (taken, reply) = match lease {
+                None => (cost, &reply[..]),
+                Some(want) => match reply.split_first() {
+                    Some((&taken, rest)) if (0..=i64::from(want)).contains(&taken) => {
+                        (u32::try_from(taken).unwrap_or(0), rest)
+                    }
+                    _ => {
+                        return Err(LimiterError::Unavailable(
+                            format!("unexpected reply from the lease script: {reply:?}").into(),
+                        ));
+                    }
+                },
+            };
+            let (states, refused) = script::states(reply, plan.limits(), &args)?;
             let mut decision = UsageDecision::admitting(&plan, now);
             for (i, state) in states.iter().enumerate() {
                 decision.set(i, state);
             }
             decision.refuse(refused);
-            Ok(decision)
+            Ok((if refused.is_some() { 0 } else { taken }, decision))
         }
     }
 
