@@ -93,9 +93,12 @@ async fn many_uses_are_written_in_one_flush_and_shown_by_info() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn later_flush_never_moves_the_last_use_backwards() {
-    let Some(store) = postgres_common::store().await else {
+    let Some(builder) = postgres_common::builder() else {
         return;
     };
+    // Every use written: no last-use interval.
+    let store = builder.last_use_interval(Duration::ZERO).build().unwrap();
+    store.migrate().await.unwrap();
     let id = store.create(new_key("late")).await.unwrap().info.id;
     store.touch(&id);
     store.flush().await.unwrap();
