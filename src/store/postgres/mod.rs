@@ -12,7 +12,8 @@
 //!   across every instance: `touch` skips keys known to be written within it, and the
 //!   `UPDATE` skips rows whose `last_used_at` is within it. Last-use writes notify nobody.
 //! - **Changes are announced**: create, update, revoke and rotate send
-//!   `pg_notify('keygate_keys', id)` in the same statement. [`PostgresKeyStore::invalidations`]
+//!   `pg_notify('keygate_keys', id)` in the same statement (a revocation `r:<id>`, so that
+//!   caches keep the key as revoked instead of reading it again). [`PostgresKeyStore::invalidations`]
 //!   listens on a connection of its own so that a `CachedKeyStore` (feature `cache`) in
 //!   every instance
 //!   forgets a changed key within moments.
@@ -130,16 +131,21 @@ const INSERT: &str = "WITH inserted AS (\
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11) \
      ON CONFLICT (id) DO NOTHING RETURNING id) \
      SELECT pg_notify('keygate_keys', id) FROM inserted";
-/// Wraps an `UPDATE` so that the same statement notifies the change and returns the changed
-/// record with its plan.
+/// Wraps an `UPDATE` so that the same statement notifies the change (with the payload `k.id`,
+/// or the SQL expression given) and returns the changed record with its plan.
 macro_rules! notifying {
     ($update:expr) => {
+        notifying!($update, "k.id")
+    };
+    ($update:expr, $payload:expr) => {
         concat!(
             "WITH changed AS (",
             $update,
             " RETURNING *) SELECT ",
             record_columns!(),
-            ", pg_notify('keygate_keys', k.id) AS notified FROM changed AS k",
+            ", pg_notify('keygate_keys', ",
+            $payload,
+            ") AS notified FROM changed AS k",
             plan_joins!()
         )
     };
@@ -151,9 +157,11 @@ const UPDATE: &str = notifying!(
      expires_at = $6, metadata = $7::text::jsonb, \
      plan = CASE WHEN $8::boolean THEN $9::text ELSE plan END WHERE id = $1"
 );
+/// Notifies `r:<id>`: listening caches keep the key as revoked, without reading it again.
 const REVOKE: &str = notifying!(
     "UPDATE keygate_keys SET revoked_at = COALESCE(revoked_at, $2) \
-     WHERE id = $1 AND workspace = $3"
+     WHERE id = $1 AND workspace = $3",
+    "'r:' || k.id"
 );
 const ROTATE: &str = notifying!(
     "UPDATE keygate_keys SET \
@@ -443,6 +451,8 @@ impl PostgresKeyStore {
         Self::builder(url).build()
     }
 
+    // The builder's settings, one by one: a private constructor with a single caller.
+    #[allow(clippy::too_many_arguments)]
     fn start(
         pool: Pool,
         listen_config: tokio_postgres::Config,
@@ -504,7 +514,13 @@ impl PostgresKeyStore {
     /// The first call starts a task that runs `LISTEN keygate_keys` on a connection of its own
     /// and reconnects with backoff (0.1 s doubling to 5 s) when it is lost. After every
     /// (re)connection it sends [`Invalidation::All`](crate::store::Invalidation::All), since
-    /// notifications sent meanwhile are lost. Behind a pooler that does not carry `LISTEN`
+    /// notifications sent meanwhile are lost, then
+    /// [`Connected`](crate::store::Invalidation::Connected) (a cache then keeps records for its
+    /// listener TTL); on a loss, [`Disconnected`](crate::store::Invalidation::Disconnected) (back
+    /// to the short TTL). A revocation arrives as
+    /// [`Revoked`](crate::store::Invalidation::Revoked), so that caches refuse the key without
+    /// reading it again; any other change of a key as
+    /// [`Key`](crate::store::Invalidation::Key). Behind a pooler that does not carry `LISTEN`
     /// (PgBouncer in transaction mode) nothing arrives, and a cache's TTL is the bound, unless
     /// [`listen_url`](PostgresKeyStoreBuilder::listen_url) points the listener at the database.
     pub fn invalidations(&self) -> Invalidations {
@@ -881,6 +897,19 @@ mod tests {
         let notify = format!("pg_notify('{}'", listener::CHANNEL);
         for sql in [INSERT, UPDATE, REVOKE, ROTATE] {
             assert!(sql.contains(&notify), "{sql}");
+        }
+    }
+
+    #[test]
+    fn a_revocation_notifies_the_revoked_payload() {
+        let notify = format!(
+            "pg_notify('{}', '{}' || k.id)",
+            listener::CHANNEL,
+            listener::REVOKED
+        );
+        assert!(REVOKE.contains(&notify), "{REVOKE}");
+        for sql in [INSERT, UPDATE, ROTATE] {
+            assert!(!sql.contains(listener::REVOKED), "{sql}");
         }
     }
 
