@@ -491,6 +491,7 @@ mod over_postgres {
         store.migrate().await.unwrap();
         let cache = CachedKeyStore::builder(store.clone())
             .ttl(Duration::from_millis(200))
+            .listener_ttl(Duration::from_millis(200))
             .stale_limit(Duration::from_secs(600))
             .invalidations(store.invalidations())
             .build()
@@ -522,7 +523,7 @@ mod over_postgres {
         let mut notices = store.invalidations();
         other.revoke(&Workspace::default(), &id).await.unwrap();
         tokio::time::timeout(Duration::from_secs(5), async {
-            while notices.recv().await != Some(Invalidation::Key(id)) {}
+            while notices.recv().await != Some(Invalidation::Revoked(id)) {}
         })
         .await
         .expect("the revocation is announced");
@@ -541,12 +542,9 @@ mod over_postgres {
         )
         .await
         .expect("an answer, not a hang");
-        assert_eq!(
-            answer.status,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "{}",
-            answer.body
-        );
+        // The notice said "revoked": the cache keeps the key as revoked, store or no store.
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+        assert_eq!(answer.code(), "revoked_api_key");
         services("start-postgres");
         drop(restart);
     }

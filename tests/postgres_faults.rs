@@ -133,7 +133,7 @@ async fn stopped_database_serves_cached_keys_refuses_others_with_503_and_recover
     other.revoke(&Workspace::default(), &id).await.unwrap();
     receive(
         &mut invalidations,
-        Invalidation::Key(id),
+        Invalidation::Revoked(id),
         Duration::from_secs(5),
     )
     .await;

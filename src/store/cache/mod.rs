@@ -15,6 +15,15 @@
 //!   ([`CachedKeyStoreBuilder::invalidations`], e.g. from `PostgresKeyStore::invalidations`
 //!   with feature `postgres`);
 //!   without them the TTL (30 s by default) bounds how long a revoked key is still accepted.
+//! - **Invalidation first, TTL as the safety net.** While the invalidation stream is connected
+//!   ([`Invalidation::Connected`]), records loaded live for the
+//!   [listener TTL](CachedKeyStoreBuilder::listener_ttl) (15 min by default), since every
+//!   change evicts them within moments. While it is not (never connected, or lost:
+//!   [`Invalidation::Disconnected`]), the short `ttl` applies, to records loaded before the
+//!   loss too, until the stream is back and has made the cache forget everything.
+//! - **Revocations are refused from memory.** An [`Invalidation::Revoked`] turns the cached
+//!   record into a revoked one, served as fresh (revocation is final): the key is refused as
+//!   `revoked_api_key` without asking the inner store. (A key not cached is asked once.)
 //! - **While the inner store fails**, records already cached keep being served for the stale
 //!   limit (5 min by default) past their TTL, asking the store again at most once a second per
 //!   key; an id not cached gets [`StoreError::Unavailable`] (503 `auth_unavailable`, never 401).
@@ -29,11 +38,15 @@
 //! | invalidations | inner store | accepted until at most |
 //! |---|---|---|
 //! | arrive | any | the notice arrives (plus requests already past the lookup) |
-//! | lost | answers | `t + ttl` |
+//! | lost | answers | `t + ttl`, or until the loss is noticed if later |
 //! | lost | fails | `t + ttl + stale_limit` (loaded just before `t`, then served stale) |
 //!
 //! With the defaults the worst case is 30 s + 5 min. A failed refresh never extends a record's
-//! stale limit, which counts from when it was loaded.
+//! stale limit, which counts from when it was loaded. A stream that says
+//! [`Connected`](Invalidation::Connected) must say [`Disconnected`](Invalidation::Disconnected)
+//! as soon as it may be losing news: until it does, records live for the listener TTL.
+//! `PostgresKeyStore`'s listener notices a broken connection at once, and a silent one within
+//! 10 s plus its timeout.
 //!
 //! ```
 //! use std::time::Duration;
@@ -67,15 +80,15 @@ mod inflight;
 
 use std::fmt;
 use std::hash::BuildHasherDefault;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
 pub use self::future::CacheFuture;
 
-use self::entry::{Cached, KeepUntil, Stale};
+use self::entry::{Cached, KeepUntil, Stale, Ttls};
 use self::inflight::{Inflight, Outcome};
 use super::abort::AbortOnDrop;
 use super::plans::PlanManager;
@@ -83,21 +96,25 @@ use super::{
     CreatedKey, Invalidation, Invalidations, KeyInfo, KeyManager, KeyStore, KeyUpdate, NewKey,
     StoreError,
 };
+use crate::clock::{Clock, SystemClock};
 use crate::id_map::IdHasher;
 use crate::key::{KeyId, KeyPrefix};
 use crate::plan::{Plan, PlanName};
 use crate::record::KeyRecord;
 use crate::workspace::Workspace;
 
-/// Default time a looked-up record is served from memory.
+/// Default time a looked-up record is served from memory while changes may go unheard.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
+/// Default time a looked-up record is served from memory while the invalidation stream is
+/// connected.
+pub const DEFAULT_LISTENER_TTL: Duration = Duration::from_secs(15 * 60);
 /// Default time an unknown id is remembered as unknown.
 pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(5);
 /// Default time past its TTL that a record is still served while the inner store fails.
 pub const DEFAULT_STALE_LIMIT: Duration = Duration::from_secs(300);
 /// Default number of ids held.
 pub const DEFAULT_MAX_CAPACITY: u64 = 100_000;
-/// Longest TTL, negative TTL or stale limit; longer settings are cut to it.
+/// Longest TTL, listener TTL, negative TTL or stale limit; longer settings are cut to it.
 pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 type Entries = moka::sync::Cache<KeyId, Cached, BuildHasherDefault<IdHasher>>;
@@ -119,9 +136,11 @@ struct Shared<S> {
     stamps: AtomicU64,
     /// Entries stamped below this were dropped by `invalidate_all`, whatever moka still holds.
     floor: AtomicU64,
-    ttl: Duration,
-    negative_ttl: Duration,
-    stale_limit: Duration,
+    /// Whether the invalidation stream is connected, as its last `Connected` or
+    /// `Disconnected` said.
+    connected: AtomicBool,
+    ttls: Ttls,
+    clock: Arc<dyn Clock>,
     _follower: Option<AbortOnDrop>,
 }
 
@@ -129,20 +148,20 @@ struct Shared<S> {
 #[must_use]
 pub struct CachedKeyStoreBuilder<S> {
     inner: S,
-    ttl: Duration,
-    negative_ttl: Duration,
-    stale_limit: Duration,
+    ttls: Ttls,
     max_capacity: u64,
     invalidations: Option<Invalidations>,
+    clock: Arc<dyn Clock>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for CachedKeyStoreBuilder<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CachedKeyStoreBuilder")
             .field("inner", &self.inner)
-            .field("ttl", &self.ttl)
-            .field("negative_ttl", &self.negative_ttl)
-            .field("stale_limit", &self.stale_limit)
+            .field("ttl", &self.ttls.ttl)
+            .field("listener_ttl", &self.ttls.listener_ttl)
+            .field("negative_ttl", &self.ttls.negative_ttl)
+            .field("stale_limit", &self.ttls.stale_limit)
             .field("max_capacity", &self.max_capacity)
             .field("invalidations", &self.invalidations.is_some())
             .finish()
@@ -151,10 +170,25 @@ impl<S: fmt::Debug> fmt::Debug for CachedKeyStoreBuilder<S> {
 
 impl<S: KeyStore> CachedKeyStoreBuilder<S> {
     /// How long a looked-up record is served from memory before the inner store is asked
-    /// again (default 30 s, at most a year). With invalidations this is only a fallback;
-    /// without them it is how long a change made elsewhere may go unseen.
+    /// again while changes made elsewhere may go unheard (default 30 s, at most a year): with
+    /// no invalidations, or while their stream is not connected. That is how long such a
+    /// change may go unseen.
     pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl.min(MAX_DURATION);
+        self.ttls.ttl = ttl.min(MAX_DURATION);
+        self
+    }
+
+    /// How long a looked-up record is served from memory while the
+    /// [invalidation stream](Self::invalidations) is connected (default 15 min, at most a
+    /// year): every change then evicts it within moments, and this is only the safety net.
+    ///
+    /// The stream says when it connects and when it is lost
+    /// ([`Invalidation::Connected`] / [`Invalidation::Disconnected`]; `PostgresKeyStore`'s
+    /// listener does). Records loaded while it is not connected get [`ttl`](Self::ttl); once it
+    /// is lost, records loaded while it was are held to `ttl` too, until the stream is back
+    /// and has made the cache forget everything ([`Invalidation::All`]).
+    pub fn listener_ttl(mut self, ttl: Duration) -> Self {
+        self.ttls.listener_ttl = ttl.min(MAX_DURATION);
         self
     }
 
@@ -162,14 +196,14 @@ impl<S: KeyStore> CachedKeyStoreBuilder<S> {
     /// created through another instance is refused for at most this long where invalidations
     /// do not arrive.
     pub fn negative_ttl(mut self, ttl: Duration) -> Self {
-        self.negative_ttl = ttl.min(MAX_DURATION);
+        self.ttls.negative_ttl = ttl.min(MAX_DURATION);
         self
     }
 
     /// How long past its TTL a record is still served while the inner store fails (default
     /// 5 min, at most a year; zero serves nothing stale).
     pub fn stale_limit(mut self, limit: Duration) -> Self {
-        self.stale_limit = limit.min(MAX_DURATION);
+        self.ttls.stale_limit = limit.min(MAX_DURATION);
         self
     }
 
@@ -181,9 +215,17 @@ impl<S: KeyStore> CachedKeyStoreBuilder<S> {
 
     /// Changes made elsewhere, to evict as they arrive: e.g. `PostgresKeyStore::invalidations`
     /// (feature `postgres`), or an [`InvalidationSender`](crate::store::InvalidationSender)
-    /// fed from a message bus.
+    /// fed from a message bus. A [`Invalidation::Revoked`] key whose record is cached is kept
+    /// as revoked, so that it is refused without asking the inner store.
     pub fn invalidations(mut self, invalidations: Invalidations) -> Self {
         self.invalidations = Some(invalidations);
+        self
+    }
+
+    /// The clock whose monotonic time the TTLs are counted on (default: the system's). A
+    /// [`ManualClock`](crate::clock::ManualClock) lets tests and simulations move time.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
         self
     }
 
@@ -218,15 +260,17 @@ impl<S: KeyStore> CachedKeyStoreBuilder<S> {
             inner: self.inner,
             entries: moka::sync::Cache::builder()
                 .max_capacity(self.max_capacity)
-                .expire_after(KeepUntil)
+                .expire_after(KeepUntil {
+                    clock: Arc::clone(&self.clock),
+                })
                 .build_with_hasher(BuildHasherDefault::<IdHasher>::default()),
             inflight: Inflight::new(),
             epoch: AtomicU64::new(0),
             stamps: AtomicU64::new(0),
             floor: AtomicU64::new(0),
-            ttl: self.ttl,
-            negative_ttl: self.negative_ttl,
-            stale_limit: self.stale_limit,
+            connected: AtomicBool::new(false),
+            ttls: self.ttls,
+            clock: self.clock,
             _follower: follower,
         }
     }
@@ -240,7 +284,10 @@ async fn follow<S: KeyStore>(mut invalidations: Invalidations, shared: Weak<Shar
         };
         match invalidation {
             Invalidation::Key(id) => shared.invalidate(&id),
+            Invalidation::Revoked(id) => shared.revoked(&id),
             Invalidation::All => shared.invalidate_all(),
+            Invalidation::Connected => shared.connected.store(true, Ordering::SeqCst),
+            Invalidation::Disconnected => shared.connected.store(false, Ordering::SeqCst),
         }
     }
 }
@@ -257,11 +304,15 @@ impl<S: KeyStore> CachedKeyStore<S> {
     pub fn builder(inner: S) -> CachedKeyStoreBuilder<S> {
         CachedKeyStoreBuilder {
             inner,
-            ttl: DEFAULT_TTL,
-            negative_ttl: DEFAULT_NEGATIVE_TTL,
-            stale_limit: DEFAULT_STALE_LIMIT,
+            ttls: Ttls {
+                ttl: DEFAULT_TTL,
+                listener_ttl: DEFAULT_LISTENER_TTL,
+                negative_ttl: DEFAULT_NEGATIVE_TTL,
+                stale_limit: DEFAULT_STALE_LIMIT,
+            },
             max_capacity: DEFAULT_MAX_CAPACITY,
             invalidations: None,
+            clock: Arc::new(SystemClock::new()),
         }
     }
 
@@ -279,6 +330,13 @@ impl<S: KeyStore> CachedKeyStore<S> {
     pub fn invalidate_all(&self) {
         self.shared.invalidate_all();
     }
+
+    /// Whether the invalidation stream is connected (its last word was
+    /// [`Invalidation::Connected`]): records loaded now are served for the
+    /// [listener TTL](CachedKeyStoreBuilder::listener_ttl), not the short one.
+    pub fn is_listening(&self) -> bool {
+        self.shared.is_connected()
+    }
 }
 
 impl<S: KeyStore> Shared<S> {
@@ -292,13 +350,22 @@ impl<S: KeyStore> Shared<S> {
         self.entries.get(id).filter(|entry| entry.stamp >= floor)
     }
 
-    /// Replaces the entry of `id` with a tombstone: the next lookup asks the inner store, and
-    /// no live record read before now is ever served again. `revoked_at` (a revocation made
-    /// through this cache) turns the cached record into the revoked one kept in the tombstone.
-    fn invalidate_with(&self, id: &KeyId, revoked_at: Option<std::time::SystemTime>) {
+    fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+
+    /// Replaces the entry of `id` with `make(previous record, now, stamp)`, where the previous
+    /// record is the one cached (unless `invalidate_all` dropped it) and `revoked_at` (if
+    /// given) marks it revoked. Any lookup of `id` in progress forgets its answer.
+    fn replace(
+        &self,
+        id: &KeyId,
+        revoked_at: Option<SystemTime>,
+        make: impl FnOnce(Option<Arc<KeyRecord>>, std::time::Duration, u64) -> Cached,
+    ) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         let floor = self.floor.load(Ordering::SeqCst);
-        let keep = self.ttl.saturating_add(self.stale_limit);
+        let now = self.clock.monotonic();
         let stamp = self.stamp();
         self.entries.entry(*id).and_upsert_with(|previous| {
             let previous = previous
@@ -311,9 +378,33 @@ impl<S: KeyStore> Shared<S> {
                     }
                     _ => record,
                 });
-            Cached::tombstone(previous, Instant::now(), keep, stamp)
+            make(previous, now, stamp)
         });
         self.inflight.forget(id);
+    }
+
+    /// Replaces the entry of `id` with a tombstone: the next lookup asks the inner store, and
+    /// no live record read before now is ever served again. `revoked_at` (a revocation made
+    /// through this cache) turns the cached record into the revoked one kept in the tombstone.
+    fn invalidate_with(&self, id: &KeyId, revoked_at: Option<SystemTime>) {
+        self.replace(id, revoked_at, |previous, now, stamp| {
+            Cached::tombstone(previous, now, &self.ttls, stamp)
+        });
+    }
+
+    /// `id` was revoked elsewhere: its cached record, marked revoked, is served as a fresh
+    /// answer (revocation is final), so the key is refused without asking the inner store.
+    /// Without a cached record, a tombstone: the next lookup asks.
+    fn revoked(&self, id: &KeyId) {
+        let connected = self.is_connected();
+        self.replace(
+            id,
+            Some(self.clock.now()),
+            |previous, now, stamp| match previous {
+                Some(record) => Cached::loaded(Some(record), now, &self.ttls, connected, stamp),
+                None => Cached::tombstone(None, now, &self.ttls, stamp),
+            },
+        );
     }
 
     fn invalidate(&self, id: &KeyId) {
@@ -367,19 +458,15 @@ impl<S: KeyStore> Shared<S> {
         use moka::ops::compute::Op;
         let epoch = self.epoch.load(Ordering::SeqCst);
         let stamp = self.stamp();
+        // Read before the question: a record loaded while the stream is connected but answered
+        // after it was lost is held to the short TTL, not the other way round.
+        let connected = self.is_connected();
         let result = self.inner.get(&id).await;
-        let now = Instant::now();
+        let now = self.clock.monotonic();
         let floor = self.floor.load(Ordering::SeqCst);
         match (&result, stale) {
             (Ok(record), _) => {
-                let loaded = Cached::loaded(
-                    record.clone(),
-                    now,
-                    self.ttl,
-                    self.negative_ttl,
-                    self.stale_limit,
-                    stamp,
-                );
+                let loaded = Cached::loaded(record.clone(), now, &self.ttls, connected, stamp);
                 self.entries.insert(id, loaded);
                 // An invalidation between the question and the insert: the answer may predate
                 // it. (An invalidation after this check writes its tombstone after the insert.)
@@ -419,9 +506,11 @@ impl<S: fmt::Debug> fmt::Debug for CachedKeyStore<S> {
             .field("inner", &self.shared.inner)
             .field("entries", &self.shared.entries.entry_count())
             .field("loading", &self.shared.inflight.len())
-            .field("ttl", &self.shared.ttl)
-            .field("negative_ttl", &self.shared.negative_ttl)
-            .field("stale_limit", &self.shared.stale_limit)
+            .field("ttl", &self.shared.ttls.ttl)
+            .field("listener_ttl", &self.shared.ttls.listener_ttl)
+            .field("negative_ttl", &self.shared.ttls.negative_ttl)
+            .field("stale_limit", &self.shared.ttls.stale_limit)
+            .field("listening", &self.shared.connected.load(Ordering::SeqCst))
             .finish()
     }
 }
@@ -430,10 +519,12 @@ impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
     type Future = CacheFuture;
 
     fn get(&self, id: &KeyId) -> Self::Future {
-        let now = Instant::now();
-        let stale = match self.shared.current(id) {
-            Some(hit) if now < hit.fresh_until => return CacheFuture::ready(Ok(hit.record)),
-            Some(expired) => expired.stale(now),
+        let shared = &self.shared;
+        let now = shared.clock.monotonic();
+        let connected = shared.is_connected();
+        let stale = match shared.current(id) {
+            Some(hit) if hit.is_fresh(now, connected) => return CacheFuture::ready(Ok(hit.record)),
+            Some(expired) => expired.stale(now, connected, shared.ttls.stale_limit),
             None => None,
         };
         let shared = Arc::clone(&self.shared);

@@ -1,4 +1,5 @@
-//! [`PostgresKeyStoreBuilder`]: connection settings, timeouts and the last-use flush interval.
+//! [`PostgresKeyStoreBuilder`]: connection settings, timeouts and the last-use flush and write
+//! intervals.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -18,7 +19,10 @@ pub const DEFAULT_POOL_SIZE: usize = 16;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default interval between two writes of last-use times.
 pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
-/// Longest timeout or flush interval; longer settings are cut to it.
+/// Default interval within which a key's last use is written at most once, across every
+/// instance sharing the database.
+pub const DEFAULT_LAST_USE_INTERVAL: Duration = Duration::from_secs(300);
+/// Longest timeout, flush or last-use interval; longer settings are cut to it.
 const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
 /// Configures a [`PostgresKeyStore`]; made by [`PostgresKeyStore::builder`].
@@ -29,6 +33,7 @@ pub struct PostgresKeyStoreBuilder {
     pub(super) pool_size: usize,
     pub(super) timeout: Duration,
     pub(super) flush_interval: Duration,
+    pub(super) last_use_interval: Duration,
     pub(super) prefix: KeyPrefix,
     pub(super) clock: Arc<dyn Clock>,
 }
@@ -40,6 +45,7 @@ impl std::fmt::Debug for PostgresKeyStoreBuilder {
             .field("pool_size", &self.pool_size)
             .field("timeout", &self.timeout)
             .field("flush_interval", &self.flush_interval)
+            .field("last_use_interval", &self.last_use_interval)
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
@@ -57,6 +63,7 @@ impl PostgresKeyStoreBuilder {
             pool_size: DEFAULT_POOL_SIZE,
             timeout: DEFAULT_TIMEOUT,
             flush_interval: DEFAULT_FLUSH_INTERVAL,
+            last_use_interval: DEFAULT_LAST_USE_INTERVAL,
             prefix: KeyPrefix::default(),
             clock: Arc::new(SystemClock::new()),
         }
@@ -81,6 +88,20 @@ impl PostgresKeyStoreBuilder {
     /// 1 s; between 1 ms and a day).
     pub fn flush_interval(mut self, interval: Duration) -> Self {
         self.flush_interval = interval.clamp(Duration::from_millis(1), MAX_DURATION);
+        self
+    }
+
+    /// Writes a key's last use at most once per `interval` (default 5 min, at most a day; zero
+    /// writes every flush), across every instance sharing the database, so that row writes
+    /// grow with the number of keys in use, not with requests.
+    ///
+    /// `touch` skips a key whose last use this instance wrote, or found written, within the
+    /// interval; the flush writes a row only if its `last_used_at` is older than the interval
+    /// before the new use. So `last_used_at` is accurate to the interval: it holds the first
+    /// use of each interval, and a key used since shows a time up to `interval` (plus a flush
+    /// interval) old. Last-use writes never notify the invalidation channel.
+    pub fn last_use_interval(mut self, interval: Duration) -> Self {
+        self.last_use_interval = interval.min(MAX_DURATION);
         self
     }
 
@@ -142,6 +163,7 @@ impl PostgresKeyStoreBuilder {
             runtime,
             self.timeout,
             self.flush_interval,
+            self.last_use_interval,
             self.prefix,
             self.clock,
         ))

@@ -1,5 +1,6 @@
 //! The `LISTEN keygate_keys` task: turns notifications from every instance into
-//! [`Invalidation`]s, on its own connection, reconnecting with backoff.
+//! [`Invalidation`]s, on its own connection, reconnecting with backoff, and says when it is
+//! connected and when it is lost.
 
 use std::future::poll_fn;
 use std::sync::Arc;
@@ -14,9 +15,14 @@ use crate::key::KeyId;
 use crate::store::abort::AbortOnDrop;
 use crate::store::{Invalidation, InvalidationSender};
 
-/// The channel every mutating statement notifies, with the key id as payload, or
-/// [`EVERY_KEY`].
+/// The channel every mutating statement notifies, with the key id as payload, the key id after
+/// [`REVOKED`], or [`EVERY_KEY`].
 pub(super) const CHANNEL: &str = "keygate_keys";
+
+/// Before the key id in the payload of a revocation (`r:<id>`): caches keep the key as
+/// revoked instead of asking again. (An older listener reads it as no key id: forget
+/// everything, which is safe.)
+pub(super) const REVOKED: &str = "r:";
 
 /// The payload of a change that may concern any key (a plan redefined, a workspace moved to
 /// another plan): caches forget everything.
@@ -37,7 +43,9 @@ pub(super) struct Listener {
 
 impl Listener {
     /// Listens until aborted: after every (re)connection it sends [`Invalidation::All`],
-    /// because notifications sent while it was away are lost.
+    /// because notifications sent while it was away are lost, then
+    /// [`Invalidation::Connected`]; when the connection is lost,
+    /// [`Invalidation::Disconnected`].
     pub(super) async fn run(self) {
         let mut backoff = FIRST_BACKOFF;
         loop {
@@ -52,6 +60,7 @@ impl Listener {
             };
             let was_listening = self.listening.swap(false, Ordering::SeqCst);
             if was_listening {
+                self.sender.send(Invalidation::Disconnected);
                 tracing::warn!(%error, "key invalidation listener lost its connection; reconnecting");
             } else {
                 tracing::debug!(%error, ?backoff, "key invalidation listener could not connect");
@@ -93,17 +102,16 @@ impl Listener {
         .map_err(|_| not_yet(format!("LISTEN not answered within {:?}", self.timeout)))?
         .map_err(|e| not_yet(e.to_string()))?;
         // Listening first, then the resync: whoever sees the `All` also sees `is_listening()`.
+        // Then `Connected`: a cache keeps records longer only once it has forgotten those it
+        // loaded while notifications could be lost.
         self.listening.store(true, Ordering::SeqCst);
         self.sender.send(Invalidation::All);
+        self.sender.send(Invalidation::Connected);
         tracing::debug!("listening for key invalidations");
         let lost = |e: String| (true, e);
         loop {
             match timeout(PING_EVERY, notifications.recv()).await {
-                Ok(Some(payload)) => self.sender.send(match KeyId::new(&payload) {
-                    Ok(id) if payload != EVERY_KEY => Invalidation::Key(id),
-                    // `*`, or anything else that is not a key id: forget everything.
-                    _ => Invalidation::All,
-                }),
+                Ok(Some(payload)) => self.sender.send(invalidation(&payload)),
                 Ok(None) => return Err(lost("connection closed".into())),
                 Err(_) => {
                     timeout(self.timeout, client.simple_query(""))
@@ -112,6 +120,38 @@ impl Listener {
                         .map_err(|e| lost(e.to_string()))?;
                 }
             }
+        }
+    }
+}
+
+/// What a notification's payload says: a key changed, a key was revoked, or (for `*`, or
+/// anything else) forget everything.
+fn invalidation(payload: &str) -> Invalidation {
+    if payload == EVERY_KEY {
+        return Invalidation::All;
+    }
+    let (revoked, id) = match payload.strip_prefix(REVOKED) {
+        Some(id) => (true, id),
+        None => (false, payload),
+    };
+    match KeyId::new(id) {
+        Ok(id) if revoked => Invalidation::Revoked(id),
+        Ok(id) => Invalidation::Key(id),
+        Err(_) => Invalidation::All,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_name_a_changed_key_a_revoked_key_or_every_key() {
+        let id = KeyId::new("AbCdEfGhIjKl").unwrap();
+        assert_eq!(invalidation("AbCdEfGhIjKl"), Invalidation::Key(id));
+        assert_eq!(invalidation("r:AbCdEfGhIjKl"), Invalidation::Revoked(id));
+        for other in [EVERY_KEY, "r:", "r:*", "x:AbCdEfGhIjKl", ""] {
+            assert_eq!(invalidation(other), Invalidation::All, "{other:?}");
         }
     }
 }

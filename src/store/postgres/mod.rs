@@ -7,9 +7,13 @@
 //!   [`StoreError::Unavailable`]. The layer turns both into 503 `auth_unavailable`.
 //! - **Last use** is written behind the hot path: `touch` notes the time in memory and a
 //!   background task writes every key used since the last flush in one `UPDATE … FROM
-//!   unnest(…)` statement, every second by default.
+//!   unnest(…)` statement, every second by default. A key's row is written at most once per
+//!   [last-use interval](PostgresKeyStoreBuilder::last_use_interval) (5 min by default)
+//!   across every instance: `touch` skips keys known to be written within it, and the
+//!   `UPDATE` skips rows whose `last_used_at` is within it. Last-use writes notify nobody.
 //! - **Changes are announced**: create, update, revoke and rotate send
-//!   `pg_notify('keygate_keys', id)` in the same statement. [`PostgresKeyStore::invalidations`]
+//!   `pg_notify('keygate_keys', id)` in the same statement (a revocation `r:<id>`, so that
+//!   caches keep the key as revoked instead of reading it again). [`PostgresKeyStore::invalidations`]
 //!   listens on a connection of its own so that a `CachedKeyStore` (feature `cache`) in
 //!   every instance
 //!   forgets a changed key within moments.
@@ -79,7 +83,8 @@ use deadpool_postgres::{Object, Pool, PoolError, Transaction};
 use tokio::time::MissedTickBehavior;
 
 pub use builder::{
-    DEFAULT_FLUSH_INTERVAL, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, PostgresKeyStoreBuilder,
+    DEFAULT_FLUSH_INTERVAL, DEFAULT_LAST_USE_INTERVAL, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT,
+    PostgresKeyStoreBuilder,
 };
 
 use self::listener::Listener;
@@ -131,16 +136,21 @@ const INSERT: &str = "WITH inserted AS (\
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11, $12::text::jsonb) \
      ON CONFLICT (id) DO NOTHING RETURNING id) \
      SELECT pg_notify('keygate_keys', id) FROM inserted";
-/// Wraps an `UPDATE` so that the same statement notifies the change and returns the changed
-/// record with its plan.
+/// Wraps an `UPDATE` so that the same statement notifies the change (with the payload `k.id`,
+/// or the SQL expression given) and returns the changed record with its plan.
 macro_rules! notifying {
     ($update:expr) => {
+        notifying!($update, "k.id")
+    };
+    ($update:expr, $payload:expr) => {
         concat!(
             "WITH changed AS (",
             $update,
             " RETURNING *) SELECT ",
             record_columns!(),
-            ", pg_notify('keygate_keys', k.id) AS notified FROM changed AS k",
+            ", pg_notify('keygate_keys', ",
+            $payload,
+            ") AS notified FROM changed AS k",
             plan_joins!()
         )
     };
@@ -153,9 +163,11 @@ const UPDATE: &str = notifying!(
      plan = CASE WHEN $8::boolean THEN $9::text ELSE plan END, overrides = $10::text::jsonb \
      WHERE id = $1"
 );
+/// Notifies `r:<id>`: listening caches keep the key as revoked, without reading it again.
 const REVOKE: &str = notifying!(
     "UPDATE keygate_keys SET revoked_at = COALESCE(revoked_at, $2) \
-     WHERE id = $1 AND workspace = $3"
+     WHERE id = $1 AND workspace = $3",
+    "'r:' || k.id"
 );
 const ROTATE: &str = notifying!(
     "UPDATE keygate_keys SET \
@@ -184,9 +196,18 @@ const CLEAR_WORKSPACE_PLAN: &str = "WITH cleared AS (\
      DELETE FROM keygate_workspaces WHERE workspace = $1 RETURNING workspace) \
      SELECT pg_notify('keygate_keys', '*') FROM cleared";
 const WORKSPACE_PLAN: &str = "SELECT plan FROM keygate_workspaces WHERE workspace = $1";
-const FLUSH_USES: &str = "UPDATE keygate_keys AS k \
-     SET last_used_at = GREATEST(k.last_used_at, u.at) \
-     FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at) WHERE k.id = u.id";
+/// Writes the uses `$1` at `$2` whose row holds no last use within `$3` microseconds before
+/// (never moving a time backwards), and answers, per key, the last use now in the row and
+/// whether this statement wrote it. No `pg_notify`: a last use changes nothing a cache holds.
+const FLUSH_USES: &str = "WITH u AS (SELECT * FROM unnest($1::text[], $2::timestamptz[]) \
+     AS u(id, at)), \
+     written AS (UPDATE keygate_keys AS k SET last_used_at = u.at FROM u \
+     WHERE k.id = u.id \
+     AND (k.last_used_at IS NULL OR k.last_used_at < u.at - $3::bigint * interval '1 microsecond') \
+     RETURNING k.id, k.last_used_at) \
+     SELECT u.id, COALESCE(w.last_used_at, k.last_used_at) AS last_used_at, \
+     w.id IS NOT NULL AS written \
+     FROM u JOIN keygate_keys AS k ON k.id = u.id LEFT JOIN written AS w ON w.id = u.id";
 
 /// Most key uses written by one statement.
 const FLUSH_BATCH: usize = 10_000;
@@ -314,12 +335,14 @@ impl Shared {
         .await
     }
 
-    /// Writes the pending last-use times, one statement per batch. Returns how many keys'
-    /// times were written; on failure they stay pending for the next flush.
+    /// Writes the pending last-use times, one statement per batch, skipping the rows written
+    /// within the last-use interval. Returns how many rows it wrote; on failure the uses stay
+    /// pending for the next flush.
     async fn flush_uses(&self) -> Result<usize, StoreError> {
         let pending = self.usage.drain();
+        let interval = self.usage.interval_micros();
         let mut written = 0;
-        for batch in pending.chunks(FLUSH_BATCH) {
+        for (done, batch) in pending.chunks(FLUSH_BATCH).enumerate() {
             let ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
             let times: Vec<SystemTime> = batch.iter().map(|(_, at)| *at).collect();
             let result = self
@@ -329,18 +352,33 @@ impl Shared {
                         .await
                         .map_err(unavailable)?;
                     client
-                        .execute(&statement, &[&ids, &times])
+                        .query(&statement, &[&ids, &times, &interval])
                         .await
                         .map_err(unavailable)
                 })
                 .await;
-            if let Err(error) = result {
-                for (id, at) in &pending[written..] {
-                    self.usage.record(id, *at);
+            let rows = match result {
+                Ok(rows) => rows,
+                Err(error) => {
+                    for (id, at) in &pending[done * FLUSH_BATCH..] {
+                        self.usage.record(id, *at);
+                    }
+                    return Err(error);
                 }
-                return Err(error);
-            }
-            written += batch.len();
+            };
+            written += rows
+                .iter()
+                .filter(|row| row.try_get("written").unwrap_or(false))
+                .count();
+            let known: Vec<(KeyId, SystemTime)> = rows
+                .iter()
+                .filter_map(|row| {
+                    let id = KeyId::new(row.try_get("id").ok()?).ok()?;
+                    let at: Option<SystemTime> = row.try_get("last_used_at").ok()?;
+                    Some((id, at?))
+                })
+                .collect();
+            self.usage.written(&known);
         }
         Ok(written)
     }
@@ -419,12 +457,15 @@ impl PostgresKeyStore {
         Self::builder(url).build()
     }
 
+    // The builder's settings, one by one: a private constructor with a single caller.
+    #[allow(clippy::too_many_arguments)]
     fn start(
         pool: Pool,
         listen_config: tokio_postgres::Config,
         runtime: tokio::runtime::Handle,
         timeout: Duration,
         flush_interval: Duration,
+        last_use_interval: Duration,
         prefix: KeyPrefix,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -438,7 +479,7 @@ impl PostgresKeyStore {
                 timeout,
                 prefix,
                 clock,
-                usage: UsageLog::new(),
+                usage: UsageLog::new(last_use_interval),
                 invalidations,
                 listening: Arc::new(AtomicBool::new(false)),
                 definitions: Definitions::new(),
@@ -466,7 +507,10 @@ impl PostgresKeyStore {
     }
 
     /// Writes the last-use times noted since the last flush now, instead of waiting for the
-    /// background task (e.g. before shutting down). Returns how many keys' times it wrote.
+    /// background task (e.g. before shutting down). Returns how many rows it wrote: a key
+    /// whose last use is already written within the
+    /// [last-use interval](PostgresKeyStoreBuilder::last_use_interval), by this instance or
+    /// another, is not written again.
     pub async fn flush(&self) -> Result<usize, StoreError> {
         self.shared.flush_uses().await
     }
@@ -476,7 +520,13 @@ impl PostgresKeyStore {
     /// The first call starts a task that runs `LISTEN keygate_keys` on a connection of its own
     /// and reconnects with backoff (0.1 s doubling to 5 s) when it is lost. After every
     /// (re)connection it sends [`Invalidation::All`](crate::store::Invalidation::All), since
-    /// notifications sent meanwhile are lost. Behind a pooler that does not carry `LISTEN`
+    /// notifications sent meanwhile are lost, then
+    /// [`Connected`](crate::store::Invalidation::Connected) (a cache then keeps records for its
+    /// listener TTL); on a loss, [`Disconnected`](crate::store::Invalidation::Disconnected) (back
+    /// to the short TTL). A revocation arrives as
+    /// [`Revoked`](crate::store::Invalidation::Revoked), so that caches refuse the key without
+    /// reading it again; any other change of a key as
+    /// [`Key`](crate::store::Invalidation::Key). Behind a pooler that does not carry `LISTEN`
     /// (PgBouncer in transaction mode) nothing arrives, and a cache's TTL is the bound, unless
     /// [`listen_url`](PostgresKeyStoreBuilder::listen_url) points the listener at the database.
     pub fn invalidations(&self) -> Invalidations {
@@ -865,6 +915,19 @@ mod tests {
         let notify = format!("pg_notify('{}'", listener::CHANNEL);
         for sql in [INSERT, UPDATE, REVOKE, ROTATE] {
             assert!(sql.contains(&notify), "{sql}");
+        }
+    }
+
+    #[test]
+    fn a_revocation_notifies_the_revoked_payload() {
+        let notify = format!(
+            "pg_notify('{}', '{}' || k.id)",
+            listener::CHANNEL,
+            listener::REVOKED
+        );
+        assert!(REVOKE.contains(&notify), "{REVOKE}");
+        for sql in [INSERT, UPDATE, ROTATE] {
+            assert!(!sql.contains(listener::REVOKED), "{sql}");
         }
     }
 

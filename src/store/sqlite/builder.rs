@@ -17,6 +17,10 @@ use crate::store::{Definitions, StoreError, UsageLog};
 /// Default time between two writes of the batched last-use times.
 pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Default interval within which a key's last use is written at most once, by every store
+/// sharing the file.
+pub const DEFAULT_LAST_USE_INTERVAL: Duration = Duration::from_secs(300);
+
 /// Default time a statement waits for another process's write lock before failing.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -45,6 +49,7 @@ pub struct SqliteKeyStoreBuilder {
     path: PathBuf,
     prefix: KeyPrefix,
     flush_interval: Duration,
+    last_use_interval: Duration,
     busy_timeout: Duration,
     clock: Arc<dyn Clock>,
     queue_capacity: usize,
@@ -57,6 +62,7 @@ impl SqliteKeyStoreBuilder {
             path,
             prefix: KeyPrefix::default(),
             flush_interval: DEFAULT_FLUSH_INTERVAL,
+            last_use_interval: DEFAULT_LAST_USE_INTERVAL,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
             clock: Arc::new(SystemClock::new()),
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
@@ -94,6 +100,20 @@ impl SqliteKeyStoreBuilder {
         self
     }
 
+    /// Writes a key's last use at most once per `interval` (default
+    /// [`DEFAULT_LAST_USE_INTERVAL`], 5 min; zero writes every flush), across every store and
+    /// process sharing the file, so that row writes grow with the keys in use, not with
+    /// requests.
+    ///
+    /// `touch` skips a key whose last use this store wrote, or found written, within the
+    /// interval, and the flush writes a row only if its `last_used_at` is older than the
+    /// interval before the new use. So `last_used_at` is accurate to the interval: it holds
+    /// the first use of each interval.
+    pub fn last_use_interval(mut self, interval: Duration) -> Self {
+        self.last_use_interval = interval;
+        self
+    }
+
     /// How long a statement waits for another connection's write lock before the store
     /// answers [`StoreError::Unavailable`] (default [`DEFAULT_BUSY_TIMEOUT`]).
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
@@ -113,7 +133,7 @@ impl SqliteKeyStoreBuilder {
     /// The connection lives on a thread of its own, so this and every later call only wait
     /// for an answer and never block the async runtime.
     pub async fn open(self) -> Result<SqliteKeyStore, StoreError> {
-        let usage = Arc::new(UsageLog::new());
+        let usage = Arc::new(UsageLog::new(self.last_use_interval));
         let (path, busy_timeout, clock) = (self.path, self.busy_timeout, Arc::clone(&self.clock));
         let in_memory = path.as_os_str().is_empty() || path.as_os_str() == ":memory:";
         let writer_path = path.clone();
@@ -181,6 +201,7 @@ impl fmt::Debug for SqliteKeyStoreBuilder {
             .field("path", &self.path)
             .field("prefix", &self.prefix)
             .field("flush_interval", &self.flush_interval)
+            .field("last_use_interval", &self.last_use_interval)
             .field("busy_timeout", &self.busy_timeout)
             .finish_non_exhaustive()
     }

@@ -16,7 +16,9 @@
 //!   records the time in memory; the store's thread writes the pending times in one
 //!   transaction every [`flush_interval`](SqliteKeyStoreBuilder::flush_interval), and once
 //!   more when the last handle is dropped (the drop waits for that write, which the busy
-//!   timeout bounds).
+//!   timeout bounds). A key's row is written at most once per
+//!   [`last_use_interval`](SqliteKeyStoreBuilder::last_use_interval) (5 min by default), by
+//!   every store sharing the file together.
 //! - **Bounded.** At most [`queue_capacity`](SqliteKeyStoreBuilder::queue_capacity) jobs wait
 //!   for each thread, and a lookup waits at most
 //!   [`lookup_timeout`](SqliteKeyStoreBuilder::lookup_timeout): a flood or a stuck reader is
@@ -101,8 +103,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use builder::{
-    DEFAULT_BUSY_TIMEOUT, DEFAULT_FLUSH_INTERVAL, DEFAULT_LOOKUP_TIMEOUT, DEFAULT_QUEUE_CAPACITY,
-    SqliteKeyStoreBuilder,
+    DEFAULT_BUSY_TIMEOUT, DEFAULT_FLUSH_INTERVAL, DEFAULT_LAST_USE_INTERVAL,
+    DEFAULT_LOOKUP_TIMEOUT, DEFAULT_QUEUE_CAPACITY, SqliteKeyStoreBuilder,
 };
 pub use worker::SqliteFuture;
 
@@ -166,15 +168,15 @@ impl SqliteKeyStore {
         &self.inner.prefix
     }
 
-    /// Writes the pending last-use times now, rather than at the next interval.
-    pub async fn flush(&self) -> Result<(), StoreError> {
+    /// Writes the pending last-use times now, rather than at the next interval. Returns how
+    /// many rows it wrote: a key whose last use is already written within the
+    /// [last-use interval](SqliteKeyStoreBuilder::last_use_interval), by this store or
+    /// another, is not written again. On failure the uses stay pending for the next flush.
+    pub async fn flush(&self) -> Result<usize, StoreError> {
         let usage = Arc::clone(&self.inner.usage);
         self.inner
             .writer
-            .call(move |conn| {
-                worker::flush(conn, &usage);
-                Ok(())
-            })
+            .call(move |conn| worker::flush(conn, &usage))
             .await
     }
 

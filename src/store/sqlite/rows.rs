@@ -362,25 +362,43 @@ pub(super) fn set_plan(
     Ok(())
 }
 
-/// Writes a batch of last-use times in one transaction, never moving a time backwards.
+/// Writes a batch of last-use times in one transaction, each only if its row holds no last use
+/// within `interval_us` microseconds before it (so never moving a time backwards). Returns how
+/// many rows it wrote, and the last use each key's row now holds.
 pub(super) fn write_last_used(
     conn: &mut Connection,
     uses: &[(KeyId, SystemTime)],
-) -> Result<(), StoreError> {
+    interval_us: i64,
+) -> Result<(usize, Vec<(KeyId, SystemTime)>), StoreError> {
     let tx = conn.transaction().map_err(unavailable)?;
+    let mut written = 0;
+    let mut known = Vec::with_capacity(uses.len());
     {
-        let mut stmt = tx
+        let mut write = tx
             .prepare_cached(
-                "UPDATE keygate_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), ?2)
-                 WHERE id = ?1",
+                "UPDATE keygate_keys SET last_used_at = ?2 WHERE id = ?1
+                 AND (last_used_at IS NULL OR last_used_at < ?2 - ?3)",
             )
             .map_err(unavailable)?;
+        let mut read = tx
+            .prepare_cached("SELECT last_used_at FROM keygate_keys WHERE id = ?1")
+            .map_err(unavailable)?;
         for (id, at) in uses {
-            stmt.execute(params![id.as_str(), to_micros(*at)])
+            let at = to_micros(*at);
+            written += write
+                .execute(params![id.as_str(), at, interval_us])
                 .map_err(unavailable)?;
+            let now_held: Option<Option<i64>> = read
+                .query_row(params![id.as_str()], |row| row.get(0))
+                .optional()
+                .map_err(unavailable)?;
+            if let Some(Some(held)) = now_held {
+                known.push((*id, from_micros(held)));
+            }
         }
     }
-    tx.commit().map_err(unavailable)
+    tx.commit().map_err(unavailable)?;
+    Ok((written, known))
 }
 
 #[cfg(test)]

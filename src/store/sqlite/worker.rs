@@ -231,28 +231,36 @@ fn run_flushing(
             Ok(job) => run_job(job, &mut conn),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
-                flush(&mut conn, usage);
+                let _ = flush(&mut conn, usage);
                 return;
             }
         }
         if Instant::now() >= next_flush {
-            flush(&mut conn, usage);
+            let _ = flush(&mut conn, usage);
             next_flush = Instant::now() + flush_interval;
         }
     }
 }
 
-/// Writes the pending last-use times in one transaction. On failure they go back into the log
-/// for the next attempt.
-pub(super) fn flush(conn: &mut Connection, usage: &UsageLog) {
+/// Writes the pending last-use times in one transaction, skipping rows written within the
+/// last-use interval, and returns how many rows it wrote. On failure the uses go back into the
+/// log for the next attempt.
+pub(super) fn flush(conn: &mut Connection, usage: &UsageLog) -> Result<usize, StoreError> {
     let uses = usage.drain();
     if uses.is_empty() {
-        return;
+        return Ok(0);
     }
-    if let Err(e) = rows::write_last_used(conn, &uses) {
-        tracing::warn!(error = %e, keys = uses.len(), "keygate: could not record key uses; will retry");
-        for (id, at) in &uses {
-            usage.record(id, *at);
+    match rows::write_last_used(conn, &uses, usage.interval_micros()) {
+        Ok((written, known)) => {
+            usage.written(&known);
+            Ok(written)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, keys = uses.len(), "keygate: could not record key uses; will retry");
+            for (id, at) in &uses {
+                usage.record(id, *at);
+            }
+            Err(e)
         }
     }
 }
