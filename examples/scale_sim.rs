@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use http::{Request, Response, StatusCode};
 use keygate::key::KeyId;
+use keygate::limit::lease::{LeaseConfig, LeasedLimiter};
 use keygate::limit::redis::RedisRateLimiter;
 use keygate::plan::{Limit, Period, Plan};
 use keygate::store::cache::CachedKeyStore;
@@ -225,11 +226,15 @@ impl std::ops::Sub for Counters {
 /// A node's service, answering the status only.
 type NodeService = BoxCloneService<Request<String>, StatusCode, Infallible>;
 
-/// One node: its store (for flushing), its service, and its read counter.
+/// One node: its store, its service, its limiter's leases (scaled settings), and its
+/// counters of PostgreSQL reads and row writes.
 struct Node {
     store: PostgresKeyStore,
     service: NodeService,
+    leases: Option<LeasedLimiter>,
     reads: Arc<AtomicU64>,
+    writes: Arc<AtomicU64>,
+    flusher: tokio::task::JoinHandle<()>,
 }
 
 fn env(name: &str) -> String {
@@ -244,23 +249,54 @@ fn scaled(d: Duration, config: &Config) -> Duration {
 }
 
 async fn node(pg_url: &str, redis_url: &str, namespace: &str, config: &Config) -> Node {
+    let scaled_settings = config.settings == Settings::Scaled;
+    let last_use = if scaled_settings {
+        scaled(Duration::from_secs(300), config)
+    } else {
+        Duration::ZERO
+    };
+    // The node's last-use flushes are made here, once a (scaled) second, so that the rows
+    // each writes are counted.
     let store = PostgresKeyStore::builder(pg_url)
         .pool_size(8)
         .timeout(Duration::from_secs(5))
-        .flush_interval(scaled(Duration::from_secs(1), config).max(Duration::from_millis(50)))
+        .flush_interval(Duration::from_secs(3600))
+        .last_use_interval(last_use)
         .build()
         .expect("the PostgreSQL store");
+    let writes = Arc::new(AtomicU64::new(0));
+    let flusher = {
+        let (store, writes) = (store.clone(), Arc::clone(&writes));
+        let every = scaled(Duration::from_secs(1), config).max(Duration::from_millis(10));
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            loop {
+                ticker.tick().await;
+                if let Ok(n) = store.flush().await {
+                    writes.fetch_add(n as u64, Ordering::Relaxed);
+                }
+            }
+        })
+    };
     let reads = Arc::new(AtomicU64::new(0));
     let counting = Counting {
         inner: store.clone(),
         reads: Arc::clone(&reads),
     };
+    let ttl = scaled(Duration::from_secs(30), config);
+    // Before: one TTL whether or not invalidations arrive.
+    let listener_ttl = if scaled_settings {
+        scaled(Duration::from_secs(15 * 60), config)
+    } else {
+        ttl
+    };
     let cache = CachedKeyStore::builder(counting)
-        .ttl(scaled(Duration::from_secs(30), config))
+        .ttl(ttl)
+        .listener_ttl(listener_ttl)
         .invalidations(store.invalidations())
         .build()
         .expect("the cache");
-    let limiter = RedisRateLimiter::builder()
+    let redis = RedisRateLimiter::builder()
         .namespace(namespace)
         .connect(redis_url)
         .await
@@ -268,38 +304,36 @@ async fn node(pg_url: &str, redis_url: &str, namespace: &str, config: &Config) -
     let handler = service_fn(|_request: Request<String>| async {
         Ok::<_, Infallible>(Response::new(String::new()))
     });
-    let service = ApiKeyLayer::new(cache.clone(), limiter)
-        .layer(handler)
-        .map_response(|response| response.status());
-    let service = BoxCloneService::new(service);
+    let (service, leases) = if scaled_settings {
+        let leased = LeasedLimiter::new(redis, LeaseConfig::default()).expect("lease settings");
+        let service = ApiKeyLayer::new(cache, leased.clone())
+            .layer(handler)
+            .map_response(|response| response.status());
+        (BoxCloneService::new(service), Some(leased))
+    } else {
+        let service = ApiKeyLayer::new(cache, redis)
+            .layer(handler)
+            .map_response(|response| response.status());
+        (BoxCloneService::new(service), None)
+    };
     Node {
         store,
         service,
+        leases,
         reads,
+        writes,
+        flusher,
     }
 }
 
-/// Reads the servers' counters (after giving PostgreSQL's statistics time to be written).
+/// Reads the counters: the nodes' PostgreSQL reads and row writes (with the changes made
+/// meanwhile), the NOTIFY messages a listener saw, and the script calls Redis served.
 async fn counters(
-    pg: &tokio_postgres::Client,
     redis: &mut redis::aio::MultiplexedConnection,
     nodes: &[Node],
     notifies: &AtomicU64,
+    changes: &AtomicU64,
 ) -> Counters {
-    for node in nodes {
-        node.store.flush().await.expect("last-use flush");
-    }
-    // Backends write their statistics at most once a second, and within 10 s once idle.
-    tokio::time::sleep(Duration::from_secs(11)).await;
-    let row = pg
-        .query_one(
-            "SELECT (n_tup_ins + n_tup_upd + n_tup_del)::bigint FROM pg_stat_user_tables \
-             WHERE relname = 'keygate_keys'",
-            &[],
-        )
-        .await
-        .expect("pg_stat_user_tables");
-    let pg_writes: i64 = row.get(0);
     let info: String = redis::cmd("INFO")
         .arg("commandstats")
         .query_async(redis)
@@ -325,7 +359,11 @@ async fn counters(
         .sum();
     Counters {
         pg_reads: nodes.iter().map(|n| n.reads.load(Ordering::Relaxed)).sum(),
-        pg_writes: u64::try_from(pg_writes).unwrap_or(0),
+        pg_writes: nodes
+            .iter()
+            .map(|n| n.writes.load(Ordering::Relaxed))
+            .sum::<u64>()
+            + changes.load(Ordering::Relaxed),
         notifies: notifies.load(Ordering::Relaxed),
         redis_calls,
     }
@@ -495,7 +533,9 @@ async fn run(config: &Config, pg_url: &str, redis_url: &str) {
     };
 
     // Changes made through node 0 while the load runs: scope edits of random cold keys.
+    let changes = Arc::new(AtomicU64::new(0));
     let churn = {
+        let changes = Arc::clone(&changes);
         let store = nodes[0].store.clone();
         let keys = Arc::clone(&keys);
         let workspace = workspace.clone();
@@ -515,7 +555,9 @@ async fn run(config: &Config, pg_url: &str, redis_url: &str) {
                     continue;
                 };
                 let update = KeyUpdate::new().add_scopes("read:all".parse().expect("scope"));
-                let _ = store.update(&workspace, id, update).await;
+                if store.update(&workspace, id, update).await.is_ok() {
+                    changes.fetch_add(1, Ordering::Relaxed);
+                }
             }
         })
     };
@@ -523,18 +565,31 @@ async fn run(config: &Config, pg_url: &str, redis_url: &str) {
     let started = Instant::now();
     let warm = phase(1, half).await;
     let warm_time = started.elapsed();
-    let before = counters(&pg, &mut redis, &nodes, &notifies).await;
+    let before = counters(&mut redis, &nodes, &notifies, &changes).await;
     let started = Instant::now();
     let measured = phase(2, config.requests - half).await;
     let measure_time = started.elapsed();
-    let after = counters(&pg, &mut redis, &nodes, &notifies).await;
+    let after = counters(&mut redis, &nodes, &notifies, &changes).await;
     churn.abort();
+    for node in &nodes {
+        node.flusher.abort();
+        if let Some(leases) = &node.leases {
+            leases.shutdown().await;
+        }
+    }
     let d = after - before;
     let n = (config.requests - half) as f64;
     let per_k = |x: u64| x as f64 * 1000.0 / n;
 
     let run_time = warm_time + measure_time;
     let mut beyond_quota = 0u64;
+    eprintln!(
+        "DEBUG admitted per hot key: {:?}",
+        admitted
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect::<Vec<_>>()
+    );
     for count in admitted.iter() {
         beyond_quota += count.load(Ordering::Relaxed).saturating_sub(hot_daily);
     }

@@ -193,6 +193,41 @@ async fn two_nodes_hammering_a_daily_quota_admit_exactly_n() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_whose_leases_expire_while_they_hammer_a_rate_and_a_quota_never_pass_the_quota() {
+    let Some((_server, url)) = server().await else {
+        return;
+    };
+    let namespace = fresh_namespace();
+    let config = LeaseConfig::default()
+        .batch(40)
+        .hot_after(5)
+        .lease_ttl(Duration::from_millis(20));
+    let nodes = [
+        node(&url, &namespace, config).await,
+        node(&url, &namespace, config).await,
+    ];
+    let limit = daily(2_000);
+    let p = plan(vec![
+        Limit::rate(
+            "burst".parse().unwrap(),
+            Quota::new(200, Duration::from_millis(2)).unwrap(),
+        ),
+        limit.clone(),
+    ]);
+    let key = KeyId::random().unwrap();
+    let admitted = hammer_plan(&nodes, &p, key, 16, 300).await;
+    for node in &nodes {
+        node.shutdown().await;
+    }
+    let value = counter(&url, &nodes[0], &key, &limit).await;
+    assert!(admitted <= 2_000, "admitted {admitted}, counter {value}");
+    assert!(
+        value.ends_with(&format!(":{admitted}")),
+        "admitted {admitted}, counter {value}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_admit_at_most_burst_plus_two_batches_of_a_rate_in_a_window() {
     let Some((_server, url)) = server().await else {
         return;

@@ -29,7 +29,12 @@ const LEASE: &str = concat!(
     include_str!("lease.lua"),
     "local function admit()\n",
     include_str!("admit.lua"),
-    "end\nlocal taken = lease_units()\nlocal reply = admit()\ntable.insert(reply, 1, taken)\nreturn reply\n",
+    "end\nlocal taken = lease_units()\nlocal reply = admit()\n",
+    // admit.lua reads the server's clock again: a rate that had no room for the request when
+    // lease_units looked may have it a microsecond later. What admit.lua spent is then the
+    // request's own cost, and that is what was taken.
+    "if taken == 0 and reply[1] == 0 then taken = tonumber(ARGV[1]) end\n",
+    "table.insert(reply, 1, taken)\nreturn reply\n",
 );
 
 /// A usage limiter for plans (rates, calendar quotas, credits) whose counters live in Redis,
