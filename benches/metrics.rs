@@ -11,6 +11,10 @@
 //!   (what an operator who scrapes `/metrics` pays);
 //! - `hook`: a trivial `on_decision` hook (it counts events), metrics off.
 //!
+//! And, for scale, one clock read each: `std::time::Instant::now` (the hook's clock, two
+//! reads a request) and `quanta::Instant::now` (the metrics' clock, three reads a request
+//! with a limiter).
+//!
 //! `cargo bench --bench metrics --features metrics` prints the median nanoseconds per
 //! request of 15 rounds and the differences against `off`.
 
@@ -64,7 +68,10 @@ fn main() {
     let seen = Arc::clone(&events);
 
     let mut off = builder().metrics(false).build().layer(service_fn(hello));
-    let mut on = builder().build().layer(service_fn(hello));
+    // Two layers with metrics on: a layer registers its handles with the recorder in effect
+    // when it first records, so each recorder gets its own.
+    let mut on_noop = builder().build().layer(service_fn(hello));
+    let mut on_prometheus = builder().build().layer(service_fn(hello));
     let mut hooked = builder()
         .metrics(false)
         .on_decision(move |event: &DecisionEvent<'_>| {
@@ -76,32 +83,44 @@ fn main() {
     let prometheus = PrometheusBuilder::new().build_recorder();
     let handle = prometheus.handle();
 
-    for svc in [&mut off, &mut on, &mut hooked] {
+    for svc in [&mut off, &mut on_noop, &mut hooked] {
         assert_eq!(call(svc, request(Some(&auth))).status(), StatusCode::OK);
     }
+    metrics::with_local_recorder(&prometheus, || {
+        let answer = call(&mut on_prometheus, request(Some(&auth)));
+        assert_eq!(answer.status(), StatusCode::OK);
+    });
 
-    let mut rows: [(&str, Vec<f64>); 4] = [
+    let mut rows: [(&str, Vec<f64>); 6] = [
         ("off", Vec::new()),
         ("metrics_noop_recorder", Vec::new()),
         ("metrics_prometheus", Vec::new()),
         ("hook", Vec::new()),
+        ("std_instant_now", Vec::new()),
+        ("quanta_instant_now", Vec::new()),
     ];
     for _ in 0..ROUNDS {
         rows[0].1.push(per_op(|| {
             black_box(call(&mut off, request(Some(&auth))));
         }));
         rows[1].1.push(per_op(|| {
-            black_box(call(&mut on, request(Some(&auth))));
+            black_box(call(&mut on_noop, request(Some(&auth))));
         }));
         rows[2]
             .1
             .push(metrics::with_local_recorder(&prometheus, || {
                 per_op(|| {
-                    black_box(call(&mut on, request(Some(&auth))));
+                    black_box(call(&mut on_prometheus, request(Some(&auth))));
                 })
             }));
         rows[3].1.push(per_op(|| {
             black_box(call(&mut hooked, request(Some(&auth))));
+        }));
+        rows[4].1.push(per_op(|| {
+            black_box(Instant::now());
+        }));
+        rows[5].1.push(per_op(|| {
+            black_box(quanta::Instant::now());
         }));
     }
     assert!(events.load(Ordering::Relaxed) > 0);
@@ -115,7 +134,7 @@ fn main() {
     let base = medians[0].1;
     println!("| row | ns per request (median of {ROUNDS} rounds) | − off |");
     println!("|---|---|---|");
-    for (name, ns) in &medians {
+    for (name, ns) in &medians[..4] {
         println!("| {name} | {ns:.1} | {:+.1} |", ns - base);
     }
     println!();
@@ -130,4 +149,8 @@ fn main() {
         );
     }
     println!("hook: {:+.1} ns over off", medians[3].1 - base);
+    println!();
+    for (name, ns) in &medians[4..] {
+        println!("one {name}: {ns:.1} ns");
+    }
 }

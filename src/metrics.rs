@@ -14,9 +14,13 @@
 //! a `key_id` label (one series per key) only when the operator opts in with
 //! [`metrics_key_label(true)`](crate::ApiKeyLayerBuilder::metrics_key_label).
 //!
-//! The layer records through the recorder installed when a request is decided (usually the
-//! global one, set at start-up). Call [`describe`] once after installing it to give each
-//! metric its unit and help text.
+//! A layer registers each of its series with the recorder in effect the first time it
+//! records it, and keeps the handle: install the recorder (usually the global one) before the
+//! layer serves requests. Call [`describe`] once after installing it to give each metric its
+//! unit and help text.
+//!
+//! Only the decision counter carries labels. The latency histograms carry none, so that a
+//! dashboard reads the key store's and the limiter's health in one series each.
 //!
 //! ```
 //! use keygate::{ApiKeyLayer, MemoryKeyStore, MemoryRateLimiter};

@@ -4,6 +4,10 @@
 //! [`Pipeline::observe`] is called once per decided request, right after the decision. It
 //! reads the clock only when a hook is set ([`Pipeline::started`]), and the metrics' clock
 //! ([`Stamp`]) only when metrics are recorded.
+//!
+//! The metrics' handles are registered with the recorder once per layer and series, the first
+//! time they are used ([`Handles`]), and kept: a request then costs a map look-up and an atomic
+//! add, not a registration (which builds the labels and asks the recorder's registry).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -60,6 +64,13 @@ pub(crate) struct Observe {
     pub(crate) key_label: bool,
 }
 
+#[cfg_attr(
+    not(feature = "metrics"),
+    allow(
+        clippy::derivable_impls,
+        reason = "derivable only without the metrics feature, whose defaults are not all false"
+    )
+)]
 impl Default for Observe {
     fn default() -> Self {
         Self {
@@ -83,6 +94,89 @@ impl std::fmt::Debug for Observe {
             .field("workspace_label", &self.workspace_label)
             .field("key_label", &self.key_label);
         s.finish()
+    }
+}
+
+/// A layer's metric handles, registered with the recorder in effect when each is first used
+/// (install the recorder before the layer serves requests).
+#[cfg(feature = "metrics")]
+#[derive(Default)]
+pub(crate) struct Handles {
+    fixed: std::sync::OnceLock<Fixed>,
+    /// `keygate_decisions_total`, one counter per series. As many as outcomes × workspaces
+    /// (× keys, when the operator opts into the key label).
+    decisions: std::sync::RwLock<std::collections::HashMap<Series, metrics::Counter>>,
+}
+
+/// The handles of the metrics without labels.
+#[cfg(feature = "metrics")]
+struct Fixed {
+    fail_open: metrics::Counter,
+    lookup: metrics::Histogram,
+    limiter: metrics::Histogram,
+}
+
+/// The labels of one `keygate_decisions_total` series.
+#[cfg(feature = "metrics")]
+#[derive(PartialEq, Eq, Hash)]
+struct Series {
+    outcome: Outcome,
+    workspace: Option<crate::workspace::Workspace>,
+    key: Option<crate::key::KeyId>,
+}
+
+#[cfg(feature = "metrics")]
+impl Handles {
+    fn fixed(&self) -> &Fixed {
+        use crate::metrics::{FAIL_OPEN_TOTAL, LIMITER_SECONDS, STORE_LOOKUP_SECONDS};
+        self.fixed.get_or_init(|| Fixed {
+            fail_open: metrics::counter!(FAIL_OPEN_TOTAL),
+            lookup: metrics::histogram!(STORE_LOOKUP_SECONDS),
+            limiter: metrics::histogram!(LIMITER_SECONDS),
+        })
+    }
+
+    /// Adds one to the counter of `series`, registering it on its first use.
+    fn count(&self, series: Series, labels: (bool, bool)) {
+        use std::sync::PoisonError;
+        let known = self
+            .decisions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(counter) = known.get(&series) {
+            counter.increment(1);
+            return;
+        }
+        drop(known);
+        let counter = series.register(labels);
+        counter.increment(1);
+        let mut known = self
+            .decisions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        known.entry(series).or_insert(counter);
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl Series {
+    /// The counter of this series, from the recorder, with the workspace and key labels
+    /// when they are on (empty for a decision without a key).
+    fn register(&self, (workspace_label, key_label): (bool, bool)) -> metrics::Counter {
+        use crate::metrics::{DECISIONS_TOTAL, KEY_ID_LABEL, OUTCOME_LABEL, WORKSPACE_LABEL};
+        let mut labels = vec![metrics::Label::from_static_parts(
+            OUTCOME_LABEL,
+            self.outcome.as_str(),
+        )];
+        if workspace_label {
+            let workspace = self.workspace.as_ref().map_or("", |w| w.as_str());
+            labels.push(metrics::Label::new(WORKSPACE_LABEL, workspace.to_owned()));
+        }
+        if key_label {
+            let id = self.key.map_or(String::new(), |id| id.to_string());
+            labels.push(metrics::Label::new(KEY_ID_LABEL, id));
+        }
+        metrics::counter!(DECISIONS_TOTAL, labels)
     }
 }
 
@@ -112,14 +206,18 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
     /// The key store answered the lookup started at `since`.
     pub(crate) fn lookup_answered(&self, since: Stamp) {
         #[cfg(feature = "metrics")]
-        record_since(since, crate::metrics::STORE_LOOKUP_SECONDS);
+        if let Stamp(Some(start)) = since {
+            self.handles.fixed().lookup.record(start.elapsed());
+        }
         let _ = since;
     }
 
     /// The rate limiter answered the call started at `since`.
     pub(crate) fn limiter_answered(&self, since: Stamp) {
         #[cfg(feature = "metrics")]
-        record_since(since, crate::metrics::LIMITER_SECONDS);
+        if let Stamp(Some(start)) = since {
+            self.handles.fixed().limiter.record(start.elapsed());
+        }
         let _ = since;
     }
 
@@ -144,38 +242,28 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
     /// Counts the decision in `keygate_decisions_total` (and `keygate_fail_open_total`).
     #[cfg(feature = "metrics")]
     fn count(&self, outcome: Result<&Authorized, &Refused>) {
-        use crate::metrics::{
-            DECISIONS_TOTAL, FAIL_OPEN_TOTAL, KEY_ID_LABEL, OUTCOME_LABEL, WORKSPACE_LABEL,
-        };
-        let (label, record) = match outcome {
+        let (outcome, record) = match outcome {
             Ok(authorized) => {
                 if authorized.failed_open {
-                    metrics::counter!(FAIL_OPEN_TOTAL).increment(1);
+                    self.handles.fixed().fail_open.increment(1);
                 }
-                (Outcome::Allowed.as_str(), Some(authorized.key.record()))
+                (Outcome::Allowed, Some(authorized.key.record()))
             }
-            Err(refused) => (refused.rejection.code().as_str(), refused.record.as_ref()),
+            Err(refused) => (
+                Outcome::Refused(refused.rejection.code()),
+                refused.record.as_ref(),
+            ),
         };
         let settings = &self.settings.observe;
-        let mut labels = Vec::with_capacity(3);
-        labels.push(metrics::Label::from_static_parts(OUTCOME_LABEL, label));
-        if settings.workspace_label {
-            let workspace = record.map_or("", |r| r.workspace.as_str());
-            labels.push(metrics::Label::new(WORKSPACE_LABEL, workspace.to_owned()));
-        }
-        if settings.key_label {
-            let id = record.map_or(String::new(), |r| r.id.to_string());
-            labels.push(metrics::Label::new(KEY_ID_LABEL, id));
-        }
-        metrics::counter!(DECISIONS_TOTAL, labels).increment(1);
-    }
-}
-
-/// Records the time since `since` in `histogram`, when metrics are recorded.
-#[cfg(feature = "metrics")]
-fn record_since(since: Stamp, histogram: &'static str) {
-    if let Stamp(Some(start)) = since {
-        metrics::histogram!(histogram).record(start.elapsed());
+        let series = Series {
+            outcome,
+            workspace: record
+                .filter(|_| settings.workspace_label)
+                .map(|r| r.workspace.clone()),
+            key: record.filter(|_| settings.key_label).map(|r| r.id),
+        };
+        let labels = (settings.workspace_label, settings.key_label);
+        self.handles.count(series, labels);
     }
 }
 
