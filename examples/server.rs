@@ -4,6 +4,7 @@
 //! cargo run --example server --features sqlite,panel                       # keygate.db, 127.0.0.1:3000
 //! cargo run --example server --features sqlite,panel -- --db /var/lib/app/keys.db --addr 0.0.0.0:8080
 //! cargo run --example server --features sqlite,panel -- --operator default   # default's admins top up credits
+//! cargo run --example server --features sqlite,panel,metrics                # and GET /metrics
 //! ```
 //!
 //! On its first start with an empty database it creates one key, `admin` with the `admin`
@@ -31,6 +32,10 @@
 //! | `GET, POST /admin/keys`, `GET, PATCH /admin/keys/{id}`, `POST /admin/keys/{id}/revoke`, `POST /admin/keys/{id}/rotate`, `GET /admin/plans`, `GET /admin/keys/{id}/credits` | `admin` |
 //! | `POST /admin/keys/{id}/credits` | `admin`, in the `--operator` workspace |
 //! | `GET /settings/api-keys` (the API Keys panel; it asks for an admin key) | no key |
+//! | `GET /metrics` (with the `metrics` feature): the layer's metrics in the Prometheus text format | no key |
+//!
+//! `/metrics` answers anyone who can reach the server, as most exporters do: in production,
+//! serve it on an internal address only (or behind the scraper's own credentials).
 
 #[path = "shared/product.rs"]
 mod product;
@@ -110,6 +115,28 @@ pub async fn server_with_operator(
     })
 }
 
+/// `router` with `GET /metrics`: what `handle`'s recorder holds (install it first, say with
+/// [`install_metrics`]), in the Prometheus text format.
+#[cfg(feature = "metrics")]
+pub fn with_metrics(
+    router: Router,
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+) -> Router {
+    let render = move || std::future::ready(handle.render());
+    router.route("/metrics", axum::routing::get(render))
+}
+
+/// Installs the Prometheus recorder as the process's recorder, and describes keygate's
+/// metrics to it.
+#[cfg(feature = "metrics")]
+pub fn install_metrics() -> Result<metrics_exporter_prometheus::PrometheusHandle, String> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+    keygate::metrics::describe();
+    Ok(handle)
+}
+
 const USAGE: &str = "usage: server [--db PATH] [--addr HOST:PORT] [--operator WORKSPACE]   \
      (default keygate.db, 127.0.0.1:3000, no operator)";
 
@@ -173,6 +200,17 @@ async fn main() {
             std::process::exit(3);
         }
     };
+    #[cfg(feature = "metrics")]
+    let server = match install_metrics() {
+        Ok(handle) => Server {
+            router: with_metrics(server.router, handle),
+            ..server
+        },
+        Err(message) => {
+            eprintln!("error: {message}");
+            std::process::exit(1);
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -183,6 +221,8 @@ async fn main() {
     let base = format!("http://{addr}");
     println!("Keys are kept in {}.", db.display());
     println!("API Keys panel: {base}/settings/api-keys");
+    #[cfg(feature = "metrics")]
+    println!("Metrics (Prometheus text format): {base}/metrics");
     match &operator {
         Some(operator) => println!("Admin keys of workspace {operator} top up credits."),
         None => println!("Nobody tops up credits through HTTP (start with --operator WORKSPACE)."),

@@ -48,6 +48,7 @@
 //! | [`transport`], [`extract`], [`clock`] | HTTPS detection, `Authorization` parsing, time sources |
 //! | [`store`] | key-store backends: `store::sqlite`, `store::postgres`, `store::cache` (features `sqlite`, `postgres`, `cache`) |
 //! | [`limit`] | limiter backends: `limit::redis` (feature `redis`), and the GCRA rule in [`limit::gcra`] |
+//! | [`events`], `metrics` | what the layer decided, for a hook ([`events::DecisionEvent`]), and its metrics (feature `metrics`) |
 //! | `admin`, `axum`, `panel`, `view` | the admin HTTP API, axum extractors and `RequireScopeLayer`, the API Keys page, the JSON shapes of keys (features `axum`, `panel`, `cli`) |
 //!
 //! ## Example
@@ -108,10 +109,14 @@ pub mod axum;
 pub mod clock;
 mod code;
 mod decision;
+pub mod events;
 mod id_map;
 pub mod key;
 pub mod limit;
 mod metadata;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 mod middleware;
 #[cfg(feature = "panel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "panel")))]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Clock;
+use crate::events::DecisionSink;
 use crate::limit::{FailureLimit, FailurePolicy, Quota, RateLimiter};
 use crate::policy::{MethodPolicy, ScopePolicy};
 use crate::realm::{InvalidRealm, Realm};
@@ -13,6 +14,7 @@ use crate::store::KeyStore;
 use crate::transport::ProxyHeader;
 
 use super::layer::ApiKeyLayer;
+use super::observe::Hook;
 use super::pipeline::Pipeline;
 use super::ratelimit_headers::RateLimitHeaders;
 use super::settings::Settings;
@@ -31,6 +33,8 @@ use super::settings::Settings;
 /// | [`on_limiter_failure`](Self::on_limiter_failure) | fail closed (503) |
 /// | [`unavailable_retry_after`](Self::unavailable_retry_after) | 5 s |
 /// | [`failure_limit`](Self::failure_limit) | on, [`FailureLimit::default`] (off with [`without_failure_limit`](Self::without_failure_limit)) |
+/// | [`on_decision`](Self::on_decision) | none |
+/// | `metrics`, `metrics_workspace_label`, `metrics_key_label` (feature `metrics`) | on, on, off |
 ///
 /// The key prefix is not a setting of its own: the layer accepts the keys of its store's
 /// [`prefix`](KeyStore::prefix).
@@ -170,6 +174,45 @@ where
     /// [`ManualClock`](crate::clock::ManualClock) in tests).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.settings.clock = Arc::new(clock);
+        self
+    }
+
+    /// Calls `sink` with a [`DecisionEvent`](crate::events::DecisionEvent) for every request
+    /// the layer decides, allowed or refused (see [`crate::events`]). Any
+    /// `Fn(&DecisionEvent<'_>) + Send + Sync + 'static` closure is a sink. It runs
+    /// synchronously after the decision; a panic in it is caught and logged, and the request
+    /// goes on unchanged. A second call replaces the first sink.
+    pub fn on_decision(mut self, sink: impl DecisionSink) -> Self {
+        self.settings.observe.hook = Some(Hook::new(sink));
+        self
+    }
+
+    /// Whether the layer records [`crate::metrics`] (on by default with the feature): off, it
+    /// neither reads the metrics' clock nor calls the recorder.
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn metrics(mut self, record: bool) -> Self {
+        self.settings.observe.metrics = record;
+        self
+    }
+
+    /// Whether [`keygate_decisions_total`](crate::metrics::DECISIONS_TOTAL) carries a
+    /// `workspace` label (on by default). Turn it off when workspaces are many, to keep the
+    /// number of series small.
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn metrics_workspace_label(mut self, label: bool) -> Self {
+        self.settings.observe.workspace_label = label;
+        self
+    }
+
+    /// Whether [`keygate_decisions_total`](crate::metrics::DECISIONS_TOTAL) carries a `key_id`
+    /// label (off by default): one series per key and outcome, so only for a bounded number
+    /// of keys.
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn metrics_key_label(mut self, label: bool) -> Self {
+        self.settings.observe.key_label = label;
         self
     }
 

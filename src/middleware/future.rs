@@ -142,9 +142,13 @@ where
                     let Pending { stage, ticket, .. } =
                         pending.as_mut().expect(POLLED_AFTER_COMPLETION);
                     let outcome = ready!(pipeline.poll_stages(stage, ticket, cx));
-                    let Pending { parts, body, .. } =
-                        pending.take().expect(POLLED_AFTER_COMPLETION);
-                    let next = pipeline.finish(outcome, parts, body, inner);
+                    let Pending {
+                        parts,
+                        body,
+                        ticket,
+                        ..
+                    } = pending.take().expect(POLLED_AFTER_COMPLETION);
+                    let next = pipeline.finish(outcome, &ticket, parts, body, inner);
                     State::after(next, pipeline)
                 }
                 StateProj::Inner {

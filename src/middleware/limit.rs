@@ -9,12 +9,12 @@ use crate::code::ErrorCode;
 use crate::limit::{Decision, FailurePolicy, LimiterError, Quota, RateLimiter};
 use crate::plan::{Constraint, LimitKind, UsageDecision};
 use crate::record::KeyRecord;
-use crate::rejection::Rejection;
 use crate::store::KeyStore;
 
 use super::authenticated::AuthenticatedKey;
 use super::classify::Credential;
 use super::pipeline::Pipeline;
+use super::state::Refused;
 
 /// A request that passed every stage: the key to attach, and the limiter's decision for the
 /// rate-limit headers.
@@ -24,6 +24,8 @@ pub(crate) struct Authorized {
     /// For a key under a plan: what the request spent and where the plan stands (boxed: the
     /// success path of a key without a plan moves this struct).
     pub(crate) usage: Option<Box<AdmittedUsage>>,
+    /// Whether the limiter failed and the layer let the request through.
+    pub(crate) failed_open: bool,
 }
 
 /// A request admitted under a plan.
@@ -42,34 +44,45 @@ impl<K: KeyStore, L: RateLimiter, P, R> Pipeline<K, L, P, R> {
     }
 
     /// What the limiter's answer means for the request.
+    #[allow(
+        clippy::result_large_err,
+        reason = "a refusal is moved once or twice; boxing it would allocate on every refusal"
+    )]
     pub(crate) fn decided(
         &self,
         decided: Result<Decision, LimiterError>,
         record: Arc<KeyRecord>,
         quota: Quota,
         credential: &Credential,
-    ) -> Result<Authorized, Rejection> {
+    ) -> Result<Authorized, Refused> {
         match decided {
             Ok(decision) if decision.allowed => {
                 Ok(self.authorized(record, Some((quota, decision))))
             }
-            Ok(decision) => Err(self
-                .reject(ErrorCode::RateLimited, credential.grpc)
-                .with_rate_limit(quota, decision)
-                .with_key(record.id, record.name.clone())),
+            Ok(decision) => {
+                let rejection = self
+                    .reject(ErrorCode::RateLimited, credential.grpc)
+                    .with_rate_limit(quota, decision)
+                    .with_key(record.id, record.name.clone());
+                Err(Refused::of_key(rejection, record))
+            }
             Err(error) => self.limiter_failed(&error, record, credential),
         }
     }
 
     /// What the limiter's answer for a request under a plan means for it: 429
     /// `rate_limited` when a rate refused it, `quota_exceeded` when a quota or credits did.
+    #[allow(
+        clippy::result_large_err,
+        reason = "a refusal is moved once or twice; boxing it would allocate on every refusal"
+    )]
     pub(crate) fn usage_decided(
         &self,
         decided: Result<UsageDecision, LimiterError>,
         record: Arc<KeyRecord>,
         cost: u32,
         credential: &Credential,
-    ) -> Result<Authorized, Rejection> {
+    ) -> Result<Authorized, Refused> {
         match decided {
             Ok(decision) if decision.allowed() => {
                 let mut authorized = self.authorized(record, None);
@@ -84,30 +97,37 @@ impl<K: KeyStore, L: RateLimiter, P, R> Pipeline<K, L, P, R> {
                     Some(LimitKind::Rate(_)) => ErrorCode::RateLimited,
                     _ => ErrorCode::QuotaExceeded,
                 };
-                Err(self
+                let rejection = self
                     .reject(code, credential.grpc)
                     .with_usage(decision)
-                    .with_key(record.id, record.name.clone()))
+                    .with_key(record.id, record.name.clone());
+                Err(Refused::of_key(rejection, record))
             }
             Err(error) => self.limiter_failed(&error, record, credential),
         }
     }
 
     /// The limiter could not decide: 503, or a pass without a decision, as configured.
+    #[allow(
+        clippy::result_large_err,
+        reason = "a refusal is moved once or twice; boxing it would allocate on every refusal"
+    )]
     fn limiter_failed(
         &self,
         error: &LimiterError,
         record: Arc<KeyRecord>,
         credential: &Credential,
-    ) -> Result<Authorized, Rejection> {
+    ) -> Result<Authorized, Refused> {
         match self.settings.limiter_failure {
             FailurePolicy::FailClosed => {
                 tracing::warn!(key_id = %credential.id, %error, "rate limiter failed; failing closed with 503");
-                Err(self.unavailable(credential.grpc))
+                Err(Refused::of_key(self.unavailable(credential.grpc), record))
             }
             FailurePolicy::FailOpen => {
                 tracing::warn!(key_id = %credential.id, %error, "rate limiter failed; failing open");
-                Ok(self.authorized(record, None))
+                let mut authorized = self.authorized(record, None);
+                authorized.failed_open = true;
+                Ok(authorized)
             }
         }
     }
@@ -124,6 +144,7 @@ impl<K: KeyStore, L: RateLimiter, P, R> Pipeline<K, L, P, R> {
             key: AuthenticatedKey::new(record, quota),
             rate,
             usage: None,
+            failed_open: false,
         }
     }
 }

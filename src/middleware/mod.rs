@@ -19,6 +19,7 @@
 //! | `verify.rs` | stage 2: the store's record and the secret checked against it in constant time |
 //! | `authorize.rs` | stage 3: the scope the request needs |
 //! | `limit.rs` | stage 4: the rate limiter's decision, and the [`AuthenticatedKey`](crate::AuthenticatedKey) made |
+//! | `observe.rs` | the decision's [`DecisionEvent`](crate::events::DecisionEvent) hook and (feature `metrics`) its metrics |
 //! | `state.rs` | the state machine and the one transition that ends it: call the inner service, or answer |
 //! | `service.rs`, `future.rs`, `body.rs` | [`ApiKeyService`], [`ResponseFuture`], [`ResponseBody`] |
 //!
@@ -36,6 +37,7 @@ pub mod extract;
 mod future;
 mod layer;
 mod limit;
+mod observe;
 mod pipeline;
 pub(crate) mod ratelimit_headers;
 mod service;

@@ -24,6 +24,9 @@ pub(crate) struct Pipeline<K, L, P, R> {
     pub(crate) settings: Settings,
     /// Failed authentications per client; `None` when switched off.
     pub(crate) failures: Option<FailureLimiter>,
+    /// The metrics' handles, registered on first use.
+    #[cfg(feature = "metrics")]
+    pub(crate) handles: super::observe::Handles,
 }
 
 impl<K, L, P, R> Pipeline<K, L, P, R> {
@@ -38,6 +41,8 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
             responder,
             settings,
             failures,
+            #[cfg(feature = "metrics")]
+            handles: super::observe::Handles::default(),
         }
     }
 

@@ -15,7 +15,7 @@ use crate::store::KeyStore;
 use super::body::ResponseBody;
 use super::future::ResponseFuture;
 use super::pipeline::Pipeline;
-use super::state::{Next, Pending};
+use super::state::{Next, Pending, Refused};
 
 /// Authenticates, authorizes and rate-limits each request before handing it to `S`.
 ///
@@ -83,22 +83,25 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let pipeline = &*self.pipeline;
+        let started = pipeline.started();
         let credential = match pipeline.classify(&mut request) {
             Ok(credential) => credential,
             Err(rejection) => {
-                let next = Next::Respond(pipeline.respond(rejection));
+                let refused = Refused::from(rejection);
+                pipeline.observe(Err(&refused), None, started);
+                let next = Next::Respond(pipeline.respond(refused.rejection));
                 return ResponseFuture::next(next, &self.pipeline);
             }
         };
         let (parts, body) = request.into_parts();
-        let (ticket, mut stage) = pipeline.start(&parts, credential);
+        let (ticket, mut stage) = pipeline.start(&parts, credential, started);
         // Backends that answer at once (in memory) finish here. Polling with a no-op waker is
         // sound: a stage that is not ready yet is polled again, with the task's waker, by the
         // response future.
         let mut cx = Context::from_waker(Waker::noop());
         match pipeline.poll_stages(&mut stage, &ticket, &mut cx) {
             Poll::Ready(outcome) => {
-                let next = pipeline.finish(outcome, parts, body, &mut self.inner);
+                let next = pipeline.finish(outcome, &ticket, parts, body, &mut self.inner);
                 ResponseFuture::next(next, &self.pipeline)
             }
             Poll::Pending => {

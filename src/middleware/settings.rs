@@ -10,6 +10,7 @@ use crate::limit::{FailureLimit, FailurePolicy, Quota};
 use crate::realm::Realm;
 use crate::transport::ProxyHeader;
 
+use super::observe::Observe;
 use super::ratelimit_headers::RateLimitHeaders;
 
 /// The layer's plain settings. The builder carries one of these beside the store, limiter,
@@ -27,6 +28,7 @@ pub(crate) struct Settings {
     pub(crate) unavailable_retry_after: Duration,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) failure_limit: Option<FailureLimit>,
+    pub(crate) observe: Observe,
 }
 
 impl Settings {
@@ -43,6 +45,7 @@ impl Settings {
             unavailable_retry_after: Duration::from_secs(5),
             clock: Arc::new(SystemClock::new()),
             failure_limit: Some(FailureLimit::default()),
+            observe: Observe::default(),
         }
     }
 }
@@ -59,6 +62,7 @@ impl std::fmt::Debug for Settings {
             .field("limiter_failure", &self.limiter_failure)
             .field("unavailable_retry_after", &self.unavailable_retry_after)
             .field("failure_limit", &self.failure_limit.is_some())
+            .field("observe", &self.observe)
             .finish_non_exhaustive()
     }
 }

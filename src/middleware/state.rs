@@ -18,7 +18,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -37,6 +37,7 @@ use crate::store::KeyStore;
 
 use super::classify::Credential;
 use super::limit::{AdmittedUsage, Authorized};
+use super::observe::Stamp;
 use super::pipeline::Pipeline;
 use super::ratelimit_headers::PendingHeaders;
 
@@ -48,17 +49,46 @@ pub(crate) struct Ticket {
     pub(crate) required: Option<Scope>,
     /// The units the route costs a key under a plan.
     pub(crate) cost: u32,
+    /// When the request arrived, if a decision hook wants to know ([`Pipeline::started`]).
+    pub(crate) started: Option<Instant>,
+}
+
+/// A refused request: its rejection, and the key's record when the caller proved they hold
+/// its secret (for the decision's event and metrics; never sent to the client).
+pub(crate) struct Refused {
+    pub(crate) rejection: Rejection,
+    pub(crate) record: Option<Arc<KeyRecord>>,
+}
+
+impl Refused {
+    /// The refusal of the key of `record`.
+    pub(crate) fn of_key(rejection: Rejection, record: Arc<KeyRecord>) -> Self {
+        Self {
+            rejection,
+            record: Some(record),
+        }
+    }
+}
+
+impl From<Rejection> for Refused {
+    fn from(rejection: Rejection) -> Self {
+        Self {
+            rejection,
+            record: None,
+        }
+    }
 }
 
 /// Where the asynchronous stages are.
 pub(crate) enum Stage<KF, LF> {
-    /// Waiting for the key store.
-    Lookup(KF),
+    /// Waiting for the key store, asked at the stamp.
+    Lookup(KF, Stamp),
     /// Waiting for the rate limiter.
     Limit {
         future: LF,
         record: Arc<KeyRecord>,
         quota: Quota,
+        since: Stamp,
     },
     /// Waiting for the limiter's decision on every limit of the key's plan.
     Usage {
@@ -66,6 +96,7 @@ pub(crate) enum Stage<KF, LF> {
         /// response future holds a stage.
         future: Box<UsageFuture>,
         record: Arc<KeyRecord>,
+        since: Stamp,
     },
 }
 
@@ -118,17 +149,20 @@ where
         &self,
         parts: &Parts,
         credential: Credential,
+        started: Option<Instant>,
     ) -> (Ticket, Stage<K::Future, L::Future>) {
         let required = self.policy.required_scope(parts);
         let cost = self.policy.cost(parts);
+        let since = self.stamp();
         let lookup = self.store.get(&credential.id);
         (
             Ticket {
                 credential,
                 required,
                 cost,
+                started,
             },
-            Stage::Lookup(lookup),
+            Stage::Lookup(lookup, since),
         )
     }
 
@@ -138,19 +172,29 @@ where
         stage: &mut Stage<K::Future, L::Future>,
         ticket: &Ticket,
         cx: &mut Context<'_>,
-    ) -> Poll<Result<Authorized, Rejection>> {
+    ) -> Poll<Result<Authorized, Refused>> {
         let credential = &ticket.credential;
         loop {
             match stage {
-                Stage::Lookup(lookup) => {
+                Stage::Lookup(lookup, since) => {
                     let found = ready!(Pin::new(lookup).poll(cx));
+                    self.lookup_answered(*since);
                     let record = self.verified(found, credential)?;
-                    self.authorize(&record, ticket.required.as_ref(), credential.grpc)?;
+                    if let Err(rejection) =
+                        self.authorize(&record, ticket.required.as_ref(), credential.grpc)
+                    {
+                        return Poll::Ready(Err(Refused::of_key(rejection, record)));
+                    }
+                    let since = self.stamp();
                     if let Some(plan) = &record.plan {
                         let usage =
                             Usage::new(&credential.id, &record.workspace, plan).cost(ticket.cost);
                         let future = Box::new(self.limiter.admit(&usage));
-                        *stage = Stage::Usage { future, record };
+                        *stage = Stage::Usage {
+                            future,
+                            record,
+                            since,
+                        };
                         continue;
                     }
                     let Some(quota) = self.quota_of(&record) else {
@@ -161,19 +205,27 @@ where
                         future,
                         record,
                         quota,
+                        since,
                     };
                 }
                 Stage::Limit {
                     future,
                     record,
                     quota,
+                    since,
                 } => {
                     let decided = ready!(Pin::new(future).poll(cx));
+                    self.limiter_answered(*since);
                     let record = Arc::clone(record);
                     return Poll::Ready(self.decided(decided, record, *quota, credential));
                 }
-                Stage::Usage { future, record } => {
+                Stage::Usage {
+                    future,
+                    record,
+                    since,
+                } => {
                     let decided = ready!(Pin::new(&mut **future).poll(cx));
+                    self.limiter_answered(*since);
                     let record = Arc::clone(record);
                     return Poll::Ready(self.usage_decided(
                         decided,
@@ -186,11 +238,12 @@ where
         }
     }
 
-    /// The end of the stages: the request, its key attached, goes to `inner`, or its
-    /// rejection is rendered.
+    /// The end of the stages: the decision is reported ([`Pipeline::observe`]), then the
+    /// request, its key attached, goes to `inner`, or its rejection is rendered.
     pub(crate) fn finish<S, B>(
         &self,
-        outcome: Result<Authorized, Rejection>,
+        outcome: Result<Authorized, Refused>,
+        ticket: &Ticket,
         mut parts: Parts,
         body: B,
         inner: &mut S,
@@ -198,8 +251,11 @@ where
     where
         S: Service<Request<B>>,
     {
+        self.observe(outcome.as_ref(), Some(ticket), ticket.started);
         match outcome {
-            Ok(Authorized { key, rate, usage }) => {
+            Ok(Authorized {
+                key, rate, usage, ..
+            }) => {
                 let (spent, headers) = match (rate, usage) {
                     (Some((quota, decision)), _) => (
                         Some(Spent::Rate(key.id(), quota)),
@@ -223,7 +279,7 @@ where
                 let future = inner.call(Request::from_parts(parts, body));
                 Next::Call(future, Admitted { headers, spent })
             }
-            Err(rejection) => Next::Respond(self.respond(rejection)),
+            Err(refused) => Next::Respond(self.respond(refused.rejection)),
         }
     }
 }

@@ -9,19 +9,24 @@ use crate::clock::Clock;
 use crate::code::ErrorCode;
 use crate::key::KeyDigest;
 use crate::record::KeyRecord;
-use crate::rejection::Rejection;
 use crate::store::StoreError;
 
 use super::classify::Credential;
 use super::pipeline::Pipeline;
+use super::state::Refused;
 
 impl<K, L, P, R> Pipeline<K, L, P, R> {
     /// The record of an authentic, live key, from what the store answered for `credential`.
+    /// A revoked or expired key's refusal keeps its record (its holder proved the secret).
+    #[allow(
+        clippy::result_large_err,
+        reason = "a refusal is moved once or twice; boxing it would allocate on every refusal"
+    )]
     pub(crate) fn verified(
         &self,
         found: Result<Option<Arc<KeyRecord>>, StoreError>,
         credential: &Credential,
-    ) -> Result<Arc<KeyRecord>, Rejection> {
+    ) -> Result<Arc<KeyRecord>, Refused> {
         let record = found.map_err(|error| {
             tracing::warn!(key_id = %credential.id, %error, "key store failed; answering 503");
             self.unavailable(credential.grpc)
@@ -37,9 +42,9 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
                 let rejection = self.reject(code, credential.grpc);
                 Err(match (record, code) {
                     (Some(r), ErrorCode::RevokedApiKey | ErrorCode::ExpiredApiKey) => {
-                        rejection.with_key(r.id, r.name.clone())
+                        Refused::of_key(rejection.with_key(r.id, r.name.clone()), r)
                     }
-                    _ => rejection,
+                    _ => rejection.into(),
                 })
             }
         }
