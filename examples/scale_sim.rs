@@ -583,13 +583,7 @@ async fn run(config: &Config, pg_url: &str, redis_url: &str) {
 
     let run_time = warm_time + measure_time;
     let mut beyond_quota = 0u64;
-    eprintln!(
-        "DEBUG admitted per hot key: {:?}",
-        admitted
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .collect::<Vec<_>>()
-    );
+    let per_hot_key: Vec<u64> = admitted.iter().map(|c| c.load(Ordering::Relaxed)).collect();
     for count in admitted.iter() {
         beyond_quota += count.load(Ordering::Relaxed).saturating_sub(hot_daily);
     }
@@ -623,10 +617,16 @@ async fn run(config: &Config, pg_url: &str, redis_url: &str) {
         "| requests admitted beyond the hot keys' daily quota ({hot_daily} each), whole run | \
          {beyond_quota} |"
     );
+    println!("admitted per hot key, whole run: {per_hot_key:?}");
     println!(
         "throughput {:.0} requests/s over the whole run",
         config.requests as f64 / run_time.as_secs_f64()
     );
+    // Quotas are never over-admitted, leased or not: a run that shows otherwise fails.
+    if beyond_quota > 0 {
+        eprintln!("scale_sim: {beyond_quota} requests admitted beyond the hot keys' daily quota");
+        std::process::exit(1);
+    }
 }
 
 fn sorted(statuses: &HashMap<u16, u64>) -> Vec<(u16, u64)> {

@@ -15,6 +15,8 @@ trap 'scripts/services.sh stop' EXIT
 cargo fmt --all -- --check
 cargo clippy --all-targets --all-features -- -D warnings
 cargo test --all-features
+# The scale simulation, briefly: two nodes on the real PostgreSQL and Redis (README › Scaling out).
+cargo run --quiet --all-features --example scale_sim -- --keys 2000 --requests 20000 --settings both
 scripts/smoke-quickstart.sh
 cargo run --quiet --example soak -- --secs 5 --keys 30000
 scripts/clients-test.sh
