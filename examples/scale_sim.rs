@@ -378,9 +378,10 @@ fn plans(hot_daily: u64) -> (Plan, Plan) {
     let hot = Plan::new(
         name("sim-hot"),
         vec![
+            // 10,000 a second, 1,000 at once: the daily quota is what refuses them.
             Limit::rate(
                 name("burst"),
-                Quota::new(200, Duration::from_millis(2)).expect("quota"),
+                Quota::new(1_000, Duration::from_micros(100)).expect("quota"),
             ),
             Limit::quota(name("daily"), hot_daily, Period::Day),
         ],
@@ -617,7 +618,15 @@ async fn run(config: &Config, pg_url: &str, redis_url: &str) {
         "| requests admitted beyond the hot keys' daily quota ({hot_daily} each), whole run | \
          {beyond_quota} |"
     );
-    println!("admitted per hot key, whole run: {per_hot_key:?}");
+    let hot_share = zipf.cdf[config.hot.max(1) - 1];
+    println!(
+        "admitted per hot key, whole run: {per_hot_key:?}; the hot keys get {:.0} % of requests",
+        hot_share * 100.0
+    );
+    println!(
+        "a cached record: {} bytes inline, plus its name, scopes and plan on the heap",
+        std::mem::size_of::<keygate::KeyRecord>()
+    );
     println!(
         "throughput {:.0} requests/s over the whole run",
         config.requests as f64 / run_time.as_secs_f64()
