@@ -29,25 +29,12 @@ use http::StatusCode;
 use keygate::events::DecisionEvent;
 use keygate::{ApiKeyLayer, KeyManager, MemoryKeyStore, MemoryRateLimiter, NewKey, Quota};
 use metrics_exporter_prometheus::PrometheusBuilder;
-use support::{bearer, call, hello, now, request};
+use support::{bearer, call, hello, median, now, per_op, request};
 use tower::{Layer, service_fn};
 
 const ROUNDS: usize = 15;
 const PER_ROUND: u32 = 200_000;
 const TARGET_NS: f64 = 50.0;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn per_op(mut f: impl FnMut()) -> f64 {
-    let start = Instant::now();
-    for _ in 0..PER_ROUND {
-        f();
-    }
-    start.elapsed().as_nanos() as f64 / f64::from(PER_ROUND)
-}
 
 fn main() {
     // A burst no run can exhaust: every request is admitted.
@@ -100,26 +87,26 @@ fn main() {
         ("quanta_instant_now", Vec::new()),
     ];
     for _ in 0..ROUNDS {
-        rows[0].1.push(per_op(|| {
+        rows[0].1.push(per_op(PER_ROUND, || {
             black_box(call(&mut off, request(Some(&auth))));
         }));
-        rows[1].1.push(per_op(|| {
+        rows[1].1.push(per_op(PER_ROUND, || {
             black_box(call(&mut on_noop, request(Some(&auth))));
         }));
         rows[2]
             .1
             .push(metrics::with_local_recorder(&prometheus, || {
-                per_op(|| {
+                per_op(PER_ROUND, || {
                     black_box(call(&mut on_prometheus, request(Some(&auth))));
                 })
             }));
-        rows[3].1.push(per_op(|| {
+        rows[3].1.push(per_op(PER_ROUND, || {
             black_box(call(&mut hooked, request(Some(&auth))));
         }));
-        rows[4].1.push(per_op(|| {
+        rows[4].1.push(per_op(PER_ROUND, || {
             black_box(Instant::now());
         }));
-        rows[5].1.push(per_op(|| {
+        rows[5].1.push(per_op(PER_ROUND, || {
             black_box(quanta::Instant::now());
         }));
     }

@@ -20,7 +20,7 @@
 mod support;
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::StatusCode;
 use keygate::key::KeyId;
@@ -29,24 +29,11 @@ use keygate::{
     ApiKeyLayer, KeyManager, MemoryKeyStore, MemoryRateLimiter, NewKey, PlanManager, Quota,
     RateLimiter, Workspace,
 };
-use support::{bearer, call, hello, now, request};
+use support::{bearer, call, hello, median, now, per_op, request};
 use tower::{Layer, service_fn};
 
 const ROUNDS: usize = 15;
 const PER_ROUND: u32 = 200_000;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn per_op(mut f: impl FnMut()) -> f64 {
-    let start = Instant::now();
-    for _ in 0..PER_ROUND {
-        f();
-    }
-    start.elapsed().as_nanos() as f64 / f64::from(PER_ROUND)
-}
 
 fn main() {
     // A burst no run can exhaust: every request is admitted.
@@ -105,19 +92,19 @@ fn main() {
         ("request_plan_3_limits", Vec::new()),
     ];
     for _ in 0..ROUNDS {
-        rows[0].1.push(per_op(|| {
+        rows[0].1.push(per_op(PER_ROUND, || {
             let _ = black_box(rate_limiter.check(black_box(&key), &rate).into_inner());
         }));
-        rows[1].1.push(per_op(|| {
+        rows[1].1.push(per_op(PER_ROUND, || {
             black_box(usage.admit(&Usage::new(black_box(&key), &workspace, &one)));
         }));
-        rows[2].1.push(per_op(|| {
+        rows[2].1.push(per_op(PER_ROUND, || {
             black_box(usage.admit(&Usage::new(black_box(&key), &workspace, &three)));
         }));
-        rows[3].1.push(per_op(|| {
+        rows[3].1.push(per_op(PER_ROUND, || {
             black_box(call(&mut svc, request(Some(&own))));
         }));
-        rows[4].1.push(per_op(|| {
+        rows[4].1.push(per_op(PER_ROUND, || {
             black_box(call(&mut svc, request(Some(&planned))));
         }));
     }

@@ -400,3 +400,18 @@ impl<C: Clock> Keys<C> {
         assert_eq!(status, StatusCode::OK, "the limited key's first request");
     }
 }
+
+/// The median of `samples`.
+pub fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// Nanoseconds per call of `f`, over `calls` calls in a row.
+pub fn per_op(calls: u32, mut f: impl FnMut()) -> f64 {
+    let start = std::time::Instant::now();
+    for _ in 0..calls {
+        f();
+    }
+    start.elapsed().as_nanos() as f64 / f64::from(calls)
+}
