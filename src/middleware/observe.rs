@@ -203,13 +203,19 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
         }
     }
 
-    /// The key store answered the lookup started at `since`.
-    pub(crate) fn lookup_answered(&self, since: Stamp) {
+    /// The key store answered the lookup started at `since`: now, as the stamp the limiter's
+    /// call starts at (one clock reading serves both).
+    pub(crate) fn lookup_answered(&self, since: Stamp) -> Stamp {
         #[cfg(feature = "metrics")]
         if let Stamp(Some(start)) = since {
-            self.handles.fixed().lookup.record(start.elapsed());
+            let now = quanta::Instant::now();
+            self.handles
+                .fixed()
+                .lookup
+                .record(now.saturating_duration_since(start));
+            return Stamp(Some(now));
         }
-        let _ = since;
+        since
     }
 
     /// The rate limiter answered the call started at `since`.

@@ -178,14 +178,14 @@ where
             match stage {
                 Stage::Lookup(lookup, since) => {
                     let found = ready!(Pin::new(lookup).poll(cx));
-                    self.lookup_answered(*since);
+                    let answered = self.lookup_answered(*since);
                     let record = self.verified(found, credential)?;
                     if let Err(rejection) =
                         self.authorize(&record, ticket.required.as_ref(), credential.grpc)
                     {
                         return Poll::Ready(Err(Refused::of_key(rejection, record)));
                     }
-                    let since = self.stamp();
+                    let since = answered;
                     if let Some(plan) = &record.plan {
                         let usage =
                             Usage::new(&credential.id, &record.workspace, plan).cost(ticket.cost);
