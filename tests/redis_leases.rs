@@ -10,7 +10,7 @@ mod wire;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use keygate::clock::ManualClock;
 use keygate::key::KeyId;
@@ -22,40 +22,11 @@ use keygate::{Quota, RateLimiter, Workspace};
 use proptest::prelude::*;
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
-use redis_common::{RestartRedis, services};
-use tokio::sync::{RwLock, RwLockReadGuard};
-
-/// Tests that stop Redis or count its commands hold this exclusively; the others share it.
-static SERVER: RwLock<()> = RwLock::const_new(());
-
-/// 2025-11-29T12:00:00Z.
-fn noon() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(20_421 * 86_400 + 43_200)
-}
-
-fn name<T: std::str::FromStr>(s: &str) -> T
-where
-    T::Err: std::fmt::Debug,
-{
-    s.parse().unwrap()
-}
-
-fn plan(limits: Vec<Limit>) -> Plan {
-    Plan::new(name("test"), limits).unwrap()
-}
+use redis_common::{RestartRedis, SERVER, fresh_namespace, name, noon, plan, server, services};
+use tokio::sync::RwLockReadGuard;
 
 fn daily(max: u64) -> Limit {
     Limit::quota(name("daily"), max, Period::Day)
-}
-
-fn fresh_namespace() -> String {
-    format!("keygate-test:{}:", KeyId::random().unwrap())
-}
-
-/// The server's URL (`None`: skipped), held shared: no test stops it meanwhile.
-async fn server() -> Option<(RwLockReadGuard<'static, ()>, String)> {
-    let url = conformance::backend_url("KEYGATE_TEST_REDIS_URL")?;
-    Some((SERVER.read().await, url))
 }
 
 /// A Redis limiter in `namespace`, without a deny cache (every refusal asks Redis).

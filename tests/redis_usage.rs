@@ -9,7 +9,7 @@ mod wire;
 
 use std::future::Future;
 use std::num::NonZeroU32;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use keygate::clock::ManualClock;
 use keygate::key::KeyId;
@@ -22,36 +22,13 @@ use keygate::{LimiterError, Quota, Workspace};
 use proptest::prelude::*;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
-use redis_common::{RestartRedis, services};
-use tokio::sync::{RwLock, RwLockReadGuard};
-
-/// Tests that stop Redis or count its commands hold this exclusively; the others share it.
-static SERVER: RwLock<()> = RwLock::const_new(());
+use redis_common::{RestartRedis, SERVER, fresh_namespace, name, noon, plan, server, services};
+use tokio::sync::RwLockReadGuard;
 
 const DAY: Duration = Duration::from_secs(86_400);
 
-/// 2025-11-29T12:00:00Z.
-fn noon() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(20_421 * 86_400 + 43_200)
-}
-
-fn name<T: std::str::FromStr>(s: &str) -> T
-where
-    T::Err: std::fmt::Debug,
-{
-    s.parse().unwrap()
-}
-
-fn plan(limits: Vec<Limit>) -> Plan {
-    Plan::new(name("test"), limits).unwrap()
-}
-
 fn fresh_key() -> KeyId {
     KeyId::random().unwrap()
-}
-
-fn fresh_namespace() -> String {
-    format!("keygate-test:{}:", KeyId::random().unwrap())
 }
 
 fn builder(namespace: &str, clock: &ManualClock) -> RedisUsageLimiterBuilder {
@@ -67,12 +44,6 @@ async fn limiter_on(url: &str, namespace: &str, clock: &ManualClock) -> RedisUsa
         .connect(url)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))
-}
-
-/// The server's URL (`None`: skipped), held shared: no test stops it meanwhile.
-async fn server() -> Option<(RwLockReadGuard<'static, ()>, String)> {
-    let url = conformance::backend_url("KEYGATE_TEST_REDIS_URL")?;
-    Some((SERVER.read().await, url))
 }
 
 /// The reference and the limiter under test, on one manual clock.

@@ -10,6 +10,8 @@
 mod conformance;
 mod wire;
 
+use wire::Wire;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -114,55 +116,10 @@ where
     }
 }
 
-/// An answer as it crossed the wire: status, header lines in order (without `Date`), body.
-#[derive(Debug, PartialEq, Eq)]
-struct Wire {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Wire {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
-    }
-
-    /// The same answer with `id` written as `{id}` wherever it appears.
-    fn with_placeholder(&self, id: &str) -> Self {
-        let swap = |text: &str| text.replace(id, "{id}");
-        Self {
-            status: self.status,
-            headers: self
-                .headers
-                .iter()
-                .map(|(n, v)| (n.clone(), swap(v)))
-                .collect(),
-            body: swap(&self.body),
-        }
-    }
-}
-
 impl Served {
     /// `method path` with `key` and a JSON `body` (none if empty), as raw HTTP/1.1.
     async fn call(&self, method: &str, path: &str, key: &str, body: &str) -> Wire {
-        let length = format!("Content-Length: {}", body.len());
-        let mut raw = wire::raw_request(
-            method,
-            path,
-            Some(key),
-            &["Content-Type: application/json", &length],
-        );
-        raw.extend_from_slice(body.as_bytes());
-        let answer = wire::send_raw(self.addr, &raw).await;
-        Wire {
-            status: answer.status,
-            headers: answer
-                .headers
-                .into_iter()
-                .filter(|(name, _)| name != "date")
-                .collect(),
-            body: answer.body,
-        }
+        wire::json_call(self.addr, method, path, key, body).await
     }
 
     /// The names of the keys `tenant`'s admin lists, and the workspace of each.

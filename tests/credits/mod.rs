@@ -20,7 +20,7 @@ use keygate::{
 };
 use serde_json::Value;
 
-use crate::wire;
+use crate::wire::{self, Wire};
 
 /// `prepaid`: 3 credits per key, never refilled.
 pub fn prepaid() -> Plan {
@@ -101,51 +101,6 @@ pub struct App {
     pub globex: Tenant,
 }
 
-/// An answer as it crossed the wire: status, header lines in order (without `Date`), body.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Wire {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl Wire {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The answer is a problem+json with `status` and `code`.
-    pub fn assert_problem(&self, status: u16, code: &str) {
-        assert_eq!(self.status, status, "{}", self.body);
-        assert_eq!(
-            self.header("content-type"),
-            Some("application/problem+json")
-        );
-        assert_eq!(self.json()["code"], code, "{}", self.body);
-    }
-
-    /// The same answer with `id` written as `{id}` wherever it appears.
-    pub fn with_placeholder(&self, id: &str) -> Self {
-        let swap = |text: &str| text.replace(id, "{id}");
-        Self {
-            status: self.status,
-            headers: self
-                .headers
-                .iter()
-                .map(|(n, v)| (n.clone(), swap(v)))
-                .collect(),
-            body: swap(&self.body),
-        }
-    }
-}
-
 async fn tenant(store: &MemoryKeyStore, workspace: Workspace) -> Tenant {
     let make = |name: &str, scopes: &str| {
         NewKey::new(name.parse().unwrap(), scopes.parse().unwrap()).workspace(workspace.clone())
@@ -201,24 +156,7 @@ where
 impl App {
     /// `method path` with `key` and `body` (none if empty), as raw HTTP/1.1.
     pub async fn call(&self, method: &str, path: &str, key: &str, body: &str) -> Wire {
-        let length = format!("Content-Length: {}", body.len());
-        let mut raw = wire::raw_request(
-            method,
-            path,
-            Some(key),
-            &["Content-Type: application/json", &length],
-        );
-        raw.extend_from_slice(body.as_bytes());
-        let answer = wire::send_raw(self.addr, &raw).await;
-        Wire {
-            status: answer.status,
-            headers: answer
-                .headers
-                .into_iter()
-                .filter(|(name, _)| name != "date")
-                .collect(),
-            body: answer.body,
-        }
+        wire::json_call(self.addr, method, path, key, body).await
     }
 
     /// `GET /admin/keys/{id}/credits` by `admin`: the view, which must be a 200.

@@ -191,3 +191,73 @@ pub fn raw_request(method: &str, target: &str, key: Option<&str>, extra: &[&str]
     raw.push_str("\r\n");
     raw.into_bytes()
 }
+
+/// An answer as it crossed the wire: status, header lines in order (without `Date`), body.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Wire {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Wire {
+    /// The body as JSON (`Null` if it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The first header line called `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The answer is a problem+json with `status` and `code`.
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        assert_eq!(self.json()["code"], code, "{}", self.body);
+    }
+
+    /// The same answer with `id` written as `{id}` wherever it appears.
+    pub fn with_placeholder(&self, id: &str) -> Self {
+        let swap = |text: &str| text.replace(id, "{id}");
+        Self {
+            status: self.status,
+            headers: self
+                .headers
+                .iter()
+                .map(|(n, v)| (n.clone(), swap(v)))
+                .collect(),
+            body: swap(&self.body),
+        }
+    }
+}
+
+/// `method path` with `key` and a JSON `body` (none if empty), as raw HTTP/1.1: the answer
+/// byte for byte but its `Date`.
+pub async fn json_call(addr: SocketAddr, method: &str, path: &str, key: &str, body: &str) -> Wire {
+    let length = format!("Content-Length: {}", body.len());
+    let mut raw = raw_request(
+        method,
+        path,
+        Some(key),
+        &["Content-Type: application/json", &length],
+    );
+    raw.extend_from_slice(body.as_bytes());
+    let answer = send_raw(addr, &raw).await;
+    Wire {
+        status: answer.status,
+        headers: answer
+            .headers
+            .into_iter()
+            .filter(|(name, _)| name != "date")
+            .collect(),
+        body: answer.body,
+    }
+}
