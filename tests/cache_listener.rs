@@ -10,6 +10,7 @@
 mod common;
 mod conformance;
 mod postgres_common;
+mod wire;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -250,6 +251,22 @@ async fn key_revoked_on_one_node_is_refused_by_the_other_within_a_second_without
     let answer = until_refused(&b, &plaintext).await;
     assert_eq!(answer.code(), "revoked_api_key");
     assert_eq!(b.reads(), 1, "refused without reading PostgreSQL");
+    // The same cache behind an axum router, over a real socket, as a client would meet it.
+    let router = axum::Router::new()
+        .route("/v1/records", axum::routing::get(|| async { "records" }))
+        .layer(keygate::ApiKeyLayer::new(
+            b.cache.clone(),
+            keygate::MemoryRateLimiter::new(),
+        ));
+    let addr = wire::serve_axum(router).await;
+    let refused = wire::send(addr, wire::request("GET", "/v1/records", Some(&plaintext))).await;
+    assert_eq!(refused.status(), 401);
+    assert_eq!(wire::problem_code(&refused), "revoked_api_key");
+    assert_eq!(
+        b.reads(),
+        1,
+        "refused over the socket without reading PostgreSQL"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
