@@ -299,10 +299,7 @@ impl Inner {
         let now = self.clock.monotonic();
         let mut slot = entry.slot();
         if taken == 0 {
-            // Only a refusal is remembered (see `take_usage`).
-            if !decision.allowed {
-                slot.refuse(now, quota, decision, self.config.lease_ttl);
-            }
+            slot.refuse(now, quota, decision, self.config.lease_ttl);
             return Ok(decision);
         }
         let mut lease = RateLease::new(quota, taken, &decision, now);
@@ -362,11 +359,7 @@ impl Inner {
         let now = self.clock.monotonic();
         let mut slot = entry.slot();
         if taken == 0 {
-            // Only a refusal is remembered: an admitting answer with nothing taken would
-            // admit every later request without a unit.
-            if !decision.allowed() {
-                slot.refuse(now, (plan, cost), decision.clone(), self.config.lease_ttl);
-            }
+            slot.refuse(now, (plan, cost), decision.clone(), self.config.lease_ttl);
             return Ok(decision);
         }
         let mut lease = UsageLease::new(&decision, taken, now);

@@ -78,6 +78,10 @@ impl Aging for Decision {
     fn retry_after(&self) -> Option<Duration> {
         Some(self.retry_after)
     }
+
+    fn refuses(&self) -> bool {
+        !self.allowed
+    }
 }
 
 #[cfg(test)]

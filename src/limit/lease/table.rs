@@ -31,6 +31,9 @@ pub(super) trait Aging: Clone {
     /// How long the refusal holds for its own reasons (`None`: until something else lifts it,
     /// such as a top-up).
     fn retry_after(&self) -> Option<Duration>;
+    /// Whether the answer refuses: only a refusal may be remembered (an admitting answer would
+    /// admit every later request without a unit).
+    fn refuses(&self) -> bool;
 }
 
 /// A key's entry: its state, and the turn for taking a lease (one call per key at a time:
@@ -85,7 +88,11 @@ impl<L: Lease, R: Aging> Slot<L, R> {
 
     /// Remembers the refusal of `ask` made at `now` for as long as it holds, and at most
     /// `ttl`.
+    /// An answer that admits is not remembered.
     pub(super) fn refuse(&mut self, now: Duration, ask: R::Ask, answer: R, ttl: Duration) {
+        if !answer.refuses() {
+            return;
+        }
         let hold = answer.retry_after().map_or(ttl, |retry| retry.min(ttl));
         self.refused = Some(Refusal {
             at: now,
@@ -232,8 +239,9 @@ mod tests {
         }
     }
 
+    /// An answer: its retry time, and whether it refuses.
     #[derive(Debug, Clone, PartialEq)]
-    struct Refused(Duration);
+    struct Refused(Duration, bool);
 
     impl Aging for Refused {
         type Ask = u32;
@@ -243,12 +251,27 @@ mod tests {
         }
 
         fn aged(&self, elapsed: Duration) -> Self {
-            Self(self.0.saturating_sub(elapsed))
+            Self(self.0.saturating_sub(elapsed), self.1)
         }
 
         fn retry_after(&self) -> Option<Duration> {
             Some(self.0)
         }
+
+        fn refuses(&self) -> bool {
+            self.1
+        }
+    }
+
+    #[test]
+    fn an_admitting_answer_is_never_remembered_as_a_refusal() {
+        let table = T::new();
+        let entry = table.entry(&1);
+        let mut slot = entry.slot();
+        slot.refuse(secs(1.0), 1, Refused(secs(1.0), false), secs(1.0));
+        assert_eq!(slot.refusal(secs(1.1), &1), None);
+        slot.refuse(secs(1.0), 1, Refused(secs(1.0), true), secs(1.0));
+        assert!(slot.refusal(secs(1.1), &1).is_some());
     }
 
     type T = Table<u32, Units, Refused>;
@@ -291,13 +314,13 @@ mod tests {
         let table = T::new();
         let entry = table.entry(&1);
         let mut slot = entry.slot();
-        slot.refuse(secs(1.0), 1, Refused(secs(0.5)), secs(10.0));
-        assert_eq!(slot.refusal(secs(1.2), &1), Some(Refused(secs(0.3))));
+        slot.refuse(secs(1.0), 1, Refused(secs(0.5), true), secs(10.0));
+        assert_eq!(slot.refusal(secs(1.2), &1), Some(Refused(secs(0.3), true)));
         assert_eq!(slot.refusal(secs(1.5), &1), None);
-        slot.refuse(secs(2.0), 1, Refused(secs(60.0)), secs(1.0));
+        slot.refuse(secs(2.0), 1, Refused(secs(60.0), true), secs(1.0));
         assert!(slot.refusal(secs(2.9), &1).is_some());
         assert_eq!(slot.refusal(secs(3.0), &1), None);
-        slot.refuse(secs(4.0), 1, Refused(secs(60.0)), secs(1.0));
+        slot.refuse(secs(4.0), 1, Refused(secs(60.0), true), secs(1.0));
         slot.lift();
         assert_eq!(slot.refusal(secs(4.0), &1), None);
     }
@@ -307,7 +330,7 @@ mod tests {
         let table = T::new();
         let entry = table.entry(&1);
         let mut slot = entry.slot();
-        slot.refuse(secs(1.0), 5, Refused(secs(9.0)), secs(10.0));
+        slot.refuse(secs(1.0), 5, Refused(secs(9.0), true), secs(10.0));
         assert_eq!(slot.refusal(secs(1.0), &4), None);
         assert!(slot.refusal(secs(1.0), &5).is_some());
         assert!(slot.refusal(secs(1.0), &6).is_some());

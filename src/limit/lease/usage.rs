@@ -151,6 +151,10 @@ impl Aging for UsageDecision {
     fn retry_after(&self) -> Option<Duration> {
         self.most_constraining().1.retry_after
     }
+
+    fn refuses(&self) -> bool {
+        !self.allowed()
+    }
 }
 
 #[cfg(test)]
