@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::audit::{Actor, AuditPage, AuditQuery};
 use crate::key::{self, ApiKey, KeyDigest, KeyId, KeyPrefix};
 use crate::limit::Quota;
 use crate::metadata::Metadata;
@@ -528,8 +529,9 @@ pub struct CreatedKey {
 /// ```
 #[async_trait]
 pub trait KeyManager: Send + Sync {
-    /// Creates a key in `new.workspace` and returns its plaintext, once.
-    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError>;
+    /// Creates a key in `new.workspace` and returns its plaintext, once; `actor` is recorded
+    /// in the [audit log](crate::audit).
+    async fn create_by(&self, actor: &Actor, new: NewKey) -> Result<CreatedKey, StoreError>;
 
     /// One key of `workspace`, without its secret.
     async fn info(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError>;
@@ -537,32 +539,82 @@ pub trait KeyManager: Send + Sync {
     /// Every key of `workspace`, revoked ones included, without secrets; oldest first.
     async fn list(&self, workspace: &Workspace) -> Result<Vec<KeyInfo>, StoreError>;
 
-    /// Changes the name, metadata, scopes, quota or expiry of a key of `workspace`.
-    async fn update(
+    /// Changes the name, metadata, scopes, quota or expiry of a key of `workspace`; `actor` is
+    /// recorded in the audit log (unless nothing changed).
+    async fn update_by(
         &self,
+        actor: &Actor,
         workspace: &Workspace,
         id: &KeyId,
         update: KeyUpdate,
     ) -> Result<KeyInfo, StoreError>;
 
     /// Revokes a key of `workspace`: from now on it is refused with `revoked_api_key`.
-    /// Revoking a revoked key changes nothing.
-    async fn revoke(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError>;
+    /// Revoking a revoked key changes nothing (and records nothing); otherwise `actor` is
+    /// recorded in the audit log.
+    async fn revoke_by(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+    ) -> Result<KeyInfo, StoreError>;
 
     /// Gives a key of `workspace` a new secret and returns the new plaintext, once. The old
-    /// secret keeps working for `grace` (not at all if `grace` is zero).
+    /// secret keeps working for `grace` (not at all if `grace` is zero). `actor` is recorded
+    /// in the audit log.
+    async fn rotate_by(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+        grace: Duration,
+    ) -> Result<CreatedKey, StoreError>;
+
+    /// A page of `workspace`'s audit log, newest first (see [`AuditQuery`]). Another
+    /// workspace's events are never read.
+    async fn audit(
+        &self,
+        workspace: &Workspace,
+        query: &AuditQuery,
+    ) -> Result<AuditPage, StoreError>;
+
+    /// [`create_by`](Self::create_by) the default [`Actor`] (the service).
+    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
+        self.create_by(&Actor::default(), new).await
+    }
+
+    /// [`update_by`](Self::update_by) the default [`Actor`] (the service).
+    async fn update(
+        &self,
+        workspace: &Workspace,
+        id: &KeyId,
+        update: KeyUpdate,
+    ) -> Result<KeyInfo, StoreError> {
+        self.update_by(&Actor::default(), workspace, id, update)
+            .await
+    }
+
+    /// [`revoke_by`](Self::revoke_by) the default [`Actor`] (the service).
+    async fn revoke(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        self.revoke_by(&Actor::default(), workspace, id).await
+    }
+
+    /// [`rotate_by`](Self::rotate_by) the default [`Actor`] (the service).
     async fn rotate(
         &self,
         workspace: &Workspace,
         id: &KeyId,
         grace: Duration,
-    ) -> Result<CreatedKey, StoreError>;
+    ) -> Result<CreatedKey, StoreError> {
+        self.rotate_by(&Actor::default(), workspace, id, grace)
+            .await
+    }
 }
 
 #[async_trait]
 impl<M: KeyManager + ?Sized> KeyManager for Arc<M> {
-    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
-        (**self).create(new).await
+    async fn create_by(&self, actor: &Actor, new: NewKey) -> Result<CreatedKey, StoreError> {
+        (**self).create_by(actor, new).await
     }
     async fn info(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
         (**self).info(workspace, id).await
@@ -570,24 +622,38 @@ impl<M: KeyManager + ?Sized> KeyManager for Arc<M> {
     async fn list(&self, workspace: &Workspace) -> Result<Vec<KeyInfo>, StoreError> {
         (**self).list(workspace).await
     }
-    async fn update(
+    async fn update_by(
         &self,
+        actor: &Actor,
         workspace: &Workspace,
         id: &KeyId,
         update: KeyUpdate,
     ) -> Result<KeyInfo, StoreError> {
-        (**self).update(workspace, id, update).await
+        (**self).update_by(actor, workspace, id, update).await
     }
-    async fn revoke(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
-        (**self).revoke(workspace, id).await
-    }
-    async fn rotate(
+    async fn revoke_by(
         &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+    ) -> Result<KeyInfo, StoreError> {
+        (**self).revoke_by(actor, workspace, id).await
+    }
+    async fn rotate_by(
+        &self,
+        actor: &Actor,
         workspace: &Workspace,
         id: &KeyId,
         grace: Duration,
     ) -> Result<CreatedKey, StoreError> {
-        (**self).rotate(workspace, id, grace).await
+        (**self).rotate_by(actor, workspace, id, grace).await
+    }
+    async fn audit(
+        &self,
+        workspace: &Workspace,
+        query: &AuditQuery,
+    ) -> Result<AuditPage, StoreError> {
+        (**self).audit(workspace, query).await
     }
 }
 

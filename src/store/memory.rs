@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use super::manage::{self, generation_failed};
 use super::plans::{self, PlanManager};
 use super::{CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, NewKey, StoreError};
+use crate::audit::{Actor, AuditAction, AuditEvent, AuditId, AuditPage, AuditQuery};
 use crate::clock::{Clock, SystemClock};
 use crate::id_map::ShardedIdMap;
 use crate::key::{self, KeyId, KeyPrefix};
@@ -42,7 +43,13 @@ struct Inner<C> {
     clock: C,
     /// Cloned and dropped on a miss, so that an unknown id costs what a known one does.
     dummy: Arc<KeyRecord>,
+    /// Every change's event, oldest first; an event's id is its place in the list, from 1.
+    /// Appended while the change's own lock is held.
+    audit: Mutex<Vec<AuditEvent>>,
 }
+
+/// Who makes a change, what it is, and when: what the audit log records with it.
+type Audited<'a> = (&'a Actor, AuditAction, SystemTime);
 
 /// Which unrevoked key has each name in each workspace.
 type Names = HashMap<(Workspace, KeyName), KeyId>;
@@ -127,6 +134,7 @@ impl<C: Clock> MemoryKeyStore<C> {
                 prefix,
                 dummy: Arc::new(KeyRecord::timing_dummy()),
                 clock,
+                audit: Mutex::default(),
             }),
         }
     }
@@ -245,20 +253,23 @@ impl<C: Clock> MemoryKeyStore<C> {
     /// `workspace` (otherwise it is not found, as an unknown id).
     fn modify(
         &self,
+        by: Audited<'_>,
         workspace: &Workspace,
         id: &KeyId,
         change: impl FnOnce(&KeyRecord) -> Result<KeyRecord, StoreError>,
     ) -> Result<KeyInfo, StoreError> {
-        self.modify_entry(workspace, id, |entry| {
+        self.modify_entry(by, workspace, id, |entry| {
             entry.record = Arc::new(change(&entry.record)?);
             Ok(())
         })
     }
 
     /// Runs `change` on the entry of `id` if it belongs to `workspace` (otherwise it is not
-    /// found, as an unknown id); `change` leaves the entry as it was when it fails.
+    /// found, as an unknown id); `change` leaves the entry as it was when it fails. What it
+    /// changed is recorded in the audit log, by `by`, before the entry's lock is let go.
     fn modify_entry(
         &self,
+        (actor, action, now): Audited<'_>,
         workspace: &Workspace,
         id: &KeyId,
         change: impl FnOnce(&mut Entry) -> Result<(), StoreError>,
@@ -268,24 +279,48 @@ impl<C: Clock> MemoryKeyStore<C> {
             .get_mut(id)
             .filter(|entry| entry.record.workspace == *workspace)
             .ok_or(StoreError::NotFound(*id))?;
+        let before = Arc::clone(&entry.record);
         change(entry)?;
+        self.record(AuditEvent::of(
+            action,
+            actor,
+            Some(&before),
+            &entry.record,
+            now,
+        ));
         Ok(Self::info_of(entry))
+    }
+
+    /// Appends `event`, if any, to the audit log, numbering it.
+    fn record(&self, event: Option<AuditEvent>) {
+        let Some(mut event) = event else { return };
+        // Events are only ever pushed whole: a poisoned lock still guards a consistent log.
+        let mut log = self
+            .inner
+            .audit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        event.id = AuditId(log.len() as u64 + 1);
+        log.push(event);
     }
 
     /// Updates a key whose update may move it to another plan or change its overrides: new
     /// overrides are checked against the plan the key is on after the update.
     fn update_entry(
         &self,
+        actor: &Actor,
         workspace: &Workspace,
         id: &KeyId,
         update: &KeyUpdate,
         now: SystemTime,
     ) -> Result<KeyInfo, StoreError> {
         if !update.touches_plan() {
-            return self.modify(workspace, id, |record| update.apply(record, now));
+            let by = (actor, AuditAction::Update, now);
+            return self.modify(by, workspace, id, |record| update.apply(record, now));
         }
         let plans = self.plans();
-        self.modify_entry(workspace, id, |entry| {
+        let by = (actor, AuditAction::Update, now);
+        self.modify_entry(by, workspace, id, |entry| {
             let own = update
                 .plan
                 .clone()
@@ -350,7 +385,7 @@ impl<C: Clock> KeyStore for MemoryKeyStore<C> {
 
 #[async_trait]
 impl<C: Clock> KeyManager for MemoryKeyStore<C> {
-    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
+    async fn create_by(&self, actor: &Actor, new: NewKey) -> Result<CreatedKey, StoreError> {
         let now = self.inner.clock.now();
         new.validate(now)?;
         let mut names = self.naming();
@@ -363,8 +398,13 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
             let (plaintext, record) = new.issue(&self.inner.prefix, now)?;
             let record = record.with_plan(plan.clone());
             let info = KeyInfo::from(&record);
+            let event = AuditEvent::of(AuditAction::Create, actor, None, &record, now);
             match self.insert_named(&mut names, record, new.plan.clone()) {
-                Ok(()) => return Ok(CreatedKey { plaintext, info }),
+                Ok(()) => {
+                    // Recorded under the naming lock, before another change can see the key.
+                    self.record(event);
+                    return Ok(CreatedKey { plaintext, info });
+                }
                 // A 71-bit id collision: draw again.
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e),
@@ -392,15 +432,16 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
         Ok(all)
     }
 
-    async fn update(
+    async fn update_by(
         &self,
+        actor: &Actor,
         workspace: &Workspace,
         id: &KeyId,
         update: KeyUpdate,
     ) -> Result<KeyInfo, StoreError> {
         let now = self.inner.clock.now();
         let Some(name) = &update.name else {
-            return self.update_entry(workspace, id, &update, now);
+            return self.update_entry(actor, workspace, id, &update, now);
         };
         let mut names = self.naming();
         // An unknown key is not found before its new name is looked at.
@@ -409,7 +450,7 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
         if names.get(&new).is_some_and(|holder| holder != id) {
             return Err(manage::name_taken(workspace, name));
         }
-        let info = self.update_entry(workspace, id, &update, now)?;
+        let info = self.update_entry(actor, workspace, id, &update, now)?;
         if names.get(&(workspace.clone(), old.clone())) == Some(id) {
             names.remove(&(workspace.clone(), old));
         }
@@ -417,10 +458,16 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
         Ok(info)
     }
 
-    async fn revoke(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
+    async fn revoke_by(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+    ) -> Result<KeyInfo, StoreError> {
         let now = self.inner.clock.now();
         let mut names = self.naming();
-        let info = self.modify(workspace, id, |record| Ok(manage::revoked(record, now)))?;
+        let by = (actor, AuditAction::Revoke, now);
+        let info = self.modify(by, workspace, id, |record| Ok(manage::revoked(record, now)))?;
         let name = (workspace.clone(), info.name.clone());
         if names.get(&name) == Some(id) {
             names.remove(&name);
@@ -428,21 +475,43 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
         Ok(info)
     }
 
-    async fn rotate(
+    async fn rotate_by(
         &self,
+        actor: &Actor,
         workspace: &Workspace,
         id: &KeyId,
         grace: Duration,
     ) -> Result<CreatedKey, StoreError> {
         let now = self.inner.clock.now();
         let generated = key::generate_for(&self.inner.prefix, *id).map_err(generation_failed)?;
-        let info = self.modify(workspace, id, |record| {
+        let by = (actor, AuditAction::Rotate, now);
+        let info = self.modify(by, workspace, id, |record| {
             manage::rotated(record, generated.digest, now, grace)
         })?;
         Ok(CreatedKey {
             plaintext: generated.plaintext,
             info,
         })
+    }
+
+    async fn audit(
+        &self,
+        workspace: &Workspace,
+        query: &AuditQuery,
+    ) -> Result<AuditPage, StoreError> {
+        let log = self
+            .inner
+            .audit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let newest_first = log
+            .iter()
+            .rev()
+            .filter(|event| event.workspace == *workspace && query.admits(event))
+            .take(query.page_size() + 1)
+            .cloned()
+            .collect();
+        Ok(query.page(newest_first))
     }
 }
 

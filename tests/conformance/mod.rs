@@ -64,11 +64,12 @@ macro_rules! key_manager_via {
     ($wrapper:ty, $field:ident) => {
         #[::async_trait::async_trait]
         impl ::keygate::KeyManager for $wrapper {
-            async fn create(
+            async fn create_by(
                 &self,
+                actor: &::keygate::audit::Actor,
                 new: ::keygate::NewKey,
             ) -> Result<::keygate::CreatedKey, ::keygate::StoreError> {
-                ::keygate::KeyManager::create(&self.$field, new).await
+                ::keygate::KeyManager::create_by(&self.$field, actor, new).await
             }
             async fn info(
                 &self,
@@ -83,28 +84,38 @@ macro_rules! key_manager_via {
             ) -> Result<Vec<::keygate::KeyInfo>, ::keygate::StoreError> {
                 ::keygate::KeyManager::list(&self.$field, workspace).await
             }
-            async fn update(
+            async fn update_by(
                 &self,
+                actor: &::keygate::audit::Actor,
                 workspace: &::keygate::Workspace,
                 id: &::keygate::key::KeyId,
                 update: ::keygate::KeyUpdate,
             ) -> Result<::keygate::KeyInfo, ::keygate::StoreError> {
-                ::keygate::KeyManager::update(&self.$field, workspace, id, update).await
+                ::keygate::KeyManager::update_by(&self.$field, actor, workspace, id, update).await
             }
-            async fn revoke(
+            async fn revoke_by(
                 &self,
+                actor: &::keygate::audit::Actor,
                 workspace: &::keygate::Workspace,
                 id: &::keygate::key::KeyId,
             ) -> Result<::keygate::KeyInfo, ::keygate::StoreError> {
-                ::keygate::KeyManager::revoke(&self.$field, workspace, id).await
+                ::keygate::KeyManager::revoke_by(&self.$field, actor, workspace, id).await
             }
-            async fn rotate(
+            async fn rotate_by(
                 &self,
+                actor: &::keygate::audit::Actor,
                 workspace: &::keygate::Workspace,
                 id: &::keygate::key::KeyId,
                 grace: ::std::time::Duration,
             ) -> Result<::keygate::CreatedKey, ::keygate::StoreError> {
-                ::keygate::KeyManager::rotate(&self.$field, workspace, id, grace).await
+                ::keygate::KeyManager::rotate_by(&self.$field, actor, workspace, id, grace).await
+            }
+            async fn audit(
+                &self,
+                workspace: &::keygate::Workspace,
+                query: &::keygate::audit::AuditQuery,
+            ) -> Result<::keygate::audit::AuditPage, ::keygate::StoreError> {
+                ::keygate::KeyManager::audit(&self.$field, workspace, query).await
             }
         }
     };

@@ -78,6 +78,7 @@ mod entry;
 mod future;
 mod inflight;
 
+use crate::audit::{Actor, AuditPage, AuditQuery};
 use std::fmt;
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -544,8 +545,8 @@ impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
 /// it succeeded or not (a timed-out change may still have been made).
 #[async_trait]
 impl<S: KeyStore + KeyManager> KeyManager for CachedKeyStore<S> {
-    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
-        let created = self.shared.inner.create(new).await?;
+    async fn create_by(&self, actor: &Actor, new: NewKey) -> Result<CreatedKey, StoreError> {
+        let created = self.shared.inner.create_by(actor, new).await?;
         self.invalidate(&created.info.id);
         Ok(created)
     }
@@ -558,33 +559,56 @@ impl<S: KeyStore + KeyManager> KeyManager for CachedKeyStore<S> {
         self.shared.inner.list(workspace).await
     }
 
-    async fn update(
+    async fn update_by(
         &self,
+        actor: &Actor,
         workspace: &Workspace,
         id: &KeyId,
         update: KeyUpdate,
     ) -> Result<KeyInfo, StoreError> {
-        let result = self.shared.inner.update(workspace, id, update).await;
+        let result = self
+            .shared
+            .inner
+            .update_by(actor, workspace, id, update)
+            .await;
         self.invalidate(id);
         result
     }
 
-    async fn revoke(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
-        let result = self.shared.inner.revoke(workspace, id).await;
+    async fn revoke_by(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+    ) -> Result<KeyInfo, StoreError> {
+        let result = self.shared.inner.revoke_by(actor, workspace, id).await;
         let revoked_at = result.as_ref().ok().and_then(|info| info.revoked_at);
         self.shared.invalidate_with(id, revoked_at);
         result
     }
 
-    async fn rotate(
+    async fn rotate_by(
         &self,
+        actor: &Actor,
         workspace: &Workspace,
         id: &KeyId,
         grace: Duration,
     ) -> Result<CreatedKey, StoreError> {
-        let result = self.shared.inner.rotate(workspace, id, grace).await;
+        let result = self
+            .shared
+            .inner
+            .rotate_by(actor, workspace, id, grace)
+            .await;
         self.invalidate(id);
         result
+    }
+
+    async fn audit(
+        &self,
+        workspace: &Workspace,
+        query: &AuditQuery,
+    ) -> Result<AuditPage, StoreError> {
+        self.shared.inner.audit(workspace, query).await
     }
 }
 

@@ -72,6 +72,7 @@ mod listener;
 mod migrate;
 mod row;
 
+use crate::audit::{Actor, AuditPage, AuditQuery};
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -597,7 +598,7 @@ impl KeyStore for PostgresKeyStore {
 
 #[async_trait]
 impl KeyManager for PostgresKeyStore {
-    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
+    async fn create_by(&self, _actor: &Actor, new: NewKey) -> Result<CreatedKey, StoreError> {
         let now = self.now();
         new.validate(now)?;
         let (burst, interval) = quota_columns(new.quota)?;
@@ -695,8 +696,9 @@ impl KeyManager for PostgresKeyStore {
             .await
     }
 
-    async fn update(
+    async fn update_by(
         &self,
+        _actor: &Actor,
         workspace: &Workspace,
         id: &KeyId,
         update: KeyUpdate,
@@ -772,7 +774,12 @@ impl KeyManager for PostgresKeyStore {
         Ok(KeyInfo::from(&record))
     }
 
-    async fn revoke(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
+    async fn revoke_by(
+        &self,
+        _actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+    ) -> Result<KeyInfo, StoreError> {
         let now = self.now();
         match self
             .shared
@@ -784,8 +791,9 @@ impl KeyManager for PostgresKeyStore {
         }
     }
 
-    async fn rotate(
+    async fn rotate_by(
         &self,
+        _actor: &Actor,
         workspace: &Workspace,
         id: &KeyId,
         grace: Duration,
@@ -830,6 +838,16 @@ impl KeyManager for PostgresKeyStore {
             // API).
             _ => Err(StoreError::NotFound(*id)),
         }
+    }
+
+    async fn audit(
+        &self,
+        _workspace: &Workspace,
+        _query: &AuditQuery,
+    ) -> Result<AuditPage, StoreError> {
+        Err(StoreError::Unavailable(
+            "this store does not keep an audit log yet".into(),
+        ))
     }
 }
 

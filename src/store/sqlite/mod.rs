@@ -94,6 +94,7 @@ mod rows;
 mod schema;
 mod worker;
 
+use crate::audit::{Actor, AuditPage, AuditQuery};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -292,7 +293,7 @@ impl KeyStore for SqliteKeyStore {
 
 #[async_trait]
 impl KeyManager for SqliteKeyStore {
-    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
+    async fn create_by(&self, _actor: &Actor, new: NewKey) -> Result<CreatedKey, StoreError> {
         let now = self.now();
         new.validate(now)?;
         for _ in 0..CREATE_ATTEMPTS {
@@ -358,8 +359,9 @@ impl KeyManager for SqliteKeyStore {
             .await
     }
 
-    async fn update(
+    async fn update_by(
         &self,
+        _actor: &Actor,
         workspace: &Workspace,
         id: &KeyId,
         update: KeyUpdate,
@@ -387,7 +389,12 @@ impl KeyManager for SqliteKeyStore {
         .await
     }
 
-    async fn revoke(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
+    async fn revoke_by(
+        &self,
+        _actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+    ) -> Result<KeyInfo, StoreError> {
         let now = self.now();
         self.modify(workspace, id, None, false, move |_, record| {
             Ok(manage::revoked(record, now))
@@ -395,8 +402,9 @@ impl KeyManager for SqliteKeyStore {
         .await
     }
 
-    async fn rotate(
+    async fn rotate_by(
         &self,
+        _actor: &Actor,
         workspace: &Workspace,
         id: &KeyId,
         grace: Duration,
@@ -413,6 +421,16 @@ impl KeyManager for SqliteKeyStore {
             plaintext: generated.plaintext,
             info,
         })
+    }
+
+    async fn audit(
+        &self,
+        _workspace: &Workspace,
+        _query: &AuditQuery,
+    ) -> Result<AuditPage, StoreError> {
+        Err(StoreError::Unavailable(
+            "this store does not keep an audit log yet".into(),
+        ))
     }
 }
 
