@@ -1,7 +1,7 @@
 //! Databases made by older keygate versions opened by this one: keys from before workspaces
 //! (schema version 1) land in the `default` workspace with empty metadata, keys from before
 //! plans (version 2) are on no plan, keys from before overrides (version 3) keep their plan as
-//! defined, and all keep authenticating.
+//! defined, and all keep authenticating; changes to them are audited from then on.
 
 #![cfg(feature = "sqlite")]
 
@@ -81,7 +81,7 @@ async fn a_key_from_before_workspaces_authenticates_in_the_default_workspace() {
     let (id, plaintext) = old_key(&old_database(&path), "production-backend", "admin");
 
     let store = SqliteKeyStore::open(&path).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 4);
+    assert_eq!(store.schema_version().await.unwrap(), 5);
     migration_common::old_key_lives_in_the_default_workspace(store, id, &plaintext).await;
 }
 
@@ -119,7 +119,7 @@ async fn a_key_from_before_plans_is_on_no_plan_keeps_working_and_can_be_put_on_o
     drop(conn);
 
     let store = SqliteKeyStore::open(&path).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 4);
+    assert_eq!(store.schema_version().await.unwrap(), 5);
     migration_common::old_key_is_on_no_plan_until_put_on_one(store, id, &plaintext).await;
 }
 
@@ -156,7 +156,32 @@ async fn a_key_from_before_overrides_keeps_its_plan_and_can_be_given_overrides()
     drop(conn);
 
     let store = SqliteKeyStore::open(&path).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 4);
+    assert_eq!(store.schema_version().await.unwrap(), 5);
     migration_common::old_key_keeps_its_plan_and_can_be_given_overrides(store, id, &plaintext)
         .await;
+}
+
+#[tokio::test]
+async fn a_database_from_before_the_audit_log_records_changes_from_then_on() {
+    use keygate::audit::{Actor, AuditAction, AuditQuery};
+    use keygate::{KeyManager, Workspace};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let (id, _) = old_key(&old_database(&path), "production-backend", "admin");
+
+    let store = SqliteKeyStore::open(&path).await.unwrap();
+    let ops = Actor::cli("ops");
+    store
+        .revoke_by(&ops, &Workspace::default(), &id)
+        .await
+        .unwrap();
+    let page = store
+        .audit(&Workspace::default(), &AuditQuery::new())
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(page.events[0].action, AuditAction::Revoke);
+    assert_eq!(page.events[0].actor, ops);
+    assert_eq!(page.events[0].key_id, id);
 }

@@ -1,5 +1,6 @@
 //! `SqliteKeyStore` as a service uses it: keys and their history survive a restart, the schema
-//! is migrated once, and a damaged database is a 503, never a 401.
+//! is migrated once, a damaged database is a 503, never a 401, and a change whose audit event
+//! cannot be written is not made.
 
 #![cfg(feature = "sqlite")]
 
@@ -309,4 +310,46 @@ async fn two_stores_on_one_file_rename_to_a_name_only_once() {
     let path = dir.path().join("keys.db");
     conformance::store::two_stores_rename_to_a_name_only_once(open(&path).await, open(&path).await)
         .await;
+}
+
+/// Makes every later write to the audit log fail, as a full disk or a broken table would.
+fn break_the_audit_log(path: &Path) {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER keygate_audit_broken BEFORE INSERT ON keygate_audit \
+             BEGIN SELECT RAISE(ABORT, 'the audit log cannot be written'); END;",
+        )
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_revocation_whose_audit_event_cannot_be_written_is_not_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let store = open(&path).await;
+    let (id, key) = create(&store, "ci", "read:all").await;
+    break_the_audit_log(&path);
+
+    let refused = store.revoke(&Workspace::default(), &id).await;
+    assert!(
+        matches!(refused, Err(keygate::StoreError::Unavailable(_))),
+        "{refused:?}"
+    );
+    let info = store.info(&Workspace::default(), &id).await.unwrap();
+    assert_eq!(info.revoked_at, None);
+    let answer = send(&service(store), with_key(get("/v1/records"), &key)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn a_key_whose_creation_event_cannot_be_written_is_not_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let store = open(&path).await;
+    break_the_audit_log(&path);
+
+    let new = NewKey::new("ci".parse().unwrap(), "read:all".parse().unwrap());
+    assert!(store.create(new).await.is_err());
+    assert!(store.list(&Workspace::default()).await.unwrap().is_empty());
 }

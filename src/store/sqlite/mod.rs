@@ -88,13 +88,14 @@
 //! # }).unwrap();
 //! ```
 
+mod audit;
 mod builder;
 mod plans;
 mod rows;
 mod schema;
 mod worker;
 
-use crate::audit::{Actor, AuditPage, AuditQuery};
+use crate::audit::{Actor, AuditAction, AuditEvent, AuditPage, AuditQuery};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -205,6 +206,7 @@ impl SqliteKeyStore {
     /// name, waits instead of being overwritten.
     async fn modify(
         &self,
+        (actor, action): (&Actor, AuditAction),
         workspace: &Workspace,
         id: &KeyId,
         plan: Option<Option<PlanName>>,
@@ -213,6 +215,7 @@ impl SqliteKeyStore {
     ) -> Result<KeyInfo, StoreError> {
         let (workspace, id) = (workspace.clone(), *id);
         let definitions = Arc::clone(&self.inner.definitions);
+        let (actor, now) = (actor.clone(), self.now());
         self.write(move |tx| {
             let record = rows::select_in(tx, &definitions, &workspace, &id)?
                 .ok_or(StoreError::NotFound(id))?;
@@ -228,6 +231,10 @@ impl SqliteKeyStore {
             if new_overrides {
                 manage::check_overrides(&next.overrides, next.plan.as_ref())?;
             }
+            audit::insert(
+                tx,
+                AuditEvent::of(action, &actor, Some(&record), &next, now),
+            )?;
             Ok(KeyInfo::from(&next))
         })
         .await
@@ -293,7 +300,7 @@ impl KeyStore for SqliteKeyStore {
 
 #[async_trait]
 impl KeyManager for SqliteKeyStore {
-    async fn create_by(&self, _actor: &Actor, new: NewKey) -> Result<CreatedKey, StoreError> {
+    async fn create_by(&self, actor: &Actor, new: NewKey) -> Result<CreatedKey, StoreError> {
         let now = self.now();
         new.validate(now)?;
         for _ in 0..CREATE_ATTEMPTS {
@@ -301,6 +308,7 @@ impl KeyManager for SqliteKeyStore {
             let record = rows::as_stored(record);
             let plan = new.plan.clone();
             let definitions = Arc::clone(&self.inner.definitions);
+            let actor = actor.clone();
             // The name and plan checks and the insert in one immediate transaction: another
             // process creating or renaming a key waits for it, so no two unrevoked keys share
             // a name.
@@ -318,6 +326,8 @@ impl KeyManager for SqliteKeyStore {
                     let stored = rows::select(tx, &definitions, &record.id)?;
                     if let Some(stored) = &stored {
                         manage::check_overrides(&stored.overrides, stored.plan.as_ref())?;
+                        let event = AuditEvent::of(AuditAction::Create, &actor, None, stored, now);
+                        audit::insert(tx, event)?;
                     }
                     Ok(stored)
                 })
@@ -361,7 +371,7 @@ impl KeyManager for SqliteKeyStore {
 
     async fn update_by(
         &self,
-        _actor: &Actor,
+        actor: &Actor,
         workspace: &Workspace,
         id: &KeyId,
         update: KeyUpdate,
@@ -369,34 +379,43 @@ impl KeyManager for SqliteKeyStore {
         let now = self.now();
         let plan = update.plan.clone();
         let new_overrides = update.overrides.is_some();
-        self.modify(workspace, id, plan, new_overrides, move |conn, record| {
-            // Checked after the key is found (an unknown key is not found, whatever its new
-            // name), inside the transaction that writes the new name.
-            if let Some(name) = update
-                .name
-                .as_ref()
-                .filter(|_| update.renames(&record.name))
-                && rows::name_in_use(conn, &record.workspace, name, Some(&record.id))?
-            {
-                return Err(manage::name_taken(&record.workspace, name));
-            }
-            // Then the plan, before anything else is changed, as `MemoryKeyStore` does.
-            if let Some(plan) = &update.plan {
-                plans::check(conn, plan.as_ref())?;
-            }
-            update.apply(record, now)
-        })
+        let by = (actor, AuditAction::Update);
+        self.modify(
+            by,
+            workspace,
+            id,
+            plan,
+            new_overrides,
+            move |conn, record| {
+                // Checked after the key is found (an unknown key is not found, whatever its new
+                // name), inside the transaction that writes the new name.
+                if let Some(name) = update
+                    .name
+                    .as_ref()
+                    .filter(|_| update.renames(&record.name))
+                    && rows::name_in_use(conn, &record.workspace, name, Some(&record.id))?
+                {
+                    return Err(manage::name_taken(&record.workspace, name));
+                }
+                // Then the plan, before anything else is changed, as `MemoryKeyStore` does.
+                if let Some(plan) = &update.plan {
+                    plans::check(conn, plan.as_ref())?;
+                }
+                update.apply(record, now)
+            },
+        )
         .await
     }
 
     async fn revoke_by(
         &self,
-        _actor: &Actor,
+        actor: &Actor,
         workspace: &Workspace,
         id: &KeyId,
     ) -> Result<KeyInfo, StoreError> {
         let now = self.now();
-        self.modify(workspace, id, None, false, move |_, record| {
+        let by = (actor, AuditAction::Revoke);
+        self.modify(by, workspace, id, None, false, move |_, record| {
             Ok(manage::revoked(record, now))
         })
         .await
@@ -404,7 +423,7 @@ impl KeyManager for SqliteKeyStore {
 
     async fn rotate_by(
         &self,
-        _actor: &Actor,
+        actor: &Actor,
         workspace: &Workspace,
         id: &KeyId,
         grace: Duration,
@@ -412,8 +431,9 @@ impl KeyManager for SqliteKeyStore {
         let now = self.now();
         let generated = key::generate_for(&self.inner.prefix, *id).map_err(generation_failed)?;
         let digest = generated.digest;
+        let by = (actor, AuditAction::Rotate);
         let info = self
-            .modify(workspace, id, None, false, move |_, record| {
+            .modify(by, workspace, id, None, false, move |_, record| {
                 manage::rotated(record, digest, now, grace)
             })
             .await?;
@@ -425,12 +445,13 @@ impl KeyManager for SqliteKeyStore {
 
     async fn audit(
         &self,
-        _workspace: &Workspace,
-        _query: &AuditQuery,
+        workspace: &Workspace,
+        query: &AuditQuery,
     ) -> Result<AuditPage, StoreError> {
-        Err(StoreError::Unavailable(
-            "this store does not keep an audit log yet".into(),
-        ))
+        let (workspace, query) = (workspace.clone(), query.clone());
+        self.reads()
+            .call(move |conn| audit::page(conn, &workspace, &query))
+            .await
     }
 }
 

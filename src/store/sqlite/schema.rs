@@ -38,6 +38,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
             "/migrations/sqlite/0004_overrides.sql"
         )),
     ),
+    (
+        5,
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/sqlite/0005_audit.sql"
+        )),
+    ),
 ];
 
 /// The newest schema version this build knows.
