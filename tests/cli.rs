@@ -17,6 +17,9 @@ use serde_json::Value;
 #[cfg(any(feature = "postgres", feature = "redis"))]
 mod conformance;
 
+/// The `$USER` every command runs as.
+const USER: &str = "alice";
+
 struct Db {
     dir: tempfile::TempDir,
 }
@@ -58,6 +61,9 @@ impl Db {
             .env_remove("KEYGATE_DB")
             .env_remove("KEYGATE_PREFIX")
             .env_remove("KEYGATE_WORKSPACE")
+            // The OS user the audit log records as the actor of the command's changes.
+            .env("USER", USER)
+            .env_remove("LOGNAME")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -1062,4 +1068,118 @@ fn a_malformed_limit_exits_2_before_the_database_is_opened() {
         assert_eq!(run.code, 2, "{limit}: {}", run.stderr);
     }
     assert!(!db.path().exists(), "nothing was created");
+}
+
+impl Db {
+    /// `keygate audit` with `args`, expecting success: its lines on stdout, and its stderr.
+    fn audit_lines(&self, args: &[&str]) -> (Vec<String>, String) {
+        let run = self.keygate(&[&["audit"], args].concat());
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        (run.stdout.lines().map(str::to_owned).collect(), run.stderr)
+    }
+}
+
+/// The action of each line of `keygate audit`: its third column.
+fn actions(lines: &[String]) -> Vec<String> {
+    let action = |line: &String| line.split("  ").nth(2).unwrap_or_default().to_owned();
+    lines.iter().map(action).collect()
+}
+
+#[test]
+fn changes_made_with_the_cli_are_audited_as_the_os_user_newest_first() {
+    let db = Db::new();
+    let (_, id) = db.create("ci-pipeline", &["read:all"]);
+    for change in [
+        &["scopes", &id, "--add", "write:all"][..],
+        &["rotate", &id, "--grace", "1h"],
+        &["revoke", &id],
+    ] {
+        assert_eq!(db.keygate(change).code, 0, "{change:?}");
+    }
+    let (lines, _) = db.audit_lines(&[]);
+    assert_eq!(actions(&lines), ["revoke", "rotate", "update", "create"]);
+    for line in &lines {
+        assert!(line.contains(&format!("  cli:{USER}  ")), "{line}");
+        assert!(line.contains(&format!("{id} (ci-pipeline)")), "{line}");
+    }
+    assert!(
+        lines[2].ends_with("scopes: read:all -> read:all,write:all"),
+        "{}",
+        lines[2]
+    );
+}
+
+#[test]
+fn audit_key_shows_only_that_keys_events() {
+    let db = Db::new();
+    let (_, ci) = db.create("ci-pipeline", &["read:all"]);
+    let (_, dev) = db.create("local-dev", &["read:all"]);
+    db.keygate(&["revoke", &dev]);
+    let (lines, _) = db.audit_lines(&["--key", &ci]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains(&format!("{ci} (ci-pipeline)")));
+}
+
+#[test]
+fn audit_json_is_the_page_the_admin_api_answers() {
+    let db = Db::new();
+    let (_, id) = db.create("ci-pipeline", &["read:all"]);
+    let page = db.json_ok(&["audit"]);
+    assert_eq!(page["next"], Value::Null);
+    let events = page["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["action"], "create");
+    assert_eq!(
+        events[0]["actor"],
+        serde_json::json!({"type": "cli", "name": USER})
+    );
+    assert_eq!(
+        events[0]["key"],
+        serde_json::json!({"id": id, "name": "ci-pipeline"})
+    );
+}
+
+#[test]
+fn a_page_that_is_not_the_last_says_how_to_read_the_next() {
+    let db = Db::new();
+    for name in ["one", "two", "three"] {
+        db.create(name, &["read:all"]);
+    }
+    let (first, said) = db.audit_lines(&["--limit", "2"]);
+    assert_eq!(first.len(), 2);
+    let command = said
+        .lines()
+        .find_map(|l| l.strip_prefix("More events follow: keygate "))
+        .unwrap_or_else(|| panic!("no next page in {said:?}"));
+    let (rest, said) = db.audit_lines(&command.split(' ').collect::<Vec<_>>()[1..]);
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    assert!(!said.contains("More events"), "{said}");
+    assert!(rest[0].contains("(one)"), "{rest:?}");
+}
+
+#[test]
+fn a_refused_cli_change_is_not_audited() {
+    let db = Db::new();
+    let (_, id) = db.create("ci-pipeline", &["read:all"]);
+    db.create("local-dev", &["read:all"]);
+    let (before, _) = db.audit_lines(&[]);
+    assert_eq!(db.keygate(&["update", &id, "--name", "local-dev"]).code, 1);
+    assert_eq!(db.keygate(&["scopes", &id, "--remove", "read:all"]).code, 2);
+    assert_eq!(db.audit_lines(&[]).0, before);
+}
+
+#[test]
+fn bad_audit_flags_exit_2_naming_the_bound() {
+    let db = Db::new();
+    db.create("ci-pipeline", &["read:all"]);
+    for (flags, says) in [
+        (&["--limit", "0"][..], "1..=500"),
+        (&["--limit", "501"], "1..=500"),
+        (&["--before", "yesterday"], "whole number"),
+        (&["--key", "nope"], "12 base62"),
+    ] {
+        let run = db.keygate(&[&["audit"], flags].concat());
+        assert_eq!(run.code, 2, "{flags:?}");
+        assert!(run.stderr.contains(says), "{flags:?}: {}", run.stderr);
+    }
 }

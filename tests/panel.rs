@@ -19,7 +19,11 @@ const MOUNT: &str = "/settings/api-keys";
 
 /// The panel nested at [`MOUNT`] beside an admin API behind the layer, as a service mounts it.
 async fn serve(panel: Panel) -> SocketAddr {
-    let store = MemoryKeyStore::new();
+    serve_on(MemoryKeyStore::new(), panel).await
+}
+
+/// [`serve`] over `store`.
+async fn serve_on(store: MemoryKeyStore, panel: Panel) -> SocketAddr {
     let layer = ApiKeyLayer::builder(store.clone(), MemoryRateLimiter::new())
         .policy(RoutePolicy::new().route("/admin/**", Scope::Admin))
         .build();
@@ -239,5 +243,33 @@ async fn an_unknown_file_under_the_panel_is_not_found() {
     assert_eq!(
         get(addr, &format!("{MOUNT}/secrets.txt")).await.status(),
         StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_change_made_from_the_page_is_recorded_with_the_signed_in_admin_key_as_actor() {
+    use keygate::{KeyManager, NewKey};
+    let store = MemoryKeyStore::new();
+    let make =
+        |name: &str, scopes: &str| NewKey::new(name.parse().unwrap(), scopes.parse().unwrap());
+    let admin = store.create(make("ops-admin", "admin")).await.unwrap();
+    let bot = store.create(make("billing-bot", "read:all")).await.unwrap();
+    let addr = serve_on(store, admin_panel()).await;
+    // The page's own request: the signed-in key as Bearer, to the admin path it was given.
+    let key = admin.plaintext.expose_secret();
+    let path = format!("/admin/keys/{}", bot.info.id);
+    let edit = r#"{"add_scopes":["write:all"]}"#;
+    assert_eq!(
+        wire::json_call(addr, "PATCH", &path, key, edit)
+            .await
+            .status,
+        200
+    );
+    let log = wire::json_call(addr, "GET", "/admin/audit?limit=1", key, "").await;
+    let event = &log.json()["events"][0];
+    assert_eq!(event["action"], "update");
+    assert_eq!(
+        event["actor"],
+        serde_json::json!({"type": "key", "id": admin.info.id.to_string(), "name": "ops-admin"})
     );
 }

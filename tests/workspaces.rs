@@ -261,6 +261,7 @@ macro_rules! workspace_suite {
             metadata_of_1024_bytes_is_kept_and_1025_is_refused,
             metadata_that_is_not_an_object_is_refused_and_nothing_is_stored,
             a_workspace_member_in_a_patch_is_refused,
+            the_audit_log_shows_only_the_callers_workspace,
         );
     };
     (@tests $make:expr; $($check:ident,)*) => {
@@ -601,6 +602,33 @@ mod checks {
                 .iter()
                 .all(|k| k.id.to_string() != app.a.bot_id)
         );
+    }
+
+    /// Each admin sees its own workspace's events only, its own change by its own key among
+    /// them; asking for the other workspace's key reads as an id no key has: an empty page.
+    pub async fn the_audit_log_shows_only_the_callers_workspace(app: &Served) {
+        let edit = json!({"add_scopes": ["write:all"]}).to_string();
+        for t in [&app.a, &app.b] {
+            let path = format!("/admin/keys/{}", t.bot_id);
+            let edited = app.call("PATCH", &path, &t.admin, &edit).await;
+            assert_eq!(edited.status, 200, "{}", edited.body);
+        }
+        let log = app.call("GET", "/admin/audit", &app.a.admin, "").await;
+        assert_eq!(log.status, 200, "{}", log.body);
+        let events = log.json()["events"].as_array().unwrap().clone();
+        for event in &events {
+            assert_eq!(event["workspace"], app.a.workspace.as_str(), "{event}");
+        }
+        assert_eq!(events[0]["action"], "update");
+        assert_eq!(events[0]["key"]["id"], app.a.bot_id.as_str());
+        assert_eq!(events[0]["actor"]["id"], app.a.admin_id.as_str());
+        let unknown = app.unknown_id(&app.b.bot_id).await;
+        let across = format!("/admin/audit?key={}", app.b.bot_id);
+        let across = app.call("GET", &across, &app.a.admin, "").await;
+        let missing = format!("/admin/audit?key={unknown}");
+        let missing = app.call("GET", &missing, &app.a.admin, "").await;
+        assert_eq!(across.json(), json!({"events": [], "next": null}));
+        assert_eq!(across, missing);
     }
 }
 

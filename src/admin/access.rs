@@ -4,6 +4,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::AdminError;
+use crate::audit::Actor;
 use crate::authenticated::AuthenticatedKey;
 use crate::realm::Realm;
 use crate::scope::Scope;
@@ -19,6 +20,13 @@ use crate::scope::Scope;
 /// [`router_with_realm`](super::router_with_realm) (`api` for [`router`](super::router)).
 #[derive(Debug, Clone)]
 pub struct AdminCaller(pub AuthenticatedKey);
+
+impl AdminCaller {
+    /// The caller as the [audit log](crate::audit) records it: its key's id and name.
+    pub fn actor(&self) -> Actor {
+        Actor::key(self.0.id(), self.0.name().clone())
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for AdminCaller {
     type Rejection = AdminError;

@@ -1,6 +1,6 @@
 //! The admin routes' handlers. Each starts with [`AdminCaller`], so each checks for itself
-//! that the caller holds `admin`, and each logs what it changed (by key id and name, never a
-//! secret).
+//! that the caller holds `admin`; each change is recorded in the audit log with the caller's
+//! key as its actor, and logged (by key id and name, never a secret).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -102,13 +102,17 @@ pub(super) fn key_id(text: &str) -> Result<KeyId, AdminError> {
     KeyId::new(text).map_err(|e| AdminError::Malformed(e.to_string()))
 }
 
-/// A plaintext key, shown once: never cached.
-fn shown_once(status: StatusCode, created: &CreatedKey) -> Response {
-    let mut response = (status, Json(CreatedKeyView::from(created))).into_response();
+/// `response` with `Cache-Control: no-store`.
+pub(super) fn uncached(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// A plaintext key, shown once: never cached.
+fn shown_once(status: StatusCode, created: &CreatedKey) -> Response {
+    uncached((status, Json(CreatedKeyView::from(created))).into_response())
 }
 
 /// `GET /keys`
@@ -124,13 +128,14 @@ pub(super) async fn list(
 
 /// `POST /keys`
 pub(super) async fn create(
-    AdminCaller(caller): AdminCaller,
+    admin: AdminCaller,
     State(manager): Manager,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AdminError> {
+    let caller = &admin.0;
     let request: CreateKeyRequest = json_body(body, false)?;
     let new = request.validate(caller.workspace(), SystemTime::now())?;
-    let created = manager.create(new).await?;
+    let created = manager.create_by(&admin.actor(), new).await?;
     tracing::info!(workspace = %caller.workspace(), by = %caller.name(), key = %created.info.id,
         name = %created.info.name, scopes = %created.info.scopes, "keygate admin: key created");
     Ok(shown_once(StatusCode::CREATED, &created))
@@ -148,18 +153,19 @@ pub(super) async fn show(
 
 /// `PATCH /keys/{id}`
 pub(super) async fn update(
-    AdminCaller(caller): AdminCaller,
+    admin: AdminCaller,
     State(manager): Manager,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<KeyView>, AdminError> {
+    let caller = &admin.0;
     let id = key_id(&id)?;
     let request: UpdateKeyRequest = json_body(body, false)?;
     let update = request.validate()?;
     // The store applies the scope edits to the key's current scopes in one step; the only
     // change it can refuse as invalid here is one that would leave no scope.
     let info = manager
-        .update(caller.workspace(), &id, update)
+        .update_by(&admin.actor(), caller.workspace(), &id, update)
         .await
         .map_err(|e| match e {
             StoreError::Invalid(message) => AdminError::invalid("scopes", message),
@@ -172,12 +178,15 @@ pub(super) async fn update(
 
 /// `POST /keys/{id}/revoke`
 pub(super) async fn revoke(
-    AdminCaller(caller): AdminCaller,
+    admin: AdminCaller,
     State(manager): Manager,
     Path(id): Path<String>,
 ) -> Result<Json<KeyView>, AdminError> {
+    let caller = &admin.0;
     let id = key_id(&id)?;
-    let info = manager.revoke(caller.workspace(), &id).await?;
+    let info = manager
+        .revoke_by(&admin.actor(), caller.workspace(), &id)
+        .await?;
     tracing::info!(workspace = %caller.workspace(), by = %caller.name(), key = %id,
         name = %info.name, "keygate admin: key revoked");
     Ok(Json(KeyView::from(&info)))
@@ -185,15 +194,18 @@ pub(super) async fn revoke(
 
 /// `POST /keys/{id}/rotate`
 pub(super) async fn rotate(
-    AdminCaller(caller): AdminCaller,
+    admin: AdminCaller,
     State(manager): Manager,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AdminError> {
+    let caller = &admin.0;
     let id = key_id(&id)?;
     let request: RotateKeyRequest = json_body(body, true)?;
     let grace = request.grace()?;
-    let rotated = manager.rotate(caller.workspace(), &id, grace).await?;
+    let rotated = manager
+        .rotate_by(&admin.actor(), caller.workspace(), &id, grace)
+        .await?;
     tracing::info!(workspace = %caller.workspace(), by = %caller.name(), key = %id,
         grace_secs = grace.as_secs(), "keygate admin: key rotated");
     Ok(shown_once(StatusCode::OK, &rotated))

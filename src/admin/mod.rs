@@ -1,11 +1,14 @@
 //! The admin HTTP API for axum (feature `axum`): create, list, show, edit, revoke and rotate
-//! keys over any [`KeyManager`](crate::KeyManager).
+//! keys over any [`KeyManager`](crate::KeyManager), and read the [audit log](crate::audit) of
+//! those changes.
 //!
 //! Mount [`router`] under a path of your choice, behind [`ApiKeyLayer`](crate::ApiKeyLayer):
 //! every route requires the `admin` scope, and acts within the calling key's
 //! [`Workspace`](crate::Workspace) only (another workspace's keys are never listed, and are
 //! not found exactly as an id no key has). Secrets and digests are never shown, except the
-//! plaintext of a key just created or rotated, once.
+//! plaintext of a key just created or rotated, once. Every change is recorded in the audit log
+//! with the calling key as its actor ([`AdminCaller::actor`]), and `GET /audit` reads the log
+//! of the caller's workspace ([`AuditList`]).
 //!
 //! [`Admin`] assembles the same routes with more: `GET /plans` (the plans the caller's
 //! workspace uses), and `GET` / `POST /keys/{id}/credits` (a key's credits balances, read by
@@ -51,6 +54,7 @@
 //! ```
 
 mod access;
+mod audit;
 mod credits;
 mod error;
 mod handlers;
@@ -61,6 +65,7 @@ mod validate;
 use std::time::Duration;
 
 pub use access::AdminCaller;
+pub use audit::AuditList;
 pub use credits::{CreditBalance, CreditsView, MAX_TOP_UP, RefillView, TopUpRequest};
 pub use error::{AdminError, FieldError};
 pub use router::{Admin, router, router_with_plans, router_with_realm};

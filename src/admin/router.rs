@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
-use super::{MAX_BODY_BYTES, credits, handlers};
+use super::{MAX_BODY_BYTES, audit, credits, handlers};
 use crate::plan::CreditLedger;
 use crate::realm::Realm;
 use crate::store::KeyManager;
@@ -28,11 +28,19 @@ use crate::workspace::Workspace;
 /// | `PATCH /keys/{id}` | renames it, replaces its metadata, replaces / adds / removes scopes | 200 `KeyView` |
 /// | `POST /keys/{id}/revoke` | revokes it (again: no change) | 200 `KeyView` |
 /// | `POST /keys/{id}/rotate` | new secret, the old one valid for `grace` | 200 `CreatedKeyView` |
+/// | `GET /audit?limit=&before=&key=` | the workspace's audit log, newest first, a page at a time | 200 [`AuditList`](super::AuditList) |
+///
+/// Every change a route makes is recorded in the [audit log](crate::audit) with the calling
+/// key as its actor; a refused change records nothing. `GET /audit` takes `limit` (1 to
+/// [`MAX_AUDIT_PAGE`](crate::audit::MAX_AUDIT_PAGE), default 50), `before` (the `next` of
+/// the page before) and `key` (one key's events); a bad value is 422 `invalid_request` naming
+/// it. Like the plaintext of a new key, the log is answered with `Cache-Control: no-store`.
 ///
 /// Every route acts within the workspace of the calling key
 /// ([`AuthenticatedKey::workspace`](crate::AuthenticatedKey::workspace)) and nowhere else:
 /// the listing shows that workspace's keys only, and a key of another workspace is answered
-/// 404 `key_not_found`, byte for byte as an id no key has, and is never changed. A create
+/// 404 `key_not_found`, byte for byte as an id no key has, and is never changed; the audit
+/// log shows only that workspace's events (a `key` of another workspace finds none). A create
 /// request naming another workspace is refused (422 `invalid_request`); a key's workspace
 /// never changes. Names are unique among a workspace's unrevoked keys (409 `name_taken`).
 ///
@@ -48,6 +56,7 @@ pub fn router(manager: Arc<dyn KeyManager>) -> Router {
         .route("/keys/{id}", get(handlers::show).patch(handlers::update))
         .route("/keys/{id}/revoke", post(handlers::revoke))
         .route("/keys/{id}/rotate", post(handlers::rotate))
+        .route("/audit", get(audit::list))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(manager)
 }

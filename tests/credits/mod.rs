@@ -1,6 +1,7 @@
-//! A served app for the credits routes: records behind `ApiKeyLayer` and the admin API with
-//! `/keys/{id}/credits`, over a memory store holding three workspaces (the operator's `ops`,
-//! `acme` and `globex`), on any limiter that is also the credits ledger.
+//! A served app for the credits routes (and the audit log's, in tests/admin_audit.rs): records
+//! behind `ApiKeyLayer` and the admin API with `/keys/{id}/credits`, over a memory store
+//! holding three workspaces (the operator's `ops`, `acme` and `globex`), on any limiter that is
+//! also the credits ledger.
 
 #![allow(dead_code)]
 

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use keygate::audit::{AuditId, MAX_AUDIT_PAGE};
 use keygate::key::{KeyId, KeyPrefix};
 use keygate::plan::{LimitName, PlanName};
 use keygate::{KeyName, Metadata, Scope, Workspace};
@@ -11,7 +12,7 @@ use keygate::{KeyName, Metadata, Scope, Workspace};
 pub use crate::limits::LimitArg;
 pub use crate::plans::PlansCommand;
 
-/// Manage keygate API keys: create, list, edit scopes, rotate, revoke.
+/// Manage keygate API keys: create, list, edit scopes, rotate, revoke, and read the audit log.
 ///
 /// Every command acts within one workspace (--workspace, default `default`): a key of another
 /// workspace is not found, as an unknown id.
@@ -136,6 +137,19 @@ pub enum Command {
         clear_limits: bool,
         #[command(flatten)]
         edit: ScopeEdit,
+    },
+    /// Show the workspace's audit log: every change to its keys (who, what, which fields
+    /// before and after), newest first, a page at a time.
+    Audit {
+        /// Only this key's events.
+        #[arg(long, value_name = "ID")]
+        key: Option<KeyId>,
+        /// At most this many events (1 to 500; default 50).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_AUDIT_PAGE as i64))]
+        limit: Option<u16>,
+        /// Only events older than this cursor: the one the page before ended with.
+        #[arg(long, value_name = "CURSOR", value_parser = crate::audit::parse_cursor)]
+        before: Option<AuditId>,
     },
     /// Plans and usage limits: define, list, and assign them to the workspace.
     #[command(subcommand)]

@@ -17,6 +17,7 @@
 //! keygate update <id> --limit burst=100/s,200 --limit credits=5000[,refill=500] | --clear-limits
 //! keygate credits <id> [--add 500] --redis redis://…  # the balance in the service's Redis
 //! keygate revoke <id>
+//! keygate audit [--key ID] [--limit N] [--before CURSOR]   # newest first
 //! keygate hash [--file PATH]      # the key on stdin, or in the file
 //! ```
 //!
@@ -26,8 +27,12 @@
 //! key in the workspace, its state forbids the change, or its name is taken there; 2 usage
 //! error or invalid input (a bad workspace id or --meta included); 3 the store could not be
 //! opened or reached.
+//!
+//! Every change to a key is recorded in the audit log with the OS user who ran the command
+//! (`cli:$USER`) as its actor; `keygate audit` reads it.
 
 mod args;
+mod audit;
 mod credits;
 mod failure;
 mod limits;
@@ -41,6 +46,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
+use keygate::audit::{Actor, AuditQuery};
 use keygate::key::{self, KeyPrefix};
 use keygate::plan::{Overrides, Plan, PlanName};
 use keygate::{KeyManager, KeyUpdate, NewKey, PlanManager, Scopes};
@@ -89,6 +95,8 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
     }
     let manager = open::open(&global.db, &global.prefix, mode).await?;
     let workspace = &global.workspace;
+    // Who the audit log records as making the command's changes, if it makes any.
+    let actor = Actor::cli_user();
     match &cli.command {
         Command::Create {
             name,
@@ -118,13 +126,14 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
                     .ok_or_else(|| Failure::new(Exit::Invalid, "--expires-in is too long"))?;
                 new = new.expires_at(at);
             }
-            out.created("Created", &manager.create(new).await?);
+            out.created("Created", &manager.create_by(&actor, new).await?);
         }
         Command::List => out.keys(&manager.list(workspace).await?),
         Command::Show { id } => out.key(&manager.info(workspace, id).await?),
-        Command::Revoke { id } => out.key(&manager.revoke(workspace, id).await?),
+        Command::Revoke { id } => out.key(&manager.revoke_by(&actor, workspace, id).await?),
         Command::Rotate { id, grace } => {
-            out.created("Rotated", &manager.rotate(workspace, id, *grace).await?)
+            let rotated = manager.rotate_by(&actor, workspace, id, *grace).await?;
+            out.created("Rotated", &rotated)
         }
         Command::Scopes { id, edit } => {
             if edit.is_empty() {
@@ -133,7 +142,8 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
                     "nothing to change: give --add SCOPE or --remove SCOPE",
                 ));
             }
-            out.key(&manager.update(workspace, id, scope_edit(edit)).await?);
+            let edit = scope_edit(edit);
+            out.key(&manager.update_by(&actor, workspace, id, edit).await?);
         }
         Command::Update {
             id,
@@ -171,7 +181,19 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
                 };
                 update.overrides = Some(overrides_on(&*manager, on.as_ref(), limits).await?);
             }
-            out.key(&manager.update(workspace, id, update).await?);
+            out.key(&manager.update_by(&actor, workspace, id, update).await?);
+        }
+        Command::Audit { key, limit, before } => {
+            let mut query = AuditQuery::new();
+            query.key = *key;
+            query.before = *before;
+            if let Some(limit) = limit {
+                query.limit = usize::from(*limit);
+            }
+            let page = manager.audit(workspace, &query).await?;
+            out.audit(&page, |next| {
+                audit::next_page(next, workspace, key.as_ref(), *limit)
+            });
         }
         Command::Plans(command) => match command {
             PlansCommand::Create(flags) => {

@@ -3,6 +3,7 @@
 //! A plaintext key goes alone on stdout (so `KEY=$(keygate create …)` works) with the
 //! reminder that it cannot be shown again on stderr; with `--json` both are in one object.
 
+use keygate::audit::{AuditEvent, AuditId, AuditPage};
 use keygate::key::KeyId;
 use keygate::plan::{LimitName, Plan, PlanName};
 use keygate::view::{CreatedKeyView, KeyView, SHOWN_ONCE};
@@ -203,6 +204,27 @@ impl Output {
                 .map(|(cell, width)| format!("{cell:width$}"))
                 .collect();
             println!("{}", line.join("  ").trim_end());
+        }
+    }
+
+    /// A page of the audit log: one event a line, newest first, and on stderr the command
+    /// that reads the next page (`next_page` writes it), if there is one. With `--json`, the
+    /// page as the admin API answers it: `{"events": [...], "next": "12" | null}`.
+    pub fn audit(self, page: &AuditPage, next_page: impl FnOnce(AuditId) -> String) {
+        if self.json {
+            let events: Vec<_> = page.events.iter().map(AuditEvent::to_json).collect();
+            let next = page.next.map(|next| next.to_string());
+            print_json(&json!({ "events": events, "next": next }));
+            return;
+        }
+        if page.events.is_empty() {
+            eprintln!("No audit events.");
+        }
+        for event in &page.events {
+            println!("{}", crate::audit::line(event));
+        }
+        if let Some(next) = page.next {
+            eprintln!("More events follow: {}", next_page(next));
         }
     }
 
