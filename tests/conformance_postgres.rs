@@ -361,34 +361,20 @@ async fn silent_database(timeout: Duration) -> (PostgresKeyStore, tokio::task::J
     (store, held)
 }
 
-/// A migrated store on a schema of its own, with one key created by `actor`: its id.
-async fn audited_schema(
-    actor: &Actor,
-) -> Option<(postgres_common::PrivateSchema, PostgresKeyStore, KeyId)> {
+/// A migrated store on a schema of its own (dropped with the guard).
+async fn private_store() -> Option<(postgres_common::PrivateSchema, PostgresKeyStore)> {
     let schema = postgres_common::PrivateSchema::create().await?;
     let store = schema.store();
     store.migrate().await.unwrap();
-    let id = store
-        .create_by(actor, new_key("audited"))
-        .await
-        .unwrap()
-        .info
-        .id;
-    Some((schema, store, id))
+    Some((schema, store))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_audit_row_that_does_not_read_back_is_unavailable_naming_its_column() {
-    let actor = Actor::cli("alice");
-    let Some((schema, store, first)) = audited_schema(&actor).await else {
+    let Some((schema, store)) = private_store().await else {
         return;
     };
-    let workspace = Workspace::default();
-    let mut damaged = vec![first];
-    for _ in 0..4 {
-        let id = store.create_by(&actor, new_key("audited")).await.unwrap();
-        damaged.push(id.info.id);
-    }
+    let actor = Actor::cli("alice");
     let damages = [
         ("actor_kind = 'robot'", "actor_kind"),
         ("actor_key_id = 'not an id'", "actor_key_id"),
@@ -396,10 +382,13 @@ async fn an_audit_row_that_does_not_read_back_is_unavailable_naming_its_column()
         ("changes = '{\"field\": \"scopes\"}'", "changes"),
         ("key_name = ''", "key_name"),
     ];
-    for (id, (set, column)) in damaged.iter().zip(damages) {
+    for (set, column) in damages {
+        let id = store.create_by(&actor, new_key("damaged")).await.unwrap();
+        let id = id.info.id;
         let sql = format!("UPDATE keygate_audit SET {set} WHERE key_id = $1");
         schema.client.execute(&sql, &[&id.as_str()]).await.unwrap();
-        let read = store.audit(&workspace, &AuditQuery::new().key(*id)).await;
+        let only_its_key = AuditQuery::new().key(id);
+        let read = store.audit(&Workspace::default(), &only_its_key).await;
         let error = read.unwrap_err();
         assert!(error.is_unavailable(), "{error:?}");
         assert!(error.to_string().contains(column), "{set}: {error}");
@@ -408,10 +397,16 @@ async fn an_audit_row_that_does_not_read_back_is_unavailable_naming_its_column()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_whose_event_cannot_be_written_is_not_made() {
-    let actor = Actor::cli("alice");
-    let Some((schema, store, id)) = audited_schema(&actor).await else {
+    let Some((schema, store)) = private_store().await else {
         return;
     };
+    let actor = Actor::cli("alice");
+    let id = store
+        .create_by(&actor, new_key("kept"))
+        .await
+        .unwrap()
+        .info
+        .id;
     let workspace = Workspace::default();
     let before = store.get(&id).await.unwrap().unwrap();
     // From now on the log refuses every event.

@@ -19,6 +19,11 @@ fn new_in(workspace: &Workspace, base: &str, scopes: &str) -> NewKey {
     NewKey::new(unique_name(base), scopes.parse().unwrap()).workspace(workspace.clone())
 }
 
+/// Creates `new` by `actor` and returns its id.
+async fn created_by<S: KeyManager>(store: &S, actor: &Actor, new: NewKey) -> KeyId {
+    store.create_by(actor, new).await.unwrap().info.id
+}
+
 /// Every event of `workspace` (of `key` only, when given), newest first, read a page at a time
 /// (of `page` events), checking that each page but the last is full and points at the next.
 async fn events_paged<S: KeyManager>(
@@ -54,35 +59,38 @@ async fn events<S: KeyManager>(store: &S, workspace: &Workspace) -> Vec<AuditEve
     events_paged(store, workspace, None, MAX_AUDIT_PAGE).await
 }
 
-/// The one event recorded since `workspace`'s log held `known` events (which it then holds one
-/// more of), checked to be `action` by `actor` on `key` of `workspace`, made just now.
-async fn only_new_event<S: KeyManager>(
-    store: &S,
-    workspace: &Workspace,
-    known: &mut usize,
-    expected: (AuditAction, &Actor, KeyId),
-) -> AuditEvent {
-    let (action, actor, key) = expected;
-    let log = events(store, workspace).await;
-    assert_eq!(log.len(), *known + 1, "one event per change: {log:#?}");
-    *known += 1;
-    let event = log[0].clone();
-    if let Some(previous) = log.get(1) {
-        assert!(event.id > previous.id, "a later event has a larger id");
+/// A workspace's log as a check follows it: how many events it held when last read.
+struct Log<'a, S> {
+    store: &'a S,
+    workspace: &'a Workspace,
+    known: usize,
+}
+
+impl<S: KeyManager> Log<'_, S> {
+    /// The one event recorded since the log was last read, checked to be `action` by `actor`
+    /// on `key` of the workspace, made just now.
+    async fn only_new(&mut self, action: AuditAction, actor: &Actor, key: KeyId) -> AuditEvent {
+        let log = events(self.store, self.workspace).await;
+        assert_eq!(log.len(), self.known + 1, "one event per change: {log:#?}");
+        self.known += 1;
+        let event = log[0].clone();
+        if let Some(previous) = log.get(1) {
+            assert!(event.id > previous.id, "a later event has a larger id");
+        }
+        assert_eq!(event.action, action);
+        assert_eq!(&event.actor, actor);
+        assert_eq!(event.key_id, key);
+        assert_eq!(&event.workspace, self.workspace);
+        let age = SystemTime::now()
+            .duration_since(event.at)
+            .unwrap_or_else(|e| e.duration());
+        assert!(
+            age < Duration::from_secs(30),
+            "made just now: {:?}",
+            event.at
+        );
+        event
     }
-    assert_eq!(event.action, action);
-    assert_eq!(&event.actor, actor);
-    assert_eq!(event.key_id, key);
-    assert_eq!(&event.workspace, workspace);
-    let age = SystemTime::now()
-        .duration_since(event.at)
-        .unwrap_or_else(|e| e.duration());
-    assert!(
-        age < Duration::from_secs(30),
-        "made just now: {:?}",
-        event.at
-    );
-    event
 }
 
 fn change(field: &str, before: Value, after: Value) -> Change {
@@ -104,18 +112,16 @@ pub async fn every_change_records_one_event_with_its_actor_and_fields<S: KeyStor
     let workspace = unique_workspace("audited");
     let cli = Actor::cli("alice");
     let admin = Actor::key(KeyId::random().unwrap(), "ops-admin".parse().unwrap());
-    let mut known = 0;
+    let mut log = Log {
+        store: &store,
+        workspace: &workspace,
+        known: 0,
+    };
 
     let new = new_in(&workspace, "ci", "read:all");
     let name = new.name.clone();
-    let id = store.create_by(&cli, new).await.unwrap().info.id;
-    let created = only_new_event(
-        &store,
-        &workspace,
-        &mut known,
-        (AuditAction::Create, &cli, id),
-    )
-    .await;
+    let id = created_by(&store, &cli, new).await;
+    let created = log.only_new(AuditAction::Create, &cli, id).await;
     assert_eq!(created.key_name, name);
     assert_eq!(
         created.changes,
@@ -125,105 +131,62 @@ pub async fn every_change_records_one_event_with_its_actor_and_fields<S: KeyStor
         ]
     );
 
-    let scopes = KeyUpdate::new().scopes("read:all,write:all".parse().unwrap());
-    store
-        .update_by(&admin, &workspace, &id, scopes)
-        .await
-        .unwrap();
-    let edited = only_new_event(
-        &store,
-        &workspace,
-        &mut known,
-        (AuditAction::Update, &admin, id),
-    )
-    .await;
-    assert_eq!(
-        edited.changes,
-        [change(
-            "scopes",
-            json!(["read:all"]),
-            json!(["read:all", "write:all"])
-        )]
-    );
-
     let renamed = unique_name("deploy");
-    let rename = KeyUpdate::new().name(renamed.clone());
-    store
-        .update_by(&cli, &workspace, &id, rename)
-        .await
-        .unwrap();
-    let event = only_new_event(
-        &store,
-        &workspace,
-        &mut known,
-        (AuditAction::Update, &cli, id),
-    )
-    .await;
-    assert_eq!(event.key_name, renamed, "the name after the change");
-    assert_eq!(
-        event.changes,
-        [change(
-            "name",
-            json!(name.as_str()),
-            json!(renamed.as_str())
-        )]
-    );
-
     let team = Metadata::from_json(r#"{"team": "payments"}"#).unwrap();
-    let tag = KeyUpdate::new().metadata(team);
-    store.update_by(&admin, &workspace, &id, tag).await.unwrap();
-    let tagged = only_new_event(
-        &store,
-        &workspace,
-        &mut known,
-        (AuditAction::Update, &admin, id),
-    )
-    .await;
-    assert_eq!(
-        tagged.changes,
-        [change("metadata", json!({}), json!({"team": "payments"}))]
-    );
+    let edits = [
+        (
+            &admin,
+            KeyUpdate::new().scopes("read:all,write:all".parse().unwrap()),
+            change(
+                "scopes",
+                json!(["read:all"]),
+                json!(["read:all", "write:all"]),
+            ),
+        ),
+        (
+            &cli,
+            KeyUpdate::new().name(renamed.clone()),
+            change("name", json!(name.as_str()), json!(renamed.as_str())),
+        ),
+        (
+            &admin,
+            KeyUpdate::new().metadata(team),
+            change("metadata", json!({}), json!({"team": "payments"})),
+        ),
+    ];
+    for (actor, update, expected) in edits {
+        store
+            .update_by(actor, &workspace, &id, update)
+            .await
+            .unwrap();
+        let edited = log.only_new(AuditAction::Update, actor, id).await;
+        assert_eq!(edited.changes, [expected]);
+        let now_named = store.info(&workspace, &id).await.unwrap().name;
+        assert_eq!(edited.key_name, now_named, "the name after the change");
+    }
 
     let grace = Duration::from_secs(3600);
     store.rotate_by(&cli, &workspace, &id, grace).await.unwrap();
-    let rotated = only_new_event(
-        &store,
-        &workspace,
-        &mut known,
-        (AuditAction::Rotate, &cli, id),
-    )
-    .await;
+    let rotated = log.only_new(AuditAction::Rotate, &cli, id).await;
     let previous = store.get(&id).await.unwrap().unwrap().previous.unwrap();
-    assert_eq!(
-        rotated.changes,
-        [change(
-            "previous_secret_valid_until",
-            Value::Null,
-            seconds(previous.valid_until)
-        )]
-    );
+    let until = seconds(previous.valid_until);
+    let expected = change("previous_secret_valid_until", Value::Null, until);
+    assert_eq!(rotated.changes, [expected]);
+    assert_eq!(rotated.key_name, renamed, "the name after the change");
 
     let info = store.revoke_by(&admin, &workspace, &id).await.unwrap();
-    let revoked = only_new_event(
-        &store,
-        &workspace,
-        &mut known,
-        (AuditAction::Revoke, &admin, id),
-    )
-    .await;
-    assert_eq!(
-        revoked.changes,
-        [change(
-            "revoked_at",
-            Value::Null,
-            seconds(info.revoked_at.unwrap())
-        )]
-    );
+    let revoked = log.only_new(AuditAction::Revoke, &admin, id).await;
+    let at = seconds(info.revoked_at.unwrap());
+    assert_eq!(revoked.changes, [change("revoked_at", Value::Null, at)]);
 }
 
 /// A key on no plan with `daily` raised: refused, there is nothing to override.
 fn overrides_without_a_plan() -> Overrides {
     Overrides::new(vec![("daily".parse().unwrap(), LimitValue::Max(7))]).unwrap()
+}
+
+fn refused<T: std::fmt::Debug>(what: &str, answer: Result<T, StoreError>) {
+    assert!(answer.is_err(), "{what} is refused: {answer:?}");
 }
 
 pub async fn a_failed_change_records_nothing<S: KeyStore + KeyManager>(store: S) {
@@ -232,156 +195,74 @@ pub async fn a_failed_change_records_nothing<S: KeyStore + KeyManager>(store: S)
     let actor = Actor::cli("alice");
     let taken = new_in(&workspace, "ci", "read:all");
     let taken_name = taken.name.clone();
-    let id = store.create_by(&actor, taken).await.unwrap().info.id;
-    let other = store
-        .create_by(&actor, new_in(&workspace, "other", "read:all"))
-        .await
-        .unwrap()
-        .info
-        .id;
-    let revoked = store
-        .create_by(&actor, new_in(&workspace, "gone", "read:all"))
-        .await
-        .unwrap()
-        .info
-        .id;
+    let id = created_by(&store, &actor, taken).await;
+    let other = created_by(&store, &actor, new_in(&workspace, "other", "read:all")).await;
+    let revoked = created_by(&store, &actor, new_in(&workspace, "gone", "read:all")).await;
     store.revoke_by(&actor, &workspace, &revoked).await.unwrap();
     let before = events(&store, &workspace).await;
     assert_eq!(before.len(), 4);
 
-    let unknown = KeyId::random().unwrap();
-    let scopes = || KeyUpdate::new().scopes("admin".parse().unwrap());
-    let refusals: Vec<(&str, Result<(), StoreError>)> = vec![
-        (
-            "a taken name",
-            store
-                .create_by(
-                    &actor,
-                    NewKey::new(taken_name.clone(), "read:all".parse().unwrap())
-                        .workspace(workspace.clone()),
-                )
-                .await
-                .map(drop),
-        ),
-        (
-            "no scopes",
-            store
-                .create_by(
-                    &actor,
-                    NewKey::new(unique_name("bare"), Scopes::empty()).workspace(workspace.clone()),
-                )
-                .await
-                .map(drop),
-        ),
-        (
-            "overrides without a plan",
-            store
-                .create_by(
-                    &actor,
-                    new_in(&workspace, "over", "read:all").overrides(overrides_without_a_plan()),
-                )
-                .await
-                .map(drop),
-        ),
+    let named = |name: &keygate::KeyName| {
+        NewKey::new(name.clone(), "read:all".parse().unwrap()).workspace(workspace.clone())
+    };
+    let bare = NewKey::new(unique_name("bare"), Scopes::empty()).workspace(workspace.clone());
+    let over = new_in(&workspace, "over", "read:all").overrides(overrides_without_a_plan());
+    refused(
+        "a taken name",
+        store.create_by(&actor, named(&taken_name)).await,
+    );
+    refused("no scopes", store.create_by(&actor, bare).await);
+    refused(
+        "overrides without a plan",
+        store.create_by(&actor, over).await,
+    );
+    let updates = [
         (
             "renaming to a taken name",
-            store
-                .update_by(
-                    &actor,
-                    &workspace,
-                    &other,
-                    KeyUpdate::new().name(taken_name.clone()),
-                )
-                .await
-                .map(drop),
+            other,
+            KeyUpdate::new().name(taken_name.clone()),
         ),
         (
             "removing every scope",
-            store
-                .update_by(
-                    &actor,
-                    &workspace,
-                    &id,
-                    KeyUpdate::new().scopes(Scopes::empty()),
-                )
-                .await
-                .map(drop),
+            id,
+            KeyUpdate::new().scopes(Scopes::empty()),
         ),
         (
             "overriding a key on no plan",
-            store
-                .update_by(
-                    &actor,
-                    &workspace,
-                    &id,
-                    KeyUpdate::new().overrides(overrides_without_a_plan()),
-                )
-                .await
-                .map(drop),
-        ),
-        (
-            "updating an unknown key",
-            store
-                .update_by(&actor, &workspace, &unknown, scopes())
-                .await
-                .map(drop),
-        ),
-        (
-            "revoking an unknown key",
-            store
-                .revoke_by(&actor, &workspace, &unknown)
-                .await
-                .map(drop),
-        ),
-        (
-            "rotating an unknown key",
-            store
-                .rotate_by(&actor, &workspace, &unknown, Duration::ZERO)
-                .await
-                .map(drop),
-        ),
-        (
-            "updating another workspace's key",
-            store
-                .update_by(&actor, &elsewhere, &id, scopes())
-                .await
-                .map(drop),
-        ),
-        (
-            "revoking another workspace's key",
-            store.revoke_by(&actor, &elsewhere, &id).await.map(drop),
-        ),
-        (
-            "rotating another workspace's key",
-            store
-                .rotate_by(&actor, &elsewhere, &id, Duration::ZERO)
-                .await
-                .map(drop),
-        ),
-        (
-            "updating a revoked key",
-            store
-                .update_by(&actor, &workspace, &revoked, scopes())
-                .await
-                .map(drop),
-        ),
-        (
-            "rotating a revoked key",
-            store
-                .rotate_by(&actor, &workspace, &revoked, Duration::ZERO)
-                .await
-                .map(drop),
-        ),
-        (
-            "an endless grace period",
-            store
-                .rotate_by(&actor, &workspace, &id, Duration::MAX)
-                .await
-                .map(drop),
+            id,
+            KeyUpdate::new().overrides(overrides_without_a_plan()),
         ),
     ];
-    for (what, answer) in &refusals {
-        assert!(answer.is_err(), "{what}: {answer:?}");
+    for (what, key, update) in updates {
+        refused(
+            what,
+            store.update_by(&actor, &workspace, &key, update).await,
+        );
+    }
+    let endless = store
+        .rotate_by(&actor, &workspace, &id, Duration::MAX)
+        .await;
+    refused("an endless grace period", endless);
+
+    let unknown = KeyId::random().unwrap();
+    let keys = [
+        ("an unknown key", &workspace, unknown),
+        ("another workspace's key", &elsewhere, id),
+        ("a revoked key", &workspace, revoked),
+    ];
+    for (what, in_workspace, key) in keys {
+        let scopes = KeyUpdate::new().scopes("admin".parse().unwrap());
+        let updated = store.update_by(&actor, in_workspace, &key, scopes).await;
+        refused(&format!("updating {what}"), updated);
+        let rotated = store
+            .rotate_by(&actor, in_workspace, &key, Duration::ZERO)
+            .await;
+        refused(&format!("rotating {what}"), rotated);
+        // Revoking a revoked key is no failure: it changes nothing.
+        if key != revoked {
+            let answer = store.revoke_by(&actor, in_workspace, &key).await;
+            refused(&format!("revoking {what}"), answer);
+        }
     }
     assert_eq!(events(&store, &workspace).await, before, "nothing recorded");
     assert!(events(&store, &elsewhere).await.is_empty());
@@ -390,12 +271,12 @@ pub async fn a_failed_change_records_nothing<S: KeyStore + KeyManager>(store: S)
 pub async fn a_change_that_changes_nothing_records_nothing<S: KeyStore + KeyManager>(store: S) {
     let workspace = unique_workspace("unchanged");
     let actor = Actor::service("billing");
-    let id = store
-        .create_by(&actor, new_in(&workspace, "ci", "read:all,write:all"))
-        .await
-        .unwrap()
-        .info
-        .id;
+    let id = created_by(
+        &store,
+        &actor,
+        new_in(&workspace, "ci", "read:all,write:all"),
+    )
+    .await;
     let same = KeyUpdate::new().scopes("write:all,read:all".parse().unwrap());
     store
         .update_by(&actor, &workspace, &id, same)
@@ -418,12 +299,7 @@ pub async fn a_workspace_never_reads_another_workspaces_events<S: KeyStore + Key
     let actor = Actor::cli("alice");
     let mut ids = Vec::new();
     for workspace in [&acme, &globex] {
-        let id = store
-            .create_by(&actor, new_in(workspace, "ci", "read:all"))
-            .await
-            .unwrap()
-            .info
-            .id;
+        let id = created_by(&store, &actor, new_in(workspace, "ci", "read:all")).await;
         store.revoke_by(&actor, workspace, &id).await.unwrap();
         ids.push(id);
     }

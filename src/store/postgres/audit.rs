@@ -11,7 +11,9 @@ use std::time::SystemTime;
 
 use deadpool_postgres::{Client, Transaction};
 use tokio_postgres::Row;
+use tokio_postgres::types::FromSql;
 
+use super::row::{column_in, corrupt_in};
 use super::unavailable;
 use crate::audit::{
     Actor, AuditAction, AuditEvent, AuditId, AuditPage, AuditQuery, changes_from_json, changes_json,
@@ -116,14 +118,11 @@ pub(super) async fn page(
 }
 
 fn corrupt(column: &str, why: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("keygate_audit.{column} holds an invalid value: {why}").into())
+    corrupt_in("keygate_audit", column, why)
 }
 
-fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
-    row: &'a Row,
-    name: &str,
-) -> Result<T, StoreError> {
-    row.try_get(name).map_err(|e| corrupt(name, e))
+fn column<'a, T: FromSql<'a>>(row: &'a Row, name: &str) -> Result<T, StoreError> {
+    column_in("keygate_audit", row, name)
 }
 
 /// The event a row of [`EVENTS`] describes; a value no event can hold is a clear error.

@@ -322,6 +322,31 @@ impl Shared {
         .await
     }
 
+    /// Changes the key `id` of `workspace` in one transaction: locks its row, refuses with
+    /// `check` a change that cannot be made to it, runs `sql` (one of the notifying `UPDATE`s)
+    /// with its parameters, writes the event of the change by `by` if it changed anything,
+    /// and commits. Returns the changed record.
+    async fn change_audited(
+        &self,
+        (actor, action, now): (&Actor, AuditAction, SystemTime),
+        workspace: &Workspace,
+        id: &KeyId,
+        check: impl FnOnce(&KeyRecord) -> Result<(), StoreError>,
+        (sql, params): (&'static str, &[&(dyn ToSql + Sync)]),
+    ) -> Result<KeyRecord, StoreError> {
+        let definitions = &self.definitions;
+        self.bounded(|mut client| async move {
+            let tx = client.transaction().await.map_err(unavailable)?;
+            let current = locked(&tx, workspace, id, definitions).await?;
+            check(&current)?;
+            let changed = change(&tx, id, sql, params, definitions).await?;
+            let event = AuditEvent::of(action, actor, Some(&current), &changed, now);
+            audit::commit(tx, event).await?;
+            Ok(changed)
+        })
+        .await
+    }
+
     /// The plans a statement giving `name` and `definition` rows selects.
     async fn plans(
         &self,
@@ -826,21 +851,14 @@ impl KeyManager for PostgresKeyStore {
         id: &KeyId,
     ) -> Result<KeyInfo, StoreError> {
         let now = self.now();
-        let definitions = &self.shared.definitions;
+        let params: [&(dyn ToSql + Sync); 3] = [&id.as_str(), &now, &workspace.as_str()];
+        // Run (and notified) again for a revoked key, as ever: `COALESCE` keeps its time, and
+        // the change changes nothing, so no event is written.
+        let by = (actor, AuditAction::Revoke, now);
+        let no_check = |_: &KeyRecord| Ok(());
         let record = self
             .shared
-            .bounded(|mut client| async move {
-                let tx = client.transaction().await.map_err(unavailable)?;
-                let current = locked(&tx, workspace, id, definitions).await?;
-                // Sent again for a revoked key, as ever: `COALESCE` keeps its time.
-                let params: [&(dyn ToSql + Sync); 3] = [&id.as_str(), &now, &workspace.as_str()];
-                let revoked = change(&tx, id, REVOKE, &params, definitions).await?;
-                // None for a key that was revoked already: it records nothing.
-                let event =
-                    AuditEvent::of(AuditAction::Revoke, actor, Some(&current), &revoked, now);
-                audit::commit(tx, event).await?;
-                Ok(revoked)
-            })
+            .change_audited(by, workspace, id, no_check, (REVOKE, &params))
             .await?;
         Ok(KeyInfo::from(&record))
     }
@@ -861,22 +879,15 @@ impl KeyManager for PostgresKeyStore {
             })?)),
         };
         let digest = generated.digest.as_bytes().as_slice();
-        let definitions = &self.shared.definitions;
+        let params: [&(dyn ToSql + Sync); 4] =
+            [&id.as_str(), &digest, &valid_until, &workspace.as_str()];
+        let by = (actor, AuditAction::Rotate, now);
+        // A revoked key is refused as every store refuses it.
+        let rotatable =
+            |current: &KeyRecord| manage::rotated(current, generated.digest, now, grace).map(drop);
         let record = self
             .shared
-            .bounded(|mut client| async move {
-                let tx = client.transaction().await.map_err(unavailable)?;
-                let current = locked(&tx, workspace, id, definitions).await?;
-                // A revoked key is refused here, as every store refuses it.
-                manage::rotated(&current, generated.digest, now, grace)?;
-                let params: [&(dyn ToSql + Sync); 4] =
-                    [&id.as_str(), &digest, &valid_until, &workspace.as_str()];
-                let rotated = change(&tx, id, ROTATE, &params, definitions).await?;
-                let event =
-                    AuditEvent::of(AuditAction::Rotate, actor, Some(&current), &rotated, now);
-                audit::commit(tx, event).await?;
-                Ok(rotated)
-            })
+            .change_audited(by, workspace, id, rotatable, (ROTATE, &params))
             .await?;
         Ok(CreatedKey {
             plaintext: generated.plaintext,
