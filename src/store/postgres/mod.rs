@@ -50,8 +50,8 @@
 //!   [`StoreError::Unavailable`], naming the column.
 //!
 //! The schema is `keygate_keys` (one row per key, only digests of secrets), `keygate_plans`,
-//! `keygate_workspaces`, `keygate_audit` and `keygate_schema_migrations`. Keys made before workspaces land in
-//! `default` with `{}`; keys made before plans are on none.
+//! `keygate_workspaces`, `keygate_audit` and `keygate_schema_migrations`. Keys made before
+//! workspaces land in `default` with `{}`; keys made before plans are on none.
 //!
 //! ```no_run
 //! use std::time::Duration;
