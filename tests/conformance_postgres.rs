@@ -8,11 +8,12 @@ mod postgres_common;
 use keygate::Workspace;
 use std::time::Duration;
 
+use keygate::audit::{Actor, AuditQuery};
 use keygate::key::KeyId;
 use keygate::key::{self, KeyPrefix};
 use keygate::store::Invalidation;
 use keygate::store::postgres::PostgresKeyStore;
-use keygate::{KeyManager, KeyStore, NewKey, PlanManager, StoreError};
+use keygate::{KeyManager, KeyStore, KeyUpdate, NewKey, PlanManager, StoreError};
 
 mod store {
     use super::*;
@@ -358,4 +359,81 @@ async fn silent_database(timeout: Duration) -> (PostgresKeyStore, tokio::task::J
         .build()
         .unwrap();
     (store, held)
+}
+
+/// A migrated store on a schema of its own (dropped with the guard).
+async fn private_store() -> Option<(postgres_common::PrivateSchema, PostgresKeyStore)> {
+    let schema = postgres_common::PrivateSchema::create().await?;
+    let store = schema.store();
+    store.migrate().await.unwrap();
+    Some((schema, store))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_row_that_does_not_read_back_is_unavailable_naming_its_column() {
+    let Some((schema, store)) = private_store().await else {
+        return;
+    };
+    let actor = Actor::cli("alice");
+    let damages = [
+        ("actor_kind = 'robot'", "actor_kind"),
+        ("actor_key_id = 'not an id'", "actor_key_id"),
+        ("action = 'delete'", "action"),
+        ("changes = '{\"field\": \"scopes\"}'", "changes"),
+        ("key_name = ''", "key_name"),
+    ];
+    for (set, column) in damages {
+        let id = store.create_by(&actor, new_key("damaged")).await.unwrap();
+        let id = id.info.id;
+        let sql = format!("UPDATE keygate_audit SET {set} WHERE key_id = $1");
+        schema.client.execute(&sql, &[&id.as_str()]).await.unwrap();
+        let only_its_key = AuditQuery::new().key(id);
+        let read = store.audit(&Workspace::default(), &only_its_key).await;
+        let error = read.unwrap_err();
+        assert!(error.is_unavailable(), "{error:?}");
+        assert!(error.to_string().contains(column), "{set}: {error}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_whose_event_cannot_be_written_is_not_made() {
+    let Some((schema, store)) = private_store().await else {
+        return;
+    };
+    let actor = Actor::cli("alice");
+    let id = store
+        .create_by(&actor, new_key("kept"))
+        .await
+        .unwrap()
+        .info
+        .id;
+    let workspace = Workspace::default();
+    let before = store.get(&id).await.unwrap().unwrap();
+    // From now on the log refuses every event.
+    schema
+        .client
+        .batch_execute("ALTER TABLE keygate_audit ADD CONSTRAINT closed CHECK (false) NOT VALID")
+        .await
+        .unwrap();
+
+    let created = store.create_by(&actor, new_key("unlogged")).await;
+    assert!(created.is_err(), "{created:?}");
+    let scopes = KeyUpdate::new().scopes("admin".parse().unwrap());
+    let updated = store.update_by(&actor, &workspace, &id, scopes).await;
+    assert!(updated.is_err(), "{updated:?}");
+    let rotated = store
+        .rotate_by(&actor, &workspace, &id, Duration::from_secs(60))
+        .await;
+    assert!(rotated.is_err(), "{rotated:?}");
+    let revoked = store.revoke_by(&actor, &workspace, &id).await;
+    assert!(revoked.is_err(), "{revoked:?}");
+
+    let listed = store.list(&workspace).await.unwrap();
+    assert_eq!(listed.len(), 1, "no key made: {listed:#?}");
+    let after = store.get(&id).await.unwrap().unwrap();
+    assert_eq!(after.scopes, before.scopes);
+    assert!(after.digest.ct_eq(&before.digest), "not rotated");
+    assert!(after.previous.is_none() && after.revoked_at.is_none());
+    let log = store.audit(&workspace, &AuditQuery::new()).await.unwrap();
+    assert_eq!(log.events.len(), 1, "the first key's creation only");
 }

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod audit;
 pub mod limiter;
 pub mod plans;
 pub mod store;
@@ -154,13 +155,27 @@ macro_rules! store_conformance {
             rotation_and_revocation_keep_workspace_and_metadata,
             concurrent_creates_of_one_name_make_exactly_one_key,
         );
+        $crate::store_conformance!(@audit $make;
+            every_change_records_one_event_with_its_actor_and_fields,
+            a_failed_change_records_nothing,
+            a_change_that_changes_nothing_records_nothing,
+            a_workspace_never_reads_another_workspaces_events,
+            the_log_pages_newest_first_without_gaps_or_repeats,
+            no_event_carries_a_secret_or_digest,
+        );
     };
     (@tests $make:expr; $($check:ident),* $(,)?) => {
+        $crate::store_conformance!(@checks store, $make; $($check),*);
+    };
+    (@audit $make:expr; $($check:ident),* $(,)?) => {
+        $crate::store_conformance!(@checks audit, $make; $($check),*);
+    };
+    (@checks $module:ident, $make:expr; $($check:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $check() {
                 if let Some(store) = $make.await {
-                    $crate::conformance::store::$check(store).await;
+                    $crate::conformance::$module::$check(store).await;
                 }
             }
         )*

@@ -11,7 +11,7 @@ use keygate::{
 };
 
 /// A name no other test uses, so that stores shared between tests stay apart.
-fn unique_name(base: &str) -> keygate::KeyName {
+pub fn unique_name(base: &str) -> keygate::KeyName {
     let id = KeyId::random().unwrap();
     format!("{base}-{}", id.as_str().to_ascii_lowercase())
         .parse()

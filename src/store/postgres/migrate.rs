@@ -21,6 +21,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         4,
         include_str!("../../../migrations/postgres/0004_overrides.sql"),
     ),
+    (
+        5,
+        include_str!("../../../migrations/postgres/0005_audit.sql"),
+    ),
 ];
 
 /// Serialises concurrent migrators (several instances starting at once): an arbitrary

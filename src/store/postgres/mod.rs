@@ -40,9 +40,18 @@
 //!   they are checked against the key's plan inside the write's transaction. A value that does
 //!   not parse is a corrupt row (503), as a plan's definition.
 //!
+//! - **The audit log** ([`KeyManager::audit`]) is `keygate_audit`, one row per change. Every
+//!   change runs in one transaction that locks the key's row (`FOR UPDATE`), writes it and
+//!   writes its event before committing: a change is never stored without its event, nor an
+//!   event without its change, and a change that fails or changes nothing (revoking a revoked
+//!   key) writes none. Within a workspace, events commit in the order of their ids (the
+//!   insert takes a per-workspace advisory lock until the commit), so a reader paging with
+//!   [`AuditQuery::before`] misses none. A row that does not read back as an event is
+//!   [`StoreError::Unavailable`], naming the column.
+//!
 //! The schema is `keygate_keys` (one row per key, only digests of secrets), `keygate_plans`,
-//! `keygate_workspaces` and `keygate_schema_migrations`. Keys made before workspaces land in
-//! `default` with `{}`; keys made before plans are on none.
+//! `keygate_workspaces`, `keygate_audit` and `keygate_schema_migrations`. Keys made before
+//! workspaces land in `default` with `{}`; keys made before plans are on none.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -67,12 +76,13 @@
 //! TLS: the connections are made without TLS; run the database on a private network or
 //! loopback.
 
+mod audit;
 mod builder;
 mod listener;
 mod migrate;
 mod row;
 
-use crate::audit::{Actor, AuditPage, AuditQuery};
+use crate::audit::{Actor, AuditAction, AuditEvent, AuditPage, AuditQuery};
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -82,6 +92,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use deadpool_postgres::{Object, Pool, PoolError, Transaction};
 use tokio::time::MissedTickBehavior;
+use tokio_postgres::types::ToSql;
 
 pub use builder::{
     DEFAULT_FLUSH_INTERVAL, DEFAULT_LAST_USE_INTERVAL, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT,
@@ -176,8 +187,6 @@ const ROTATE: &str = notifying!(
      previous_valid_until = $3, digest = $2 \
      WHERE id = $1 AND workspace = $4 AND revoked_at IS NULL"
 );
-const IS_REVOKED: &str =
-    "SELECT revoked_at IS NOT NULL FROM keygate_keys WHERE id = $1 AND workspace = $2";
 /// Whether a plan is called `$1`.
 const PLAN_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM keygate_plans WHERE name = $1)";
 /// Defines a plan or replaces its definition, and tells every instance's caches to forget
@@ -293,8 +302,8 @@ impl Shared {
             .await
     }
 
-    /// Runs a statement giving at most one row of key columns (a lookup, or one of the
-    /// notifying `UPDATE`s) and returns its record, if any row matched.
+    /// Runs a lookup giving at most one row of key columns and returns its record, if any row
+    /// matched.
     async fn record(
         &self,
         sql: &'static str,
@@ -309,6 +318,31 @@ impl Shared {
             row.as_ref()
                 .map(|row| record_from_row(row, &self.definitions))
                 .transpose()
+        })
+        .await
+    }
+
+    /// Changes the key `id` of `workspace` in one transaction: locks its row, refuses with
+    /// `check` a change that cannot be made to it, runs `sql` (one of the notifying `UPDATE`s)
+    /// with its parameters, writes the event of the change by `by` if it changed anything,
+    /// and commits. Returns the changed record.
+    async fn change_audited(
+        &self,
+        (actor, action, now): (&Actor, AuditAction, SystemTime),
+        workspace: &Workspace,
+        id: &KeyId,
+        check: impl FnOnce(&KeyRecord) -> Result<(), StoreError>,
+        (sql, params): (&'static str, &[&(dyn ToSql + Sync)]),
+    ) -> Result<KeyRecord, StoreError> {
+        let definitions = &self.definitions;
+        self.bounded(|mut client| async move {
+            let tx = client.transaction().await.map_err(unavailable)?;
+            let current = locked(&tx, workspace, id, definitions).await?;
+            check(&current)?;
+            let changed = change(&tx, id, sql, params, definitions).await?;
+            let event = AuditEvent::of(action, actor, Some(&current), &changed, now);
+            audit::commit(tx, event).await?;
+            Ok(changed)
         })
         .await
     }
@@ -439,6 +473,50 @@ async fn check_plan(tx: &Transaction<'_>, name: Option<&PlanName>) -> Result<(),
     } else {
         Err(plans::unknown_plan(name))
     }
+}
+
+/// The key `id` of `workspace`, its row locked for the rest of `tx` (another workspace's key
+/// is not found, as an unknown id).
+async fn locked(
+    tx: &Transaction<'_>,
+    workspace: &Workspace,
+    id: &KeyId,
+    definitions: &Definitions,
+) -> Result<KeyRecord, StoreError> {
+    let select = tx
+        .prepare_cached(GET_FOR_UPDATE)
+        .await
+        .map_err(unavailable)?;
+    let row = tx
+        .query_opt(&select, &[&id.as_str(), &workspace.as_str()])
+        .await
+        .map_err(unavailable)?
+        .ok_or(StoreError::NotFound(*id))?;
+    record_from_row(&row, definitions)
+}
+
+/// Runs `sql`, one of the notifying `UPDATE`s, on the key `id` whose row [`locked`] holds, and
+/// returns the changed record.
+async fn change(
+    tx: &Transaction<'_>,
+    id: &KeyId,
+    sql: &'static str,
+    params: &[&(dyn ToSql + Sync)],
+    definitions: &Definitions,
+) -> Result<KeyRecord, StoreError> {
+    let statement = tx.prepare_cached(sql).await.map_err(unavailable)?;
+    let row = tx
+        .query_opt(&statement, params)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| not_read_back(id))?;
+    record_from_row(&row, definitions)
+}
+
+/// The key `id`, just written in a transaction, does not read back in it: nothing is
+/// committed.
+fn not_read_back(id: &KeyId) -> StoreError {
+    StoreError::Unavailable(format!("key {id} was written but does not read back").into())
 }
 
 impl PostgresKeyStore {
@@ -598,7 +676,7 @@ impl KeyStore for PostgresKeyStore {
 
 #[async_trait]
 impl KeyManager for PostgresKeyStore {
-    async fn create_by(&self, _actor: &Actor, new: NewKey) -> Result<CreatedKey, StoreError> {
+    async fn create_by(&self, actor: &Actor, new: NewKey) -> Result<CreatedKey, StoreError> {
         let now = self.now();
         new.validate(now)?;
         let (burst, interval) = quota_columns(new.quota)?;
@@ -656,11 +734,11 @@ impl KeyManager for PostgresKeyStore {
                         .map_err(unavailable)?
                         .map(|stored| record_from_row(&stored, definitions))
                         .transpose()?;
-                    if let Some(stored) = &stored {
-                        manage::check_overrides(&stored.overrides, stored.plan.as_ref())?;
-                    }
-                    tx.commit().await.map_err(unavailable)?;
-                    Ok(stored)
+                    let stored = stored.ok_or_else(|| not_read_back(&row.id))?;
+                    manage::check_overrides(&stored.overrides, stored.plan.as_ref())?;
+                    let event = AuditEvent::of(AuditAction::Create, actor, None, &stored, now);
+                    audit::commit(tx, event).await?;
+                    Ok(Some(stored))
                 })
                 .await?;
             // Nothing inserted: a 71-bit id collision. Draw again.
@@ -698,7 +776,7 @@ impl KeyManager for PostgresKeyStore {
 
     async fn update_by(
         &self,
-        _actor: &Actor,
+        actor: &Actor,
         workspace: &Workspace,
         id: &KeyId,
         update: KeyUpdate,
@@ -713,16 +791,7 @@ impl KeyManager for PostgresKeyStore {
                 if update.name.is_some() {
                     lock_names(&tx, workspace).await?;
                 }
-                let select = tx
-                    .prepare_cached(GET_FOR_UPDATE)
-                    .await
-                    .map_err(unavailable)?;
-                let current = tx
-                    .query_opt(&select, &[&id.as_str(), &workspace.as_str()])
-                    .await
-                    .map_err(unavailable)?
-                    .ok_or(StoreError::NotFound(*id))?;
-                let current = record_from_row(&current, definitions)?;
+                let current = locked(&tx, workspace, id, definitions).await?;
                 // Looked at only once the key is found: an unknown key is not found, whatever
                 // its new name.
                 if let Some(name) = update
@@ -742,32 +811,33 @@ impl KeyManager for PostgresKeyStore {
                     .plan
                     .as_ref()
                     .map(|p| p.as_ref().map(PlanName::as_str));
-                let change = tx.prepare_cached(UPDATE).await.map_err(unavailable)?;
-                let row = tx
-                    .query_one(
-                        &change,
-                        &[
-                            &id.as_str(),
-                            &next.name.as_str(),
-                            &next.scopes.to_string(),
-                            &burst,
-                            &interval,
-                            &next.expires_at.map(db_time),
-                            &next.metadata.as_json(),
-                            &plan.is_some(),
-                            &plan.flatten(),
-                            &overrides_column(&next.overrides),
-                        ],
-                    )
-                    .await
-                    .map_err(unavailable)?;
-                let changed = record_from_row(&row, definitions)?;
+                let changed = change(
+                    &tx,
+                    id,
+                    UPDATE,
+                    &[
+                        &id.as_str(),
+                        &next.name.as_str(),
+                        &next.scopes.to_string(),
+                        &burst,
+                        &interval,
+                        &next.expires_at.map(db_time),
+                        &next.metadata.as_json(),
+                        &plan.is_some(),
+                        &plan.flatten(),
+                        &overrides_column(&next.overrides),
+                    ],
+                    definitions,
+                )
+                .await?;
                 // New overrides must fit the plan the key is now on; if not, nothing is
                 // committed (and nothing notified).
                 if update.overrides.is_some() {
                     manage::check_overrides(&changed.overrides, changed.plan.as_ref())?;
                 }
-                tx.commit().await.map_err(unavailable)?;
+                let event =
+                    AuditEvent::of(AuditAction::Update, actor, Some(&current), &changed, now);
+                audit::commit(tx, event).await?;
                 Ok(changed)
             })
             .await?;
@@ -776,24 +846,26 @@ impl KeyManager for PostgresKeyStore {
 
     async fn revoke_by(
         &self,
-        _actor: &Actor,
+        actor: &Actor,
         workspace: &Workspace,
         id: &KeyId,
     ) -> Result<KeyInfo, StoreError> {
         let now = self.now();
-        match self
+        let params: [&(dyn ToSql + Sync); 3] = [&id.as_str(), &now, &workspace.as_str()];
+        // Run (and notified) again for a revoked key, as ever: `COALESCE` keeps its time, and
+        // the change changes nothing, so no event is written.
+        let by = (actor, AuditAction::Revoke, now);
+        let no_check = |_: &KeyRecord| Ok(());
+        let record = self
             .shared
-            .record(REVOKE, &[&id.as_str(), &now, &workspace.as_str()])
-            .await?
-        {
-            Some(record) => Ok(KeyInfo::from(&record)),
-            None => Err(StoreError::NotFound(*id)),
-        }
+            .change_audited(by, workspace, id, no_check, (REVOKE, &params))
+            .await?;
+        Ok(KeyInfo::from(&record))
     }
 
     async fn rotate_by(
         &self,
-        _actor: &Actor,
+        actor: &Actor,
         workspace: &Workspace,
         id: &KeyId,
         grace: Duration,
@@ -807,47 +879,30 @@ impl KeyManager for PostgresKeyStore {
             })?)),
         };
         let digest = generated.digest.as_bytes().as_slice();
-        if let Some(record) = self
+        let params: [&(dyn ToSql + Sync); 4] =
+            [&id.as_str(), &digest, &valid_until, &workspace.as_str()];
+        let by = (actor, AuditAction::Rotate, now);
+        // A revoked key is refused as every store refuses it.
+        let rotatable =
+            |current: &KeyRecord| manage::rotated(current, generated.digest, now, grace).map(drop);
+        let record = self
             .shared
-            .record(
-                ROTATE,
-                &[&id.as_str(), &digest, &valid_until, &workspace.as_str()],
-            )
-            .await?
-        {
-            return Ok(CreatedKey {
-                plaintext: generated.plaintext,
-                info: KeyInfo::from(&record),
-            });
-        }
-        let revoked: Option<bool> = self
-            .shared
-            .bounded(|client| async move {
-                let row = client
-                    .query_opt(IS_REVOKED, &[&id.as_str(), &workspace.as_str()])
-                    .await
-                    .map_err(unavailable)?;
-                Ok(row.map(|r| r.get(0)))
-            })
+            .change_audited(by, workspace, id, rotatable, (ROTATE, &params))
             .await?;
-        match revoked {
-            Some(true) => Err(StoreError::Conflict(format!(
-                "key {id} is revoked and cannot be rotated"
-            ))),
-            // Not found (in this workspace), or un-revoked meanwhile (impossible through this
-            // API).
-            _ => Err(StoreError::NotFound(*id)),
-        }
+        Ok(CreatedKey {
+            plaintext: generated.plaintext,
+            info: KeyInfo::from(&record),
+        })
     }
 
     async fn audit(
         &self,
-        _workspace: &Workspace,
-        _query: &AuditQuery,
+        workspace: &Workspace,
+        query: &AuditQuery,
     ) -> Result<AuditPage, StoreError> {
-        Err(StoreError::Unavailable(
-            "this store does not keep an audit log yet".into(),
-        ))
+        self.shared
+            .bounded(|client| async move { audit::page(&client, workspace, query).await })
+            .await
     }
 }
 

@@ -38,15 +38,30 @@ macro_rules! plan_joins {
 }
 pub(super) use plan_joins;
 
+/// A value of `table.column` that no record (or event) can hold: the row is corrupt, and the
+/// call unavailable (503), never answered from it.
+pub(super) fn corrupt_in(table: &str, column: &str, why: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("{table}.{column} holds an invalid value: {why}").into())
+}
+
+/// The column `name` of `row`, a row of `table`, as a `T`; anything else is [`corrupt_in`].
+pub(super) fn column_in<'a, T: tokio_postgres::types::FromSql<'a>>(
+    table: &str,
+    row: &'a Row,
+    name: &str,
+) -> Result<T, StoreError> {
+    row.try_get(name).map_err(|e| corrupt_in(table, name, e))
+}
+
 fn corrupt(column: &str, why: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("keygate_keys.{column} holds an invalid value: {why}").into())
+    corrupt_in("keygate_keys", column, why)
 }
 
 fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
     row: &'a Row,
     name: &str,
 ) -> Result<T, StoreError> {
-    row.try_get(name).map_err(|e| corrupt(name, e))
+    column_in("keygate_keys", row, name)
 }
 
 fn digest(bytes: Vec<u8>, name: &str) -> Result<KeyDigest, StoreError> {
