@@ -13,6 +13,7 @@ use http::StatusCode;
 /// | `invalid_api_key` | 401 | 16 UNAUTHENTICATED |
 /// | `revoked_api_key` | 401 | 16 UNAUTHENTICATED |
 /// | `expired_api_key` | 401 | 16 UNAUTHENTICATED |
+/// | `disabled_api_key` | 401 | 16 UNAUTHENTICATED |
 /// | `insufficient_scope` | 403 | 7 PERMISSION_DENIED |
 /// | `https_required` | 403 | 7 PERMISSION_DENIED |
 /// | `rate_limited` | 429 | 8 RESOURCE_EXHAUSTED |
@@ -31,6 +32,8 @@ pub enum ErrorCode {
     RevokedApiKey,
     /// The right secret of an expired key.
     ExpiredApiKey,
+    /// The right secret of a disabled key (refused until it is enabled again).
+    DisabledApiKey,
     /// A valid key without the scope the endpoint needs.
     InsufficientScope,
     /// Over the key's rate limit.
@@ -60,6 +63,7 @@ impl ErrorCode {
             ErrorCode::InvalidApiKey => "invalid_api_key",
             ErrorCode::RevokedApiKey => "revoked_api_key",
             ErrorCode::ExpiredApiKey => "expired_api_key",
+            ErrorCode::DisabledApiKey => "disabled_api_key",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::QuotaExceeded => "quota_exceeded",
@@ -76,7 +80,8 @@ impl ErrorCode {
             | ErrorCode::MalformedApiKey
             | ErrorCode::InvalidApiKey
             | ErrorCode::RevokedApiKey
-            | ErrorCode::ExpiredApiKey => StatusCode::UNAUTHORIZED,
+            | ErrorCode::ExpiredApiKey
+            | ErrorCode::DisabledApiKey => StatusCode::UNAUTHORIZED,
             ErrorCode::InsufficientScope | ErrorCode::HttpsRequired => StatusCode::FORBIDDEN,
             ErrorCode::RateLimited | ErrorCode::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -102,7 +107,8 @@ impl ErrorCode {
             | ErrorCode::MalformedApiKey
             | ErrorCode::InvalidApiKey
             | ErrorCode::RevokedApiKey
-            | ErrorCode::ExpiredApiKey => DOC_401_DETAIL,
+            | ErrorCode::ExpiredApiKey
+            | ErrorCode::DisabledApiKey => DOC_401_DETAIL,
             ErrorCode::InsufficientScope => {
                 "The key is valid but lacks the scope required for this endpoint"
             }
@@ -135,6 +141,9 @@ impl ErrorCode {
             | ErrorCode::InvalidApiKey
             | ErrorCode::RevokedApiKey
             | ErrorCode::ExpiredApiKey => DOC_401_FIX,
+            ErrorCode::DisabledApiKey => {
+                "The key is disabled for now: ask an admin of the workspace to enable it, or use another key"
+            }
             ErrorCode::InsufficientScope => {
                 "Use a key that has the necessary scope, or add the scope to this key"
             }
@@ -166,6 +175,7 @@ impl ErrorCode {
             ErrorCode::InvalidApiKey => "The API key is not valid",
             ErrorCode::RevokedApiKey => "The API key has been revoked",
             ErrorCode::ExpiredApiKey => "The API key has expired",
+            ErrorCode::DisabledApiKey => "The API key is disabled",
             ErrorCode::InsufficientScope => "The API key lacks the scope this endpoint needs",
             ErrorCode::RateLimited => "The API key is over its rate limit",
             ErrorCode::QuotaExceeded => "The API key is over a quota or out of credits of its plan",

@@ -96,13 +96,17 @@ pub enum KeyStatus {
     Revoked,
     /// Past its expiry: refused with `expired_api_key`.
     Expired,
+    /// Disabled for now: refused with `disabled_api_key` until enabled again.
+    Disabled,
 }
 
 impl KeyStatus {
-    /// The status of a key revoked at `revoked_at` (if ever) and expiring at `expires_at` (if
-    /// ever), at `now`. Revocation wins over expiry.
+    /// The status of a key revoked at `revoked_at` (if ever), disabled since `disabled_at`
+    /// (if it is) and expiring at `expires_at` (if ever), at `now`. Revocation wins over
+    /// expiry, and expiry over disabling: the answer a request gets says what lasts longest.
     pub(crate) fn of(
         revoked_at: Option<SystemTime>,
+        disabled_at: Option<SystemTime>,
         expires_at: Option<SystemTime>,
         now: SystemTime,
     ) -> Self {
@@ -110,9 +114,45 @@ impl KeyStatus {
             KeyStatus::Revoked
         } else if expires_at.is_some_and(|at| now >= at) {
             KeyStatus::Expired
+        } else if disabled_at.is_some() {
+            KeyStatus::Disabled
         } else {
             KeyStatus::Active
         }
+    }
+
+    /// The status as listings and filters write it: `active`, `revoked`, `expired`,
+    /// `disabled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Revoked => "revoked",
+            KeyStatus::Expired => "expired",
+            KeyStatus::Disabled => "disabled",
+        }
+    }
+}
+
+impl fmt::Display for KeyStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for KeyStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "active" => KeyStatus::Active,
+            "revoked" => KeyStatus::Revoked,
+            "expired" => KeyStatus::Expired,
+            "disabled" => KeyStatus::Disabled,
+            other => {
+                return Err(format!(
+                    "unknown status {other:?}: use active, disabled, expired or revoked"
+                ));
+            }
+        })
     }
 }
 
@@ -151,6 +191,13 @@ pub struct KeyRecord {
     pub expires_at: Option<SystemTime>,
     /// Revocation time, if revoked.
     pub revoked_at: Option<SystemTime>,
+    /// Since when the key is disabled, if it is: refused with `disabled_api_key` until it is
+    /// enabled again.
+    pub disabled_at: Option<SystemTime>,
+    /// For a key imported in another format than this service's: the SHA-256 of its whole
+    /// token, by which [`KeyStore::get_by_digest`](crate::KeyStore::get_by_digest) finds it.
+    /// `None` for keys in this service's format, found by their id.
+    pub legacy_digest: Option<KeyDigest>,
     /// Last successful use, as far as the store has recorded it.
     pub last_used_at: Option<SystemTime>,
 }
@@ -179,6 +226,8 @@ impl KeyRecord {
             created_at,
             expires_at: None,
             revoked_at: None,
+            disabled_at: None,
+            legacy_digest: None,
             last_used_at: None,
         }
     }
@@ -239,6 +288,18 @@ impl KeyRecord {
         self
     }
 
+    /// Disables the record since `disabled_at` (`None`: enabled).
+    pub fn with_disabled_at(mut self, disabled_at: Option<SystemTime>) -> Self {
+        self.disabled_at = disabled_at;
+        self
+    }
+
+    /// Sets the digest of the whole token of a key imported in another format.
+    pub fn with_legacy_digest(mut self, legacy_digest: Option<KeyDigest>) -> Self {
+        self.legacy_digest = legacy_digest;
+        self
+    }
+
     /// Sets the secret accepted during a rotation's grace period.
     pub fn with_previous(mut self, previous: Option<PreviousSecret>) -> Self {
         self.previous = previous;
@@ -253,7 +314,7 @@ impl KeyRecord {
 
     /// The key's status at `now`. Revocation wins over expiry.
     pub fn status_at(&self, now: SystemTime) -> KeyStatus {
-        KeyStatus::of(self.revoked_at, self.expires_at, now)
+        KeyStatus::of(self.revoked_at, self.disabled_at, self.expires_at, now)
     }
 }
 

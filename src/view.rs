@@ -31,7 +31,6 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
 use crate::limit::Quota;
-use crate::record::KeyStatus;
 use crate::store::{CreatedKey, KeyInfo};
 
 /// What is said beside a plaintext key whenever one is shown.
@@ -69,6 +68,8 @@ pub struct KeyView {
     pub expires_at: Option<String>,
     /// Revocation time, if revoked.
     pub revoked_at: Option<String>,
+    /// Since when the key is disabled, if it is.
+    pub disabled_at: Option<String>,
     /// Last recorded use, if any.
     pub last_used_at: Option<String>,
     /// While a rotation's grace period lasts: when the previous secret stops working.
@@ -138,11 +139,7 @@ pub fn format_duration(d: Duration) -> String {
 }
 
 fn status(info: &KeyInfo) -> &'static str {
-    match info.status_at(SystemTime::now()) {
-        KeyStatus::Active => "active",
-        KeyStatus::Revoked => "revoked",
-        KeyStatus::Expired => "expired",
-    }
+    info.status_at(SystemTime::now()).as_str()
 }
 
 impl From<Quota> for QuotaView {
@@ -170,6 +167,7 @@ impl From<&KeyInfo> for KeyView {
             created_at,
             expires_at,
             revoked_at,
+            disabled_at,
             last_used_at,
             previous_secret_valid_until,
         } = info;
@@ -189,6 +187,7 @@ impl From<&KeyInfo> for KeyView {
             created_at: format_time(*created_at),
             expires_at: expires_at.map(format_time),
             revoked_at: revoked_at.map(format_time),
+            disabled_at: disabled_at.map(format_time),
             last_used_at: last_used_at.map(format_time),
             previous_secret_valid_until: previous_secret_valid_until.map(format_time),
         }

@@ -42,6 +42,14 @@ pub enum AuditAction {
     Rotate,
     /// It was revoked.
     Revoke,
+    /// It was disabled (refused with `disabled_api_key` until enabled).
+    Disable,
+    /// It was enabled again.
+    Enable,
+    /// It was deleted: its record is gone, its id is never used again, and its events stay.
+    Delete,
+    /// It was imported: a key issued elsewhere, now kept by the store.
+    Import,
 }
 
 impl AuditAction {
@@ -52,6 +60,10 @@ impl AuditAction {
             AuditAction::Update => "update",
             AuditAction::Rotate => "rotate",
             AuditAction::Revoke => "revoke",
+            AuditAction::Disable => "disable",
+            AuditAction::Enable => "enable",
+            AuditAction::Delete => "delete",
+            AuditAction::Import => "import",
         }
     }
 }
@@ -70,6 +82,10 @@ impl FromStr for AuditAction {
             "update" => AuditAction::Update,
             "rotate" => AuditAction::Rotate,
             "revoke" => AuditAction::Revoke,
+            "disable" => AuditAction::Disable,
+            "enable" => AuditAction::Enable,
+            "delete" => AuditAction::Delete,
+            "import" => AuditAction::Import,
             other => return Err(format!("unknown audit action {other:?}")),
         })
     }
@@ -83,7 +99,7 @@ impl FromStr for AuditAction {
 /// | `scopes` | an array of scopes, canonical order |
 /// | `metadata` | the object |
 /// | `quota` | `{"burst": N, "interval_us": N}` |
-/// | `expires_at`, `revoked_at`, `previous_secret_valid_until` | seconds since the Unix epoch |
+/// | `expires_at`, `revoked_at`, `disabled_at`, `previous_secret_valid_until` | seconds since the Unix epoch |
 /// | `plan` | the plan's name |
 /// | `overrides` | the overrides object, as `keygate plans` shows them |
 ///
@@ -121,10 +137,11 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    /// The event of `action` turning `before` into `after` (`before` is `None` for a new key);
-    /// `None` when nothing changed and the action is not a creation or rotation (revoking a
-    /// revoked key, an update to the same values), which leaves no event. The id is set by
-    /// the store that writes it.
+    /// The event of `action` turning `before` into `after` (`before` is `None` for a new or
+    /// imported key; for a deletion, `after` is the key as it was); `None` when nothing
+    /// changed and the action is not a creation, import, rotation or deletion (revoking a
+    /// revoked key, an update to the same values), which leaves no event. The id is set by the
+    /// store that writes it.
     pub fn of(
         action: AuditAction,
         actor: &Actor,
@@ -133,7 +150,10 @@ impl AuditEvent {
         at: SystemTime,
     ) -> Option<Self> {
         let changes = changes(before, after);
-        let always = matches!(action, AuditAction::Create | AuditAction::Rotate);
+        let always = matches!(
+            action,
+            AuditAction::Create | AuditAction::Rotate | AuditAction::Delete | AuditAction::Import
+        );
         if changes.is_empty() && !always {
             return None;
         }
@@ -200,7 +220,7 @@ type Shown = fn(&KeyRecord) -> Value;
 /// The fields that differ between `before` (nothing, for a new key) and `after`, as the table
 /// of [`Change`] names them. The digests are never compared or shown.
 fn changes(before: Option<&KeyRecord>, after: &KeyRecord) -> Vec<Change> {
-    let fields: [(&str, Shown); 9] = [
+    let fields: [(&str, Shown); 10] = [
         ("name", |r| json!(r.name.as_str())),
         ("scopes", |r| {
             Value::Array(r.scopes.iter().map(|s| json!(s.to_string())).collect())
@@ -215,6 +235,7 @@ fn changes(before: Option<&KeyRecord>, after: &KeyRecord) -> Vec<Change> {
         }),
         ("overrides", |r| r.overrides.to_json()),
         ("revoked_at", |r| time_json(r.revoked_at)),
+        ("disabled_at", |r| time_json(r.disabled_at)),
         ("previous_secret_valid_until", |r| {
             time_json(r.previous.map(|p| p.valid_until))
         }),

@@ -97,6 +97,9 @@ pub(crate) fn verify(
     {
         return Err(ErrorCode::ExpiredApiKey);
     }
+    if record.disabled_at.is_some() {
+        return Err(ErrorCode::DisabledApiKey);
+    }
     Ok(())
 }
 

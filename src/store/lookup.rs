@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::BoxError;
-use crate::key::{KeyId, KeyPrefix};
+use crate::key::{KeyDigest, KeyId, KeyPrefix};
 use crate::record::{KeyName, KeyRecord};
 use crate::workspace::Workspace;
 
@@ -64,6 +64,15 @@ pub trait KeyStore: Send + Sync + 'static {
     /// The record for `id`, or `None` if no key has that id.
     fn get(&self, id: &KeyId) -> Self::Future;
 
+    /// The key imported in another format whose whole token has `digest`
+    /// ([`KeyRecord::legacy_digest`]), for a layer built with
+    /// [`imported_keys(true)`](crate::ApiKeyLayerBuilder::imported_keys). `None` (the default)
+    /// when the store keeps no such keys: such tokens are then refused as malformed.
+    fn get_by_digest(&self, digest: &KeyDigest) -> Option<Self::Future> {
+        let _ = digest;
+        None
+    }
+
     /// Notes that key `id` was just used successfully. Called on the hot path: an
     /// implementation must not block (batch the writes). The default does nothing.
     fn touch(&self, id: &KeyId) {
@@ -85,6 +94,10 @@ impl<K: KeyStore + ?Sized> KeyStore for Arc<K> {
 
     fn get(&self, id: &KeyId) -> Self::Future {
         (**self).get(id)
+    }
+
+    fn get_by_digest(&self, digest: &KeyDigest) -> Option<Self::Future> {
+        (**self).get_by_digest(digest)
     }
 
     fn touch(&self, id: &KeyId) {

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
-use super::StoreError;
+use super::{ImportKey, KeyListQuery, KeyPage, StoreError};
 use crate::audit::{Actor, AuditPage, AuditQuery};
 use crate::key::{self, ApiKey, KeyDigest, KeyId, KeyPrefix};
 use crate::limit::Quota;
@@ -378,6 +378,30 @@ pub(crate) fn revoked(record: &KeyRecord, now: SystemTime) -> KeyRecord {
     record.clone().with_revoked_at(Some(at))
 }
 
+/// `record` disabled at `now`, or as it was if already disabled. A revoked key cannot be
+/// disabled.
+pub(crate) fn disabled(record: &KeyRecord, now: SystemTime) -> Result<KeyRecord, StoreError> {
+    refuse_revoked(record, "disabled")?;
+    let at = record.disabled_at.unwrap_or(now);
+    Ok(record.clone().with_disabled_at(Some(at)))
+}
+
+/// `record` enabled, as it was if not disabled. A revoked key cannot be enabled.
+pub(crate) fn enabled(record: &KeyRecord) -> Result<KeyRecord, StoreError> {
+    refuse_revoked(record, "enabled")?;
+    Ok(record.clone().with_disabled_at(None))
+}
+
+fn refuse_revoked(record: &KeyRecord, what: &str) -> Result<(), StoreError> {
+    match record.revoked_at {
+        Some(_) => Err(StoreError::Conflict(format!(
+            "key {} is revoked and cannot be {what}",
+            record.id
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// `record` with the new secret's `digest`, the old one kept until `now + grace` (not at all
 /// for a zero grace). A revoked key cannot be rotated.
 pub(crate) fn rotated(
@@ -437,6 +461,8 @@ pub struct KeyInfo {
     pub expires_at: Option<SystemTime>,
     /// Revocation time, if revoked.
     pub revoked_at: Option<SystemTime>,
+    /// Since when the key is disabled, if it is.
+    pub disabled_at: Option<SystemTime>,
     /// Last recorded use.
     pub last_used_at: Option<SystemTime>,
     /// While a rotation's grace period lasts: when the previous secret stops working.
@@ -446,7 +472,7 @@ pub struct KeyInfo {
 impl KeyInfo {
     /// The key's status at `now`.
     pub fn status_at(&self, now: SystemTime) -> KeyStatus {
-        KeyStatus::of(self.revoked_at, self.expires_at, now)
+        KeyStatus::of(self.revoked_at, self.disabled_at, self.expires_at, now)
     }
 }
 
@@ -468,6 +494,8 @@ impl From<&KeyRecord> for KeyInfo {
             created_at,
             expires_at,
             revoked_at,
+            disabled_at,
+            legacy_digest: _,
             last_used_at,
         } = record;
         Self {
@@ -482,6 +510,7 @@ impl From<&KeyRecord> for KeyInfo {
             created_at: *created_at,
             expires_at: *expires_at,
             revoked_at: *revoked_at,
+            disabled_at: *disabled_at,
             last_used_at: *last_used_at,
             previous_secret_valid_until: previous.map(|p| p.valid_until),
         }
@@ -578,6 +607,51 @@ pub trait KeyManager: Send + Sync {
         query: &AuditQuery,
     ) -> Result<AuditPage, StoreError>;
 
+    /// A page of `workspace`'s keys, oldest first (by creation time, then id), filtered and
+    /// bounded as `query` says (see [`KeyListQuery`]). A bad query (a name prefix too long)
+    /// is [`StoreError::Invalid`].
+    async fn list_page(
+        &self,
+        workspace: &Workspace,
+        query: &KeyListQuery,
+    ) -> Result<KeyPage, StoreError>;
+
+    /// Disables a key of `workspace`: refused with `disabled_api_key` until enabled again.
+    /// Disabling a disabled key changes nothing (and records nothing); a revoked key cannot
+    /// be disabled ([`StoreError::Conflict`]).
+    async fn disable_by(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+    ) -> Result<KeyInfo, StoreError>;
+
+    /// Enables a disabled key of `workspace` again. Enabling an enabled key changes nothing
+    /// (and records nothing); a revoked key cannot be enabled ([`StoreError::Conflict`]).
+    async fn enable_by(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+    ) -> Result<KeyInfo, StoreError>;
+
+    /// Deletes a key of `workspace` and returns it as it was: its record is removed (from
+    /// then on it is an unknown id, `invalid_api_key`), its name is free, its id is never
+    /// used again (creating or importing it is [`StoreError::Conflict`]), and its audit
+    /// events stay, with one more for the deletion.
+    async fn delete_by(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+    ) -> Result<KeyInfo, StoreError>;
+
+    /// Imports a key issued elsewhere (see [`ImportKey`]): it authenticates exactly like an
+    /// issued one from then on. Refused like [`create`](Self::create) (a taken name, no
+    /// scope, a bad expiry, an unknown plan), and with [`StoreError::Conflict`] for an id a
+    /// key has or had, or a secret another key has.
+    async fn import_by(&self, actor: &Actor, import: ImportKey) -> Result<KeyInfo, StoreError>;
+
     /// [`create_by`](Self::create_by) the default [`Actor`] (the service).
     async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
         self.create_by(&Actor::default(), new).await
@@ -608,6 +682,26 @@ pub trait KeyManager: Send + Sync {
     ) -> Result<CreatedKey, StoreError> {
         self.rotate_by(&Actor::default(), workspace, id, grace)
             .await
+    }
+
+    /// [`disable_by`](Self::disable_by) the default [`Actor`] (the service).
+    async fn disable(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        self.disable_by(&Actor::default(), workspace, id).await
+    }
+
+    /// [`enable_by`](Self::enable_by) the default [`Actor`] (the service).
+    async fn enable(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        self.enable_by(&Actor::default(), workspace, id).await
+    }
+
+    /// [`delete_by`](Self::delete_by) the default [`Actor`] (the service).
+    async fn delete(&self, workspace: &Workspace, id: &KeyId) -> Result<KeyInfo, StoreError> {
+        self.delete_by(&Actor::default(), workspace, id).await
+    }
+
+    /// [`import_by`](Self::import_by) the default [`Actor`] (the service).
+    async fn import(&self, import: ImportKey) -> Result<KeyInfo, StoreError> {
+        self.import_by(&Actor::default(), import).await
     }
 }
 
@@ -654,6 +748,40 @@ impl<M: KeyManager + ?Sized> KeyManager for Arc<M> {
         query: &AuditQuery,
     ) -> Result<AuditPage, StoreError> {
         (**self).audit(workspace, query).await
+    }
+    async fn list_page(
+        &self,
+        workspace: &Workspace,
+        query: &KeyListQuery,
+    ) -> Result<KeyPage, StoreError> {
+        (**self).list_page(workspace, query).await
+    }
+    async fn disable_by(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+    ) -> Result<KeyInfo, StoreError> {
+        (**self).disable_by(actor, workspace, id).await
+    }
+    async fn enable_by(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+    ) -> Result<KeyInfo, StoreError> {
+        (**self).enable_by(actor, workspace, id).await
+    }
+    async fn delete_by(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+    ) -> Result<KeyInfo, StoreError> {
+        (**self).delete_by(actor, workspace, id).await
+    }
+    async fn import_by(&self, actor: &Actor, import: ImportKey) -> Result<KeyInfo, StoreError> {
+        (**self).import_by(actor, import).await
     }
 }
 

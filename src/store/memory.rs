@@ -1,6 +1,6 @@
 //! [`MemoryKeyStore`]: keys in process memory, for tests, examples and single-process services.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::{Ready, ready};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,11 +11,14 @@ use async_trait::async_trait;
 
 use super::manage::{self, generation_failed};
 use super::plans::{self, PlanManager};
-use super::{CreatedKey, KeyInfo, KeyManager, KeyStore, KeyUpdate, NewKey, StoreError};
+use super::{
+    CreatedKey, ImportKey, KeyCursor, KeyInfo, KeyListQuery, KeyManager, KeyPage, KeyStore,
+    KeyUpdate, NewKey, StoreError,
+};
 use crate::audit::{Actor, AuditAction, AuditEvent, AuditId, AuditPage, AuditQuery};
 use crate::clock::{Clock, SystemClock};
 use crate::id_map::ShardedIdMap;
-use crate::key::{self, KeyId, KeyPrefix};
+use crate::key::{self, KeyDigest, KeyId, KeyPrefix};
 use crate::plan::{Overrides, Plan, PlanName};
 use crate::record::{KeyName, KeyRecord};
 use crate::workspace::Workspace;
@@ -46,6 +49,16 @@ struct Inner<C> {
     /// Every change's event, oldest first; an event's id is its place in the list, from 1.
     /// Appended while the change's own lock is held.
     audit: Mutex<Vec<AuditEvent>>,
+    /// The ids of deleted keys, never used again. Changed and read under the naming lock.
+    deleted: Mutex<HashSet<KeyId>>,
+    /// The keys imported in another format, by the digest of their whole token.
+    legacy: RwLock<HashMap<KeyDigest, KeyId>>,
+}
+
+/// Locks `mutex`; every set behind one is changed in single steps that cannot panic halfway,
+/// so a poisoned lock still guards a consistent set.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Who makes a change, what it is, and when: what the audit log records with it.
@@ -135,6 +148,8 @@ impl<C: Clock> MemoryKeyStore<C> {
                 dummy: Arc::new(KeyRecord::timing_dummy()),
                 clock,
                 audit: Mutex::default(),
+                deleted: Mutex::default(),
+                legacy: RwLock::default(),
             }),
         }
     }
@@ -171,7 +186,16 @@ impl<C: Clock> MemoryKeyStore<C> {
                 .or_insert_with(|| plan.clone());
             record.plan = plans.resolve(&record.workspace, own.as_ref(), &record.overrides);
         }
-        self.insert_named(&mut names, record, own)
+        let (id, legacy) = (record.id, record.legacy_digest);
+        self.insert_named(&mut names, record, own)?;
+        if let Some(digest) = legacy {
+            self.inner
+                .legacy
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(digest, id);
+        }
+        Ok(())
     }
 
     fn plans(&self) -> std::sync::RwLockReadGuard<'_, Plans> {
@@ -211,6 +235,11 @@ impl<C: Clock> MemoryKeyStore<C> {
             return Err(manage::name_taken(&name.0, &name.1));
         }
         let id = record.id;
+        if lock(&self.inner.deleted).contains(&id) {
+            return Err(StoreError::Conflict(format!(
+                "id {id} belonged to a deleted key and is never used again"
+            )));
+        }
         let mut shard = self.inner.entries.write(&id);
         if shard.contains_key(&id) {
             return Err(StoreError::Conflict(format!("a key with id {id} exists")));
@@ -371,6 +400,20 @@ impl<C: Clock> KeyStore for MemoryKeyStore<C> {
         ready(Ok(found))
     }
 
+    fn get_by_digest(&self, digest: &KeyDigest) -> Option<Self::Future> {
+        let id = self
+            .inner
+            .legacy
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(digest)
+            .copied();
+        Some(match id {
+            Some(id) => self.get(&id),
+            None => ready(Ok(None)),
+        })
+    }
+
     fn touch(&self, id: &KeyId) {
         let ms = to_ms(self.inner.clock.coarse_now());
         if let Some(entry) = self.inner.entries.read(id).get(id) {
@@ -492,6 +535,115 @@ impl<C: Clock> KeyManager for MemoryKeyStore<C> {
             plaintext: generated.plaintext,
             info,
         })
+    }
+
+    async fn list_page(
+        &self,
+        workspace: &Workspace,
+        query: &KeyListQuery,
+    ) -> Result<KeyPage, StoreError> {
+        query.validate()?;
+        let now = self.inner.clock.now();
+        let mut listed = Vec::new();
+        self.inner.entries.for_each_shard(|shard| {
+            listed.extend(
+                shard
+                    .values()
+                    .filter(|entry| entry.record.workspace == *workspace)
+                    .map(Self::info_of)
+                    .filter(|info| query.admits(info, now)),
+            )
+        });
+        listed.sort_by_key(KeyCursor::after);
+        listed.truncate(query.page_size() + 1);
+        Ok(query.page(listed))
+    }
+
+    async fn disable_by(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+    ) -> Result<KeyInfo, StoreError> {
+        let now = self.inner.clock.now();
+        let by = (actor, AuditAction::Disable, now);
+        self.modify(by, workspace, id, |record| manage::disabled(record, now))
+    }
+
+    async fn enable_by(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+    ) -> Result<KeyInfo, StoreError> {
+        let now = self.inner.clock.now();
+        let by = (actor, AuditAction::Enable, now);
+        self.modify(by, workspace, id, manage::enabled)
+    }
+
+    async fn delete_by(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+    ) -> Result<KeyInfo, StoreError> {
+        let now = self.inner.clock.now();
+        let mut names = self.naming();
+        let mut shard = self.inner.entries.write(id);
+        let entry = shard
+            .get(id)
+            .filter(|entry| entry.record.workspace == *workspace)
+            .ok_or(StoreError::NotFound(*id))?;
+        let info = Self::info_of(entry);
+        let record = Arc::clone(&entry.record);
+        shard.remove(id);
+        drop(shard);
+        lock(&self.inner.deleted).insert(*id);
+        if let Some(digest) = &record.legacy_digest {
+            self.inner
+                .legacy
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(digest);
+        }
+        let name = (workspace.clone(), record.name.clone());
+        if names.get(&name) == Some(id) {
+            names.remove(&name);
+        }
+        let event = AuditEvent::of(AuditAction::Delete, actor, Some(&record), &record, now);
+        self.record(event);
+        Ok(info)
+    }
+
+    async fn import_by(&self, actor: &Actor, import: ImportKey) -> Result<KeyInfo, StoreError> {
+        let now = self.inner.clock.now();
+        let record = import.record(&self.inner.prefix, now)?;
+        let mut names = self.naming();
+        let plans = self.plans();
+        plans.check(import.plan.as_ref())?;
+        let plan = plans.resolve(&record.workspace, import.plan.as_ref(), &record.overrides);
+        let record = record.with_plan(plan);
+        let mut legacy = self
+            .inner
+            .legacy
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(digest) = &record.legacy_digest
+            && legacy.contains_key(digest)
+        {
+            return Err(StoreError::Conflict(
+                "another key has this secret: it was imported already".into(),
+            ));
+        }
+        let info = KeyInfo::from(&record);
+        let event = AuditEvent::of(AuditAction::Import, actor, None, &record, now);
+        let digest = record.legacy_digest;
+        self.insert_named(&mut names, record, import.plan.clone())?;
+        if let Some(digest) = digest {
+            legacy.insert(digest, info.id);
+        }
+        self.record(event);
+        Ok(info)
     }
 
     async fn audit(

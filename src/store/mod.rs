@@ -30,11 +30,13 @@ mod abort;
 pub mod cache;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod definitions;
+mod import;
 #[cfg(any(feature = "cache", feature = "postgres"))]
 mod invalidation;
 pub(crate) mod lookup;
 pub(crate) mod manage;
 pub(crate) mod memory;
+mod page;
 pub(crate) mod plans;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -51,10 +53,15 @@ use std::sync::Arc;
 
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) use definitions::{Definitions, overrides, overrides_column, workspace_plan};
+pub use import::{ImportKey, ImportedSecret, MIN_IMPORTED_TOKEN_LEN};
 #[cfg(any(feature = "cache", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "cache", feature = "postgres"))))]
 pub use invalidation::{Invalidation, InvalidationSender, Invalidations, invalidation_channel};
 pub use manage::{LATEST_EXPIRY, MAX_EXPIRY_AHEAD, check_expiry};
+pub use page::{
+    DEFAULT_KEY_PAGE, InvalidCursor, KeyCursor, KeyListQuery, KeyPage, MAX_KEY_PAGE,
+    MAX_NAME_PREFIX,
+};
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) use usage::UsageLog;
 

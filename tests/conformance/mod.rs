@@ -118,6 +118,44 @@ macro_rules! key_manager_via {
             ) -> Result<::keygate::audit::AuditPage, ::keygate::StoreError> {
                 ::keygate::KeyManager::audit(&self.$field, workspace, query).await
             }
+            async fn list_page(
+                &self,
+                workspace: &::keygate::Workspace,
+                query: &::keygate::store::KeyListQuery,
+            ) -> Result<::keygate::store::KeyPage, ::keygate::StoreError> {
+                ::keygate::KeyManager::list_page(&self.$field, workspace, query).await
+            }
+            async fn disable_by(
+                &self,
+                actor: &::keygate::audit::Actor,
+                workspace: &::keygate::Workspace,
+                id: &::keygate::key::KeyId,
+            ) -> Result<::keygate::KeyInfo, ::keygate::StoreError> {
+                ::keygate::KeyManager::disable_by(&self.$field, actor, workspace, id).await
+            }
+            async fn enable_by(
+                &self,
+                actor: &::keygate::audit::Actor,
+                workspace: &::keygate::Workspace,
+                id: &::keygate::key::KeyId,
+            ) -> Result<::keygate::KeyInfo, ::keygate::StoreError> {
+                ::keygate::KeyManager::enable_by(&self.$field, actor, workspace, id).await
+            }
+            async fn delete_by(
+                &self,
+                actor: &::keygate::audit::Actor,
+                workspace: &::keygate::Workspace,
+                id: &::keygate::key::KeyId,
+            ) -> Result<::keygate::KeyInfo, ::keygate::StoreError> {
+                ::keygate::KeyManager::delete_by(&self.$field, actor, workspace, id).await
+            }
+            async fn import_by(
+                &self,
+                actor: &::keygate::audit::Actor,
+                import: ::keygate::store::ImportKey,
+            ) -> Result<::keygate::KeyInfo, ::keygate::StoreError> {
+                ::keygate::KeyManager::import_by(&self.$field, actor, import).await
+            }
         }
     };
 }

@@ -79,6 +79,7 @@ mod future;
 mod inflight;
 
 use crate::audit::{Actor, AuditPage, AuditQuery};
+use crate::store::{ImportKey, KeyListQuery, KeyPage};
 use std::fmt;
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -609,6 +610,53 @@ impl<S: KeyStore + KeyManager> KeyManager for CachedKeyStore<S> {
         query: &AuditQuery,
     ) -> Result<AuditPage, StoreError> {
         self.shared.inner.audit(workspace, query).await
+    }
+
+    async fn list_page(
+        &self,
+        workspace: &Workspace,
+        query: &KeyListQuery,
+    ) -> Result<KeyPage, StoreError> {
+        self.shared.inner.list_page(workspace, query).await
+    }
+
+    async fn disable_by(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+    ) -> Result<KeyInfo, StoreError> {
+        let result = self.shared.inner.disable_by(actor, workspace, id).await;
+        self.invalidate(id);
+        result
+    }
+
+    async fn enable_by(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+    ) -> Result<KeyInfo, StoreError> {
+        let result = self.shared.inner.enable_by(actor, workspace, id).await;
+        self.invalidate(id);
+        result
+    }
+
+    async fn delete_by(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+    ) -> Result<KeyInfo, StoreError> {
+        let result = self.shared.inner.delete_by(actor, workspace, id).await;
+        self.invalidate(id);
+        result
+    }
+
+    async fn import_by(&self, actor: &Actor, import: ImportKey) -> Result<KeyInfo, StoreError> {
+        let imported = self.shared.inner.import_by(actor, import).await?;
+        self.invalidate(&imported.id);
+        Ok(imported)
     }
 }
 

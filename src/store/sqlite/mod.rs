@@ -96,6 +96,7 @@ mod schema;
 mod worker;
 
 use crate::audit::{Actor, AuditAction, AuditEvent, AuditPage, AuditQuery};
+use crate::store::{ImportKey, KeyListQuery, KeyPage};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -453,6 +454,52 @@ impl KeyManager for SqliteKeyStore {
             .call(move |conn| audit::page(conn, &workspace, &query))
             .await
     }
+
+    async fn list_page(
+        &self,
+        _workspace: &Workspace,
+        _query: &KeyListQuery,
+    ) -> Result<KeyPage, StoreError> {
+        Err(not_yet())
+    }
+
+    async fn disable_by(
+        &self,
+        _actor: &Actor,
+        _workspace: &Workspace,
+        _id: &KeyId,
+    ) -> Result<KeyInfo, StoreError> {
+        Err(not_yet())
+    }
+
+    async fn enable_by(
+        &self,
+        _actor: &Actor,
+        _workspace: &Workspace,
+        _id: &KeyId,
+    ) -> Result<KeyInfo, StoreError> {
+        Err(not_yet())
+    }
+
+    async fn delete_by(
+        &self,
+        _actor: &Actor,
+        _workspace: &Workspace,
+        _id: &KeyId,
+    ) -> Result<KeyInfo, StoreError> {
+        Err(not_yet())
+    }
+
+    async fn import_by(&self, _actor: &Actor, _import: ImportKey) -> Result<KeyInfo, StoreError> {
+        Err(not_yet())
+    }
+}
+
+/// The answer of a lifecycle call this store does not make yet.
+fn not_yet() -> StoreError {
+    StoreError::Unavailable(
+        "this store does not disable, enable, delete, page or import keys yet".into(),
+    )
 }
 
 /// Plans are rows of `keygate_plans`; redefining one applies to every key on it from its next
