@@ -5,8 +5,8 @@
 //! |---|---|---|---|
 //! | [`keygate_decisions_total`](DECISIONS_TOTAL) | counter | `outcome`, `workspace` (and `key_id` if opted in) | every decided request: `ok`, or its error-table `code` |
 //! | [`keygate_fail_open_total`](FAIL_OPEN_TOTAL) | counter | — | requests let through because the limiter failed ([`FailurePolicy::FailOpen`](crate::FailurePolicy::FailOpen)) |
-//! | [`keygate_store_lookup_seconds`](STORE_LOOKUP_SECONDS) | histogram | — | from asking the key store for a key to its answer |
-//! | [`keygate_limiter_seconds`](LIMITER_SECONDS) | histogram | — | from asking the rate limiter to its decision |
+//! | [`keygate_store_lookup_seconds`](STORE_LOOKUP_SECONDS) | histogram | — | from asking the key store for a key to its answer (opt-in: [`metrics_latency(true)`](crate::ApiKeyLayerBuilder::metrics_latency)) |
+//! | [`keygate_limiter_seconds`](LIMITER_SECONDS) | histogram | — | from asking the rate limiter to its decision (opt-in, as above) |
 //!
 //! Label values are bounded: `outcome` is `ok` or one of the error table's codes; `workspace`
 //! is the key's workspace, empty when no key was identified (off with
@@ -20,7 +20,10 @@
 //! unit and help text.
 //!
 //! Only the decision counter carries labels. The latency histograms carry none, so that a
-//! dashboard reads the key store's and the limiter's health in one series each.
+//! dashboard reads the key store's and the limiter's health in one series each. They are
+//! off by default: they read a clock around each backend call and record two samples a
+//! request, which costs more than everything else here together (`cargo bench --features
+//! metrics --bench metrics` measures both).
 //!
 //! ```
 //! use keygate::{ApiKeyLayer, MemoryKeyStore, MemoryRateLimiter};
@@ -29,6 +32,7 @@
 //! keygate::metrics::describe();
 //! let layer = ApiKeyLayer::builder(MemoryKeyStore::new(), MemoryRateLimiter::new())
 //!     .metrics_workspace_label(true) // the default
+//!     .metrics_latency(true) // the latency histograms too
 //!     .build();
 //! # let _ = layer;
 //! ```

@@ -3,7 +3,7 @@
 //!
 //! [`Pipeline::observe`] is called once per decided request, right after the decision. It
 //! reads the clock only when a hook is set ([`Pipeline::started`]), and the metrics' clock
-//! ([`Stamp`]) only when metrics are recorded.
+//! ([`Stamp`]) only when the latency histograms are recorded (off by default).
 //!
 //! The metrics' handles are registered with the recorder once per layer and series, the first
 //! time they are used ([`Handles`]), and kept: a request then costs a map look-up and an atomic
@@ -62,6 +62,9 @@ pub(crate) struct Observe {
     /// Label `keygate_decisions_total` by key id.
     #[cfg(feature = "metrics")]
     pub(crate) key_label: bool,
+    /// Record the latency histograms (they read the clock).
+    #[cfg(feature = "metrics")]
+    pub(crate) latency: bool,
 }
 
 #[cfg_attr(
@@ -81,6 +84,8 @@ impl Default for Observe {
             workspace_label: true,
             #[cfg(feature = "metrics")]
             key_label: false,
+            #[cfg(feature = "metrics")]
+            latency: false,
         }
     }
 }
@@ -92,7 +97,8 @@ impl std::fmt::Debug for Observe {
         #[cfg(feature = "metrics")]
         s.field("metrics", &self.metrics)
             .field("workspace_label", &self.workspace_label)
-            .field("key_label", &self.key_label);
+            .field("key_label", &self.key_label)
+            .field("latency", &self.latency);
         s.finish()
     }
 }
@@ -180,8 +186,9 @@ impl Series {
     }
 }
 
-/// When a backend call began, for its latency histogram: a clock reading when metrics are
-/// recorded, nothing otherwise.
+/// When a backend call began, for its latency histogram: a clock reading when latency is
+/// recorded (metrics and [`metrics_latency`](crate::ApiKeyLayerBuilder::metrics_latency)
+/// on), nothing otherwise.
 #[derive(Clone, Copy)]
 pub(crate) struct Stamp(#[cfg(feature = "metrics")] Option<quanta::Instant>);
 
@@ -191,11 +198,12 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
         self.settings.observe.hook.as_ref().map(|_| Instant::now())
     }
 
-    /// Now, for a latency histogram, when metrics are recorded.
+    /// Now, for a latency histogram, when latency is recorded.
     pub(crate) fn stamp(&self) -> Stamp {
         #[cfg(feature = "metrics")]
         {
-            Stamp(self.settings.observe.metrics.then(quanta::Instant::now))
+            let observe = &self.settings.observe;
+            Stamp((observe.metrics && observe.latency).then(quanta::Instant::now))
         }
         #[cfg(not(feature = "metrics"))]
         {
