@@ -141,7 +141,11 @@ fn main() {
     println!("| row | ns per request (median of {ROUNDS} rounds) | − off | ÷ off |");
     println!("|---|---|---|---|");
     for (name, ns) in &medians[..5] {
-        println!("| {name} | {ns:.1} | {:+.1} | {:.3} |", ns - base, ns / base);
+        println!(
+            "| {name} | {ns:.1} | {:+.1} | {:.3} |",
+            ns - base,
+            ns / base
+        );
     }
     println!();
     for (row, label) in [
