@@ -107,11 +107,14 @@ impl Series<'_> {
     }
 }
 
+/// A slot of the table: empty, or a series and its counter for good.
+type Slot = OnceLock<(Held, metrics::Counter)>;
+
 /// One layer's `keygate_decisions_total` counters.
 #[derive(Default)]
 pub(crate) struct DecisionCounters {
     /// [`SLOTS`] slots, made on the first decision (a layer with metrics off has none).
-    table: OnceLock<Box<[OnceLock<(Held, metrics::Counter)>]>>,
+    table: OnceLock<Box<[Slot]>>,
     /// The series that found no free slot.
     overflow: RwLock<HashMap<Held, metrics::Counter>>,
 }
@@ -160,7 +163,7 @@ impl DecisionCounters {
 mod tests {
     use super::*;
     use crate::code::ErrorCode;
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use metrics_util::debugging::DebuggingRecorder;
 
     const LABELS: Labels = Labels {
         workspace: true,
@@ -183,19 +186,7 @@ mod tests {
                 counters.count(series, LABELS);
             }
         });
-        let mut counts: Vec<(String, u64)> = snapshotter
-            .snapshot()
-            .into_vec()
-            .into_iter()
-            .map(|(key, _, _, value)| {
-                let labels: Vec<&str> = key.key().labels().map(|l| l.value()).collect();
-                let DebugValue::Counter(n) = value else {
-                    panic!("{key:?} is not a counter");
-                };
-                (labels.join("/"), n)
-            })
-            .collect();
-        counts.sort();
+        let counts = crate::metrics::counts(snapshotter);
         let overflowed = counters.overflow.read().expect("not poisoned").len();
         (counts, overflowed)
     }
