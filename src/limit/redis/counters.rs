@@ -53,6 +53,7 @@ impl ErrorKind {
 }
 
 #[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 impl crate::metrics::LabelValue for ErrorKind {
     const ALL: &'static [Self] = &[
         ErrorKind::Timeout,

@@ -13,6 +13,7 @@ pub(super) enum Lookup {
 }
 
 #[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 impl crate::metrics::LabelValue for Lookup {
     const ALL: &'static [Self] = &[Lookup::Hit, Lookup::Negative, Lookup::Miss];
 
