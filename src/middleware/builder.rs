@@ -220,7 +220,9 @@ where
     /// [`keygate_store_lookup_seconds`](crate::metrics::STORE_LOOKUP_SECONDS) and
     /// [`keygate_limiter_seconds`](crate::metrics::LIMITER_SECONDS) (off by default). On,
     /// each request reads a clock before and after each backend call and records two
-    /// samples: `cargo bench --features metrics --bench metrics` measures what that adds.
+    /// samples: with the Prometheus recorder, about 180 ns more a request on a 2 vCPU VM,
+    /// where the rest of the metrics add about 30 ns (`cargo bench --features metrics --bench
+    /// metrics`). Worth it where lookups and limiter calls cross a network.
     #[cfg(feature = "metrics")]
     #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
     pub fn metrics_latency(mut self, record: bool) -> Self {

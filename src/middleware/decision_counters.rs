@@ -19,8 +19,8 @@ use crate::id_map::IdHasher;
 use crate::key::KeyId;
 use crate::workspace::Workspace;
 
-/// Slots in the table: a power of two. 12 outcomes × 20 workspaces fill it a little under
-/// full; each slot takes 64 bytes.
+/// Slots in the table: a power of two. Room for the outcomes of a dozen or so workspaces;
+/// a slot is some 60 bytes, so 15 KiB a layer, made on its first decision.
 const SLOTS: usize = 256;
 
 /// Slots a series tries, from the one its hash names, before it goes to the locked map.
