@@ -306,72 +306,10 @@ async fn scope_change_on_one_node_applies_in_the_other_within_a_second() {
     }
 }
 
-/// A login role of its own for a node's listener, so that the test can cut that listener off
-/// (and keep it off) without touching any other connection. Dropped with the guard.
-struct ListenerRole {
-    admin: tokio_postgres::Client,
-    name: String,
-    url: String,
-}
-
-impl ListenerRole {
-    async fn create() -> Option<Self> {
-        let url = conformance::backend_url("KEYGATE_TEST_POSTGRES_URL")?;
-        let config: tokio_postgres::Config = url.parse().unwrap();
-        let admin = postgres_common::connect(&config).await;
-        let name = format!(
-            "kg_listener_{}",
-            KeyId::random().unwrap().as_str().to_ascii_lowercase()
-        );
-        admin
-            .batch_execute(&format!("CREATE ROLE {name} LOGIN"))
-            .await
-            .unwrap();
-        let host = match &config.get_hosts()[0] {
-            tokio_postgres::config::Host::Tcp(host) => host.clone(),
-            other => panic!("a TCP test database, not {other:?}"),
-        };
-        let url = format!(
-            "host={host} port={} dbname={} user={name}",
-            config.get_ports()[0],
-            config.get_dbname().unwrap()
-        );
-        Some(Self { admin, name, url })
-    }
-
-    /// Refuses the role's logins and ends its connections.
-    async fn cut_off(&self) {
-        let name = &self.name;
-        self.admin
-            .batch_execute(&format!(
-                "ALTER ROLE {name} NOLOGIN; \
-                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{name}'"
-            ))
-            .await
-            .unwrap();
-    }
-
-    async fn let_in(&self) {
-        let name = &self.name;
-        self.admin
-            .batch_execute(&format!("ALTER ROLE {name} LOGIN"))
-            .await
-            .unwrap();
-    }
-
-    async fn drop_role(self) {
-        self.cut_off().await;
-        let _ = self
-            .admin
-            .batch_execute(&format!("DROP ROLE {}", self.name))
-            .await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_listener_lost_records_live_for_the_short_ttl_and_the_long_one_returns_with_it() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let Some(role) = ListenerRole::create().await else {
+    let Some(role) = postgres_common::ListenerRole::create().await else {
         return;
     };
     let store = postgres_common::store().await.unwrap();

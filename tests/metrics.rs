@@ -3,8 +3,7 @@
 //! requests on a current-thread runtime, so tests never see each other's counts.
 
 mod common;
-
-use std::future::Future;
+mod metrics_common;
 
 use common::{DownLimiter, Harness, bare, get, nz, send, with_key};
 use http::StatusCode;
@@ -13,107 +12,9 @@ use keygate::metrics::{
 };
 use keygate::{ApiKeyLayer, ApiKeyLayerBuilder, FailurePolicy, KeyManager, NewKey, Quota};
 use metrics::Unit;
-use metrics_util::CompositeKey;
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use metrics_common::{labels, recorded, recorded_with};
 use tower::ServiceBuilder;
 use tower::util::BoxCloneService;
-
-/// Runs `body` with a fresh recorder for this thread; what it recorded.
-fn recorded<F: Future<Output = ()>>(body: impl FnOnce() -> F) -> Metrics {
-    recorded_with(body).0
-}
-
-/// [`recorded`], and what `body` returned.
-fn recorded_with<T, F: Future<Output = T>>(body: impl FnOnce() -> F) -> (Metrics, T) {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let returned = metrics::with_local_recorder(&recorder, || runtime.block_on(body()));
-    // One snapshot: taking one drains the recorder.
-    let recorded = snapshotter.snapshot().into_vec();
-    let metrics = Metrics(
-        recorded
-            .into_iter()
-            .map(|(key, unit, _, value)| {
-                let value = match value {
-                    DebugValue::Counter(n) => Value::Counter(n),
-                    DebugValue::Histogram(samples) => Value::Samples(samples.len()),
-                    DebugValue::Gauge(_) => Value::Gauge,
-                };
-                (key, unit, value)
-            })
-            .collect(),
-    );
-    (metrics, returned)
-}
-
-/// What a series holds: a count, a number of histogram samples, or a gauge.
-#[derive(Debug, Clone, Copy)]
-enum Value {
-    Counter(u64),
-    Samples(usize),
-    Gauge,
-}
-
-/// A series' labels, as (name, value) pairs sorted by name.
-type Labels = Vec<(String, String)>;
-
-/// Everything recorded: key, unit, value.
-struct Metrics(Vec<(CompositeKey, Option<Unit>, Value)>);
-
-impl Metrics {
-    /// Every series of `name`: its labels (sorted) and value.
-    fn series(&self, name: &str) -> Vec<(Labels, Value, Option<Unit>)> {
-        let mut found: Vec<_> = self
-            .0
-            .iter()
-            .filter(|(key, ..)| key.key().name() == name)
-            .map(|(key, unit, value)| {
-                let mut labels: Vec<_> = key
-                    .key()
-                    .labels()
-                    .map(|l| (l.key().to_owned(), l.value().to_owned()))
-                    .collect();
-                labels.sort();
-                (labels, *value, *unit)
-            })
-            .collect();
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        found
-    }
-
-    /// The counter `name`'s series, as (labels, count).
-    fn counts(&self, name: &str) -> Vec<(Labels, u64)> {
-        self.series(name)
-            .into_iter()
-            .map(|(labels, value, _)| match value {
-                Value::Counter(n) => (labels, n),
-                other => panic!("{name} is not a counter: {other:?}"),
-            })
-            .collect()
-    }
-
-    /// The number of samples of histogram `name` (0 when it was never recorded).
-    fn samples(&self, name: &str) -> usize {
-        self.series(name)
-            .into_iter()
-            .map(|(_, value, _)| match value {
-                Value::Samples(n) => n,
-                other => panic!("{name} is not a histogram: {other:?}"),
-            })
-            .sum()
-    }
-}
-
-fn labels(pairs: &[(&str, &str)]) -> Labels {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
 
 type Builder = ApiKeyLayerBuilder<
     common::CountingStore,
@@ -126,6 +27,13 @@ fn service(builder: Builder) -> common::Svc {
             .layer(builder.build())
             .service(tower::service_fn(common::echo)),
     )
+}
+
+/// `builder` with a quota for every key and the latency histograms on.
+fn timed(builder: Builder) -> Builder {
+    builder
+        .default_quota(Quota::per_second(nz(5)))
+        .metrics_latency(true)
 }
 
 /// A key of workspace `acme` with `scopes`; its id and plaintext.
@@ -234,14 +142,13 @@ fn a_request_let_through_by_a_failed_limiter_is_counted_as_fail_open() {
         metrics.counts(DECISIONS_TOTAL),
         [(labels(&[("outcome", "ok"), ("workspace", "acme")]), 1)]
     );
-    assert_eq!(metrics.samples(LIMITER_SECONDS), 1);
 }
 
 #[test]
 fn each_lookup_and_each_limiter_call_is_timed_once() {
     let metrics = recorded(|| async {
         let h = Harness::new();
-        let svc = service(h.builder().default_quota(Quota::per_second(nz(5))));
+        let svc = service(timed(h.builder()));
         let (_, key) = acme_key(&h, "read:all").await;
         for _ in 0..3 {
             send(&svc, with_key(get("/v1/records"), &key)).await;
@@ -253,6 +160,22 @@ fn each_lookup_and_each_limiter_call_is_timed_once() {
     });
     assert_eq!(metrics.samples(STORE_LOOKUP_SECONDS), 4);
     assert_eq!(metrics.samples(LIMITER_SECONDS), 3);
+}
+
+#[test]
+fn latency_is_not_timed_unless_the_operator_opts_in() {
+    let metrics = recorded(|| async {
+        let h = Harness::new();
+        let svc = service(h.builder().default_quota(Quota::per_second(nz(5))));
+        let (_, key) = acme_key(&h, "read:all").await;
+        send(&svc, with_key(get("/v1/records"), &key)).await;
+    });
+    assert_eq!(metrics.samples(STORE_LOOKUP_SECONDS), 0);
+    assert_eq!(metrics.samples(LIMITER_SECONDS), 0);
+    assert_eq!(
+        metrics.counts(DECISIONS_TOTAL),
+        [(labels(&[("outcome", "ok"), ("workspace", "acme")]), 1)]
+    );
 }
 
 #[test]
@@ -272,7 +195,7 @@ fn describe_gives_every_metric_its_unit() {
     let metrics = recorded(|| async {
         describe();
         let h = Harness::new();
-        let svc = service(h.builder().default_quota(Quota::per_second(nz(5))));
+        let svc = service(timed(h.builder()));
         let (_, key) = acme_key(&h, "read:all").await;
         send(&svc, with_key(get("/v1/records"), &key)).await;
     });

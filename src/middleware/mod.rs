@@ -33,6 +33,8 @@ pub(crate) mod body;
 mod builder;
 mod classify;
 pub(crate) mod client_addr;
+#[cfg(feature = "metrics")]
+mod decision_counters;
 pub mod extract;
 mod future;
 mod layer;

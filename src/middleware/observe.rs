@@ -3,11 +3,12 @@
 //!
 //! [`Pipeline::observe`] is called once per decided request, right after the decision. It
 //! reads the clock only when a hook is set ([`Pipeline::started`]), and the metrics' clock
-//! ([`Stamp`]) only when metrics are recorded.
+//! ([`Stamp`]) only when the latency histograms are recorded (off by default).
 //!
 //! The metrics' handles are registered with the recorder once per layer and series, the first
-//! time they are used ([`Handles`]), and kept: a request then costs a map look-up and an atomic
-//! add, not a registration (which builds the labels and asks the recorder's registry).
+//! time they are used ([`Handles`]), and kept: a request then costs a lock-free look-up
+//! ([`DecisionCounters`](super::decision_counters::DecisionCounters)) and an atomic add, not a
+//! registration (which builds the labels and asks the recorder's registry).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -62,6 +63,9 @@ pub(crate) struct Observe {
     /// Label `keygate_decisions_total` by key id.
     #[cfg(feature = "metrics")]
     pub(crate) key_label: bool,
+    /// Record the latency histograms (they read the clock).
+    #[cfg(feature = "metrics")]
+    pub(crate) latency: bool,
 }
 
 #[cfg_attr(
@@ -81,6 +85,8 @@ impl Default for Observe {
             workspace_label: true,
             #[cfg(feature = "metrics")]
             key_label: false,
+            #[cfg(feature = "metrics")]
+            latency: false,
         }
     }
 }
@@ -92,7 +98,8 @@ impl std::fmt::Debug for Observe {
         #[cfg(feature = "metrics")]
         s.field("metrics", &self.metrics)
             .field("workspace_label", &self.workspace_label)
-            .field("key_label", &self.key_label);
+            .field("key_label", &self.key_label)
+            .field("latency", &self.latency);
         s.finish()
     }
 }
@@ -103,9 +110,8 @@ impl std::fmt::Debug for Observe {
 #[derive(Default)]
 pub(crate) struct Handles {
     fixed: std::sync::OnceLock<Fixed>,
-    /// `keygate_decisions_total`, one counter per series. As many as outcomes × workspaces
-    /// (× keys, when the operator opts into the key label).
-    decisions: std::sync::RwLock<std::collections::HashMap<Series, metrics::Counter>>,
+    /// `keygate_decisions_total`, one counter per series.
+    decisions: super::decision_counters::DecisionCounters,
 }
 
 /// The handles of the metrics without labels.
@@ -114,15 +120,6 @@ struct Fixed {
     fail_open: metrics::Counter,
     lookup: metrics::Histogram,
     limiter: metrics::Histogram,
-}
-
-/// The labels of one `keygate_decisions_total` series.
-#[cfg(feature = "metrics")]
-#[derive(PartialEq, Eq, Hash)]
-struct Series {
-    outcome: Outcome,
-    workspace: Option<crate::workspace::Workspace>,
-    key: Option<crate::key::KeyId>,
 }
 
 #[cfg(feature = "metrics")]
@@ -135,53 +132,11 @@ impl Handles {
             limiter: metrics::histogram!(LIMITER_SECONDS),
         })
     }
-
-    /// Adds one to the counter of `series`, registering it on its first use.
-    fn count(&self, series: Series, labels: (bool, bool)) {
-        use std::sync::PoisonError;
-        let known = self
-            .decisions
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(counter) = known.get(&series) {
-            counter.increment(1);
-            return;
-        }
-        drop(known);
-        let counter = series.register(labels);
-        counter.increment(1);
-        let mut known = self
-            .decisions
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        known.entry(series).or_insert(counter);
-    }
 }
 
-#[cfg(feature = "metrics")]
-impl Series {
-    /// The counter of this series, from the recorder, with the workspace and key labels
-    /// when they are on (empty for a decision without a key).
-    fn register(&self, (workspace_label, key_label): (bool, bool)) -> metrics::Counter {
-        use crate::metrics::{DECISIONS_TOTAL, KEY_ID_LABEL, OUTCOME_LABEL, WORKSPACE_LABEL};
-        let mut labels = vec![metrics::Label::from_static_parts(
-            OUTCOME_LABEL,
-            self.outcome.as_str(),
-        )];
-        if workspace_label {
-            let workspace = self.workspace.as_ref().map_or("", |w| w.as_str());
-            labels.push(metrics::Label::new(WORKSPACE_LABEL, workspace.to_owned()));
-        }
-        if key_label {
-            let id = self.key.map_or(String::new(), |id| id.to_string());
-            labels.push(metrics::Label::new(KEY_ID_LABEL, id));
-        }
-        metrics::counter!(DECISIONS_TOTAL, labels)
-    }
-}
-
-/// When a backend call began, for its latency histogram: a clock reading when metrics are
-/// recorded, nothing otherwise.
+/// When a backend call began, for its latency histogram: a clock reading when latency is
+/// recorded (metrics and [`metrics_latency`](crate::ApiKeyLayerBuilder::metrics_latency)
+/// on), nothing otherwise.
 #[derive(Clone, Copy)]
 pub(crate) struct Stamp(#[cfg(feature = "metrics")] Option<quanta::Instant>);
 
@@ -191,11 +146,12 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
         self.settings.observe.hook.as_ref().map(|_| Instant::now())
     }
 
-    /// Now, for a latency histogram, when metrics are recorded.
+    /// Now, for a latency histogram, when latency is recorded.
     pub(crate) fn stamp(&self) -> Stamp {
         #[cfg(feature = "metrics")]
         {
-            Stamp(self.settings.observe.metrics.then(quanta::Instant::now))
+            let observe = &self.settings.observe;
+            Stamp((observe.metrics && observe.latency).then(quanta::Instant::now))
         }
         #[cfg(not(feature = "metrics"))]
         {
@@ -248,16 +204,17 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
     /// Counts the decision in `keygate_decisions_total` (and `keygate_fail_open_total`).
     #[cfg(feature = "metrics")]
     fn count(&self, outcome: Result<&Authorized, &Refused>) {
+        use super::decision_counters::{Labels, Series};
         let (outcome, record) = match outcome {
             Ok(authorized) => {
                 if authorized.failed_open {
                     self.handles.fixed().fail_open.increment(1);
                 }
-                (Outcome::Allowed, Some(authorized.key.record()))
+                (Outcome::Allowed, Some(&**authorized.key.record()))
             }
             Err(refused) => (
                 Outcome::Refused(refused.rejection.code()),
-                refused.record.as_ref(),
+                refused.record.as_deref(),
             ),
         };
         let settings = &self.settings.observe;
@@ -265,11 +222,14 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
             outcome,
             workspace: record
                 .filter(|_| settings.workspace_label)
-                .map(|r| r.workspace.clone()),
+                .map(|r| &r.workspace),
             key: record.filter(|_| settings.key_label).map(|r| r.id),
         };
-        let labels = (settings.workspace_label, settings.key_label);
-        self.handles.count(series, labels);
+        let labels = Labels {
+            workspace: settings.workspace_label,
+            key: settings.key_label,
+        };
+        self.handles.decisions.count(series, labels);
     }
 }
 

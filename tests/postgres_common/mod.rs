@@ -152,3 +152,70 @@ pub async fn connect(config: &tokio_postgres::Config) -> tokio_postgres::Client 
     tokio::spawn(connection);
     client
 }
+
+/// A login role of its own for a node's listener, so that the test can cut that listener off
+/// (and keep it off) without touching any other connection. Dropped by
+/// [`drop_role`](Self::drop_role).
+pub struct ListenerRole {
+    admin: tokio_postgres::Client,
+    name: String,
+    /// Connection settings that log in as the role.
+    pub url: String,
+}
+
+impl ListenerRole {
+    pub async fn create() -> Option<Self> {
+        let url = backend_url("KEYGATE_TEST_POSTGRES_URL")?;
+        let config: tokio_postgres::Config = url.parse().unwrap();
+        let admin = connect(&config).await;
+        let name = format!(
+            "kg_listener_{}",
+            keygate::key::KeyId::random()
+                .unwrap()
+                .as_str()
+                .to_ascii_lowercase()
+        );
+        admin
+            .batch_execute(&format!("CREATE ROLE {name} LOGIN"))
+            .await
+            .unwrap();
+        let host = match &config.get_hosts()[0] {
+            tokio_postgres::config::Host::Tcp(host) => host.clone(),
+            other => panic!("a TCP test database, not {other:?}"),
+        };
+        let url = format!(
+            "host={host} port={} dbname={} user={name}",
+            config.get_ports()[0],
+            config.get_dbname().unwrap()
+        );
+        Some(Self { admin, name, url })
+    }
+
+    /// Refuses the role's logins and ends its connections.
+    pub async fn cut_off(&self) {
+        let name = &self.name;
+        self.admin
+            .batch_execute(&format!(
+                "ALTER ROLE {name} NOLOGIN; \
+                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{name}'"
+            ))
+            .await
+            .unwrap();
+    }
+
+    pub async fn let_in(&self) {
+        let name = &self.name;
+        self.admin
+            .batch_execute(&format!("ALTER ROLE {name} LOGIN"))
+            .await
+            .unwrap();
+    }
+
+    pub async fn drop_role(self) {
+        self.cut_off().await;
+        let _ = self
+            .admin
+            .batch_execute(&format!("DROP ROLE {}", self.name))
+            .await;
+    }
+}

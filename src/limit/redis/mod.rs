@@ -64,6 +64,7 @@
 
 mod builder;
 mod check;
+mod counters;
 mod script;
 mod usage;
 
@@ -84,6 +85,7 @@ pub use builder::RedisRateLimiterBuilder;
 pub use check::RedisCheck;
 pub use usage::{RedisUsageLimiter, RedisUsageLimiterBuilder};
 
+use self::counters::{ErrorKind, RedisCounters};
 use super::deny_cache::DenyCache;
 use super::{Decision, LimiterError, Quota, RateLimiter};
 use crate::clock::{Clock, SystemClock};
@@ -115,6 +117,8 @@ struct Shared {
     lease_hash: String,
     deny_cache: Option<DenyCache>,
     clock: SystemClock,
+    /// Failed calls and deny-cache hits, for [`crate::metrics`].
+    counters: RedisCounters,
 }
 
 impl RedisRateLimiter {
@@ -172,6 +176,7 @@ impl RedisRateLimiter {
                 lease_hash: script::hash(LEASE_SOURCE),
                 deny_cache,
                 clock: SystemClock::new(),
+                counters: RedisCounters::new(),
             }),
         }
     }
@@ -186,18 +191,24 @@ impl Shared {
         quota: Quota,
     ) -> Result<Decision, LimiterError> {
         let sent_at = self.clock.monotonic();
-        let mut conn = self.conn.clone();
-        let args = script::Args::new(&quota);
-        let reply =
-            tokio::time::timeout(self.timeout, script::run(&mut conn, &self.hash, &key, args))
-                .await
-                .map_err(|_| LimiterError::Timeout(self.timeout))?
-                .map_err(|error| LimiterError::Unavailable(Box::new(error)))?;
-        let decision = script::decision(reply, &quota)?;
+        let decided = self.run_check(&key, &quota).await;
+        let decision = self.counters.counted(decided)?;
         if let Some(cache) = &self.deny_cache {
             cache.insert(&id, &quota, sent_at, &decision);
         }
         Ok(decision)
+    }
+
+    /// The script's decision for `key` under `quota`, within the timeout.
+    async fn run_check(&self, key: &str, quota: &Quota) -> Result<Decision, LimiterError> {
+        let mut conn = self.conn.clone();
+        let args = script::Args::new(quota);
+        let reply =
+            tokio::time::timeout(self.timeout, script::run(&mut conn, &self.hash, key, args))
+                .await
+                .map_err(|_| LimiterError::Timeout(self.timeout))?
+                .map_err(|error| LimiterError::Unavailable(Box::new(error)))?;
+        script::decision(reply, quota)
     }
 }
 
@@ -216,13 +227,17 @@ impl Shared {
                 }
             }
             Ok(Err(error)) => {
+                self.counters.failed(ErrorKind::of_redis(&error));
                 tracing::warn!(key_id = %id, %error, "rate-limit refund failed; the unit stays spent");
             }
-            Err(_) => tracing::warn!(
-                key_id = %id,
-                timeout = ?self.timeout,
-                "rate-limit refund timed out; the unit stays spent"
-            ),
+            Err(_) => {
+                self.counters.failed(ErrorKind::Timeout);
+                tracing::warn!(
+                    key_id = %id,
+                    timeout = ?self.timeout,
+                    "rate-limit refund timed out; the unit stays spent"
+                );
+            }
         }
     }
 }
@@ -234,6 +249,7 @@ impl RateLimiter for RedisRateLimiter {
         if let Some(cache) = &self.shared.deny_cache
             && let Some(refused) = cache.get(id, quota, self.shared.clock.monotonic())
         {
+            self.shared.counters.deny_cache_hit();
             return RedisCheck::cached(refused);
         }
         let key = self.redis_key(id);
@@ -293,34 +309,8 @@ impl RedisRateLimiter {
     {
         let (shared, key, id, quota) = (Arc::clone(&self.shared), self.redis_key(id), *id, *quota);
         async move {
-            let sent_at = shared.clock.monotonic();
-            let mut conn = shared.conn.clone();
-            let args = script::Args::new(&quota);
-            let argv = [
-                args.interval_micros(),
-                args.window_micros(),
-                u64::from(want),
-            ];
-            let script = (shared.lease_hash.as_str(), LEASE_SOURCE);
-            let [taken, remaining, retry, reset]: [i64; 4] =
-                tokio::time::timeout(shared.timeout, script::eval(&mut conn, script, &key, &argv))
-                    .await
-                    .map_err(|_| LimiterError::Timeout(shared.timeout))?
-                    .map_err(|error| LimiterError::Unavailable(Box::new(error)))?;
-            let taken = u32::try_from(taken)
-                .ok()
-                .filter(|&n| n <= want)
-                .ok_or_else(|| {
-                    LimiterError::Unavailable(
-                        format!("unexpected reply from the lease script: {taken}").into(),
-                    )
-                })?;
-            let decision =
-                script::decision([i64::from(taken.min(1)), remaining, retry, reset], &quota)?;
-            if let Some(cache) = &shared.deny_cache {
-                cache.insert(&id, &quota, sent_at, &decision);
-            }
-            Ok((taken, decision))
+            let leased = shared.run_lease(id, &key, quota, want).await;
+            shared.counters.counted(leased)
         }
     }
 
@@ -341,15 +331,59 @@ impl RedisRateLimiter {
             let mut conn = shared.conn.clone();
             let script = (shared.refund_hash.as_str(), script::REFUND_SOURCE);
             let sent = script::eval::<_, i64>(&mut conn, script, &key, &back);
-            tokio::time::timeout(shared.timeout, sent)
+            let given = tokio::time::timeout(shared.timeout, sent)
                 .await
-                .map_err(|_| LimiterError::Timeout(shared.timeout))?
-                .map_err(|error| LimiterError::Unavailable(Box::new(error)))?;
+                .map_err(|_| LimiterError::Timeout(shared.timeout))
+                .and_then(|given| {
+                    given.map_err(|error| LimiterError::Unavailable(Box::new(error)))
+                });
+            shared.counters.counted(given)?;
             if let Some(cache) = &shared.deny_cache {
                 cache.remove(&id);
             }
             Ok(())
         }
+    }
+}
+
+impl Shared {
+    /// The lease script for `id` under `quota`, within the timeout: the units taken and the
+    /// decision; a refusal is remembered in the deny cache.
+    async fn run_lease(
+        &self,
+        id: KeyId,
+        key: &str,
+        quota: Quota,
+        want: u32,
+    ) -> Result<(u32, Decision), LimiterError> {
+        let sent_at = self.clock.monotonic();
+        let mut conn = self.conn.clone();
+        let args = script::Args::new(&quota);
+        let argv = [
+            args.interval_micros(),
+            args.window_micros(),
+            u64::from(want),
+        ];
+        let script = (self.lease_hash.as_str(), LEASE_SOURCE);
+        let [taken, remaining, retry, reset]: [i64; 4] =
+            tokio::time::timeout(self.timeout, script::eval(&mut conn, script, key, &argv))
+                .await
+                .map_err(|_| LimiterError::Timeout(self.timeout))?
+                .map_err(|error| LimiterError::Unavailable(Box::new(error)))?;
+        let taken = u32::try_from(taken)
+            .ok()
+            .filter(|&n| n <= want)
+            .ok_or_else(|| {
+                LimiterError::Unavailable(
+                    format!("unexpected reply from the lease script: {taken}").into(),
+                )
+            })?;
+        let decision =
+            script::decision([i64::from(taken.min(1)), remaining, retry, reset], &quota)?;
+        if let Some(cache) = &self.deny_cache {
+            cache.insert(&id, &quota, sent_at, &decision);
+        }
+        Ok((taken, decision))
     }
 }
 

@@ -74,6 +74,7 @@
 //! # });
 //! ```
 
+mod counters;
 mod entry;
 mod future;
 mod inflight;
@@ -90,6 +91,7 @@ use async_trait::async_trait;
 
 pub use self::future::CacheFuture;
 
+use self::counters::{CacheCounters, Lookup};
 use self::entry::{Cached, KeepUntil, Stale, Ttls};
 use self::inflight::{Inflight, Outcome};
 use super::abort::AbortOnDrop;
@@ -143,6 +145,8 @@ struct Shared<S> {
     connected: AtomicBool,
     ttls: Ttls,
     clock: Arc<dyn Clock>,
+    /// Lookups and stale serves, for [`crate::metrics`].
+    counters: CacheCounters,
     _follower: Option<AbortOnDrop>,
 }
 
@@ -273,6 +277,7 @@ impl<S: KeyStore> CachedKeyStoreBuilder<S> {
             connected: AtomicBool::new(false),
             ttls: self.ttls,
             clock: self.clock,
+            counters: CacheCounters::new(),
             _follower: follower,
         }
     }
@@ -444,6 +449,7 @@ impl<S: KeyStore> Shared<S> {
             Err(error) => match stale {
                 Some(stale) if still_current(&stale) => {
                     tracing::warn!(key_id = %id, %error, "key store failed; serving the cached record");
+                    self.counters.stale_served();
                     Ok(Some(stale.record))
                 }
                 _ => Err(match &*error {
@@ -525,10 +531,18 @@ impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
         let now = shared.clock.monotonic();
         let connected = shared.is_connected();
         let stale = match shared.current(id) {
-            Some(hit) if hit.is_fresh(now, connected) => return CacheFuture::ready(Ok(hit.record)),
+            Some(hit) if hit.is_fresh(now, connected) => {
+                let result = match hit.record {
+                    Some(_) => Lookup::Hit,
+                    None => Lookup::Negative,
+                };
+                shared.counters.lookup(result);
+                return CacheFuture::ready(Ok(hit.record));
+            }
             Some(expired) => expired.stale(now, connected, shared.ttls.stale_limit),
             None => None,
         };
+        shared.counters.lookup(Lookup::Miss);
         let shared = Arc::clone(&self.shared);
         CacheFuture::loading(Box::pin(shared.load(*id, stale)))
     }

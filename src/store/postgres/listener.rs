@@ -48,8 +48,9 @@ impl Listener {
     /// [`Invalidation::Disconnected`].
     pub(super) async fn run(self) {
         let mut backoff = FIRST_BACKOFF;
+        let mut counters = ListenerCounters::new();
         loop {
-            let error = match self.listen_once().await {
+            let error = match self.listen_once(&mut counters).await {
                 Ok(never) => match never {},
                 Err((established, error)) => {
                     if established {
@@ -71,7 +72,10 @@ impl Listener {
     }
 
     /// One connection's life. Returns why it ended, and whether it got as far as listening.
-    async fn listen_once(&self) -> Result<std::convert::Infallible, (bool, String)> {
+    async fn listen_once(
+        &self,
+        counters: &mut ListenerCounters,
+    ) -> Result<std::convert::Infallible, (bool, String)> {
         let not_yet = |e: String| (false, e);
         let (client, mut connection) = timeout(self.timeout, self.config.connect(NoTls))
             .await
@@ -107,6 +111,8 @@ impl Listener {
         self.listening.store(true, Ordering::SeqCst);
         self.sender.send(Invalidation::All);
         self.sender.send(Invalidation::Connected);
+        // Back to 0 when this function returns, or when the task is aborted.
+        let _connected = counters.listening();
         tracing::debug!("listening for key invalidations");
         let lost = |e: String| (true, e);
         loop {
@@ -121,6 +127,60 @@ impl Listener {
                 }
             }
         }
+    }
+}
+
+/// What the listener tells [`crate::metrics`] (feature `metrics`): whether it is listening
+/// (`keygate_postgres_listener_connected`), and how often it listened again after a loss
+/// (`keygate_postgres_listener_reconnects_total`). Registered with the recorder when the
+/// listener starts. Without the feature, nothing, at no cost.
+struct ListenerCounters {
+    #[cfg(feature = "metrics")]
+    connected: metrics::Gauge,
+    #[cfg(feature = "metrics")]
+    reconnects: metrics::Counter,
+    /// Whether the listener has listened before.
+    listened: bool,
+}
+
+/// While it lives, the listener counts as connected.
+struct Listening {
+    #[cfg(feature = "metrics")]
+    connected: metrics::Gauge,
+}
+
+impl ListenerCounters {
+    fn new() -> Self {
+        Self {
+            #[cfg(feature = "metrics")]
+            connected: metrics::gauge!(crate::metrics::POSTGRES_LISTENER_CONNECTED),
+            #[cfg(feature = "metrics")]
+            reconnects: metrics::counter!(crate::metrics::POSTGRES_LISTENER_RECONNECTS_TOTAL),
+            listened: false,
+        }
+    }
+
+    /// The listener is listening (again, if it was before), until the guard is dropped.
+    fn listening(&mut self) -> Listening {
+        #[cfg(feature = "metrics")]
+        {
+            if self.listened {
+                self.reconnects.increment(1);
+            }
+            self.connected.increment(1.0);
+        }
+        self.listened = true;
+        Listening {
+            #[cfg(feature = "metrics")]
+            connected: self.connected.clone(),
+        }
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        #[cfg(feature = "metrics")]
+        self.connected.decrement(1.0);
     }
 }
 

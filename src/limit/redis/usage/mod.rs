@@ -13,6 +13,7 @@ use ::redis::aio::ConnectionManager;
 
 pub use builder::RedisUsageLimiterBuilder;
 
+use super::counters::RedisCounters;
 use super::script::hash;
 use crate::clock::Clock;
 use crate::key::KeyId;
@@ -155,6 +156,8 @@ struct Shared {
     refund_hash: String,
     credits_hash: String,
     top_up_hash: String,
+    /// Failed calls, for [`crate::metrics`].
+    counters: RedisCounters,
 }
 
 impl RedisUsageLimiter {
@@ -180,6 +183,7 @@ impl RedisUsageLimiter {
                 refund_hash: hash(script::REFUND),
                 credits_hash: hash(script::CREDITS),
                 top_up_hash: hash(script::TOP_UP),
+                counters: RedisCounters::new(),
             }),
         }
     }
@@ -246,7 +250,7 @@ impl RedisUsageLimiter {
         let (keys, args) = self.script_input(usage, now);
         let cost = usage.cost;
         let shared = Arc::clone(&self.shared);
-        async move {
+        let decided = async move {
             let source = match lease {
                 None => (shared.admit_hash.as_str(), script::ADMIT),
                 Some(_) => (shared.lease_hash.as_str(), LEASE),
@@ -278,7 +282,9 @@ impl RedisUsageLimiter {
             }
             decision.refuse(refused);
             Ok((if refused.is_some() { 0 } else { taken }, decision))
-        }
+        };
+        let shared = Arc::clone(&self.shared);
+        async move { shared.counters.counted(decided.await) }
     }
 
     /// The counters of `usage`'s limits and their script arguments, periods numbered at
@@ -313,8 +319,8 @@ impl RedisUsageLimiter {
         async move {
             let source = (shared.refund_hash.as_str(), script::REFUND);
             let fill = |cmd: &mut ::redis::Cmd| script::admit_args(cmd, cost, &args);
-            let _changed: i64 = shared.run(source, &keys, fill).await?;
-            Ok(())
+            let changed = shared.run::<i64>(source, &keys, fill).await;
+            shared.counters.counted(changed).map(|_| ())
         }
     }
 
@@ -367,12 +373,18 @@ impl RedisUsageLimiter {
                 cmd.arg(amount.min(script::MAX_COUNT));
             }
         };
-        let balance: i64 = self.shared.run(source, &keys, fill).await?;
-        u64::try_from(balance).map(Some).map_err(|_| {
-            LimiterError::Unavailable(
-                format!("unexpected reply from the credits script: {balance}").into(),
-            )
-        })
+        let balance = self
+            .shared
+            .run(source, &keys, fill)
+            .await
+            .and_then(|balance: i64| {
+                u64::try_from(balance).map(Some).map_err(|_| {
+                    LimiterError::Unavailable(
+                        format!("unexpected reply from the credits script: {balance}").into(),
+                    )
+                })
+            });
+        self.shared.counters.counted(balance)
     }
 }
 
