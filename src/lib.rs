@@ -41,7 +41,7 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `keygate::*` | the layer ([`ApiKeyLayer`], [`ApiKeyService`], [`AuthenticatedKey`], [`Rejection`], [`ErrorCode`]), scopes ([`Scope`], [`Scopes`]), quotas ([`Quota`], [`Decision`]), the [`KeyStore`], [`KeyManager`] and [`RateLimiter`] traits with their in-memory implementations and errors, key records ([`KeyRecord`], [`KeyInfo`], [`NewKey`]) and what they carry ([`Workspace`], [`Metadata`], [`KeyName`]) |
+//! | `keygate::*` | the layer ([`ApiKeyLayer`], [`ApiKeyService`], [`KeyLocation`], [`AuthenticatedKey`], [`Rejection`], [`ErrorCode`]), scopes ([`Scope`], [`Scopes`]), quotas ([`Quota`], [`Decision`]), the [`KeyStore`], [`KeyManager`] and [`RateLimiter`] traits with their in-memory implementations and errors, key records ([`KeyRecord`], [`KeyInfo`], [`NewKey`]) and what they carry ([`Workspace`], [`Metadata`], [`KeyName`]) |
 //! | [`key`] | the key format: [`ApiKey`](key::ApiKey), [`KeyId`](key::KeyId), [`KeyPrefix`](key::KeyPrefix), [`KeyDigest`](key::KeyDigest), `generate`, `parse` |
 //! | [`policy`] | which scope a request needs: [`RoutePolicy`](policy::RoutePolicy), [`ScopePolicy`](policy::ScopePolicy) |
 //! | [`respond`] | how rejections are answered: [`RejectionResponder`](respond::RejectionResponder), [`DefaultRejection`](respond::DefaultRejection) |
@@ -147,8 +147,8 @@ pub use middleware::authenticated::AuthenticatedKey;
 pub use middleware::client_addr::ClientAddr;
 pub use middleware::ratelimit_headers::RateLimitHeaders;
 pub use middleware::{
-    ApiKeyLayer, ApiKeyLayerBuilder, ApiKeyService, ResponseBody, ResponseFuture, extract,
-    transport,
+    ApiKeyLayer, ApiKeyLayerBuilder, ApiKeyService, KeyLocation, ResponseBody, ResponseFuture,
+    extract, transport,
 };
 pub use quota::{Quota, QuotaError};
 pub use realm::{InvalidRealm, Realm};
