@@ -1,8 +1,9 @@
 //! # keygate
 //!
 //! API keys for tower services (axum, hyper, tonic): a [`Layer`](tower_layer::Layer) that
-//! authenticates each request by the key in `Authorization: Bearer <key>`, authorizes it by
-//! scope, rate-limits it per key, and answers every failure as the error table says.
+//! authenticates each request by the key in `Authorization: Bearer <key>` (or another
+//! [`KeyLocation`]: a named header such as `X-API-Key`, never the query string), authorizes it
+//! by scope, rate-limits it per key, and answers every failure as the error table says.
 //!
 //! ```text
 //! request ─► transport ─► path ─► extract ─► parse ─► lookup ─► verify ─► authorize ─► limit ─► inner service

@@ -1,59 +1,5 @@
-//! [`KeyLocation`]: where in a request the layer looks for the API key.
-//!
-//! | location | where the key is | marked sensitive |
-//! |---|---|---|
-//! | [`KeyLocation::bearer`] (default) | `Authorization: Bearer <key>` (RFC 6750 §2.1) | `Authorization` |
-//! | [`KeyLocation::header`] | the whole value of one named header, e.g. `X-API-Key: <key>` | that header |
-//! | [`KeyLocation::custom`] | wherever your function finds it in the request headers | none (use tower-http's `SetSensitiveRequestHeadersLayer`) |
-//!
-//! Every location answers with the same error table: no key is `missing_api_key`; a key that
-//! is not exactly one well-formed key of this service (several headers, empty, whitespace, a
-//! character outside the RFC 6750 `b64token` alphabet, longer than
-//! [`MAX_TOKEN_LEN`](crate::extract::MAX_TOKEN_LEN), wrong prefix or checksum) is
-//! `malformed_api_key`.
-//!
-//! **There is no query-string location**, and a custom extractor is given the headers only,
-//! never the URI: a key in a URL is written to access logs, proxy logs, browser history and
-//! `Referer` headers, and cannot be taken back from them. A request with `?api_key=…` is
-//! answered as if the parameter were not there.
-//!
-//! **One credential per request.** With a named header, a request that also carries an
-//! `Authorization` header (any scheme, even empty), or a header spelled like the configured one
-//! with `_` for `-` (`x_api_key` for `x-api-key`), is `malformed_api_key` ("ambiguous
-//! credentials") rather than authenticated by one of them. A proxy, a WAF or the service
-//! behind the layer may read the other one (CGI-style gateways fold `_` and `-` together), and
-//! must never see a different key from the one keygate checked. Only the configured header is
-//! read; an `Authorization` header alone is ignored, so the request is `missing_api_key`.
-//!
-//! **The challenge stays `Bearer`.** Every location's 401 carries
-//! `WWW-Authenticate: Bearer realm="…"` with the `error` and `error_description` the error table
-//! gives. RFC 9110 §11.6.1 requires a challenge on every 401, so omitting it is not an option;
-//! no registered authentication scheme names a custom header, and an invented one would be
-//! ignored or misread by clients. The key is a bearer credential in RFC 6750's sense (whoever
-//! holds it is authorized), `RequireScopeLayer` and the admin API answer with the same
-//! challenge, and the problem body says which header to use once its `fix` is set (see
-//! [`DefaultRejection::fix`](crate::respond::DefaultRejection::fix)).
-//!
-//! ```
-//! use http::{HeaderMap, HeaderName};
-//! use keygate::extract::{ExtractError, Malformed};
-//! use keygate::{ApiKeyLayer, KeyLocation, MemoryKeyStore, MemoryRateLimiter};
-//!
-//! // `X-API-Key: <key>`.
-//! let layer = ApiKeyLayer::builder(MemoryKeyStore::new(), MemoryRateLimiter::new())
-//!     .key_location(KeyLocation::header(HeaderName::from_static("x-api-key")))
-//!     .build();
-//!
-//! // `Authorization: Token <key>`, read by a function of the headers.
-//! let token = KeyLocation::custom(|headers: &HeaderMap| {
-//!     let value = headers.get("authorization").ok_or(ExtractError::Missing)?;
-//!     value
-//!         .as_bytes()
-//!         .strip_prefix(b"Token ")
-//!         .ok_or(ExtractError::Malformed(Malformed::NotBearer))
-//! });
-//! # let _ = (layer, token);
-//! ```
+//! [`KeyLocation`]: where in a request the layer looks for the API key, and how each location
+//! reads it.
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -67,10 +13,63 @@ use super::extract::{self, ExtractError, MAX_TOKEN_LEN, Malformed};
 
 /// Where the layer looks for the API key: `Authorization: Bearer` (the default), a named
 /// header, or a function of the request headers. Set it with
-/// [`ApiKeyLayerBuilder::key_location`](crate::ApiKeyLayerBuilder::key_location); see
-/// [the module](self) for the rules every location follows.
+/// [`ApiKeyLayerBuilder::key_location`](crate::ApiKeyLayerBuilder::key_location). Clones share
+/// a custom extractor (a reference count).
 ///
-/// Clones share a custom extractor (a reference count).
+/// | location | where the key is | marked sensitive |
+/// |---|---|---|
+/// | [`KeyLocation::bearer`] (default) | `Authorization: Bearer <key>` (RFC 6750 §2.1) | `Authorization` |
+/// | [`KeyLocation::header`] | the whole value of one named header, e.g. `X-API-Key: <key>` | that header |
+/// | [`KeyLocation::custom`] | wherever your function finds it in the request headers | none (use tower-http's `SetSensitiveRequestHeadersLayer`) |
+///
+/// Every location answers with the same error table: no key is `missing_api_key`; a key that
+/// is not exactly one well-formed key of this service (several headers, empty, whitespace, a
+/// character outside the RFC 6750 `b64token` alphabet, longer than
+/// [`MAX_TOKEN_LEN`](crate::extract::MAX_TOKEN_LEN), wrong prefix or checksum) is
+/// `malformed_api_key`.
+///
+/// **There is no query-string location**, and a custom extractor is given the headers only,
+/// never the URI: a key in a URL is written to access logs, proxy logs, browser history and
+/// `Referer` headers, and cannot be taken back from them. A request with `?api_key=…` is
+/// answered as if the parameter were not there.
+///
+/// **One credential per request.** With a named header, a request that also carries an
+/// `Authorization` header (any scheme, even empty), or a header spelled like the configured one
+/// with `_` for `-` (`x_api_key` for `x-api-key`), is `malformed_api_key` ("ambiguous
+/// credentials") rather than authenticated by one of them. A proxy, a WAF or the service
+/// behind the layer may read the other one (CGI-style gateways fold `_` and `-` together), and
+/// must never see a different key from the one keygate checked. Only the configured header is
+/// read; an `Authorization` header alone is ignored, so the request is `missing_api_key`.
+///
+/// **The challenge stays `Bearer`.** Every location's 401 carries
+/// `WWW-Authenticate: Bearer realm="…"` with the `error` and `error_description` the error table
+/// gives. RFC 9110 §11.6.1 requires a challenge on every 401, so omitting it is not an option;
+/// no registered authentication scheme names a custom header, and an invented one would be
+/// ignored or misread by clients. The key is a bearer credential in RFC 6750's sense (whoever
+/// holds it is authorized), `RequireScopeLayer` and the admin API answer with the same
+/// challenge, and the problem body says which header to use once its `fix` is set (see
+/// [`DefaultRejection::fix`](crate::respond::DefaultRejection::fix)).
+///
+/// ```
+/// use http::{HeaderMap, HeaderName};
+/// use keygate::extract::{ExtractError, Malformed};
+/// use keygate::{ApiKeyLayer, KeyLocation, MemoryKeyStore, MemoryRateLimiter};
+///
+/// // `X-API-Key: <key>`.
+/// let layer = ApiKeyLayer::builder(MemoryKeyStore::new(), MemoryRateLimiter::new())
+///     .key_location(KeyLocation::header(HeaderName::from_static("x-api-key")))
+///     .build();
+///
+/// // `Authorization: Token <key>`, read by a function of the headers.
+/// let token = KeyLocation::custom(|headers: &HeaderMap| {
+///     let value = headers.get("authorization").ok_or(ExtractError::Missing)?;
+///     value
+///         .as_bytes()
+///         .strip_prefix(b"Token ")
+///         .ok_or(ExtractError::Malformed(Malformed::NotBearer))
+/// });
+/// # let _ = (layer, token);
+/// ```
 #[derive(Clone, Default)]
 pub struct KeyLocation(Location);
 
@@ -100,7 +99,7 @@ impl KeyLocation {
 
     /// The whole value of the header `name` is the key (`X-API-Key: <key>`), its surrounding
     /// spaces trimmed. Several `name` headers, an empty one, or an `Authorization` header beside
-    /// it are malformed (see [the module](self)). `KeyLocation::header(AUTHORIZATION)` reads a
+    /// it are malformed (see [`KeyLocation`]). `KeyLocation::header(AUTHORIZATION)` reads a
     /// key sent without a scheme (`Authorization: <key>`).
     pub fn header(name: HeaderName) -> Self {
         Self(Location::Header(name))
