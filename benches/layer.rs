@@ -5,8 +5,8 @@
 //! - `floor`: the pieces no API-key check can avoid (SHA-256, a digest compare, a map hit, one
 //!   GCRA update);
 //! - `success`: one authenticated request through a tower stack: bare, keygate with its
-//!   defaults (failure limit on), and the peers (tower-http's static bearer check alone, and
-//!   with tower-governor keyed by the token);
+//!   defaults (failure limit on), keygate reading the key from `X-API-Key` instead, and the
+//!   peers (tower-http's static bearer check alone, and with tower-governor keyed by the token);
 //! - `reject`: each error-table row, one client repeating it, on a layer without the failure
 //!   limit (with it, the loop would measure the limit's 429); and `tower_http_wrong_token`,
 //!   tower-http's answer to a wrong token, the yardstick for rejections;
@@ -26,9 +26,9 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, criterion_group, criterion_main};
-use http::Request;
+use http::{HeaderName, HeaderValue, Request};
 use keygate::key::KeyDigest;
-use keygate::{ApiKeyLayer, KeyStore, MemoryKeyStore, MemoryRateLimiter};
+use keygate::{ApiKeyLayer, KeyLocation, KeyStore, MemoryKeyStore, MemoryRateLimiter};
 use sha2::{Digest, Sha256};
 use support::*;
 use tower::{ServiceBuilder, service_fn};
@@ -95,6 +95,31 @@ fn success(c: &mut Criterion) {
         .service(service_fn(hello));
     g.bench_function("keygate", |b| {
         b.iter(|| call(&mut keygate, request(Some(&auth))))
+    });
+
+    // The defaults but for the key's location: the whole value of `X-API-Key`.
+    let x_api_key = HeaderName::from_static("x-api-key");
+    let key = HeaderValue::from_str(&keys.valid).expect("keys are header-safe");
+    let in_header = keys
+        .builder(MemoryRateLimiter::new())
+        .key_location(KeyLocation::header(x_api_key.clone()))
+        .build();
+    let mut keygate_header = ServiceBuilder::new()
+        .layer(in_header)
+        .service(service_fn(hello));
+    let in_x_api_key = || {
+        let mut req = request(None);
+        req.headers_mut().insert(x_api_key.clone(), key.clone());
+        req
+    };
+    let answered = call(&mut keygate_header, in_x_api_key()).status();
+    assert_eq!(
+        answered,
+        http::StatusCode::OK,
+        "keygate_x_api_key must succeed"
+    );
+    g.bench_function("keygate_x_api_key", |b| {
+        b.iter(|| call(&mut keygate_header, in_x_api_key()))
     });
 
     // The same work without rate-limit response headers, which the peers do not send.

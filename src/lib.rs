@@ -1,8 +1,9 @@
 //! # keygate
 //!
 //! API keys for tower services (axum, hyper, tonic): a [`Layer`](tower_layer::Layer) that
-//! authenticates each request by the key in `Authorization: Bearer <key>`, authorizes it by
-//! scope, rate-limits it per key, and answers every failure as the error table says.
+//! authenticates each request by the key in `Authorization: Bearer <key>` (or another
+//! [`KeyLocation`]: a named header such as `X-API-Key`, never the query string), authorizes it
+//! by scope, rate-limits it per key, and answers every failure as the error table says.
 //!
 //! ```text
 //! request ─► transport ─► path ─► extract ─► parse ─► lookup ─► verify ─► authorize ─► limit ─► inner service
@@ -41,7 +42,7 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `keygate::*` | the layer ([`ApiKeyLayer`], [`ApiKeyService`], [`AuthenticatedKey`], [`Rejection`], [`ErrorCode`]), scopes ([`Scope`], [`Scopes`]), quotas ([`Quota`], [`Decision`]), the [`KeyStore`], [`KeyManager`] and [`RateLimiter`] traits with their in-memory implementations and errors, key records ([`KeyRecord`], [`KeyInfo`], [`NewKey`]) and what they carry ([`Workspace`], [`Metadata`], [`KeyName`]) |
+//! | `keygate::*` | the layer ([`ApiKeyLayer`], [`ApiKeyService`], [`KeyLocation`], [`AuthenticatedKey`], [`Rejection`], [`ErrorCode`]), scopes ([`Scope`], [`Scopes`]), quotas ([`Quota`], [`Decision`]), the [`KeyStore`], [`KeyManager`] and [`RateLimiter`] traits with their in-memory implementations and errors, key records ([`KeyRecord`], [`KeyInfo`], [`NewKey`]) and what they carry ([`Workspace`], [`Metadata`], [`KeyName`]) |
 //! | [`key`] | the key format: [`ApiKey`](key::ApiKey), [`KeyId`](key::KeyId), [`KeyPrefix`](key::KeyPrefix), [`KeyDigest`](key::KeyDigest), `generate`, `parse` |
 //! | [`policy`] | which scope a request needs: [`RoutePolicy`](policy::RoutePolicy), [`ScopePolicy`](policy::ScopePolicy) |
 //! | [`respond`] | how rejections are answered: [`RejectionResponder`](respond::RejectionResponder), [`DefaultRejection`](respond::DefaultRejection) |
@@ -147,8 +148,8 @@ pub use middleware::authenticated::AuthenticatedKey;
 pub use middleware::client_addr::ClientAddr;
 pub use middleware::ratelimit_headers::RateLimitHeaders;
 pub use middleware::{
-    ApiKeyLayer, ApiKeyLayerBuilder, ApiKeyService, ResponseBody, ResponseFuture, extract,
-    transport,
+    ApiKeyLayer, ApiKeyLayerBuilder, ApiKeyService, KeyLocation, ResponseBody, ResponseFuture,
+    extract, transport,
 };
 pub use quota::{Quota, QuotaError};
 pub use realm::{InvalidRealm, Realm};

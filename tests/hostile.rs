@@ -3,7 +3,6 @@
 
 mod common;
 
-use keygate::Workspace;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -46,11 +45,7 @@ async fn fixture() -> Fixture {
     let h = Harness::new();
     let (valid_id, valid) = h.key("production-backend", "admin").await;
     let (_, reader) = h.key("local-dev", "read:all").await;
-    let (revoked_id, revoked) = h.key("old", "read:all").await;
-    h.store
-        .revoke(&Workspace::default(), &revoked_id)
-        .await
-        .unwrap();
+    let (_, revoked) = h.revoked_key("old", "read:all").await;
     let created = h
         .store
         .create(

@@ -13,6 +13,7 @@ use crate::respond::{DefaultRejection, RejectionResponder};
 use crate::store::KeyStore;
 use crate::transport::ProxyHeader;
 
+use super::key_location::KeyLocation;
 use super::layer::ApiKeyLayer;
 use super::observe::Hook;
 use super::pipeline::Pipeline;
@@ -28,6 +29,7 @@ use super::settings::Settings;
 /// | [`realm`](Self::realm) | `api` |
 /// | [`default_quota`](Self::default_quota) | none: keys without a quota of their own are not limited |
 /// | [`rate_limit_headers`](Self::rate_limit_headers) | IETF `RateLimit` / `RateLimit-Policy` |
+/// | [`key_location`](Self::key_location) | [`KeyLocation::bearer`]: `Authorization: Bearer <key>` |
 /// | [`require_https`](Self::require_https) | off |
 /// | [`trusted_proxy_header`](Self::trusted_proxy_header) | none: only the TLS acceptor's [`SecureTransport`](crate::transport::SecureTransport) makes a request HTTPS |
 /// | [`on_limiter_failure`](Self::on_limiter_failure) | fail closed (503) |
@@ -139,6 +141,14 @@ where
     /// request (see [`crate::transport`]).
     pub fn trusted_proxy_header(mut self, header: ProxyHeader) -> Self {
         self.settings.trusted_proxy = Some(header);
+        self
+    }
+
+    /// Where the key is read from: `Authorization: Bearer` (the default), a named header such
+    /// as `X-API-Key`, or a function of the request headers (see [`KeyLocation`]). Never the
+    /// query string.
+    pub fn key_location(mut self, location: KeyLocation) -> Self {
+        self.settings.location = location;
         self
     }
 

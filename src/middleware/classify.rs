@@ -1,12 +1,12 @@
 //! Stage 1, classification: everything decided from the request alone, before any backend is
 //! asked. In order: the protocol of the answer (gRPC or HTTP), the transport (HTTPS when
-//! required), the path (refused when routers could read it two ways), the credential
-//! (`Authorization: Bearer`, then the key format and checksum), and the client's failure
-//! budget. A request that passes leaves with its key id, the digest of its secret and the
+//! required), the path (refused when routers could read it two ways), the credential (from
+//! the [`KeyLocation`](crate::KeyLocation), `Authorization: Bearer` by default, then the key
+//! format and checksum), and the client's failure budget. A request that passes leaves with its key id, the digest of its secret and the
 //! client its failures count against.
 
 use http::Request;
-use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::header::CONTENT_TYPE;
 
 use crate::code::ErrorCode;
 use crate::key::{self, KeyDigest, KeyId};
@@ -40,8 +40,9 @@ pub(crate) fn is_grpc(headers: &http::HeaderMap) -> bool {
 }
 
 impl<K, L, P, R> Pipeline<K, L, P, R> {
-    /// Classifies `request`; on success its `Authorization` header is marked sensitive (never
-    /// indexed by HPACK, printed as `Sensitive` by `Debug`) wherever the request goes next.
+    /// Classifies `request`; on success the header its key came from (`Authorization`, or the
+    /// named header) is marked sensitive (never indexed by HPACK, printed as `Sensitive` by
+    /// `Debug`) wherever the request goes next.
     pub(crate) fn classify<B>(&self, request: &mut Request<B>) -> Result<Credential, Rejection> {
         let grpc = is_grpc(request.headers());
         let settings = &self.settings;
@@ -53,14 +54,15 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
                 .reject(ErrorCode::MalformedRequest, grpc)
                 .with_reason(ambiguous.description()));
         }
-        let parsed = match extract::bearer_bytes(request.headers()) {
+        let location = &settings.location;
+        let parsed = match location.token(request.headers()) {
             // A key's alphabet is narrower than a b64token's: a token that parses as a key
             // needs no character check of its own.
             Ok(token) => match key::parse_bytes(token, &settings.prefix) {
                 Ok(parsed) => parsed,
                 Err(not_a_key) => return Err(self.not_a_key(token, not_a_key, grpc)),
             },
-            Err(ExtractError::Missing) => return Err(self.reject(ErrorCode::MissingApiKey, grpc)),
+            Err(ExtractError::Missing) => return Err(self.missing(grpc)),
             Err(ExtractError::Malformed(m)) => return Err(self.malformed(m, grpc)),
         };
         let client = self.admit(request, grpc)?;
@@ -70,7 +72,9 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
             grpc,
             client,
         };
-        if let Some(value) = request.headers_mut().get_mut(AUTHORIZATION) {
+        if let Some(name) = location.sensitive_header()
+            && let Some(value) = request.headers_mut().get_mut(name)
+        {
             value.set_sensitive(true);
         }
         Ok(credential)
@@ -82,6 +86,15 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
         match extract::check_b64token(token) {
             Err(m) => self.malformed(m, grpc),
             Ok(_) => self.malformed(Malformed::NotAKey(error), grpc),
+        }
+    }
+
+    /// `missing_api_key`, with a reason that names no header the location does not read.
+    fn missing(&self, grpc: bool) -> Rejection {
+        let rejection = self.reject(ErrorCode::MissingApiKey, grpc);
+        match self.settings.location.missing_reason() {
+            Some(reason) => rejection.with_reason(reason),
+            None => rejection,
         }
     }
 

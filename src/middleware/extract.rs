@@ -28,18 +28,20 @@ use crate::key::KeyFormatError;
 /// Longest token considered; anything longer is malformed without being scanned further.
 pub const MAX_TOKEN_LEN: usize = 1024;
 
-/// Why no token could be taken from a request.
+/// Why no token could be taken from a request (from `Authorization: Bearer`, or from the
+/// [`KeyLocation`](crate::KeyLocation) the layer is given).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ExtractError {
-    /// No `Authorization` header at all.
-    #[error("no Authorization header")]
+    /// No credential where the location looks: for Bearer, no `Authorization` header at all.
+    #[error("no API key was sent")]
     Missing,
-    /// An `Authorization` header that is not one well-formed Bearer credential.
+    /// A credential that is not one well-formed token: for Bearer, an `Authorization` header
+    /// that is not one well-formed Bearer credential.
     #[error("{0}")]
     Malformed(Malformed),
 }
 
-/// How an `Authorization` header is malformed.
+/// How a credential is malformed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Malformed {
@@ -58,6 +60,15 @@ pub enum Malformed {
     /// A b64token that is not a key of this service (wrong prefix, length, alphabet or
     /// checksum).
     NotAKey(KeyFormatError),
+    /// A key in the configured header and another credential beside it (an `Authorization`
+    /// header, or the header's name spelled with `_` for `-`).
+    AmbiguousCredentials,
+    /// More than one of the configured API key header.
+    MultipleKeyHeaders,
+    /// An empty key (the configured header, or a custom extractor's answer).
+    EmptyKey,
+    /// A custom extractor that panicked.
+    Unreadable,
 }
 
 impl Malformed {
@@ -71,6 +82,12 @@ impl Malformed {
             Malformed::IllegalCharacter => "The token contains a character that is not allowed",
             Malformed::TooLong => "The token is too long",
             Malformed::NotAKey(e) => e.description(),
+            Malformed::AmbiguousCredentials => {
+                "Ambiguous credentials: the request carries an API key in more than one place"
+            }
+            Malformed::MultipleKeyHeaders => "More than one API key header was sent",
+            Malformed::EmptyKey => "The API key is empty",
+            Malformed::Unreadable => "The API key could not be read from the request",
         }
     }
 }

@@ -4,7 +4,8 @@
 //! ```text
 //!   call ──► classify ──► (store) ──► verify ──► authorize ──► (limiter) ──► limit ──► inner
 //!            classify.rs              verify.rs  authorize.rs                limit.rs
-//!            ├ extract.rs (Bearer)    constant-  scope policy,               quota, fail
+//!            ├ key_location.rs        constant-  scope policy,               quota, fail
+//!            │ └ extract.rs (Bearer)
 //!            ├ transport.rs (HTTPS)   time SHA-  before the                  open/closed,
 //!            ├ check_path             256 eq,    limiter                     key attached
 //!            └ failure budget         revoked,
@@ -15,7 +16,8 @@
 //! |---|---|
 //! | `layer.rs`, `builder.rs`, `settings.rs` | [`ApiKeyLayer`], [`ApiKeyLayerBuilder`], and the plain settings they carry |
 //! | `pipeline.rs` | what every service of a layer shares: store, limiter, policy, responder, settings |
-//! | `classify.rs` | stage 1: gRPC or HTTP, HTTPS, the path, the Bearer credential, the client's failure budget |
+//! | `classify.rs` | stage 1: gRPC or HTTP, HTTPS, the path, the credential, the client's failure budget |
+//! | `key_location.rs`, `extract.rs` | [`KeyLocation`]: where the key is (Bearer by default, a named header, a function); how `Authorization: Bearer` is parsed |
 //! | `verify.rs` | stage 2: the store's record and the secret checked against it in constant time |
 //! | `authorize.rs` | stage 3: the scope the request needs |
 //! | `limit.rs` | stage 4: the rate limiter's decision, and the [`AuthenticatedKey`](crate::AuthenticatedKey) made |
@@ -37,6 +39,7 @@ pub(crate) mod client_addr;
 mod decision_counters;
 pub mod extract;
 mod future;
+mod key_location;
 mod layer;
 mod limit;
 mod observe;
@@ -52,5 +55,6 @@ pub use body::ResponseBody;
 pub use builder::ApiKeyLayerBuilder;
 pub(crate) use classify::is_grpc;
 pub use future::ResponseFuture;
+pub use key_location::KeyLocation;
 pub use layer::ApiKeyLayer;
 pub use service::ApiKeyService;

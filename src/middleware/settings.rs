@@ -10,6 +10,7 @@ use crate::limit::{FailureLimit, FailurePolicy, Quota};
 use crate::realm::Realm;
 use crate::transport::ProxyHeader;
 
+use super::key_location::KeyLocation;
 use super::observe::Observe;
 use super::ratelimit_headers::RateLimitHeaders;
 
@@ -29,6 +30,7 @@ pub(crate) struct Settings {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) failure_limit: Option<FailureLimit>,
     pub(crate) observe: Observe,
+    pub(crate) location: KeyLocation,
 }
 
 impl Settings {
@@ -46,6 +48,7 @@ impl Settings {
             clock: Arc::new(SystemClock::new()),
             failure_limit: Some(FailureLimit::default()),
             observe: Observe::default(),
+            location: KeyLocation::default(),
         }
     }
 }
@@ -63,6 +66,7 @@ impl std::fmt::Debug for Settings {
             .field("unavailable_retry_after", &self.unavailable_retry_after)
             .field("failure_limit", &self.failure_limit.is_some())
             .field("observe", &self.observe)
+            .field("location", &self.location)
             .finish_non_exhaustive()
     }
 }

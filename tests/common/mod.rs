@@ -130,6 +130,16 @@ impl Harness {
         )
     }
 
+    /// A key made with `name` and `scopes`, then revoked.
+    pub async fn revoked_key(&self, name: &str, scopes: &str) -> (KeyId, String) {
+        let (id, secret) = self.key(name, scopes).await;
+        self.store
+            .revoke(&keygate::Workspace::default(), &id)
+            .await
+            .unwrap();
+        (id, secret)
+    }
+
     pub fn lookups(&self) -> usize {
         self.lookups.load(Ordering::SeqCst)
     }

@@ -27,12 +27,19 @@ pub async fn serve_axum(router: axum::Router) -> SocketAddr {
 
 /// A request to `path`, with `Authorization: Bearer <key>` when a key is given.
 pub fn request(method: &str, path: &str, key: Option<&str>) -> Request<Full<Bytes>> {
+    let bearer = key.map(|key| format!("Bearer {key}"));
+    let headers: Vec<(&str, &str)> = bearer.iter().map(|b| ("authorization", &**b)).collect();
+    request_with(method, path, &headers)
+}
+
+/// A request to `path` with these header lines (names and values as given, in order).
+pub fn request_with(method: &str, path: &str, headers: &[(&str, &str)]) -> Request<Full<Bytes>> {
     let mut builder = Request::builder()
         .method(method)
         .uri(path)
         .header("host", "localhost");
-    if let Some(key) = key {
-        builder = builder.header("authorization", format!("Bearer {key}"));
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
     }
     builder.body(Full::new(Bytes::new())).unwrap()
 }
