@@ -43,7 +43,18 @@ pub enum Actor {
         /// The name the service gave itself (`service` unless set).
         name: String,
     },
+    /// A report that the key leaked (a secret scanning service found it in public).
+    LeakReport {
+        /// Who reported it and where they found it (e.g. `github:content`), printable and at
+        /// most [`MAX_ACTOR_NAME`] characters.
+        source: String,
+        /// Where the key was found (at most [`MAX_REPORT_URL`] characters).
+        url: String,
+    },
 }
+
+/// The longest report URL an [`Actor::LeakReport`] keeps, in characters; longer ones are cut.
+pub const MAX_REPORT_URL: usize = 2048;
 
 impl Actor {
     /// A caller's key.
@@ -77,21 +88,45 @@ impl Actor {
         }
     }
 
-    /// The kind of actor, as stored and shown: `key`, `cli` or `service`.
+    /// A leak report from `source` (e.g. `github:content`), of a key found at `url` (both
+    /// made printable and cut to their bounds).
+    pub fn leak_report(source: &str, url: &str) -> Self {
+        Actor::LeakReport {
+            source: printable(source),
+            url: url
+                .chars()
+                .take(MAX_REPORT_URL)
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect(),
+        }
+    }
+
+    /// The kind of actor, as stored and shown: `key`, `cli`, `service` or `leak_report`.
     pub fn kind(&self) -> &'static str {
         match self {
             Actor::Key { .. } => "key",
             Actor::Cli { .. } => "cli",
             Actor::Service { .. } => "service",
+            Actor::LeakReport { .. } => "leak_report",
         }
     }
 
-    /// The actor's name: the key's name, the OS user, or the service's name.
+    /// The actor's name: the key's name, the OS user, the service's name, or the report's
+    /// source.
     pub fn name(&self) -> &str {
         match self {
             Actor::Key { name, .. } => name.as_str(),
             Actor::Cli { user } => user,
             Actor::Service { name } => name,
+            Actor::LeakReport { source, .. } => source,
+        }
+    }
+
+    /// What else the actor carries, as stored beside its kind and name: a leak report's URL.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Actor::LeakReport { url, .. } => Some(url),
+            _ => None,
         }
     }
 
@@ -103,16 +138,23 @@ impl Actor {
         }
     }
 
-    /// The actor as stored: its [`kind`](Self::kind), key id and name. `None` when the parts
-    /// do not make an actor (an unknown kind, a key id that does not parse, a bad key name).
-    pub fn from_parts(kind: &str, key_id: Option<&str>, name: &str) -> Option<Self> {
-        match (kind, key_id) {
-            ("key", Some(id)) => Some(Actor::Key {
+    /// The actor as stored: its [`kind`](Self::kind), key id, name and
+    /// [`detail`](Self::detail). `None` when the parts do not make an actor (an unknown kind,
+    /// a key id that does not parse, a bad key name, a detail missing or where none belongs).
+    pub fn from_parts(
+        kind: &str,
+        key_id: Option<&str>,
+        name: &str,
+        detail: Option<&str>,
+    ) -> Option<Self> {
+        match (kind, key_id, detail) {
+            ("key", Some(id), None) => Some(Actor::Key {
                 id: id.parse().ok()?,
                 name: name.parse().ok()?,
             }),
-            ("cli", None) => Some(Actor::cli(name)),
-            ("service", None) => Some(Actor::service(name)),
+            ("cli", None, None) => Some(Actor::cli(name)),
+            ("service", None, None) => Some(Actor::service(name)),
+            ("leak_report", None, Some(url)) => Some(Actor::leak_report(name, url)),
             _ => None,
         }
     }
@@ -126,12 +168,13 @@ impl Default for Actor {
 }
 
 impl fmt::Display for Actor {
-    /// `key:<id> (<name>)`, `cli:<user>` or `service:<name>`.
+    /// `key:<id> (<name>)`, `cli:<user>`, `service:<name>` or `leak_report:<source> (<url>)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Actor::Key { id, name } => write!(f, "key:{id} ({name})"),
             Actor::Cli { user } => write!(f, "cli:{user}"),
             Actor::Service { name } => write!(f, "service:{name}"),
+            Actor::LeakReport { source, url } => write!(f, "leak_report:{source} ({url})"),
         }
     }
 }
@@ -176,17 +219,20 @@ mod tests {
             Actor::key(id, "ops".parse().unwrap()),
             Actor::cli("alice"),
             Actor::service("billing"),
+            Actor::leak_report("github:content", "https://example.com/a/b.rs#L3"),
         ] {
             let id = actor.key_id().map(ToString::to_string);
-            let back = Actor::from_parts(actor.kind(), id.as_deref(), actor.name());
+            let back = Actor::from_parts(actor.kind(), id.as_deref(), actor.name(), actor.detail());
             assert_eq!(back, Some(actor));
         }
     }
 
     #[test]
     fn stored_parts_of_no_actor_are_refused() {
-        assert_eq!(Actor::from_parts("robot", None, "x"), None);
-        assert_eq!(Actor::from_parts("key", Some("not an id"), "x"), None);
-        assert_eq!(Actor::from_parts("cli", Some("abc"), "x"), None);
+        assert_eq!(Actor::from_parts("robot", None, "x", None), None);
+        assert_eq!(Actor::from_parts("key", Some("not an id"), "x", None), None);
+        assert_eq!(Actor::from_parts("cli", Some("abc"), "x", None), None);
+        assert_eq!(Actor::from_parts("leak_report", None, "github", None), None);
+        assert_eq!(Actor::from_parts("cli", None, "alice", Some("url")), None);
     }
 }

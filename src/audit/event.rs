@@ -170,12 +170,15 @@ impl AuditEvent {
     }
 
     /// The event as the admin API shows it: `id` (a string), `at` (seconds since the epoch),
-    /// `workspace`, `actor` (`{"type", "id"?, "name"}`), `action`, `key` (`{"id", "name"}`)
+    /// `workspace`, `actor` (`{"type", "id"?, "name", "url"?}`), `action`, `key` (`{"id", "name"}`)
     /// and `changes` (`[{"field", "before", "after"}]`).
     pub fn to_json(&self) -> Value {
         let mut actor = json!({ "type": self.actor.kind(), "name": self.actor.name() });
         if let Some(id) = self.actor.key_id() {
             actor["id"] = json!(id.to_string());
+        }
+        if let Some(url) = self.actor.detail() {
+            actor["url"] = json!(url);
         }
         json!({
             "id": self.id.to_string(),

@@ -35,6 +35,6 @@ mod actor;
 mod event;
 mod query;
 
-pub use actor::{Actor, MAX_ACTOR_NAME};
+pub use actor::{Actor, MAX_ACTOR_NAME, MAX_REPORT_URL};
 pub use event::{AuditAction, AuditEvent, AuditId, Change, changes_from_json, changes_json};
 pub use query::{AuditPage, AuditQuery, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};

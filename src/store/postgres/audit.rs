@@ -135,7 +135,7 @@ fn event_from_row(row: &Row) -> Result<AuditEvent, StoreError> {
     let kind: &str = column(row, "actor_kind")?;
     let actor_key_id: Option<&str> = column(row, "actor_key_id")?;
     let actor_name: &str = column(row, "actor_name")?;
-    let actor = Actor::from_parts(kind, actor_key_id, actor_name).ok_or_else(|| {
+    let actor = Actor::from_parts(kind, actor_key_id, actor_name, None).ok_or_else(|| {
         corrupt(
             "actor_kind/actor_key_id/actor_name",
             format_args!("{kind:?}, {actor_key_id:?}, {actor_name:?} is no actor"),

@@ -99,6 +99,7 @@ impl RawEvent {
             &self.actor_kind,
             self.actor_key_id.as_deref(),
             &self.actor_name,
+            None,
         )
         .ok_or_else(|| corrupt("its actor"))?;
         let changes = serde_json::from_str(&self.changes)
