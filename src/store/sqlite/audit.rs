@@ -126,3 +126,39 @@ impl RawEvent {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::audit::AuditAction;
+    use crate::key::{KeyDigest, KeyId};
+    use crate::record::KeyRecord;
+
+    #[test]
+    fn a_leak_report_is_read_back_with_its_url() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn, SystemTime::now()).unwrap();
+        let record = KeyRecord::new(
+            KeyId::new("AAAAAAAAAAAA").unwrap(),
+            "ci".parse().unwrap(),
+            KeyDigest::from_bytes([1; 32]),
+            "read:all".parse().unwrap(),
+            SystemTime::now(),
+        );
+        let revoked = record.clone().with_revoked_at(Some(SystemTime::now()));
+        let reporter = Actor::leak_report("github:content", "https://github.com/acme/app/x");
+        let event = AuditEvent::of(
+            AuditAction::Revoke,
+            &reporter,
+            Some(&record),
+            &revoked,
+            SystemTime::now(),
+        );
+        insert(&conn, event).unwrap();
+        let page = page(&conn, &Workspace::default(), &AuditQuery::new()).unwrap();
+        assert_eq!(page.events.len(), 1);
+        assert_eq!(page.events[0].actor, reporter);
+    }
+}
