@@ -234,12 +234,9 @@ impl SqliteKeyStore {
         new_overrides: bool,
         change: impl FnOnce(&Connection, &KeyRecord) -> Result<KeyRecord, StoreError> + Send + 'static,
     ) -> Result<KeyInfo, StoreError> {
-        let (workspace, id) = (workspace.clone(), *id);
         let definitions = Arc::clone(&self.inner.definitions);
-        let (actor, now) = (actor.clone(), self.now());
-        self.write(move |tx| {
-            let record = rows::select_in(tx, &definitions, &workspace, &id)?
-                .ok_or(StoreError::NotFound(id))?;
+        self.with_key(actor, workspace, id, move |tx, record, actor, now| {
+            let id = record.id;
             let mut next = rows::as_stored(change(tx, &record)?);
             rows::update(tx, &next)?;
             if let Some(plan) = &plan {
@@ -252,11 +249,31 @@ impl SqliteKeyStore {
             if new_overrides {
                 manage::check_overrides(&next.overrides, next.plan.as_ref())?;
             }
-            audit::insert(
-                tx,
-                AuditEvent::of(action, &actor, Some(&record), &next, now),
-            )?;
+            audit::insert(tx, AuditEvent::of(action, actor, Some(&record), &next, now))?;
             Ok(KeyInfo::from(&next))
+        })
+        .await
+    }
+
+    /// Runs `job` on the record of `id` in one immediate transaction, with the actor and the
+    /// time of the change, if the key belongs to `workspace` (otherwise it is not found, as an
+    /// unknown id).
+    async fn with_key<T: Send + 'static>(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+        job: impl FnOnce(&Connection, KeyRecord, &Actor, SystemTime) -> Result<T, StoreError>
+        + Send
+        + 'static,
+    ) -> Result<T, StoreError> {
+        let (workspace, id) = (workspace.clone(), *id);
+        let definitions = Arc::clone(&self.inner.definitions);
+        let (actor, now) = (actor.clone(), self.now());
+        self.write(move |tx| {
+            let record = rows::select_in(tx, &definitions, &workspace, &id)?
+                .ok_or(StoreError::NotFound(id))?;
+            job(tx, record, &actor, now)
         })
         .await
     }
@@ -540,16 +557,11 @@ impl KeyManager for SqliteKeyStore {
         workspace: &Workspace,
         id: &KeyId,
     ) -> Result<KeyInfo, StoreError> {
-        let (workspace, id) = (workspace.clone(), *id);
-        let definitions = Arc::clone(&self.inner.definitions);
-        let (actor, now) = (actor.clone(), self.now());
         // The row, its tombstone and the event in one immediate transaction: if the event
         // cannot be written, nothing is deleted.
-        self.write(move |tx| {
-            let record = rows::select_in(tx, &definitions, &workspace, &id)?
-                .ok_or(StoreError::NotFound(id))?;
+        self.with_key(actor, workspace, id, |tx, record, actor, now| {
             rows::delete(tx, &record, now)?;
-            let event = AuditEvent::of(AuditAction::Delete, &actor, Some(&record), &record, now);
+            let event = AuditEvent::of(AuditAction::Delete, actor, Some(&record), &record, now);
             audit::insert(tx, event)?;
             Ok(KeyInfo::from(&record))
         })
