@@ -51,8 +51,8 @@
 //! - **Pages** ([`KeyManager::list_page`]) are keyset queries: `(created_at, id) > cursor`,
 //!   ordered by creation time then id (byte order, SQLite's `BINARY` collation) on the
 //!   `(workspace, created_at, id)` index, with the status (at the time of the call) and the
-//!   name prefix filtered in SQL. A page reads at most one row more than it returns, however
-//!   deep the cursor.
+//!   name prefix filtered in SQL. An unfiltered page reads at most one row more than it
+//!   returns, however deep the cursor.
 //! - **Failures** are [`StoreError::Unavailable`] or [`StoreError::Timeout`] (the layer
 //!   answers 503, never 401).
 //!

@@ -289,7 +289,7 @@ fn page_sql(with_cursor: bool) -> String {
 
 /// The records of `workspace` that `query` lists at `now`, oldest first (by creation time,
 /// then id in byte order), at most one more than its page size: the cursor, status and name
-/// prefix are all applied in SQL, so a page reads at most that many rows past the cursor.
+/// prefix are all applied in SQL, so only the rows a filter skips are read beyond those.
 pub(super) fn select_page(
     conn: &Connection,
     definitions: &Definitions,
