@@ -158,11 +158,21 @@ mod tests {
     #[test]
     fn a_cluster_that_cannot_serve_the_slot_is_of_kind_connection() {
         for (kind, text) in [
-            (::redis::ServerErrorKind::ClusterDown, "CLUSTERDOWN The cluster is down"),
-            (::redis::ServerErrorKind::MasterDown, "MASTERDOWN Link with MASTER is down"),
-            (::redis::ServerErrorKind::TryAgain, "TRYAGAIN Multiple keys request during rehashing"),
+            (
+                ::redis::ServerErrorKind::ClusterDown,
+                "CLUSTERDOWN The cluster is down",
+            ),
+            (
+                ::redis::ServerErrorKind::MasterDown,
+                "MASTERDOWN Link with MASTER is down",
+            ),
+            (
+                ::redis::ServerErrorKind::TryAgain,
+                "TRYAGAIN Multiple keys request during rehashing",
+            ),
         ] {
-            let error = RedisError::from((::redis::ErrorKind::Server(kind), "cluster", text.into()));
+            let error =
+                RedisError::from((::redis::ErrorKind::Server(kind), "cluster", text.into()));
             let error = LimiterError::Unavailable(Box::new(error));
             assert_eq!(ErrorKind::of(&error), ErrorKind::Connection, "{text}");
         }

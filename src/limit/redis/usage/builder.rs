@@ -7,9 +7,9 @@ use std::time::Duration;
 use ::redis::{IntoConnectionInfo, RedisResult};
 
 use super::RedisUsageLimiter;
-use crate::limit::redis::RedisConnection;
 use crate::clock::{Clock, SystemClock};
 use crate::key::KeyPrefix;
+use crate::limit::redis::RedisConnection;
 use crate::limit::redis::RedisRateLimiter;
 
 /// Configures a [`RedisUsageLimiter`].
