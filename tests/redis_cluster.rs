@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use keygate::clock::ManualClock;
 use keygate::key::KeyId;
+use keygate::limit::lease::{LeaseConfig, LeasedLimiter};
 use keygate::limit::redis::RedisUsageLimiter;
 use keygate::plan::{Limit, Period, Plan, Sharing, Usage};
 use keygate::{Quota, RateLimiter, Workspace};
@@ -70,6 +71,69 @@ async fn a_refunded_check_gives_its_unit_back_on_a_cluster() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the refunded unit never came back");
+}
+
+/// Leases of 10 units for every key from its first request (no cold path).
+fn leasing() -> LeaseConfig {
+    LeaseConfig::default().batch(10).hot_after(0)
+}
+
+#[tokio::test]
+async fn leases_of_a_rate_are_taken_and_given_back_on_a_cluster() {
+    let Some(urls) = cluster_urls() else {
+        return;
+    };
+    let namespace = fresh_namespace();
+    let plain = rate_limiter(&urls, &namespace, Duration::from_secs(2)).await;
+    let leased = LeasedLimiter::new(plain.clone(), leasing()).unwrap();
+    // One unit every 30 s: none comes back while the test runs.
+    let (id, q) = (
+        fresh_key(),
+        Quota::new(20, Duration::from_secs(600)).unwrap(),
+    );
+    for _ in 0..5 {
+        assert!(leased.check(&id, &q).await.unwrap().allowed);
+    }
+    assert!(leased.held() > 0, "no lease was taken");
+    leased.shutdown().await;
+    let mut left = 0;
+    while plain.check(&id, &q).await.unwrap().allowed {
+        left += 1;
+    }
+    assert_eq!(
+        left, 15,
+        "the unspent units of the lease were not given back"
+    );
+}
+
+#[tokio::test]
+async fn leases_of_a_plan_are_taken_and_given_back_on_a_cluster() {
+    let Some(urls) = cluster_urls() else {
+        return;
+    };
+    let plain = rate_limiter(&urls, &fresh_namespace(), Duration::from_secs(2)).await;
+    let leased = LeasedLimiter::new(plain.clone(), leasing()).unwrap();
+    let p = plan(vec![Limit::quota(name("daily"), 20, Period::Day)]);
+    let (key, ws) = (fresh_key(), name::<Workspace>("acme"));
+    for _ in 0..5 {
+        assert!(
+            leased
+                .admit(&Usage::new(&key, &ws, &p))
+                .await
+                .unwrap()
+                .allowed()
+        );
+    }
+    assert!(leased.held() > 0, "no lease was taken");
+    leased.shutdown().await;
+    let mut left = 0;
+    while admitted(plain.usage(), &key, &ws, &p).await {
+        left += 1;
+    }
+    assert_eq!(
+        left, 15,
+        "the unspent units of the lease were not given back"
+    );
 }
 
 #[tokio::test]
