@@ -48,7 +48,7 @@
 //! | [`respond`] | how rejections are answered: [`RejectionResponder`](respond::RejectionResponder), [`DefaultRejection`](respond::DefaultRejection) |
 //! | [`transport`], [`extract`], [`clock`] | HTTPS detection, `Authorization` parsing, time sources |
 //! | [`store`] | key-store backends: `store::sqlite`, `store::postgres`, `store::cache` (features `sqlite`, `postgres`, `cache`) |
-//! | [`limit`] | limiter backends: `limit::redis` (feature `redis`), and the GCRA rule in [`limit::gcra`] |
+//! | [`limit`] | limiter backends: `limit::redis` (feature `redis`; `redis-cluster` for a Redis Cluster), and the GCRA rule in [`limit::gcra`] |
 //! | [`events`], `metrics` | what the layer decided, for a hook ([`events::DecisionEvent`]), and its metrics (feature `metrics`) |
 //! | `admin`, `axum`, `panel`, `view` | the admin HTTP API, axum extractors and `RequireScopeLayer`, the API Keys page, the JSON shapes of keys (features `axum`, `panel`, `cli`) |
 //!

@@ -3,24 +3,21 @@
 
 mod common;
 mod conformance;
+mod shared_limit;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{Svc, echo, get, send, with_key};
-use http::StatusCode;
 use keygate::key::KeyId;
 use keygate::limit::gcra;
 use keygate::limit::redis::RedisRateLimiter;
-use keygate::{ApiKeyLayer, KeyManager, MemoryKeyStore, NewKey, Quota, RateLimiter};
+use keygate::{Quota, RateLimiter};
 use proptest::prelude::*;
 use redis::AsyncCommands;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tower::util::BoxCloneService;
-use tower::{ServiceBuilder, service_fn};
 
 const SCRIPT: &str = include_str!("../src/limit/gcra.lua");
 
@@ -275,50 +272,19 @@ async fn a_cached_refusal_ends_at_the_real_retry_time() {
     assert!(limiter.check(&id, &q).await.unwrap().allowed);
 }
 
-/// A service behind a layer of its own, with a limiter (and so a connection) of its own.
-async fn instance(store: MemoryKeyStore, url: &str, namespace: &str) -> Svc {
-    let limiter = RedisRateLimiter::builder()
-        .namespace(namespace)
-        .connect(url)
-        .await
-        .unwrap();
-    let layer = ApiKeyLayer::builder(store, limiter).build();
-    BoxCloneService::new(ServiceBuilder::new().layer(layer).service(service_fn(echo)))
-}
-
 #[tokio::test]
 async fn two_instances_of_a_service_enforce_one_combined_limit() {
     let Some(url) = conformance::backend_url("KEYGATE_TEST_REDIS_URL") else {
         return;
     };
-    let store = MemoryKeyStore::new();
-    let created = store
-        .create(
-            NewKey::new("ci-pipeline".parse().unwrap(), "read:all".parse().unwrap())
-                .quota(quota(4, Duration::from_secs(60))),
-        )
-        .await
-        .unwrap();
-    let key = created.plaintext.expose_secret().to_owned();
     let namespace = fresh_namespace();
-    let a = instance(store.clone(), &url, &namespace).await;
-    let b = instance(store, &url, &namespace).await;
-
-    for (n, svc) in [&a, &b, &a, &b].into_iter().enumerate() {
-        let answer = send(svc, with_key(get("/v1/records"), &key)).await;
-        assert_eq!(
-            answer.status,
-            StatusCode::OK,
-            "request {n}: {}",
-            answer.body
-        );
-    }
-    for svc in [&a, &b] {
-        let answer = send(svc, with_key(get("/v1/records"), &key)).await;
-        assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(answer.code(), "rate_limited");
-        assert!(answer.header("retry-after").parse::<u64>().unwrap() >= 1);
-    }
+    let in_namespace = || {
+        RedisRateLimiter::builder()
+            .namespace(namespace.as_str())
+            .connect(url.as_str())
+    };
+    let (a, b) = (in_namespace().await.unwrap(), in_namespace().await.unwrap());
+    shared_limit::two_instances_enforce_one_combined_limit(a, b).await;
 }
 
 /// The script with `TIME` replaced by `ARGV[3]` seconds and `ARGV[4]` microseconds.

@@ -2,10 +2,9 @@
 
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{Client, IntoConnectionInfo, RedisResult};
+use ::redis::{IntoConnectionInfo, RedisResult};
 
-use super::{RedisRateLimiter, RedisUsageLimiter};
+use super::{RedisConnection, RedisRateLimiter, RedisUsageLimiter, connection};
 use crate::key::KeyPrefix;
 use crate::limit::deny_cache::DenyCache;
 
@@ -19,8 +18,9 @@ use crate::limit::deny_cache::DenyCache;
 /// | [`deny_cache`](Self::deny_cache) | on |
 /// | [`deny_cache_capacity`](Self::deny_cache_capacity) | 10,000 refused keys |
 ///
-/// then [`connect`](Self::connect) to a URL, or [`build`](Self::build) on a
-/// `ConnectionManager` of your own (TLS, Sentinel-resolved address, other reconnect settings).
+/// then [`connect`](Self::connect) to a URL, `connect_cluster` to a Redis Cluster (feature
+/// `redis-cluster`), or [`build`](Self::build) on a `ConnectionManager` or cluster connection
+/// of your own (TLS, Sentinel-resolved address, other reconnect settings).
 #[derive(Debug, Clone)]
 pub struct RedisRateLimiterBuilder {
     namespace: String,
@@ -89,16 +89,34 @@ impl RedisRateLimiterBuilder {
     /// passes [`build`](Self::build) a manager made with `ConnectionManager::new_lazy_with_config`,
     /// which connects on first use.
     pub async fn connect(self, url: impl IntoConnectionInfo) -> RedisResult<RedisRateLimiter> {
-        let client = Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_max_delay(Duration::from_secs(1));
-        let manager = ConnectionManager::new_with_config(client, config).await?;
-        Ok(self.build(manager))
+        Ok(self.build(connection::single(url).await?))
     }
 
-    /// The limiter, on a connection of your own.
-    pub fn build(self, manager: ConnectionManager) -> RedisRateLimiter {
+    /// Connects to the Redis Cluster whose nodes include `urls` (e.g.
+    /// `["redis://10.0.0.1:6379/", "redis://10.0.0.2:6379/"]`: any reachable node is enough,
+    /// the client learns the others) and returns the limiter; fails when no node answers.
+    ///
+    /// The connection is redis-rs' `cluster_async::ClusterConnection`: it follows `MOVED` and
+    /// `ASK` redirections and refreshes its slot map by itself. Each node's answer and each
+    /// whole call are bounded by the [`timeout`](Self::timeout) set before this call; a dead
+    /// master or a `CLUSTERDOWN` cluster fails the checks of its slots with
+    /// [`LimiterError`](crate::LimiterError), answered as the layer's
+    /// [`FailurePolicy`](crate::FailurePolicy) says, until the cluster serves them again. See
+    /// [Redis Cluster](super#redis-cluster).
+    #[cfg(feature = "redis-cluster")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis-cluster")))]
+    pub async fn connect_cluster<T: IntoConnectionInfo>(
+        self,
+        urls: impl IntoIterator<Item = T>,
+    ) -> RedisResult<RedisRateLimiter> {
+        let cluster = connection::cluster(urls, self.timeout).await?;
+        Ok(self.build(cluster))
+    }
+
+    /// The limiter, on a connection of your own: a redis-rs `ConnectionManager`, or a
+    /// `cluster_async::ClusterConnection` (feature `redis-cluster`).
+    pub fn build(self, connection: impl Into<RedisConnection>) -> RedisRateLimiter {
+        let manager = connection.into();
         let deny_cache = self
             .deny_cache
             .then(|| DenyCache::new(self.deny_cache_capacity));

@@ -33,11 +33,17 @@ impl ErrorKind {
 
     /// The kind of an error of the Redis crate.
     pub(crate) fn of_redis(error: &RedisError) -> Self {
-        use ::redis::ErrorKind as Redis;
+        use ::redis::{ErrorKind as Redis, ServerErrorKind};
         if error.is_timeout() {
             return ErrorKind::Timeout;
         }
         if error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal() {
+            return ErrorKind::Connection;
+        }
+        // A cluster that cannot serve the key's slot now (`CLUSTERDOWN`, `MASTERDOWN`,
+        // `TRYAGAIN`, a redirection the client gave up following): the server is not reachable
+        // for this key, whatever the script would answer.
+        if error.is_cluster_error() || error.kind() == Redis::Server(ServerErrorKind::MasterDown) {
             return ErrorKind::Connection;
         }
         match error.kind() {
@@ -147,6 +153,29 @@ mod tests {
         ));
         let error = LimiterError::Unavailable(Box::new(answered));
         assert_eq!(ErrorKind::of(&error), ErrorKind::Script);
+    }
+
+    #[test]
+    fn a_cluster_that_cannot_serve_the_slot_is_of_kind_connection() {
+        for (kind, text) in [
+            (
+                ::redis::ServerErrorKind::ClusterDown,
+                "CLUSTERDOWN The cluster is down",
+            ),
+            (
+                ::redis::ServerErrorKind::MasterDown,
+                "MASTERDOWN Link with MASTER is down",
+            ),
+            (
+                ::redis::ServerErrorKind::TryAgain,
+                "TRYAGAIN Multiple keys request during rehashing",
+            ),
+        ] {
+            let error =
+                RedisError::from((::redis::ErrorKind::Server(kind), "cluster", text.into()));
+            let error = LimiterError::Unavailable(Box::new(error));
+            assert_eq!(ErrorKind::of(&error), ErrorKind::Connection, "{text}");
+        }
     }
 
     #[test]

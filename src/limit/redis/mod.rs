@@ -19,6 +19,8 @@
 //!   answers with an error. The layer then fails closed (503 `auth_unavailable`) or open, as its
 //!   [`FailurePolicy`](crate::FailurePolicy) says. The connection is a redis-rs
 //!   `ConnectionManager`: after Redis restarts, checks succeed again with no manual step.
+//! - **Redis Cluster** (feature `redis-cluster`): the same limiter on a cluster, see
+//!   [below](#redis-cluster).
 //! - **Refunds**: [`RateLimiter::refund`] gives a unit back (a 403 from a route layer spends
 //!   no quota) with a second small script, on a spawned task, never making the caller wait.
 //! - **Local deny cache** (on by default): a key just refused is refused locally until its
@@ -57,6 +59,47 @@
 //! never faster (`per_second(3)`: 333,334 µs instead of 333,333,333 ns). Windows
 //! (`burst × interval`) longer than 2^50 µs, about 35 years, are treated as 35 years.
 //!
+//! # Redis Cluster
+//!
+//! With the feature `redis-cluster`, [`connect_cluster`](RedisRateLimiterBuilder::connect_cluster)
+//! (or [`build`](RedisRateLimiterBuilder::build) on a redis-rs
+//! `cluster_async::ClusterConnection`) runs every script of this limiter and of its
+//! [`usage`](RedisRateLimiter::usage) limiter on a Redis Cluster, with the same decisions and
+//! the same Redis key names as on one server:
+//!
+//! - A rate-limit check, a refund and a lease each touch one key, `<namespace><key
+//!   prefix>_<key id>`: keys spread over the cluster's slots by key id.
+//! - A plan's script touches every counter of the request at once: per-key counters and the
+//!   workspace's shared ones. Their names carry the workspace as a hash tag
+//!   (`…k:{acme}:<key id>:burst`, `…w:{acme}:monthly`), so that they all lie in the slot of
+//!   `acme`. Plans' counters thus spread by **workspace**, not by key: every key of one
+//!   workspace is counted on the master that owns its slot, and one very busy workspace
+//!   loads one master. Keep `{` and `}` out of namespaces: they would move the tag.
+//! - **Bounded** as on one server: the limiter's timeout bounds each call, redirections and
+//!   retries included. A master that dies fails the checks of its slots (and, once the
+//!   cluster marks it failed, `CLUSTERDOWN` fails every check while the cluster requires
+//!   full coverage) with [`LimiterError`]: 503 or fail-open, as the layer's
+//!   [`FailurePolicy`](crate::FailurePolicy) says. When the master comes back, or a replica
+//!   takes its place, the client reconnects and refreshes its slot map by itself.
+//! - A restarted or promoted node that does not know a script yet answers `NOSCRIPT`; the
+//!   limiter then sends the script's source, in the same call.
+//!
+//! ```no_run
+//! # #[cfg(feature = "redis-cluster")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use keygate::limit::redis::RedisRateLimiter;
+//!
+//! let limiter = RedisRateLimiter::builder()
+//!     .namespace("myapp:rl:")
+//!     .timeout(Duration::from_millis(50))
+//!     .connect_cluster(["redis://10.0.0.1:6379/", "redis://10.0.0.2:6379/"])
+//!     .await?;
+//! # let _ = limiter;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Panics
 //!
 //! Checks must be awaited inside a Tokio runtime with its time driver enabled, as every
@@ -64,6 +107,7 @@
 
 mod builder;
 mod check;
+mod connection;
 mod counters;
 mod script;
 mod usage;
@@ -79,10 +123,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use ::redis::aio::ConnectionManager;
-
 pub use builder::RedisRateLimiterBuilder;
 pub use check::RedisCheck;
+pub use connection::RedisConnection;
 pub use usage::{RedisUsageLimiter, RedisUsageLimiterBuilder};
 
 use self::counters::{ErrorKind, RedisCounters};
@@ -103,7 +146,7 @@ pub struct RedisRateLimiter {
 
 /// What every clone and every in-flight check share.
 struct Shared {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     /// Plans' counters, on the same connection (`<namespace>usage:…`).
     usage: RedisUsageLimiter,
     /// The namespace, then the key prefix and `_`: the key id completes a Redis key name.
@@ -157,7 +200,7 @@ impl RedisRateLimiter {
     }
 
     fn from_parts(
-        conn: ConnectionManager,
+        conn: RedisConnection,
         key_base: String,
         namespace_len: usize,
         timeout: Duration,

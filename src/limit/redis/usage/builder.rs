@@ -4,12 +4,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ::redis::aio::ConnectionManager;
 use ::redis::{IntoConnectionInfo, RedisResult};
 
 use super::RedisUsageLimiter;
 use crate::clock::{Clock, SystemClock};
 use crate::key::KeyPrefix;
+use crate::limit::redis::RedisConnection;
 use crate::limit::redis::RedisRateLimiter;
 
 /// Configures a [`RedisUsageLimiter`].
@@ -21,8 +21,9 @@ use crate::limit::redis::RedisRateLimiter;
 /// | [`timeout`](Self::timeout) | 100 ms per call |
 /// | [`clock`](Self::clock) | the system clock (wall time, for calendar periods) |
 ///
-/// then [`connect`](Self::connect) to a URL, or [`build`](Self::build) on a
-/// `ConnectionManager` of your own.
+/// then [`connect`](Self::connect) to a URL, `connect_cluster` to a Redis Cluster (feature
+/// `redis-cluster`), or [`build`](Self::build) on a `ConnectionManager` or cluster connection
+/// of your own.
 #[derive(Clone)]
 pub struct RedisUsageLimiterBuilder {
     pub(super) namespace: String,
@@ -84,10 +85,25 @@ impl RedisUsageLimiterBuilder {
         Ok(self.build(rate.shared.conn.clone()))
     }
 
+    /// Connects to the Redis Cluster whose nodes include `urls` and returns the limiter, as
+    /// [`RedisRateLimiterBuilder::connect_cluster`](crate::limit::redis::RedisRateLimiterBuilder::connect_cluster)
+    /// does, each call bounded by the [`timeout`](Self::timeout) set before this call. Every
+    /// counter of one request shares a hash slot: see [Redis keys](RedisUsageLimiter#redis-keys).
+    #[cfg(feature = "redis-cluster")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis-cluster")))]
+    pub async fn connect_cluster<T: IntoConnectionInfo>(
+        self,
+        urls: impl IntoIterator<Item = T>,
+    ) -> RedisResult<RedisUsageLimiter> {
+        let cluster = crate::limit::redis::connection::cluster(urls, self.timeout).await?;
+        Ok(self.build(cluster))
+    }
+
     /// The limiter, on a connection of your own (TLS, Sentinel-resolved address, a lazy
-    /// connection for a service that must start while Redis is down).
-    pub fn build(self, manager: ConnectionManager) -> RedisUsageLimiter {
-        RedisUsageLimiter::from_parts(self, manager)
+    /// connection for a service that must start while Redis is down): a redis-rs
+    /// `ConnectionManager`, or a `cluster_async::ClusterConnection` (feature `redis-cluster`).
+    pub fn build(self, connection: impl Into<RedisConnection>) -> RedisUsageLimiter {
+        RedisUsageLimiter::from_parts(self, connection.into())
     }
 }
 

@@ -9,10 +9,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use ::redis::aio::ConnectionManager;
-
 pub use builder::RedisUsageLimiterBuilder;
 
+use super::RedisConnection;
 use super::counters::RedisCounters;
 use super::script::hash;
 use crate::clock::Clock;
@@ -145,7 +144,7 @@ pub struct RedisUsageLimiter {
 }
 
 struct Shared {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     /// The namespace, then the key prefix and `_`.
     key_base: String,
     namespace_len: usize,
@@ -166,7 +165,7 @@ impl RedisUsageLimiter {
         RedisUsageLimiterBuilder::new()
     }
 
-    fn from_parts(builder: RedisUsageLimiterBuilder, conn: ConnectionManager) -> Self {
+    fn from_parts(builder: RedisUsageLimiterBuilder, conn: RedisConnection) -> Self {
         let namespace_len = builder.namespace.len();
         let mut key_base = builder.namespace;
         key_base.push_str(builder.key_prefix.as_str());
