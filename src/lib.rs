@@ -174,7 +174,8 @@ pub(crate) use middleware::{authenticated, body, ratelimit_headers};
     feature = "sqlite",
     feature = "postgres",
     feature = "cache",
-    feature = "redis"
+    feature = "redis",
+    feature = "redis-cluster"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeSnippets;
