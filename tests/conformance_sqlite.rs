@@ -7,7 +7,7 @@ mod conformance;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keygate::key::KeyId;
+use keygate::key::{KeyDigest, KeyId};
 use keygate::store::sqlite::{SqliteFuture, SqliteKeyStore};
 use keygate::{KeyRecord, KeyStore};
 
@@ -31,6 +31,9 @@ impl KeyStore for TempStore {
     type Future = SqliteFuture<Option<Arc<KeyRecord>>>;
     fn get(&self, id: &KeyId) -> Self::Future {
         self.store.get(id)
+    }
+    fn get_by_digest(&self, digest: &KeyDigest) -> Option<Self::Future> {
+        self.store.get_by_digest(digest)
     }
     fn touch(&self, id: &KeyId) {
         self.store.touch(id)

@@ -1,7 +1,9 @@
 //! Databases made by older keygate versions opened by this one: keys from before workspaces
 //! (schema version 1) land in the `default` workspace with empty metadata, keys from before
 //! plans (version 2) are on no plan, keys from before overrides (version 3) keep their plan as
-//! defined, and all keep authenticating; changes to them are audited from then on.
+//! defined, and all keep authenticating; changes to them are audited from then on. Keys and
+//! events from before the lifecycle (version 5) are enabled, listed a page at a time, and can
+//! be disabled and deleted.
 
 #![cfg(feature = "sqlite")]
 
@@ -81,7 +83,7 @@ async fn a_key_from_before_workspaces_authenticates_in_the_default_workspace() {
     let (id, plaintext) = old_key(&old_database(&path), "production-backend", "admin");
 
     let store = SqliteKeyStore::open(&path).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 5);
+    assert_eq!(store.schema_version().await.unwrap(), 6);
     migration_common::old_key_lives_in_the_default_workspace(store, id, &plaintext).await;
 }
 
@@ -119,7 +121,7 @@ async fn a_key_from_before_plans_is_on_no_plan_keeps_working_and_can_be_put_on_o
     drop(conn);
 
     let store = SqliteKeyStore::open(&path).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 5);
+    assert_eq!(store.schema_version().await.unwrap(), 6);
     migration_common::old_key_is_on_no_plan_until_put_on_one(store, id, &plaintext).await;
 }
 
@@ -156,7 +158,7 @@ async fn a_key_from_before_overrides_keeps_its_plan_and_can_be_given_overrides()
     drop(conn);
 
     let store = SqliteKeyStore::open(&path).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 5);
+    assert_eq!(store.schema_version().await.unwrap(), 6);
     migration_common::old_key_keeps_its_plan_and_can_be_given_overrides(store, id, &plaintext)
         .await;
 }
@@ -184,4 +186,107 @@ async fn a_database_from_before_the_audit_log_records_changes_from_then_on() {
     assert_eq!(page.events[0].action, AuditAction::Revoke);
     assert_eq!(page.events[0].actor, ops);
     assert_eq!(page.events[0].key_id, id);
+}
+
+/// What migration 4 (overrides) added, as keygate applied it
+/// (`migrations/sqlite/0004_overrides.sql`), copied for the same reason as [`SCHEMA_V1`].
+const MIGRATION_4: &str = "
+ALTER TABLE keygate_keys ADD COLUMN overrides TEXT NULL;
+INSERT INTO keygate_schema_migrations (version, applied_at) VALUES (4, 0);
+";
+
+/// What migration 5 (the audit log) added, as keygate applied it
+/// (`migrations/sqlite/0005_audit.sql`), copied for the same reason as [`SCHEMA_V1`].
+const MIGRATION_5: &str = "
+CREATE TABLE keygate_audit (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_us        INTEGER NOT NULL,
+    workspace    TEXT    NOT NULL,
+    actor_kind   TEXT    NOT NULL,
+    actor_key_id TEXT    NULL,
+    actor_name   TEXT    NOT NULL,
+    action       TEXT    NOT NULL,
+    key_id       TEXT    NOT NULL,
+    key_name     TEXT    NOT NULL,
+    changes      TEXT    NOT NULL
+);
+CREATE INDEX keygate_audit_workspace ON keygate_audit (workspace, id);
+CREATE INDEX keygate_audit_key ON keygate_audit (workspace, key_id, id);
+INSERT INTO keygate_schema_migrations (version, applied_at) VALUES (5, 0);
+";
+
+/// A version-5 database at `path` holding one key, `production-backend` (scope `admin`), and
+/// the event of an update to it by `cli:ops` as version 5 wrote it; returns the key's id and
+/// plaintext.
+fn version_5_database(path: &Path) -> (KeyId, String) {
+    let conn = old_database(path);
+    for migration in [MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5] {
+        conn.execute_batch(migration).unwrap();
+    }
+    let (id, plaintext) = old_key(&conn, "production-backend", "admin");
+    conn.execute(
+        "INSERT INTO keygate_audit (at_us, workspace, actor_kind, actor_key_id, actor_name, \
+         action, key_id, key_name, changes) VALUES (1000000, 'default', 'cli', NULL, 'ops', \
+         'update', ?1, 'production-backend', '[]')",
+        [id.as_str()],
+    )
+    .unwrap();
+    (id, plaintext)
+}
+
+#[tokio::test]
+async fn keys_and_events_from_before_the_lifecycle_are_enabled_listed_and_read() {
+    use keygate::audit::{Actor, AuditAction, AuditQuery};
+    use keygate::store::KeyListQuery;
+    use keygate::{KeyManager, KeyStatus, Workspace};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let (id, plaintext) = version_5_database(&path);
+
+    let store = SqliteKeyStore::open(&path).await.unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), 6);
+    migration_common::authenticates(store.clone(), &plaintext).await;
+    let default = Workspace::default();
+    let active = KeyListQuery::new().status(KeyStatus::Active);
+    let page = store.list_page(&default, &active).await.unwrap();
+    assert_eq!(page.keys.iter().map(|k| k.id).collect::<Vec<_>>(), [id]);
+    assert_eq!(page.keys[0].disabled_at, None);
+    let events = store
+        .audit(&default, &AuditQuery::new())
+        .await
+        .unwrap()
+        .events;
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (&events[0].actor, events[0].action),
+        (&Actor::cli("ops"), AuditAction::Update)
+    );
+}
+
+#[tokio::test]
+async fn a_key_from_before_the_lifecycle_can_be_disabled_enabled_and_deleted_for_good() {
+    use keygate::{KeyManager, KeyStore, NewKey, Workspace};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let (id, plaintext) = version_5_database(&path);
+
+    let store = SqliteKeyStore::open(&path).await.unwrap();
+    let default = Workspace::default();
+    let disabled = store.disable(&default, &id).await.unwrap();
+    assert!(disabled.disabled_at.is_some());
+    store.enable(&default, &id).await.unwrap();
+    migration_common::authenticates(store.clone(), &plaintext).await;
+    store.delete(&default, &id).await.unwrap();
+    drop(store);
+
+    let store = SqliteKeyStore::open(&path).await.unwrap();
+    assert!(store.get(&id).await.unwrap().is_none());
+    // Its name is free again.
+    let new = NewKey::new(
+        "production-backend".parse().unwrap(),
+        "admin".parse().unwrap(),
+    );
+    store.create(new).await.unwrap();
 }

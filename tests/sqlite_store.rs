@@ -1,6 +1,6 @@
 //! `SqliteKeyStore` as a service uses it: keys and their history survive a restart, the schema
 //! is migrated once, a damaged database is a 503, never a 401, and a change whose audit event
-//! cannot be written is not made.
+//! cannot be written is not made (a deletion included).
 
 #![cfg(feature = "sqlite")]
 
@@ -143,15 +143,26 @@ async fn flush_writes_pending_uses_at_once() {
 async fn reopening_applies_each_migration_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keys.db");
-    assert_eq!(open(&path).await.schema_version().await.unwrap(), 4);
-    assert_eq!(open(&path).await.schema_version().await.unwrap(), 4);
+    // One migration per file shipped in migrations/sqlite, numbered from 1.
+    let shipped = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .filter(|file| {
+            file.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|ext| ext == "sql")
+        })
+        .count() as i64;
+    assert_eq!(open(&path).await.schema_version().await.unwrap(), shipped);
+    assert_eq!(open(&path).await.schema_version().await.unwrap(), shipped);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let applied: i64 = conn
         .query_row("SELECT COUNT(*) FROM keygate_schema_migrations", [], |r| {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(applied, 4);
+    assert_eq!(applied, shipped);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -323,23 +334,41 @@ fn break_the_audit_log(path: &Path) {
         .unwrap();
 }
 
-#[tokio::test]
-async fn a_revocation_whose_audit_event_cannot_be_written_is_not_made() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("keys.db");
-    let store = open(&path).await;
+/// A store on `path` holding one key, `ci` (its id and plaintext), whose audit log then
+/// cannot be written.
+async fn a_key_and_a_broken_audit_log(
+    path: &Path,
+) -> (SqliteKeyStore, keygate::key::KeyId, String) {
+    let store = open(path).await;
     let (id, key) = create(&store, "ci", "read:all").await;
-    break_the_audit_log(&path);
+    break_the_audit_log(path);
+    (store, id, key)
+}
 
-    let refused = store.revoke(&Workspace::default(), &id).await;
+/// Asserts that a change was `refused` as the backend failing (503, never 401) and that `key`
+/// still authenticates through the layer on `store`.
+async fn refused_and_the_key_still_works<T: std::fmt::Debug>(
+    refused: Result<T, keygate::StoreError>,
+    store: SqliteKeyStore,
+    key: &str,
+) {
     assert!(
         matches!(refused, Err(keygate::StoreError::Unavailable(_))),
         "{refused:?}"
     );
+    let answer = send(&service(store), with_key(get("/v1/records"), key)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn a_revocation_whose_audit_event_cannot_be_written_is_not_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, id, key) = a_key_and_a_broken_audit_log(&dir.path().join("keys.db")).await;
+
+    let refused = store.revoke(&Workspace::default(), &id).await;
     let info = store.info(&Workspace::default(), &id).await.unwrap();
     assert_eq!(info.revoked_at, None);
-    let answer = send(&service(store), with_key(get("/v1/records"), &key)).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    refused_and_the_key_still_works(refused, store, &key).await;
 }
 
 #[tokio::test]
@@ -352,4 +381,55 @@ async fn a_key_whose_creation_event_cannot_be_written_is_not_created() {
     let new = NewKey::new("ci".parse().unwrap(), "read:all".parse().unwrap());
     assert!(store.create(new).await.is_err());
     assert!(store.list(&Workspace::default()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_deletion_whose_audit_event_cannot_be_written_is_not_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let (store, id, key) = a_key_and_a_broken_audit_log(&path).await;
+
+    let refused = store.delete(&Workspace::default(), &id).await;
+    let info = store.info(&Workspace::default(), &id).await.unwrap();
+    assert_eq!(info.name.as_str(), "ci");
+    let tombstones: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM keygate_deleted_keys", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(tombstones, 0, "no tombstone without the deletion");
+    refused_and_the_key_still_works(refused, store, &key).await;
+}
+
+#[tokio::test]
+async fn an_imported_foreign_key_is_found_by_its_digest_after_a_restart() {
+    use keygate::KeyStore;
+    use keygate::key::{ApiKey, KeyDigest};
+    use keygate::store::{ImportKey, ImportedSecret};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let token = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
+    let store = open(&path).await;
+    let import = ImportKey::new(
+        ImportedSecret::Plaintext(ApiKey::from_plaintext(token)),
+        "billing-legacy".parse().unwrap(),
+        "read:all".parse().unwrap(),
+    );
+    let imported = store.import(import).await.unwrap();
+    drop(store);
+
+    let store = open(&path).await;
+    let digest = KeyDigest::of_secret(token.as_bytes());
+    let found = store
+        .get_by_digest(&digest)
+        .expect("the store keeps imported keys")
+        .await
+        .unwrap()
+        .expect("found by the digest of its whole token");
+    assert_eq!(found.id, imported.id);
+    assert_eq!(found.name.as_str(), "billing-legacy");
+    assert_eq!(found.legacy_digest, Some(digest));
+    assert_eq!(found.digest, digest);
 }

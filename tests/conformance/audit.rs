@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::store::{unique_name, unique_workspace};
 
 /// A key of `workspace` with a name no other test uses.
-fn new_in(workspace: &Workspace, base: &str, scopes: &str) -> NewKey {
+pub fn new_in(workspace: &Workspace, base: &str, scopes: &str) -> NewKey {
     NewKey::new(unique_name(base), scopes.parse().unwrap()).workspace(workspace.clone())
 }
 
@@ -55,21 +55,21 @@ async fn events_paged<S: KeyManager>(
 }
 
 /// Every event of `workspace`, newest first.
-async fn events<S: KeyManager>(store: &S, workspace: &Workspace) -> Vec<AuditEvent> {
+pub async fn events<S: KeyManager>(store: &S, workspace: &Workspace) -> Vec<AuditEvent> {
     events_paged(store, workspace, None, MAX_AUDIT_PAGE).await
 }
 
 /// A workspace's log as a check follows it: how many events it held when last read.
-struct Log<'a, S> {
-    store: &'a S,
-    workspace: &'a Workspace,
-    known: usize,
+pub struct Log<'a, S> {
+    pub store: &'a S,
+    pub workspace: &'a Workspace,
+    pub known: usize,
 }
 
 impl<S: KeyManager> Log<'_, S> {
     /// The one event recorded since the log was last read, checked to be `action` by `actor`
     /// on `key` of the workspace, made just now.
-    async fn only_new(&mut self, action: AuditAction, actor: &Actor, key: KeyId) -> AuditEvent {
+    pub async fn only_new(&mut self, action: AuditAction, actor: &Actor, key: KeyId) -> AuditEvent {
         let log = events(self.store, self.workspace).await;
         assert_eq!(log.len(), self.known + 1, "one event per change: {log:#?}");
         self.known += 1;
@@ -93,7 +93,7 @@ impl<S: KeyManager> Log<'_, S> {
     }
 }
 
-fn change(field: &str, before: Value, after: Value) -> Change {
+pub fn change(field: &str, before: Value, after: Value) -> Change {
     Change {
         field: field.to_owned(),
         before,
@@ -102,7 +102,7 @@ fn change(field: &str, before: Value, after: Value) -> Change {
 }
 
 /// Whole seconds since the epoch, as events show times.
-fn seconds(at: SystemTime) -> Value {
+pub fn seconds(at: SystemTime) -> Value {
     json!(at.duration_since(UNIX_EPOCH).unwrap().as_secs())
 }
 

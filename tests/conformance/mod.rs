@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod audit;
+pub mod lifecycle;
 pub mod limiter;
 pub mod plans;
 pub mod store;
@@ -201,12 +202,49 @@ macro_rules! store_conformance {
             the_log_pages_newest_first_without_gaps_or_repeats,
             no_event_carries_a_secret_or_digest,
         );
+        $crate::store_conformance!(@lifecycle $make;
+            disabling_a_key_makes_it_disabled_and_records_one_event,
+            disabling_a_disabled_key_changes_nothing_and_records_nothing,
+            enabling_a_disabled_key_makes_it_active_and_records_one_event,
+            enabling_an_enabled_key_changes_nothing_and_records_nothing,
+            a_revoked_key_can_be_neither_disabled_nor_enabled,
+            the_lookup_of_a_disabled_key_returns_its_record_with_disabled_at,
+            the_lookup_of_a_deleted_key_returns_none,
+            deleting_a_key_returns_it_as_it_was,
+            a_deleted_keys_id_is_not_found_by_any_change,
+            a_deleted_key_is_gone_from_list_and_list_page,
+            a_deleted_keys_name_can_be_taken_again,
+            a_deleted_keys_events_stay_and_a_delete_event_is_added,
+            another_workspace_cannot_delete_a_key,
+            a_deleted_keys_id_is_never_reused_by_an_import,
+            a_deleted_imported_keys_digest_is_no_longer_found,
+            ten_thousand_keys_are_paged_once_each_in_creation_order,
+            keys_created_while_paging_never_repeat_a_key_or_lose_one,
+            a_page_holds_at_most_the_largest_page_size,
+            listing_by_status_shows_only_keys_with_that_status,
+            listing_by_name_prefix_shows_only_names_starting_with_it,
+            a_name_prefix_with_like_wildcards_matches_them_literally,
+            a_name_prefix_longer_than_the_bound_is_invalid,
+            listing_pages_never_show_another_workspaces_keys,
+            a_cursor_from_another_workspace_starts_after_its_position,
+            an_imported_key_in_this_services_format_authenticates_like_an_issued_one,
+            an_imported_foreign_plaintext_is_found_by_the_digest_of_its_whole_token,
+            an_imported_digest_is_found_by_that_digest,
+            importing_the_same_foreign_secret_twice_is_a_conflict,
+            importing_under_a_taken_name_is_name_taken_and_stores_nothing,
+            importing_without_scopes_is_invalid_and_stores_nothing,
+            an_import_records_one_event_by_its_actor_without_the_secret_or_digest,
+            a_plaintext_in_this_services_prefix_with_a_broken_checksum_is_invalid,
+        );
     };
     (@tests $make:expr; $($check:ident),* $(,)?) => {
         $crate::store_conformance!(@checks store, $make; $($check),*);
     };
     (@audit $make:expr; $($check:ident),* $(,)?) => {
         $crate::store_conformance!(@checks audit, $make; $($check),*);
+    };
+    (@lifecycle $make:expr; $($check:ident),* $(,)?) => {
+        $crate::store_conformance!(@checks lifecycle, $make; $($check),*);
     };
     (@checks $module:ident, $make:expr; $($check:ident),* $(,)?) => {
         $(

@@ -59,7 +59,7 @@ async fn id_of<S: KeyManager>(store: &S, new: NewKey) -> KeyId {
 }
 
 /// `info` without the last-use time, which the store may write at any moment.
-fn unused(mut info: KeyInfo) -> KeyInfo {
+pub fn unused(mut info: KeyInfo) -> KeyInfo {
     info.last_used_at = None;
     info
 }

@@ -12,7 +12,8 @@ pub(super) fn insert(conn: &Connection, event: Option<AuditEvent>) -> Result<(),
     let Some(event) = event else { return Ok(()) };
     conn.prepare_cached(
         "INSERT INTO keygate_audit (at_us, workspace, actor_kind, actor_key_id, actor_name, \
-         action, key_id, key_name, changes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         actor_detail, action, key_id, key_name, changes) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )
     .and_then(|mut statement| {
         statement.execute(params![
@@ -21,6 +22,7 @@ pub(super) fn insert(conn: &Connection, event: Option<AuditEvent>) -> Result<(),
             event.actor.kind(),
             event.actor.key_id().map(|id| id.to_string()),
             event.actor.name(),
+            event.actor.detail(),
             event.action.as_str(),
             event.key_id.as_str(),
             event.key_name.as_str(),
@@ -44,8 +46,8 @@ pub(super) fn page(
     let limit = i64::try_from(query.page_size() + 1).unwrap_or(i64::MAX);
     let mut statement = conn
         .prepare_cached(
-            "SELECT id, at_us, workspace, actor_kind, actor_key_id, actor_name, action, key_id, \
-             key_name, changes FROM keygate_audit \
+            "SELECT id, at_us, workspace, actor_kind, actor_key_id, actor_name, actor_detail, \
+             action, key_id, key_name, changes FROM keygate_audit \
              WHERE workspace = ?1 AND id < ?2 AND (?3 IS NULL OR key_id = ?3) \
              ORDER BY id DESC LIMIT ?4",
         )
@@ -59,10 +61,11 @@ pub(super) fn page(
                 actor_kind: row.get(3)?,
                 actor_key_id: row.get(4)?,
                 actor_name: row.get(5)?,
-                action: row.get(6)?,
-                key_id: row.get(7)?,
-                key_name: row.get(8)?,
-                changes: row.get(9)?,
+                actor_detail: row.get(6)?,
+                action: row.get(7)?,
+                key_id: row.get(8)?,
+                key_name: row.get(9)?,
+                changes: row.get(10)?,
             })
         })
         .map_err(unavailable)?;
@@ -81,6 +84,8 @@ struct RawEvent {
     actor_kind: String,
     actor_key_id: Option<String>,
     actor_name: String,
+    /// What else names the actor (a leak report's URL), if anything.
+    actor_detail: Option<String>,
     action: String,
     key_id: String,
     key_name: String,
@@ -99,7 +104,7 @@ impl RawEvent {
             &self.actor_kind,
             self.actor_key_id.as_deref(),
             &self.actor_name,
-            None,
+            self.actor_detail.as_deref(),
         )
         .ok_or_else(|| corrupt("its actor"))?;
         let changes = serde_json::from_str(&self.changes)
@@ -119,5 +124,41 @@ impl RawEvent {
             key_name: self.key_name.parse().map_err(|_| corrupt("its key name"))?,
             changes,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::audit::AuditAction;
+    use crate::key::{KeyDigest, KeyId};
+    use crate::record::KeyRecord;
+
+    #[test]
+    fn a_leak_report_is_read_back_with_its_url() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn, SystemTime::now()).unwrap();
+        let record = KeyRecord::new(
+            KeyId::new("AAAAAAAAAAAA").unwrap(),
+            "ci".parse().unwrap(),
+            KeyDigest::from_bytes([1; 32]),
+            "read:all".parse().unwrap(),
+            SystemTime::now(),
+        );
+        let revoked = record.clone().with_revoked_at(Some(SystemTime::now()));
+        let reporter = Actor::leak_report("github:content", "https://github.com/acme/app/x");
+        let event = AuditEvent::of(
+            AuditAction::Revoke,
+            &reporter,
+            Some(&record),
+            &revoked,
+            SystemTime::now(),
+        );
+        insert(&conn, event).unwrap();
+        let page = page(&conn, &Workspace::default(), &AuditQuery::new()).unwrap();
+        assert_eq!(page.events.len(), 1);
+        assert_eq!(page.events[0].actor, reporter);
     }
 }

@@ -41,11 +41,24 @@
 //!   for none), read in the same query and applied to the plan as the record is built; they
 //!   are checked against the key's plan inside the write's transaction. A value that does not
 //!   parse is a corrupt row, as a plan's definition.
+//! - **Lifecycle.** `keygate_keys.disabled_at` marks a disabled key. Deleting a key removes
+//!   its row and leaves its id in `keygate_deleted_keys`, in one `BEGIN IMMEDIATE`
+//!   transaction with its audit event: its name is free at once, `create` draws another id
+//!   rather than reuse it, and importing it is [`StoreError::Conflict`]. A key imported in
+//!   another format keeps the digest of its whole token in `keygate_keys.legacy_digest`
+//!   (unique), which [`KeyStore::get_by_digest`] reads as [`KeyStore::get`] reads an id: on
+//!   the reader's thread, within the lookup timeout.
+//! - **Pages** ([`KeyManager::list_page`]) are keyset queries: `(created_at, id) > cursor`,
+//!   ordered by creation time then id (byte order, SQLite's `BINARY` collation) on the
+//!   `(workspace, created_at, id)` index, with the status (at the time of the call) and the
+//!   name prefix filtered in SQL. An unfiltered page reads at most one row more than it
+//!   returns, however deep the cursor.
 //! - **Failures** are [`StoreError::Unavailable`] or [`StoreError::Timeout`] (the layer
 //!   answers 503, never 401).
 //!
 //! ```
 //! use keygate::plan::{Limit, Period, Plan};
+//! use keygate::store::KeyListQuery;
 //! use keygate::store::sqlite::SqliteKeyStore;
 //! use keygate::{KeyManager, KeyStore, NewKey, PlanManager, StoreError, Workspace};
 //!
@@ -84,6 +97,13 @@
 //! store.set_workspace_plan(&acme, Some(trial.name().clone())).await?;
 //! let record = store.get(&created.info.id).await?.expect("still there");
 //! assert_eq!(record.plan, Some(trial));
+//!
+//! // A deleted key is gone for good: an unknown id, in listings too, and its name is free.
+//! store.delete(&acme, &created.info.id).await?;
+//! assert!(store.get(&created.info.id).await?.is_none());
+//! let page = store.list_page(&acme, &KeyListQuery::new().name_prefix("ci-")).await?;
+//! assert!(page.keys.is_empty());
+//! store.create(new()).await?;
 //! # Ok::<_, keygate::StoreError>(())
 //! # }).unwrap();
 //! ```
@@ -118,7 +138,7 @@ use super::{
     UsageLog, manage,
 };
 use crate::clock::Clock;
-use crate::key::{self, KeyId, KeyPrefix};
+use crate::key::{self, KeyDigest, KeyId, KeyPrefix};
 use crate::plan::{Plan, PlanName};
 use crate::record::KeyRecord;
 use crate::workspace::Workspace;
@@ -214,12 +234,9 @@ impl SqliteKeyStore {
         new_overrides: bool,
         change: impl FnOnce(&Connection, &KeyRecord) -> Result<KeyRecord, StoreError> + Send + 'static,
     ) -> Result<KeyInfo, StoreError> {
-        let (workspace, id) = (workspace.clone(), *id);
         let definitions = Arc::clone(&self.inner.definitions);
-        let (actor, now) = (actor.clone(), self.now());
-        self.write(move |tx| {
-            let record = rows::select_in(tx, &definitions, &workspace, &id)?
-                .ok_or(StoreError::NotFound(id))?;
+        self.with_key(actor, workspace, id, move |tx, record, actor, now| {
+            let id = record.id;
             let mut next = rows::as_stored(change(tx, &record)?);
             rows::update(tx, &next)?;
             if let Some(plan) = &plan {
@@ -232,11 +249,31 @@ impl SqliteKeyStore {
             if new_overrides {
                 manage::check_overrides(&next.overrides, next.plan.as_ref())?;
             }
-            audit::insert(
-                tx,
-                AuditEvent::of(action, &actor, Some(&record), &next, now),
-            )?;
+            audit::insert(tx, AuditEvent::of(action, actor, Some(&record), &next, now))?;
             Ok(KeyInfo::from(&next))
+        })
+        .await
+    }
+
+    /// Runs `job` on the record of `id` in one immediate transaction, with the actor and the
+    /// time of the change, if the key belongs to `workspace` (otherwise it is not found, as an
+    /// unknown id).
+    async fn with_key<T: Send + 'static>(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
+        job: impl FnOnce(&Connection, KeyRecord, &Actor, SystemTime) -> Result<T, StoreError>
+        + Send
+        + 'static,
+    ) -> Result<T, StoreError> {
+        let (workspace, id) = (workspace.clone(), *id);
+        let definitions = Arc::clone(&self.inner.definitions);
+        let (actor, now) = (actor.clone(), self.now());
+        self.write(move |tx| {
+            let record = rows::select_in(tx, &definitions, &workspace, &id)?
+                .ok_or(StoreError::NotFound(id))?;
+            job(tx, record, &actor, now)
         })
         .await
     }
@@ -290,6 +327,19 @@ impl KeyStore for SqliteKeyStore {
             })
     }
 
+    /// Looks the digest up in `keygate_keys.legacy_digest` (a unique index), on the reader's
+    /// thread within the lookup timeout, exactly as [`get`](Self::get) looks up an id.
+    fn get_by_digest(&self, digest: &KeyDigest) -> Option<Self::Future> {
+        let digest = *digest;
+        let definitions = Arc::clone(&self.inner.definitions);
+        Some(
+            self.reads()
+                .call_within(Some(self.inner.lookup_timeout), move |conn| {
+                    Ok(rows::select_by_legacy_digest(conn, &definitions, &digest)?.map(Arc::new))
+                }),
+        )
+    }
+
     fn touch(&self, id: &KeyId) {
         self.inner.usage.record(id, self.inner.clock.coarse_now());
     }
@@ -319,7 +369,10 @@ impl KeyManager for SqliteKeyStore {
                         return Err(manage::name_taken(&record.workspace, &record.name));
                     }
                     plans::check(tx, plan.as_ref())?;
-                    if !rows::insert(tx, &record, plan.as_ref())? {
+                    // A deleted key's id is never used again: draw another, as for a taken one.
+                    if rows::is_deleted(tx, &record.id)?
+                        || !rows::insert(tx, &record, plan.as_ref())?
+                    {
                         return Ok(None);
                     }
                     // Read back for the plan it is on: its own, else its workspace's, which
@@ -457,49 +510,103 @@ impl KeyManager for SqliteKeyStore {
 
     async fn list_page(
         &self,
-        _workspace: &Workspace,
-        _query: &KeyListQuery,
+        workspace: &Workspace,
+        query: &KeyListQuery,
     ) -> Result<KeyPage, StoreError> {
-        Err(not_yet())
+        query.validate()?;
+        let (workspace, query, now) = (workspace.clone(), query.clone(), self.now());
+        let definitions = Arc::clone(&self.inner.definitions);
+        self.reads()
+            .call(move |conn| {
+                let records = rows::select_page(conn, &definitions, &workspace, &query, now)?;
+                Ok(query.page(records.iter().map(KeyInfo::from).collect()))
+            })
+            .await
     }
 
     async fn disable_by(
         &self,
-        _actor: &Actor,
-        _workspace: &Workspace,
-        _id: &KeyId,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
     ) -> Result<KeyInfo, StoreError> {
-        Err(not_yet())
+        let now = self.now();
+        let by = (actor, AuditAction::Disable);
+        self.modify(by, workspace, id, None, false, move |_, record| {
+            manage::disabled(record, now)
+        })
+        .await
     }
 
     async fn enable_by(
         &self,
-        _actor: &Actor,
-        _workspace: &Workspace,
-        _id: &KeyId,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
     ) -> Result<KeyInfo, StoreError> {
-        Err(not_yet())
+        let by = (actor, AuditAction::Enable);
+        self.modify(by, workspace, id, None, false, |_, record| {
+            manage::enabled(record)
+        })
+        .await
     }
 
     async fn delete_by(
         &self,
-        _actor: &Actor,
-        _workspace: &Workspace,
-        _id: &KeyId,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
     ) -> Result<KeyInfo, StoreError> {
-        Err(not_yet())
+        // The row, its tombstone and the event in one immediate transaction: if the event
+        // cannot be written, nothing is deleted.
+        self.with_key(actor, workspace, id, |tx, record, actor, now| {
+            rows::delete(tx, &record, now)?;
+            let event = AuditEvent::of(AuditAction::Delete, actor, Some(&record), &record, now);
+            audit::insert(tx, event)?;
+            Ok(KeyInfo::from(&record))
+        })
+        .await
     }
 
-    async fn import_by(&self, _actor: &Actor, _import: ImportKey) -> Result<KeyInfo, StoreError> {
-        Err(not_yet())
+    async fn import_by(&self, actor: &Actor, import: ImportKey) -> Result<KeyInfo, StoreError> {
+        let now = self.now();
+        let record = rows::as_stored(import.record(&self.inner.prefix, now)?);
+        let plan = import.plan;
+        let definitions = Arc::clone(&self.inner.definitions);
+        let actor = actor.clone();
+        // Every check and the insert in one immediate transaction, in the order
+        // `MemoryKeyStore` makes them: the plan, the secret, the name, then the id.
+        self.write(move |tx| {
+            plans::check(tx, plan.as_ref())?;
+            if let Some(digest) = &record.legacy_digest
+                && rows::legacy_digest_in_use(tx, digest)?
+            {
+                return Err(StoreError::Conflict(
+                    "another key has this secret: it was imported already".into(),
+                ));
+            }
+            if rows::name_in_use(tx, &record.workspace, &record.name, None)? {
+                return Err(manage::name_taken(&record.workspace, &record.name));
+            }
+            let id = record.id;
+            if rows::is_deleted(tx, &id)? {
+                return Err(StoreError::Conflict(format!(
+                    "id {id} belonged to a deleted key and is never used again"
+                )));
+            }
+            if !rows::insert(tx, &record, plan.as_ref())? {
+                return Err(StoreError::Conflict(format!("a key with id {id} exists")));
+            }
+            // Read back for the plan it is on: its own, else its workspace's.
+            let stored = rows::select(tx, &definitions, &id)?.ok_or(StoreError::NotFound(id))?;
+            audit::insert(
+                tx,
+                AuditEvent::of(AuditAction::Import, &actor, None, &stored, now),
+            )?;
+            Ok(KeyInfo::from(&stored))
+        })
+        .await
     }
-}
-
-/// The answer of a lifecycle call this store does not make yet.
-fn not_yet() -> StoreError {
-    StoreError::Unavailable(
-        "this store does not disable, enable, delete, page or import keys yet".into(),
-    )
 }
 
 /// Plans are rows of `keygate_plans`; redefining one applies to every key on it from its next

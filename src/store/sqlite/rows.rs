@@ -8,22 +8,23 @@ use crate::key::{KeyDigest, KeyId};
 use crate::limit::Quota;
 use crate::metadata::Metadata;
 use crate::plan::PlanName;
-use crate::record::{KeyName, KeyRecord, PreviousSecret};
+use crate::record::{KeyName, KeyRecord, KeyStatus, PreviousSecret};
 use crate::scope::Scopes;
-use crate::store::{Definitions, StoreError, overrides, overrides_column};
+use crate::store::{Definitions, KeyListQuery, StoreError, overrides, overrides_column};
 use crate::workspace::Workspace;
 
-/// The columns an insert writes, the key's own plan and overrides last.
+/// The columns an insert writes, the key's own plan and overrides, then the lifecycle's, last.
 const COLUMNS: &str = "id, name, digest, previous_digest, previous_valid_until, scopes, \
                        quota_burst, quota_interval_us, created_at, expires_at, revoked_at, \
-                       last_used_at, workspace, metadata, plan, overrides";
+                       last_used_at, workspace, metadata, plan, overrides, disabled_at, \
+                       legacy_digest";
 
 /// What a read selects: the key's row (`k`), then the name and definition of the plan that
 /// limits it, its own else its workspace's, in the same query, then the key's overrides.
 const SELECT: &str = "SELECT k.id, k.name, k.digest, k.previous_digest, k.previous_valid_until, \
      k.scopes, k.quota_burst, k.quota_interval_us, k.created_at, k.expires_at, k.revoked_at, \
      k.last_used_at, k.workspace, k.metadata, COALESCE(k.plan, w.plan), p.definition, \
-     k.overrides \
+     k.overrides, k.disabled_at, k.legacy_digest \
      FROM keygate_keys AS k \
      LEFT JOIN keygate_workspaces AS w ON w.workspace = k.workspace \
      LEFT JOIN keygate_plans AS p ON p.name = COALESCE(k.plan, w.plan)";
@@ -52,6 +53,7 @@ pub(super) fn as_stored(mut record: KeyRecord) -> KeyRecord {
     record.created_at = cut(record.created_at);
     record.expires_at = record.expires_at.map(cut);
     record.revoked_at = record.revoked_at.map(cut);
+    record.disabled_at = record.disabled_at.map(cut);
     record.last_used_at = record.last_used_at.map(cut);
     if let Some(previous) = &mut record.previous {
         previous.valid_until = cut(previous.valid_until);
@@ -84,6 +86,8 @@ struct RawRow {
     definition: Option<String>,
     /// The key's overrides, as JSON.
     overrides: Option<String>,
+    disabled_at: Option<i64>,
+    legacy_digest: Option<Vec<u8>>,
 }
 
 impl RawRow {
@@ -106,6 +110,8 @@ impl RawRow {
             plan: row.get(14)?,
             definition: row.get(15)?,
             overrides: row.get(16)?,
+            disabled_at: row.get(17)?,
+            legacy_digest: row.get(18)?,
         })
     }
 
@@ -153,6 +159,7 @@ impl RawRow {
             (None, None) => None,
             _ => return Err(corrupt(&self.id, "only one of the quota columns is set")),
         };
+        let legacy_digest = self.legacy_digest.map(digest).transpose()?;
         let overrides = overrides(&self.id, self.overrides.as_deref())?;
         let plan = match (&self.plan, &self.definition) {
             (Some(name), Some(definition)) => Some(
@@ -183,6 +190,8 @@ impl RawRow {
         .with_quota(quota)
         .with_expiry(self.expires_at.map(from_micros))
         .with_revoked_at(self.revoked_at.map(from_micros))
+        .with_disabled_at(self.disabled_at.map(from_micros))
+        .with_legacy_digest(legacy_digest)
         .with_last_used_at(self.last_used_at.map(from_micros)))
     }
 }
@@ -237,6 +246,84 @@ pub(super) fn select_in(
     )
 }
 
+/// The key imported in another format whose whole token has `digest`, if any: the lookup of
+/// such a token.
+pub(super) fn select_by_legacy_digest(
+    conn: &Connection,
+    definitions: &Definitions,
+    digest: &KeyDigest,
+) -> Result<Option<KeyRecord>, StoreError> {
+    select_where(
+        conn,
+        definitions,
+        "k.legacy_digest = ?1",
+        [&digest.as_bytes()[..]],
+    )
+}
+
+/// A key's status at `?4` (microseconds), as [`KeyRecord::status_at`] tells it: revoked,
+/// else expired, else disabled, else active.
+const STATUS_AT: &str = "CASE WHEN k.revoked_at IS NOT NULL THEN 'revoked' \
+     WHEN k.expires_at IS NOT NULL AND k.expires_at <= ?4 THEN 'expired' \
+     WHEN k.disabled_at IS NOT NULL THEN 'disabled' ELSE 'active' END";
+
+/// The query of a page: `?1` the workspace, `?2` the name prefix (compared as text, so `%`
+/// and `_` are themselves and case counts, unlike `LIKE`), `?3` the status at `?4`, `?5` and
+/// `?6` the cursor's time and id (only `with_cursor`), `?7` the most rows to read.
+fn page_sql(with_cursor: bool) -> String {
+    // Row values compare column by column: a later creation time, or the same one and a
+    // larger id. Without a cursor the condition is left out, not made always true, so that
+    // both forms read the (workspace, created_at, id) index in order.
+    let after = if with_cursor {
+        "AND (k.created_at, k.id) > (?5, ?6)"
+    } else {
+        ""
+    };
+    format!(
+        "{SELECT} WHERE k.workspace = ?1 \
+         AND (?2 IS NULL OR substr(k.name, 1, length(?2)) = ?2) \
+         AND (?3 IS NULL OR {STATUS_AT} = ?3) {after} \
+         ORDER BY k.created_at, k.id LIMIT ?7"
+    )
+}
+
+/// The records of `workspace` that `query` lists at `now`, oldest first (by creation time,
+/// then id in byte order), at most one more than its page size: the cursor, status and name
+/// prefix are all applied in SQL, so only the rows a filter skips are read beyond those.
+pub(super) fn select_page(
+    conn: &Connection,
+    definitions: &Definitions,
+    workspace: &Workspace,
+    query: &KeyListQuery,
+    now: SystemTime,
+) -> Result<Vec<KeyRecord>, StoreError> {
+    let sql = page_sql(query.after.is_some());
+    let limit = i64::try_from(query.page_size() + 1).unwrap_or(i64::MAX);
+    let raws = conn
+        .prepare_cached(&sql)
+        .and_then(|mut stmt| {
+            stmt.query_map(
+                params![
+                    workspace.as_str(),
+                    query.name_prefix.as_deref(),
+                    query.status.map(KeyStatus::as_str),
+                    to_micros(now),
+                    query
+                        .after
+                        .map(|c| i64::try_from(c.created_micros()).unwrap_or(i64::MAX)),
+                    query.after.map(|c| c.id().as_str().to_owned()),
+                    limit,
+                ],
+                RawRow::read,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(unavailable)?;
+    raws.into_iter()
+        .map(|raw| raw.into_record(definitions))
+        .collect()
+}
+
 /// Every record of `workspace`, oldest first (then by name and id, as `MemoryKeyStore` lists
 /// them).
 pub(super) fn select_all(
@@ -280,6 +367,47 @@ pub(super) fn name_in_use(
     .map_err(unavailable)
 }
 
+/// Whether `id` belonged to a deleted key (and so is never used again).
+pub(super) fn is_deleted(conn: &Connection, id: &KeyId) -> Result<bool, StoreError> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM keygate_deleted_keys WHERE id = ?1)")
+        .and_then(|mut stmt| stmt.query_row([id.as_str()], |row| row.get(0)))
+        .map_err(unavailable)
+}
+
+/// Whether a key imported in another format has the token whose digest is `digest`.
+pub(super) fn legacy_digest_in_use(
+    conn: &Connection,
+    digest: &KeyDigest,
+) -> Result<bool, StoreError> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM keygate_keys WHERE legacy_digest = ?1)")
+        .and_then(|mut stmt| stmt.query_row([&digest.as_bytes()[..]], |row| row.get(0)))
+        .map_err(unavailable)
+}
+
+/// Removes the row of `record` and leaves its id in `keygate_deleted_keys`, deleted at `now`:
+/// its name and legacy digest go with the row, and the id is never used again.
+pub(super) fn delete(
+    conn: &Connection,
+    record: &KeyRecord,
+    now: SystemTime,
+) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM keygate_keys WHERE id = ?1")
+        .and_then(|mut stmt| stmt.execute([record.id.as_str()]))
+        .map_err(unavailable)?;
+    conn.prepare_cached(
+        "INSERT INTO keygate_deleted_keys (id, workspace, deleted_at) VALUES (?1, ?2, ?3)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            record.id.as_str(),
+            record.workspace.as_str(),
+            to_micros(now)
+        ])
+    })
+    .map_err(unavailable)?;
+    Ok(())
+}
+
 /// Inserts a new record, on its own plan `plan` if given; `Ok(false)` if its id is taken.
 pub(super) fn insert(
     conn: &Connection,
@@ -288,7 +416,7 @@ pub(super) fn insert(
 ) -> Result<bool, StoreError> {
     let (burst, interval) = quota_columns(record.quota);
     let result = conn.execute(
-        &format!("INSERT INTO keygate_keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
+        &format!("INSERT INTO keygate_keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"),
         params![
             record.id.as_str(),
             record.name.as_str(),
@@ -306,6 +434,8 @@ pub(super) fn insert(
             record.metadata.as_json(),
             plan.map(PlanName::as_str),
             overrides_column(&record.overrides),
+            record.disabled_at.map(to_micros),
+            record.legacy_digest.as_ref().map(|d| d.as_bytes().to_vec()),
         ],
     );
     match result {
@@ -319,14 +449,15 @@ pub(super) fn insert(
     }
 }
 
-/// Writes every changeable column of `record` (all but the id, workspace, own plan, creation
-/// and last-use times), its overrides included.
+/// Writes every changeable column of `record` (all but the id, workspace, own plan, legacy
+/// digest, creation and last-use times), its overrides and disabling included.
 pub(super) fn update(conn: &Connection, record: &KeyRecord) -> Result<(), StoreError> {
     let (burst, interval) = quota_columns(record.quota);
     conn.execute(
         "UPDATE keygate_keys SET name = ?2, digest = ?3, previous_digest = ?4,
              previous_valid_until = ?5, scopes = ?6, quota_burst = ?7, quota_interval_us = ?8,
-             expires_at = ?9, revoked_at = ?10, metadata = ?11, overrides = ?12
+             expires_at = ?9, revoked_at = ?10, metadata = ?11, overrides = ?12,
+             disabled_at = ?13
          WHERE id = ?1",
         params![
             record.id.as_str(),
@@ -344,6 +475,7 @@ pub(super) fn update(conn: &Connection, record: &KeyRecord) -> Result<(), StoreE
             record.revoked_at.map(to_micros),
             record.metadata.as_json(),
             overrides_column(&record.overrides),
+            record.disabled_at.map(to_micros),
         ],
     )
     .map_err(unavailable)?;
@@ -404,6 +536,7 @@ pub(super) fn write_last_used(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::KeyCursor;
 
     #[test]
     fn times_are_kept_to_the_microsecond() {
@@ -464,6 +597,139 @@ mod tests {
             let error = select(&conn, &Definitions::new(), &KeyId::new(&id).unwrap()).unwrap_err();
             assert!(error.is_unavailable(), "{error:?}");
             assert!(error.to_string().contains(why), "{error}");
+        }
+    }
+
+    fn migrated() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::sqlite::schema::migrate(&mut conn, SystemTime::now()).unwrap();
+        conn
+    }
+
+    /// A key of `default` with `id` and `name`, created `created_us` after the epoch.
+    fn key(id: &str, name: &str, created_us: i64) -> KeyRecord {
+        KeyRecord::new(
+            KeyId::new(id).unwrap(),
+            KeyName::new(name).unwrap(),
+            KeyDigest::from_bytes([7; 32]),
+            "read:all".parse().unwrap(),
+            from_micros(created_us),
+        )
+    }
+
+    /// The ids of the page `query` reads at `now`.
+    fn page_ids(conn: &Connection, query: &KeyListQuery, now: SystemTime) -> Vec<String> {
+        select_page(conn, &Definitions::new(), &Workspace::default(), query, now)
+            .unwrap()
+            .iter()
+            .map(|record| record.id.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn the_status_filter_in_sql_agrees_with_the_status_of_each_record() {
+        let conn = migrated();
+        let now = from_micros(1_000_000);
+        let at = |us: i64| Some(from_micros(us));
+        let records = [
+            key("000000000001", "active", 1),
+            key("000000000002", "disabled", 2).with_disabled_at(at(5)),
+            key("000000000003", "expired", 3).with_expiry(at(999_999)),
+            key("000000000004", "expiring-now", 4).with_expiry(at(1_000_000)),
+            key("000000000005", "expiring-later", 5).with_expiry(at(1_000_001)),
+            key("000000000006", "disabled-expired", 6)
+                .with_disabled_at(at(5))
+                .with_expiry(at(10)),
+            key("000000000007", "disabled-later", 7)
+                .with_disabled_at(at(5))
+                .with_expiry(at(2_000_000)),
+            key("000000000008", "revoked", 8).with_revoked_at(at(9)),
+            key("000000000009", "revoked-disabled", 9)
+                .with_revoked_at(at(9))
+                .with_disabled_at(at(5))
+                .with_expiry(at(10)),
+        ];
+        for record in &records {
+            assert!(insert(&conn, record, None).unwrap());
+        }
+        for status in [
+            KeyStatus::Active,
+            KeyStatus::Disabled,
+            KeyStatus::Expired,
+            KeyStatus::Revoked,
+        ] {
+            let expected: Vec<String> = records
+                .iter()
+                .filter(|record| record.status_at(now) == status)
+                .map(|record| record.id.to_string())
+                .collect();
+            let query = KeyListQuery::new().status(status);
+            assert_eq!(page_ids(&conn, &query, now), expected, "{status}");
+        }
+    }
+
+    #[test]
+    fn a_name_prefix_is_matched_literally_and_case_sensitively() {
+        let conn = migrated();
+        for record in [
+            key("000000000001", "ci-build", 1),
+            key("000000000002", "cid", 2),
+            key("000000000003", "deploy", 3),
+        ] {
+            insert(&conn, &record, None).unwrap();
+        }
+        let now = SystemTime::now();
+        let listed = |prefix: &str| page_ids(&conn, &KeyListQuery::new().name_prefix(prefix), now);
+        assert_eq!(listed("ci-"), ["000000000001"]);
+        assert_eq!(listed("ci"), ["000000000001", "000000000002"]);
+        assert!(
+            listed("CI-").is_empty(),
+            "LIKE would match case-insensitively"
+        );
+        assert!(listed("c%").is_empty(), "% is not a wildcard");
+        assert!(listed("ci_").is_empty(), "_ is not a wildcard");
+        assert_eq!(listed("").len(), 3);
+    }
+
+    #[test]
+    fn keys_created_in_the_same_microsecond_are_paged_by_id_in_byte_order() {
+        let conn = migrated();
+        // Byte order puts every upper-case letter before every lower-case one.
+        for (id, name) in [("aaaaaaaaaaaa", "lower"), ("BBBBBBBBBBBB", "upper")] {
+            insert(&conn, &key(id, name, 5), None).unwrap();
+        }
+        insert(&conn, &key("000000000000", "later", 6), None).unwrap();
+        let now = SystemTime::now();
+        let first = KeyListQuery::new().limit(1);
+        assert_eq!(
+            page_ids(&conn, &first, now),
+            ["BBBBBBBBBBBB", "aaaaaaaaaaaa"]
+        );
+        let cursor = KeyCursor::of(from_micros(5), KeyId::new("BBBBBBBBBBBB").unwrap());
+        let rest = KeyListQuery::new().after(cursor);
+        assert_eq!(
+            page_ids(&conn, &rest, now),
+            ["aaaaaaaaaaaa", "000000000000"]
+        );
+    }
+
+    #[test]
+    fn a_page_reads_the_paging_index_in_order_without_sorting() {
+        let conn = migrated();
+        for with_cursor in [false, true] {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", page_sql(with_cursor)))
+                .unwrap()
+                .query_map(
+                    params!["default", None::<String>, None::<String>, 0, 0, "", 51],
+                    |row| row.get::<_, String>(3),
+                )
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            let plan = plan.join("\n");
+            assert!(plan.contains("keygate_keys_workspace_page"), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
         }
     }
 

@@ -45,6 +45,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
             "/migrations/sqlite/0005_audit.sql"
         )),
     ),
+    (
+        6,
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/sqlite/0006_lifecycle.sql"
+        )),
+    ),
 ];
 
 /// The newest schema version this build knows.
