@@ -8,11 +8,11 @@ mod postgres_common;
 use keygate::Workspace;
 use std::time::Duration;
 
+use conformance::store::unique_workspace;
 use keygate::audit::{Actor, AuditQuery};
-use keygate::key::KeyId;
-use keygate::key::{self, KeyPrefix};
-use keygate::store::Invalidation;
+use keygate::key::{self, ApiKey, KeyDigest, KeyId, KeyPrefix};
 use keygate::store::postgres::PostgresKeyStore;
+use keygate::store::{ImportKey, ImportedSecret, Invalidation};
 use keygate::{KeyManager, KeyStore, KeyUpdate, NewKey, PlanManager, StoreError};
 
 mod store {
@@ -361,6 +361,15 @@ async fn silent_database(timeout: Duration) -> (PostgresKeyStore, tokio::task::J
     (store, held)
 }
 
+/// From now on the log of `schema` refuses every event.
+async fn close_the_log(schema: &postgres_common::PrivateSchema) {
+    schema
+        .client
+        .batch_execute("ALTER TABLE keygate_audit ADD CONSTRAINT closed CHECK (false) NOT VALID")
+        .await
+        .unwrap();
+}
+
 /// A migrated store on a schema of its own (dropped with the guard).
 async fn private_store() -> Option<(postgres_common::PrivateSchema, PostgresKeyStore)> {
     let schema = postgres_common::PrivateSchema::create().await?;
@@ -378,7 +387,7 @@ async fn an_audit_row_that_does_not_read_back_is_unavailable_naming_its_column()
     let damages = [
         ("actor_kind = 'robot'", "actor_kind"),
         ("actor_key_id = 'not an id'", "actor_key_id"),
-        ("action = 'delete'", "action"),
+        ("action = 'purge'", "action"),
         ("changes = '{\"field\": \"scopes\"}'", "changes"),
         ("key_name = ''", "key_name"),
     ];
@@ -409,12 +418,7 @@ async fn a_change_whose_event_cannot_be_written_is_not_made() {
         .id;
     let workspace = Workspace::default();
     let before = store.get(&id).await.unwrap().unwrap();
-    // From now on the log refuses every event.
-    schema
-        .client
-        .batch_execute("ALTER TABLE keygate_audit ADD CONSTRAINT closed CHECK (false) NOT VALID")
-        .await
-        .unwrap();
+    close_the_log(&schema).await;
 
     let created = store.create_by(&actor, new_key("unlogged")).await;
     assert!(created.is_err(), "{created:?}");
@@ -436,4 +440,109 @@ async fn a_change_whose_event_cannot_be_written_is_not_made() {
     assert!(after.previous.is_none() && after.revoked_at.is_none());
     let log = store.audit(&workspace, &AuditQuery::new()).await.unwrap();
     assert_eq!(log.events.len(), 1, "the first key's creation only");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lifecycle_change_whose_event_cannot_be_written_is_not_made() {
+    let Some((schema, store)) = private_store().await else {
+        return;
+    };
+    let actor = Actor::cli("alice");
+    let workspace = Workspace::default();
+    let active = store.create_by(&actor, new_key("active")).await.unwrap();
+    let active = active.info.id;
+    let disabled = store.create_by(&actor, new_key("disabled")).await.unwrap();
+    let disabled = disabled.info.id;
+    store
+        .disable_by(&actor, &workspace, &disabled)
+        .await
+        .unwrap();
+    close_the_log(&schema).await;
+
+    let refused = store.disable_by(&actor, &workspace, &active).await;
+    assert!(refused.is_err(), "{refused:?}");
+    let refused = store.enable_by(&actor, &workspace, &disabled).await;
+    assert!(refused.is_err(), "{refused:?}");
+    let refused = store.delete_by(&actor, &workspace, &active).await;
+    assert!(refused.is_err(), "{refused:?}");
+    let token = foreign_token();
+    let refused = store.import_by(&actor, foreign_import(&token)).await;
+    assert!(refused.is_err(), "{refused:?}");
+
+    let kept = store.get(&active).await.unwrap().expect("not deleted");
+    assert_eq!(kept.disabled_at, None, "not disabled");
+    let kept = store.get(&disabled).await.unwrap().unwrap();
+    assert!(kept.disabled_at.is_some(), "not enabled");
+    let digest = KeyDigest::of_secret(token.as_bytes());
+    let found = store.get_by_digest(&digest).unwrap().await.unwrap();
+    assert!(found.is_none(), "not imported");
+    assert_eq!(store.list(&workspace).await.unwrap().len(), 2);
+    let tombstones = "SELECT count(*) FROM keygate_deleted_keys";
+    let tombstones: i64 = schema
+        .client
+        .query_one(tombstones, &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(tombstones, 0, "no id retired");
+    let log = store.audit(&workspace, &AuditQuery::new()).await.unwrap();
+    assert_eq!(log.events.len(), 3, "two creations and a disabling only");
+}
+
+/// A token of another scheme than keygate's, unique to the test.
+fn foreign_token() -> String {
+    let unique = KeyId::random().unwrap();
+    format!("sk_live_{unique}{unique}")
+}
+
+/// The import of `token` into the default workspace, under a unique name.
+fn foreign_import(token: &str) -> ImportKey {
+    let secret = ImportedSecret::Plaintext(ApiKey::from_plaintext(token));
+    let name = conformance::store::unique_name("imported");
+    ImportKey::new(secret, name, "read:all".parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_import_one_token_only_once() {
+    let (Some(a), Some(b)) = (
+        postgres_common::store().await,
+        postgres_common::store().await,
+    ) else {
+        return;
+    };
+    let token = foreign_token();
+    // Each into a workspace of its own: the naming locks do not make them take turns.
+    let into = |workspace: &str| foreign_import(&token).workspace(unique_workspace(workspace));
+    let (first, second) = tokio::join!(a.import(into("first")), b.import(into("second")));
+    let imported = [&first, &second].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(imported, 1, "{first:?} {second:?}");
+    for refused in [first, second].into_iter().filter_map(Result::err) {
+        assert!(matches!(refused, StoreError::Conflict(_)), "{refused:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lifecycle_change_is_announced_to_listeners() {
+    let Some(store) = postgres_common::store().await else {
+        return;
+    };
+    let mut invalidations = store.invalidations();
+    postgres_common::until_listening(&store).await;
+    let workspace = Workspace::default();
+    let id = store.create(new_key("lifecycle")).await.unwrap().info.id;
+    store.disable(&workspace, &id).await.unwrap();
+    store.enable(&workspace, &id).await.unwrap();
+    store.delete(&workspace, &id).await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        let next = tokio::time::timeout(Duration::from_secs(10), invalidations.recv())
+            .await
+            .expect("an invalidation within 10 s")
+            .expect("the channel stays open");
+        if matches!(next, Invalidation::Key(of) | Invalidation::Revoked(of) if of == id) {
+            seen.push(next);
+        }
+    }
+    // A deleted key is forgotten, not kept as revoked: its id then reads as unknown.
+    assert_eq!(seen, [Invalidation::Key(id); 4]);
 }

@@ -84,7 +84,7 @@ async fn a_key_from_before_workspaces_authenticates_in_the_default_workspace() {
     let (id, plaintext) = old_key(&schema, "production-backend", "admin").await;
 
     let store = schema.store();
-    assert_eq!(store.migrate().await.unwrap(), 4, "only the new migrations");
+    assert_eq!(store.migrate().await.unwrap(), 5, "only the new migrations");
     migration_common::old_key_lives_in_the_default_workspace(store, id, &plaintext).await;
 }
 
@@ -97,7 +97,7 @@ async fn unrevoked_keys_sharing_a_name_migrate_and_both_keep_working() {
     let second = old_key(&schema, "ci", "read:all,write:all").await;
 
     let store = schema.store();
-    assert_eq!(store.migrate().await.unwrap(), 4);
+    assert_eq!(store.migrate().await.unwrap(), 5);
     migration_common::keys_sharing_a_name_keep_working(store, first, second).await;
 }
 
@@ -163,8 +163,8 @@ async fn a_key_from_before_plans_is_on_no_plan_keeps_working_and_can_be_put_on_o
     let store = schema.store();
     assert_eq!(
         store.migrate().await.unwrap(),
-        3,
-        "only the plans, overrides and audit migrations"
+        4,
+        "only the plans, overrides, audit and lifecycle migrations"
     );
     migration_common::old_key_is_on_no_plan_until_put_on_one(store, id, &plaintext).await;
 }
@@ -235,8 +235,8 @@ async fn a_key_from_before_overrides_keeps_its_plan_and_can_be_given_overrides()
     let store = schema.store();
     assert_eq!(
         store.migrate().await.unwrap(),
-        2,
-        "only the overrides and audit migrations"
+        3,
+        "only the overrides, audit and lifecycle migrations"
     );
     migration_common::old_key_keeps_its_plan_and_can_be_given_overrides(store, id, &plaintext)
         .await;

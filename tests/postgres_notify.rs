@@ -83,20 +83,73 @@ async fn revoked_key_is_refused_by_the_other_instance_within_a_second() {
         return;
     };
     let (id, plaintext) = key(&a, "read:all").await;
-    // B caches the key as valid.
+    accepted_and_cached(&b, &plaintext).await;
+    a.cache.revoke(&Workspace::default(), &id).await.unwrap();
+    let answer = until_refused(&b, &plaintext).await;
+    assert_eq!(answer.code(), "revoked_api_key");
+}
+
+/// Sends `plaintext` to `instance` a few times: accepted, and then cached as valid.
+async fn accepted_and_cached(instance: &Instance, plaintext: &str) {
     for _ in 0..3 {
-        let answer = send(&b.service, with_key(get("/"), &plaintext)).await;
+        let answer = send(&instance.service, with_key(get("/"), plaintext)).await;
         assert_eq!(answer.status, StatusCode::OK);
     }
-    a.cache.revoke(&Workspace::default(), &id).await.unwrap();
-    let answer = until(
+}
+
+/// Sends `plaintext` to `instance` until it is refused, for at most a second.
+async fn until_refused(instance: &Instance, plaintext: &str) -> Answer {
+    until(
+        &instance.service,
+        Duration::from_secs(1),
+        || with_key(get("/"), plaintext),
+        |answer| answer.status != StatusCode::OK,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_key_is_refused_by_the_other_instance_within_a_second() {
+    let Some((a, b)) = two_instances().await else {
+        return;
+    };
+    let (id, plaintext) = key(&a, "read:all").await;
+    accepted_and_cached(&b, &plaintext).await;
+    a.cache.disable(&Workspace::default(), &id).await.unwrap();
+    let answer = until_refused(&b, &plaintext).await;
+    assert_eq!(answer.code(), "disabled_api_key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_enabled_again_is_accepted_by_the_other_instance_within_a_second() {
+    let Some((a, b)) = two_instances().await else {
+        return;
+    };
+    let (id, plaintext) = key(&a, "read:all").await;
+    a.cache.disable(&Workspace::default(), &id).await.unwrap();
+    let answer = until_refused(&b, &plaintext).await;
+    assert_eq!(answer.code(), "disabled_api_key", "cached as disabled");
+    a.cache.enable(&Workspace::default(), &id).await.unwrap();
+    until(
         &b.service,
         Duration::from_secs(1),
         || with_key(get("/"), &plaintext),
-        |answer| answer.status != StatusCode::OK,
+        |answer| answer.status == StatusCode::OK,
     )
     .await;
-    assert_eq!(answer.code(), "revoked_api_key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_key_is_unknown_to_the_other_instance_within_a_second() {
+    let Some((a, b)) = two_instances().await else {
+        return;
+    };
+    let (id, plaintext) = key(&a, "read:all").await;
+    accepted_and_cached(&b, &plaintext).await;
+    a.cache.delete(&Workspace::default(), &id).await.unwrap();
+    let answer = until_refused(&b, &plaintext).await;
+    assert_eq!(answer.code(), "invalid_api_key");
+    assert!(b.cache.get(&id).await.unwrap().is_none(), "no record kept");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,15 +27,16 @@ use crate::workspace::Workspace;
 /// "audi" in ASCII, keeps it apart from the naming locks, "keyg".)
 const LOCK_LOG: &str = "SELECT pg_advisory_xact_lock(1635083369, hashtext($1))";
 const INSERT: &str = "INSERT INTO keygate_audit \
-     (at, workspace, actor_kind, actor_key_id, actor_name, action, key_id, key_name, changes) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb)";
+     (at, workspace, actor_kind, actor_key_id, actor_name, actor_detail, action, key_id, \
+     key_name, changes) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb)";
 /// Selects events of the workspace `$1` older than the id `$2`, newest first, at most `$3`,
 /// and only those matching `$condition` besides.
 macro_rules! select_events {
     ($condition:expr) => {
         concat!(
-            "SELECT id, at, workspace, actor_kind, actor_key_id, actor_name, action, key_id, \
-             key_name, changes::text AS changes FROM keygate_audit \
+            "SELECT id, at, workspace, actor_kind, actor_key_id, actor_name, actor_detail, \
+             action, key_id, key_name, changes::text AS changes FROM keygate_audit \
              WHERE workspace = $1 AND id < $2",
             $condition,
             " ORDER BY id DESC LIMIT $3"
@@ -74,6 +75,7 @@ async fn write(tx: &Transaction<'_>, event: &AuditEvent) -> Result<(), StoreErro
             &event.actor.kind(),
             &event.actor.key_id().map(KeyId::as_str),
             &event.actor.name(),
+            &event.actor.detail(),
             &event.action.as_str(),
             &event.key_id.as_str(),
             &event.key_name.as_str(),
@@ -135,12 +137,16 @@ fn event_from_row(row: &Row) -> Result<AuditEvent, StoreError> {
     let kind: &str = column(row, "actor_kind")?;
     let actor_key_id: Option<&str> = column(row, "actor_key_id")?;
     let actor_name: &str = column(row, "actor_name")?;
-    let actor = Actor::from_parts(kind, actor_key_id, actor_name, None).ok_or_else(|| {
-        corrupt(
-            "actor_kind/actor_key_id/actor_name",
-            format_args!("{kind:?}, {actor_key_id:?}, {actor_name:?} is no actor"),
-        )
-    })?;
+    let actor_detail: Option<&str> = column(row, "actor_detail")?;
+    let actor =
+        Actor::from_parts(kind, actor_key_id, actor_name, actor_detail).ok_or_else(|| {
+            corrupt(
+                "actor_kind/actor_key_id/actor_name/actor_detail",
+                format_args!(
+                    "{kind:?}, {actor_key_id:?}, {actor_name:?}, {actor_detail:?} is no actor"
+                ),
+            )
+        })?;
     let action: &str = column(row, "action")?;
     let action: AuditAction = action.parse().map_err(|e| corrupt("action", e))?;
     let key_id: &str = column(row, "key_id")?;

@@ -25,6 +25,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         5,
         include_str!("../../../migrations/postgres/0005_audit.sql"),
     ),
+    (
+        6,
+        include_str!("../../../migrations/postgres/0006_lifecycle.sql"),
+    ),
 ];
 
 /// Serialises concurrent migrators (several instances starting at once): an arbitrary

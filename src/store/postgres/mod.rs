@@ -11,9 +11,10 @@
 //!   [last-use interval](PostgresKeyStoreBuilder::last_use_interval) (5 min by default)
 //!   across every instance: `touch` skips keys known to be written within it, and the
 //!   `UPDATE` skips rows whose `last_used_at` is within it. Last-use writes notify nobody.
-//! - **Changes are announced**: create, update, revoke and rotate send
-//!   `pg_notify('keygate_keys', id)` in the same statement (a revocation `r:<id>`, so that
-//!   caches keep the key as revoked instead of reading it again). [`PostgresKeyStore::invalidations`]
+//! - **Changes are announced**: create, import, update, revoke, rotate, disable, enable and
+//!   delete send `pg_notify('keygate_keys', id)` in the same statement (a revocation `r:<id>`,
+//!   so that caches keep the key as revoked instead of reading it again; a deletion the plain
+//!   id, so that caches forget the key and then find no key of that id). [`PostgresKeyStore::invalidations`]
 //!   listens on a connection of its own so that a `CachedKeyStore` (feature `cache`) in
 //!   every instance
 //!   forgets a changed key within moments.
@@ -49,8 +50,27 @@
 //!   [`AuditQuery::before`] misses none. A row that does not read back as an event is
 //!   [`StoreError::Unavailable`], naming the column.
 //!
+//! - **Disabling and enabling** set and clear `keygate_keys.disabled_at`, in a transaction
+//!   that locks the row, as every change (a revoked key is refused with
+//!   [`StoreError::Conflict`]).
+//! - **Deleting** removes the key's row and writes its id to `keygate_deleted_keys` in one
+//!   statement: its name is free again, its imported token no longer found, and its id is
+//!   never used again (`create` draws another; `import` is refused with
+//!   [`StoreError::Conflict`]). Its events stay in the log. Deleting and importing one id take
+//!   turns under an advisory lock on the id, so an import never slips in as a deletion commits.
+//! - **Pages of keys** ([`KeyManager::list_page`]) are read by keyset, never by offset:
+//!   `(created_at, id COLLATE "C") > (cursor)` on the index
+//!   `(workspace, created_at, id COLLATE "C")`, `LIMIT` one more than the page, with the
+//!   status (at the store's clock) and the name prefix filtered in SQL. A key created while
+//!   pages are read appears once: in a later page if it sorts after the cursor, else in none.
+//! - **Imported keys** ([`KeyManager::import`]) are inserted as `create` inserts, under the
+//!   workspace's naming lock. A token in another format is found by
+//!   [`KeyStore::get_by_digest`]: one query on the unique index of
+//!   `keygate_keys.legacy_digest`, bounded as a lookup by id; one token is one key's only.
+//!
 //! The schema is `keygate_keys` (one row per key, only digests of secrets), `keygate_plans`,
-//! `keygate_workspaces`, `keygate_audit` and `keygate_schema_migrations`. Keys made before
+//! `keygate_workspaces`, `keygate_audit`, `keygate_deleted_keys` and
+//! `keygate_schema_migrations`. Keys made before
 //! workspaces land in `default` with `{}`; keys made before plans are on none.
 //!
 //! ```no_run
@@ -83,7 +103,7 @@ mod migrate;
 mod row;
 
 use crate::audit::{Actor, AuditAction, AuditEvent, AuditPage, AuditQuery};
-use crate::store::{ImportKey, KeyListQuery, KeyPage};
+use crate::store::{ImportKey, KeyCursor, KeyListQuery, KeyPage};
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,6 +113,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use deadpool_postgres::{Object, Pool, PoolError, Transaction};
 use tokio::time::MissedTickBehavior;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
 pub use builder::{
@@ -111,9 +132,9 @@ use super::{
     overrides_column,
 };
 use crate::clock::Clock;
-use crate::key::{self, KeyId, KeyPrefix};
+use crate::key::{self, KeyDigest, KeyId, KeyPrefix};
 use crate::plan::{Plan, PlanName};
-use crate::record::{KeyName, KeyRecord};
+use crate::record::{KeyName, KeyRecord, KeyStatus};
 use crate::workspace::Workspace;
 
 /// Selects records with their plans: the key's row `k` and its plan, in one query.
@@ -142,13 +163,55 @@ const LOCK_NAMES: &str = "SELECT pg_advisory_xact_lock(1801812327, hashtext($1))
 /// Whether an unrevoked key of workspace `$1` other than `$3` is named `$2`.
 const NAME_IN_USE: &str = "SELECT EXISTS (SELECT 1 FROM keygate_keys \
      WHERE workspace = $1 AND name = $2 AND revoked_at IS NULL AND id IS DISTINCT FROM $3)";
+/// Inserts a key unless its id is taken, by a key or by a deleted key (`ON CONFLICT` and the
+/// tombstones: no row is inserted, and the caller draws again or refuses), and notifies it.
+/// `$13` is the digest of an imported token in another format (`NULL` for others).
 const INSERT: &str = "WITH inserted AS (\
      INSERT INTO keygate_keys \
      (id, name, digest, scopes, quota_burst, quota_interval_us, created_at, expires_at, \
-     workspace, metadata, plan, overrides) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11, $12::text::jsonb) \
+     workspace, metadata, plan, overrides, legacy_digest) \
+     SELECT $1::text, $2::text, $3::bytea, $4::text, $5::integer, $6::bigint, \
+     $7::timestamptz, $8::timestamptz, $9::text, $10::text::jsonb, $11::text, \
+     $12::text::jsonb, $13::bytea \
+     WHERE NOT EXISTS (SELECT 1 FROM keygate_deleted_keys WHERE id = $1) \
      ON CONFLICT (id) DO NOTHING RETURNING id) \
      SELECT pg_notify('keygate_keys', id) FROM inserted";
+/// The unique index that keeps an imported token one key's only.
+const LEGACY_DIGEST_INDEX: &str = "keygate_keys_legacy_digest";
+/// Whether a key, or a deleted key, has the id `$1`.
+const ID_TAKEN: &str = "SELECT EXISTS (SELECT 1 FROM keygate_keys WHERE id = $1), \
+     EXISTS (SELECT 1 FROM keygate_deleted_keys WHERE id = $1)";
+/// Whether a key was imported with the token whose digest is `$1`.
+const DIGEST_TAKEN: &str = "SELECT EXISTS (SELECT 1 FROM keygate_keys WHERE legacy_digest = $1)";
+/// Takes the lock of the id `$1` until the transaction ends: deleting a key and importing one
+/// with its id take turns, so that an import never slips in as a deletion commits. (Its first
+/// key is "kids" in ASCII.)
+const LOCK_ID: &str = "SELECT pg_advisory_xact_lock(1802069107, hashtext($1))";
+/// Removes the key `$1` of the workspace `$2`, leaves its tombstone (deleted at `$3`), and
+/// notifies its id: listening caches forget it, and then find no key of that id.
+const DELETE: &str = "WITH removed AS (\
+     DELETE FROM keygate_keys WHERE id = $1 AND workspace = $2 RETURNING id, workspace), \
+     tombstone AS (\
+     INSERT INTO keygate_deleted_keys (id, workspace, deleted_at) \
+     SELECT id, workspace, $3::timestamptz FROM removed RETURNING id) \
+     SELECT pg_notify('keygate_keys', id) FROM tombstone";
+/// The page of workspace `$1`'s keys after the cursor (`$2`, `$3`; `NULL`: from the first),
+/// with the status `$4` at `$5` (`NULL`: any) and a name starting with `$6` (`NULL`: any),
+/// oldest first, at most `$7`. Ids are compared in byte order, as cursors compare them.
+const PAGE: &str = select_records!(
+    "k.workspace = $1 \
+     AND (k.created_at, k.id COLLATE \"C\") > \
+     (COALESCE($2::timestamptz, '-infinity'), COALESCE($3::text, '')) \
+     AND ($4::text IS NULL OR $4::text = CASE \
+     WHEN k.revoked_at IS NOT NULL THEN 'revoked' \
+     WHEN k.expires_at <= $5::timestamptz THEN 'expired' \
+     WHEN k.disabled_at IS NOT NULL THEN 'disabled' \
+     ELSE 'active' END) \
+     AND ($6::text IS NULL OR left(k.name, char_length($6::text)) = $6::text) \
+     ORDER BY k.created_at, k.id COLLATE \"C\" LIMIT $7"
+);
+/// The key imported with the token whose digest is `$1`.
+const GET_BY_DIGEST: &str = select_records!("k.legacy_digest = $1");
 /// Wraps an `UPDATE` so that the same statement notifies the change (with the payload `k.id`,
 /// or the SQL expression given) and returns the changed record with its plan.
 macro_rules! notifying {
@@ -182,6 +245,13 @@ const REVOKE: &str = notifying!(
      WHERE id = $1 AND workspace = $3",
     "'r:' || k.id"
 );
+/// Disables the key `$1` of the workspace `$3` since `$2`, or since it was disabled.
+const DISABLE: &str = notifying!(
+    "UPDATE keygate_keys SET disabled_at = COALESCE(disabled_at, $2) \
+     WHERE id = $1 AND workspace = $3"
+);
+const ENABLE: &str =
+    notifying!("UPDATE keygate_keys SET disabled_at = NULL WHERE id = $1 AND workspace = $2");
 const ROTATE: &str = notifying!(
     "UPDATE keygate_keys SET \
      previous_digest = CASE WHEN $3::timestamptz IS NULL THEN NULL ELSE digest END, \
@@ -429,6 +499,115 @@ async fn lock_names(tx: &Transaction<'_>, workspace: &Workspace) -> Result<(), S
     Ok(())
 }
 
+/// Takes the lock of the id `id` for the rest of `tx` (see [`LOCK_ID`]).
+async fn lock_id(tx: &Transaction<'_>, id: &KeyId) -> Result<(), StoreError> {
+    let statement = tx.prepare_cached(LOCK_ID).await.map_err(unavailable)?;
+    tx.execute(&statement, &[&id.as_str()])
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+/// Refuses an id that a key has, or that a deleted key had. Run with the id's lock held.
+async fn check_id_free(tx: &Transaction<'_>, id: &KeyId) -> Result<(), StoreError> {
+    let statement = tx.prepare_cached(ID_TAKEN).await.map_err(unavailable)?;
+    let row = tx
+        .query_one(&statement, &[&id.as_str()])
+        .await
+        .map_err(unavailable)?;
+    let in_use: bool = row.try_get(0).map_err(unavailable)?;
+    let deleted: bool = row.try_get(1).map_err(unavailable)?;
+    if deleted {
+        Err(StoreError::Conflict(format!(
+            "id {id} belonged to a deleted key and is never used again"
+        )))
+    } else if in_use {
+        Err(id_taken(id))
+    } else {
+        Ok(())
+    }
+}
+
+fn id_taken(id: &KeyId) -> StoreError {
+    StoreError::Conflict(format!("a key with id {id} exists"))
+}
+
+/// Refuses the digest of a token another key was imported with. (Of two imports of one token
+/// racing each other, the unique index refuses the second: see [`insert_failed`].)
+async fn check_digest_free(tx: &Transaction<'_>, digest: &KeyDigest) -> Result<(), StoreError> {
+    let statement = tx.prepare_cached(DIGEST_TAKEN).await.map_err(unavailable)?;
+    let taken: bool = tx
+        .query_one(&statement, &[&digest.as_bytes().as_slice()])
+        .await
+        .map_err(unavailable)?
+        .get(0);
+    if taken {
+        Err(imported_already())
+    } else {
+        Ok(())
+    }
+}
+
+fn imported_already() -> StoreError {
+    StoreError::Conflict("another key has this secret: it was imported already".into())
+}
+
+/// The error of an [`INSERT`]: an imported token's digest taken meanwhile is a conflict,
+/// anything else the database's failure.
+fn insert_failed(error: tokio_postgres::Error) -> StoreError {
+    let digest_taken = error.as_db_error().is_some_and(|db| {
+        *db.code() == SqlState::UNIQUE_VIOLATION && db.constraint() == Some(LEGACY_DIGEST_INDEX)
+    });
+    if digest_taken {
+        imported_already()
+    } else {
+        unavailable(error)
+    }
+}
+
+/// Inserts `row` (on its own plan `plan`, if any) in `tx` and reads it back with the plan it
+/// is on, its own else its workspace's. `None`, with nothing inserted, when a key or a
+/// deleted key has its id.
+async fn insert(
+    tx: &Transaction<'_>,
+    row: &KeyRecord,
+    plan: Option<&PlanName>,
+    definitions: &Definitions,
+) -> Result<Option<KeyRecord>, StoreError> {
+    let (burst, interval) = quota_columns(row.quota)?;
+    let statement = tx.prepare_cached(INSERT).await.map_err(unavailable)?;
+    let params: [&(dyn ToSql + Sync); 13] = [
+        &row.id.as_str(),
+        &row.name.as_str(),
+        &row.digest.as_bytes().as_slice(),
+        &row.scopes.to_string(),
+        &burst,
+        &interval,
+        &row.created_at,
+        &row.expires_at,
+        &row.workspace.as_str(),
+        &row.metadata.as_json(),
+        &plan.map(PlanName::as_str),
+        &overrides_column(&row.overrides),
+        &row.legacy_digest.as_ref().map(|d| d.as_bytes().as_slice()),
+    ];
+    let inserted = tx
+        .execute(&statement, &params)
+        .await
+        .map_err(insert_failed)?;
+    if inserted != 1 {
+        return Ok(None);
+    }
+    let statement = tx.prepare_cached(GET).await.map_err(unavailable)?;
+    let stored = tx
+        .query_opt(&statement, &[&row.id.as_str()])
+        .await
+        .map_err(unavailable)?
+        .map(|stored| record_from_row(&stored, definitions))
+        .transpose()?;
+    stored.ok_or_else(|| not_read_back(&row.id)).map(Some)
+}
+
 /// Refuses `name` if an unrevoked key of `workspace` other than `except` has it. Run with the
 /// workspace's naming lock held, in the transaction that then writes the name.
 async fn check_name_free(
@@ -666,6 +845,17 @@ impl KeyStore for PostgresKeyStore {
         Box::pin(async move { Ok(shared.get(id).await?.map(Arc::new)) })
     }
 
+    /// One query by the unique index on `legacy_digest`, bounded as [`get`](Self::get) is.
+    fn get_by_digest(&self, digest: &KeyDigest) -> Option<Self::Future> {
+        let shared = Arc::clone(&self.shared);
+        let digest = *digest;
+        Some(Box::pin(async move {
+            let params: [&(dyn ToSql + Sync); 1] = [&digest.as_bytes().as_slice()];
+            let record = shared.record(GET_BY_DIGEST, &params).await?;
+            Ok(record.map(Arc::new))
+        }))
+    }
+
     fn touch(&self, id: &KeyId) {
         self.shared.usage.record(id, self.shared.clock.coarse_now());
     }
@@ -680,15 +870,11 @@ impl KeyManager for PostgresKeyStore {
     async fn create_by(&self, actor: &Actor, new: NewKey) -> Result<CreatedKey, StoreError> {
         let now = self.now();
         new.validate(now)?;
-        let (burst, interval) = quota_columns(new.quota)?;
+        quota_columns(new.quota)?;
         // Stored with the database's precision, so that the answer matches later reads.
         let mut new = new;
         new.expires_at = new.expires_at.map(db_time);
-        let scopes = new.scopes.to_string();
-        let scopes = &scopes;
         let own_plan = new.plan.as_ref();
-        let plan = own_plan.map(PlanName::as_str);
-        let overrides = &overrides_column(&new.overrides);
         let definitions = &self.shared.definitions;
         loop {
             let (plaintext, record) = new.issue(&self.shared.prefix, now)?;
@@ -702,47 +888,18 @@ impl KeyManager for PostgresKeyStore {
                     lock_names(&tx, &row.workspace).await?;
                     check_name_free(&tx, &row.workspace, &row.name, None).await?;
                     check_plan(&tx, own_plan).await?;
-                    let statement = tx.prepare_cached(INSERT).await.map_err(unavailable)?;
-                    let inserted = tx
-                        .execute(
-                            &statement,
-                            &[
-                                &row.id.as_str(),
-                                &row.name.as_str(),
-                                &row.digest.as_bytes().as_slice(),
-                                scopes,
-                                &burst,
-                                &interval,
-                                &row.created_at,
-                                &row.expires_at,
-                                &row.workspace.as_str(),
-                                &row.metadata.as_json(),
-                                &plan,
-                                overrides,
-                            ],
-                        )
-                        .await
-                        .map_err(unavailable)?;
-                    if inserted != 1 {
+                    let Some(stored) = insert(&tx, row, own_plan, definitions).await? else {
                         return Ok(None);
-                    }
-                    // Read back for the plan it is on: its own, else its workspace's, which
-                    // the overrides must fit (else the transaction is rolled back).
-                    let statement = tx.prepare_cached(GET).await.map_err(unavailable)?;
-                    let stored = tx
-                        .query_opt(&statement, &[&row.id.as_str()])
-                        .await
-                        .map_err(unavailable)?
-                        .map(|stored| record_from_row(&stored, definitions))
-                        .transpose()?;
-                    let stored = stored.ok_or_else(|| not_read_back(&row.id))?;
+                    };
+                    // The overrides must fit the plan it is on: its own, else its workspace's
+                    // (else the transaction is rolled back).
                     manage::check_overrides(&stored.overrides, stored.plan.as_ref())?;
                     let event = AuditEvent::of(AuditAction::Create, actor, None, &stored, now);
                     audit::commit(tx, event).await?;
                     Ok(Some(stored))
                 })
                 .await?;
-            // Nothing inserted: a 71-bit id collision. Draw again.
+            // Nothing inserted: a 71-bit id collision, with a key or a deleted key. Draw again.
             if let Some(stored) = inserted {
                 return Ok(CreatedKey {
                     plaintext,
@@ -908,49 +1065,147 @@ impl KeyManager for PostgresKeyStore {
 
     async fn list_page(
         &self,
-        _workspace: &Workspace,
-        _query: &KeyListQuery,
+        workspace: &Workspace,
+        query: &KeyListQuery,
     ) -> Result<KeyPage, StoreError> {
-        Err(not_yet())
+        query.validate()?;
+        let now = self.now();
+        let after = query.after.as_ref();
+        let created_after = after.map(KeyCursor::created_at);
+        let id_after = after.map(KeyCursor::id);
+        let id_after = id_after.as_ref().map(KeyId::as_str);
+        let status = query.status.map(KeyStatus::as_str);
+        let name_prefix = query.name_prefix.as_deref();
+        // One more than a page: whether another page follows.
+        let limit = i64::try_from(query.page_size() + 1).unwrap_or(i64::MAX);
+        let definitions = &self.shared.definitions;
+        let oldest_first = self
+            .shared
+            .bounded(|client| async move {
+                let statement = client.prepare_cached(PAGE).await.map_err(unavailable)?;
+                let params: [&(dyn ToSql + Sync); 7] = [
+                    &workspace.as_str(),
+                    &created_after,
+                    &id_after,
+                    &status,
+                    &now,
+                    &name_prefix,
+                    &limit,
+                ];
+                let rows = client
+                    .query(&statement, &params)
+                    .await
+                    .map_err(unavailable)?;
+                rows.iter()
+                    .map(|row| record_from_row(row, definitions).map(|r| KeyInfo::from(&r)))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
+        Ok(query.page(oldest_first))
     }
 
     async fn disable_by(
         &self,
-        _actor: &Actor,
-        _workspace: &Workspace,
-        _id: &KeyId,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
     ) -> Result<KeyInfo, StoreError> {
-        Err(not_yet())
+        let now = self.now();
+        let params: [&(dyn ToSql + Sync); 3] = [&id.as_str(), &now, &workspace.as_str()];
+        let by = (actor, AuditAction::Disable, now);
+        // A revoked key is refused; a disabled one keeps its time, and no event is written.
+        let disablable = |current: &KeyRecord| manage::disabled(current, now).map(drop);
+        let record = self
+            .shared
+            .change_audited(by, workspace, id, disablable, (DISABLE, &params))
+            .await?;
+        Ok(KeyInfo::from(&record))
     }
 
     async fn enable_by(
         &self,
-        _actor: &Actor,
-        _workspace: &Workspace,
-        _id: &KeyId,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
     ) -> Result<KeyInfo, StoreError> {
-        Err(not_yet())
+        let now = self.now();
+        let params: [&(dyn ToSql + Sync); 2] = [&id.as_str(), &workspace.as_str()];
+        let by = (actor, AuditAction::Enable, now);
+        // A revoked key is refused; an enabled one is left as it is, and no event is written.
+        let enablable = |current: &KeyRecord| manage::enabled(current).map(drop);
+        let record = self
+            .shared
+            .change_audited(by, workspace, id, enablable, (ENABLE, &params))
+            .await?;
+        Ok(KeyInfo::from(&record))
     }
 
     async fn delete_by(
         &self,
-        _actor: &Actor,
-        _workspace: &Workspace,
-        _id: &KeyId,
+        actor: &Actor,
+        workspace: &Workspace,
+        id: &KeyId,
     ) -> Result<KeyInfo, StoreError> {
-        Err(not_yet())
+        let now = self.now();
+        let definitions = &self.shared.definitions;
+        let record = self
+            .shared
+            .bounded(|mut client| async move {
+                let tx = client.transaction().await.map_err(unavailable)?;
+                let current = locked(&tx, workspace, id, definitions).await?;
+                lock_id(&tx, id).await?;
+                let statement = tx.prepare_cached(DELETE).await.map_err(unavailable)?;
+                let deleted = tx
+                    .execute(&statement, &[&id.as_str(), &workspace.as_str(), &now])
+                    .await
+                    .map_err(unavailable)?;
+                if deleted != 1 {
+                    return Err(StoreError::Unavailable(
+                        format!("key {id} was locked but not deleted").into(),
+                    ));
+                }
+                // The event shows the key as it was: its last name, and no field changed.
+                let event =
+                    AuditEvent::of(AuditAction::Delete, actor, Some(&current), &current, now);
+                audit::commit(tx, event).await?;
+                Ok(current)
+            })
+            .await?;
+        Ok(KeyInfo::from(&record))
     }
 
-    async fn import_by(&self, _actor: &Actor, _import: ImportKey) -> Result<KeyInfo, StoreError> {
-        Err(not_yet())
+    async fn import_by(&self, actor: &Actor, import: ImportKey) -> Result<KeyInfo, StoreError> {
+        let now = self.now();
+        let mut record = import.record(&self.shared.prefix, now)?;
+        // Stored with the database's precision, so that the answer matches later reads.
+        record.expires_at = record.expires_at.map(db_time);
+        let row = &record;
+        let own_plan = import.plan.as_ref();
+        let definitions = &self.shared.definitions;
+        let stored = self
+            .shared
+            .bounded(|mut client| async move {
+                let tx = client.transaction().await.map_err(unavailable)?;
+                lock_names(&tx, &row.workspace).await?;
+                check_plan(&tx, own_plan).await?;
+                if let Some(digest) = &row.legacy_digest {
+                    check_digest_free(&tx, digest).await?;
+                }
+                check_name_free(&tx, &row.workspace, &row.name, None).await?;
+                // The id's lock, then its check: a deletion of a key with this id has either
+                // committed its tombstone, or not begun.
+                lock_id(&tx, &row.id).await?;
+                check_id_free(&tx, &row.id).await?;
+                let stored = insert(&tx, row, own_plan, definitions)
+                    .await?
+                    .ok_or_else(|| id_taken(&row.id))?;
+                let event = AuditEvent::of(AuditAction::Import, actor, None, &stored, now);
+                audit::commit(tx, event).await?;
+                Ok(stored)
+            })
+            .await?;
+        Ok(KeyInfo::from(&stored))
     }
-}
-
-/// The answer of a lifecycle call this store does not make yet.
-fn not_yet() -> StoreError {
-    StoreError::Unavailable(
-        "this store does not disable, enable, delete, page or import keys yet".into(),
-    )
 }
 
 /// Plans are rows of `keygate_plans`; a lookup reads its key's plan in the same query. Every
@@ -1033,7 +1288,7 @@ mod tests {
     #[test]
     fn every_change_notifies_the_listened_channel() {
         let notify = format!("pg_notify('{}'", listener::CHANNEL);
-        for sql in [INSERT, UPDATE, REVOKE, ROTATE] {
+        for sql in [INSERT, UPDATE, REVOKE, ROTATE, DISABLE, ENABLE, DELETE] {
             assert!(sql.contains(&notify), "{sql}");
         }
     }
@@ -1046,7 +1301,8 @@ mod tests {
             listener::REVOKED
         );
         assert!(REVOKE.contains(&notify), "{REVOKE}");
-        for sql in [INSERT, UPDATE, ROTATE] {
+        // A deleted key is forgotten, not kept as revoked: its id then reads as unknown.
+        for sql in [INSERT, UPDATE, ROTATE, DISABLE, ENABLE, DELETE] {
             assert!(!sql.contains(listener::REVOKED), "{sql}");
         }
     }

@@ -21,7 +21,8 @@ macro_rules! record_columns {
     () => {
         "k.id, k.name, k.digest, k.previous_digest, k.previous_valid_until, k.scopes, \
          k.quota_burst, k.quota_interval_us, k.created_at, k.expires_at, k.revoked_at, \
-         k.last_used_at, k.workspace, k.metadata::text AS metadata, \
+         k.last_used_at, k.disabled_at, k.legacy_digest, k.workspace, \
+         k.metadata::text AS metadata, \
          COALESCE(k.plan, w.plan) AS plan, p.definition::text AS plan_definition, \
          k.overrides::text AS overrides"
     };
@@ -155,6 +156,12 @@ pub(super) fn record_from_row(
     .with_quota(quota)
     .with_expiry(column(row, "expires_at")?)
     .with_revoked_at(column(row, "revoked_at")?)
+    .with_disabled_at(column(row, "disabled_at")?)
+    .with_legacy_digest(
+        column::<Option<Vec<u8>>>(row, "legacy_digest")?
+            .map(|bytes| digest(bytes, "legacy_digest"))
+            .transpose()?,
+    )
     .with_last_used_at(column(row, "last_used_at")?))
 }
 
