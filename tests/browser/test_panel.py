@@ -9,7 +9,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
@@ -523,7 +523,11 @@ def signed_in_as(driver, panel_url, key):
 
 
 def row_status(driver, name):
-    return row(driver, name).find_element(By.CSS_SELECTOR, ".status").text
+    """The status a key's row shows; "" while the list is being drawn again."""
+    try:
+        return row(driver, name).find_element(By.CSS_SELECTOR, ".status").text.lower()
+    except StaleElementReferenceException:
+        return ""
 
 
 def test_disabling_a_key_shows_it_disabled_and_the_api_refuses_it_until_enabled(driver, panel_url, other_workspace, http, shots):
