@@ -81,7 +81,21 @@ other_admin_key=$("$cli" create --db "$work/keys.db" --workspace globex --name a
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
 "$cli" create --db "$work/keys.db" --workspace globex --name ci-pipeline --scope read:all >/dev/null
 
+# A third workspace with more keys than one page of GET /keys holds: its admin key, and 505
+# keys imported by digest in one run of the CLI.
+paged_admin_key=$("$cli" create --db "$work/keys.db" --workspace initech --name admin --scope admin --json \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
+python3 - "$work/bulk.jsonl" <<'PY'
+import hashlib, json, os, sys
+with open(sys.argv[1], "w") as out:
+    for n in range(505):
+        digest = hashlib.sha256(os.urandom(32)).hexdigest()
+        out.write(json.dumps({"digest": digest, "name": f"bulk-{n:03}", "scopes": ["read:all"]}) + "\n")
+PY
+"$cli" import --db "$work/keys.db" --workspace initech --file "$work/bulk.jsonl" >/dev/null
+
 export PANEL_URL="http://127.0.0.1:$port" PANEL_ADMIN_KEY="$admin_key" PANEL_OTHER_ADMIN_KEY="$other_admin_key"
+export PANEL_PAGED_ADMIN_KEY="$paged_admin_key"
 export PANEL_SCREENSHOTS="${PANEL_SCREENSHOTS:-$target_dir/panel-screenshots}"
 # Selenium must not look for drivers on the network: Debian's chromedriver is on PATH.
 export SE_OFFLINE=true PYTHONDONTWRITEBYTECODE=1

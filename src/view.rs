@@ -52,7 +52,7 @@ pub struct KeyView {
     pub metadata: serde_json::Map<String, serde_json::Value>,
     /// Granted scopes, canonical order.
     pub scopes: Vec<String>,
-    /// `active`, `revoked` or `expired`, now.
+    /// `active`, `disabled`, `expired` or `revoked`, now.
     pub status: String,
     /// The key's own quota, if any.
     pub quota: Option<QuotaView>,

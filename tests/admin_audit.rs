@@ -171,6 +171,89 @@ async fn revoking_a_revoked_key_again_records_nothing_more() {
 }
 
 #[tokio::test]
+async fn disabling_and_enabling_a_key_record_one_event_each_by_the_calling_admin_key() {
+    let app = app().await;
+    let t = &app.acme;
+    for (tail, action, before, disabled) in [
+        ("/disable", "disable", true, true),
+        ("/enable", "enable", false, false),
+    ] {
+        let (answer, event) = one_event_of(&app, t, async || {
+            on_key(&app, t, "POST", &t.bot_id, tail, "").await
+        })
+        .await;
+        assert_eq!(answer.json()["disabled_at"].is_string(), disabled);
+        assert_eq!(event["action"], action);
+        assert_eq!(event["key"]["id"], t.bot_id.as_str());
+        assert_eq!(event["changes"][0]["field"], "disabled_at");
+        assert_eq!(event["changes"][0]["before"].is_null(), before, "{event}");
+    }
+}
+
+#[tokio::test]
+async fn disabling_a_disabled_key_again_records_nothing_more() {
+    let app = app().await;
+    let t = &app.acme;
+    on_key(&app, t, "POST", &t.bot_id, "/disable", "").await;
+    let before = log(&app, t).await;
+    let again = on_key(&app, t, "POST", &t.bot_id, "/disable", "").await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(log(&app, t).await, before);
+}
+
+#[tokio::test]
+async fn deleting_a_key_records_one_delete_and_keeps_its_earlier_events() {
+    let app = app().await;
+    let t = &app.acme;
+    let (_, event) = one_event_of(&app, t, async || {
+        on_key(&app, t, "DELETE", &t.bot_id, "", "").await
+    })
+    .await;
+    assert_eq!(event["action"], "delete");
+    assert_eq!(event["key"], json!({"id": t.bot_id, "name": "billing-bot"}));
+    let events = audit(&app, t, &format!("key={}", t.bot_id)).await.json();
+    let actions: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["delete", "create"]);
+}
+
+#[tokio::test]
+async fn importing_a_key_records_one_import_by_the_calling_admin_key() {
+    let app = app().await;
+    let t = &app.acme;
+    let digest = "a".repeat(64);
+    let body = json!({"digest": digest, "name": "legacy", "scopes": ["read:all"]}).to_string();
+    let (imported, event) = one_event_of(&app, t, async || {
+        app.call("POST", "/admin/keys/import", &t.admin, &body)
+            .await
+    })
+    .await;
+    assert_eq!(event["action"], "import");
+    assert_eq!(
+        event["key"],
+        json!({"id": imported.json()["id"], "name": "legacy"})
+    );
+    assert!(!event.to_string().contains(&digest), "{event}");
+}
+
+#[tokio::test]
+async fn a_change_refused_409_key_conflict_records_nothing() {
+    let app = app().await;
+    let t = &app.acme;
+    on_key(&app, t, "POST", &t.bot_id, "/revoke", "").await;
+    for tail in ["/disable", "/enable"] {
+        refused_without_event(&app, t, 409, "key_conflict", async || {
+            on_key(&app, t, "POST", &t.bot_id, tail, "").await
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
 async fn a_change_refused_409_name_taken_records_nothing() {
     let app = app().await;
     let t = &app.acme;

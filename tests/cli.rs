@@ -1183,3 +1183,145 @@ fn bad_audit_flags_exit_2_naming_the_bound() {
         assert!(run.stderr.contains(says), "{flags:?}: {}", run.stderr);
     }
 }
+
+#[test]
+fn disable_then_enable_shows_the_status_and_is_audited_as_the_os_user() {
+    let db = Db::new();
+    let (_, id) = db.create("ci-pipeline", &["read:all"]);
+    let disabled = db.keygate(&["disable", &id, "--json"]);
+    assert_eq!(disabled.code, 0, "{}", disabled.stderr);
+    assert_eq!(disabled.json()["status"], "disabled");
+    let enabled = db.keygate(&["enable", &id, "--json"]);
+    assert_eq!(enabled.json()["status"], "active", "{}", enabled.stderr);
+    let (lines, _) = db.audit_lines(&[]);
+    assert_eq!(actions(&lines), ["enable", "disable", "create"]);
+}
+
+#[test]
+fn delete_without_yes_exits_2_and_keeps_the_key() {
+    let db = Db::new();
+    let (_, id) = db.create("ci-pipeline", &["read:all"]);
+    let run = db.keygate(&["delete", &id]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--yes"), "{}", run.stderr);
+    assert_eq!(db.keygate(&["show", &id]).code, 0);
+}
+
+#[test]
+fn delete_with_yes_removes_the_key_for_good() {
+    let db = Db::new();
+    let (_, id) = db.create("ci-pipeline", &["read:all"]);
+    let run = db.keygate(&["delete", &id, "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("never be used again"), "{}", run.stderr);
+    assert_eq!(db.keygate(&["show", &id]).code, 1);
+    assert_eq!(db.keygate(&["delete", &id, "--yes"]).code, 1);
+    let (lines, _) = db.audit_lines(&[]);
+    assert_eq!(actions(&lines), ["delete", "create"]);
+}
+
+#[test]
+fn list_with_a_limit_prints_one_page_and_the_command_for_the_next() {
+    let db = Db::new();
+    for name in ["ci-one", "web", "ci-two", "ci-three"] {
+        db.create(name, &["read:all"]);
+    }
+    let first = db.keygate(&["list", "--name", "ci-", "--limit", "2", "--json"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let names = |run: &Run| -> Vec<String> {
+        let keys = run.json()["keys"].as_array().unwrap().clone();
+        keys.iter()
+            .map(|k| k["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&first), ["ci-one", "ci-two"]);
+    let next = first.json()["next"].as_str().unwrap().to_owned();
+    let text = db.keygate(&["list", "--name", "ci-", "--limit", "2"]);
+    let command = format!("keygate list --name ci- --limit 2 --after {next}");
+    assert!(text.stderr.contains(&command), "{}", text.stderr);
+    let rest = db.keygate(&[
+        "list", "--name", "ci-", "--limit", "2", "--after", &next, "--json",
+    ]);
+    assert_eq!(names(&rest), ["ci-three"]);
+    assert_eq!(rest.json()["next"], Value::Null);
+}
+
+#[test]
+fn list_filters_by_status() {
+    let db = Db::new();
+    let (_, id) = db.create("ci-pipeline", &["read:all"]);
+    db.create("web", &["read:all"]);
+    db.keygate(&["disable", &id]);
+    let run = db.keygate(&["list", "--status", "disabled", "--json"]);
+    let keys = run.json()["keys"].as_array().unwrap().clone();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(keys[0]["id"], id.as_str());
+    assert_eq!(db.keygate(&["list", "--status", "paused"]).code, 2);
+}
+
+/// A JSON Lines file of `lines` in the database's directory.
+fn jsonl(db: &Db, lines: &[String]) -> String {
+    let path = db.dir.path().join("keys.jsonl");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    path.display().to_string()
+}
+
+fn import_line(name: &str, key: &str) -> String {
+    serde_json::json!({"key": key, "name": name, "scopes": ["read:all"]}).to_string()
+}
+
+#[test]
+fn an_import_with_a_bad_line_exits_2_names_it_and_imports_nothing() {
+    let db = Db::new();
+    db.create("admin", &["admin"]);
+    let good = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
+    let file = jsonl(
+        &db,
+        &[
+            import_line("legacy", good),
+            r#"{"digest": "00", "name": "reports", "scopes": ["read:all"]}"#.to_owned(),
+        ],
+    );
+    let run = db.keygate(&["import", "--file", &file]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("line 2: digest"), "{}", run.stderr);
+    assert!(!run.stderr.contains(good));
+    let list = db.keygate(&["list", "--json"]);
+    assert_eq!(list.json()["keys"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn an_import_reports_each_refused_line_exits_1_and_imports_the_others() {
+    let db = Db::new();
+    db.create("taken", &["read:all"]);
+    let secrets = [
+        "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+        "sk_live_another_token_0123456789",
+        "sk_live_a_third_token_0123456789",
+    ];
+    let file = jsonl(
+        &db,
+        &[
+            import_line("legacy-one", secrets[0]),
+            import_line("taken", secrets[1]),
+            import_line("legacy-three", secrets[2]),
+        ],
+    );
+    let run = db.keygate(&["import", "--file", &file, "--json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = run.json();
+    let lines = |member: &str| -> Vec<u64> {
+        let entries = report[member].as_array().unwrap().clone();
+        entries
+            .iter()
+            .map(|e| e["line"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(lines("imported"), [1, 3]);
+    assert_eq!(lines("refused"), [2]);
+    for secret in secrets {
+        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret));
+    }
+    let (audit, _) = db.audit_lines(&[]);
+    assert_eq!(actions(&audit), ["import", "import", "create"]);
+}

@@ -204,7 +204,7 @@ async fn no_form_of_the_page_could_put_a_key_in_a_url() {
         .match_indices("<form")
         .map(|(at, _)| &html[at..at + html[at..].find('>').unwrap()])
         .collect();
-    assert_eq!(forms.len(), 5);
+    assert_eq!(forms.len(), 6);
     for form in forms {
         assert!(form.contains(r#"method="post""#), "{form}");
     }

@@ -15,12 +15,12 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use super::types::{
-    CreateKeyRequest, CreatedKeyView, KeyList, KeyView, RotateKeyRequest, UpdateKeyRequest,
+    CreateKeyRequest, CreatedKeyView, ImportKeyRequest, KeyView, RotateKeyRequest, UpdateKeyRequest,
 };
 use super::{AdminCaller, AdminError, FieldError};
 use crate::key::KeyId;
 use crate::store::plans::PlanManager;
-use crate::store::{CreatedKey, KeyManager, StoreError};
+use crate::store::{CreatedKey, ImportedSecret, KeyManager, StoreError};
 
 type Manager = State<Arc<dyn KeyManager>>;
 
@@ -115,17 +115,6 @@ fn shown_once(status: StatusCode, created: &CreatedKey) -> Response {
     uncached((status, Json(CreatedKeyView::from(created))).into_response())
 }
 
-/// `GET /keys`
-pub(super) async fn list(
-    AdminCaller(caller): AdminCaller,
-    State(manager): Manager,
-) -> Result<Json<KeyList>, AdminError> {
-    let keys = manager.list(caller.workspace()).await?;
-    Ok(Json(KeyList {
-        keys: keys.iter().map(KeyView::from).collect(),
-    }))
-}
-
 /// `POST /keys`
 pub(super) async fn create(
     admin: AdminCaller,
@@ -209,4 +198,77 @@ pub(super) async fn rotate(
     tracing::info!(workspace = %caller.workspace(), by = %caller.name(), key = %id,
         grace_secs = grace.as_secs(), "keygate admin: key rotated");
     Ok(shown_once(StatusCode::OK, &rotated))
+}
+
+/// `POST /keys/{id}/disable`
+pub(super) async fn disable(
+    admin: AdminCaller,
+    State(manager): Manager,
+    Path(id): Path<String>,
+) -> Result<Json<KeyView>, AdminError> {
+    let caller = &admin.0;
+    let id = key_id(&id)?;
+    let info = manager
+        .disable_by(&admin.actor(), caller.workspace(), &id)
+        .await?;
+    tracing::info!(workspace = %caller.workspace(), by = %caller.name(), key = %id,
+        name = %info.name, "keygate admin: key disabled");
+    Ok(Json(KeyView::from(&info)))
+}
+
+/// `POST /keys/{id}/enable`
+pub(super) async fn enable(
+    admin: AdminCaller,
+    State(manager): Manager,
+    Path(id): Path<String>,
+) -> Result<Json<KeyView>, AdminError> {
+    let caller = &admin.0;
+    let id = key_id(&id)?;
+    let info = manager
+        .enable_by(&admin.actor(), caller.workspace(), &id)
+        .await?;
+    tracing::info!(workspace = %caller.workspace(), by = %caller.name(), key = %id,
+        name = %info.name, "keygate admin: key enabled");
+    Ok(Json(KeyView::from(&info)))
+}
+
+/// `DELETE /keys/{id}`: the key as it was.
+pub(super) async fn delete(
+    admin: AdminCaller,
+    State(manager): Manager,
+    Path(id): Path<String>,
+) -> Result<Json<KeyView>, AdminError> {
+    let caller = &admin.0;
+    let id = key_id(&id)?;
+    let info = manager
+        .delete_by(&admin.actor(), caller.workspace(), &id)
+        .await?;
+    tracing::info!(workspace = %caller.workspace(), by = %caller.name(), key = %id,
+        name = %info.name, "keygate admin: key deleted");
+    Ok(Json(KeyView::from(&info)))
+}
+
+/// `POST /keys/import`
+pub(super) async fn import(
+    admin: AdminCaller,
+    State(manager): Manager,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<KeyView>), AdminError> {
+    let caller = &admin.0;
+    let request: ImportKeyRequest = json_body(body, false)?;
+    let import = request.validate(caller.workspace(), SystemTime::now())?;
+    drop(request);
+    let plaintext = matches!(import.secret, ImportedSecret::Plaintext(_));
+    // What the store refuses as invalid once the fields are read is the key itself: its
+    // format, or an id that is not the one inside it.
+    let info = manager
+        .import_by(&admin.actor(), import)
+        .await
+        .map_err(|e| match e {
+            StoreError::Invalid(message) if plaintext => AdminError::invalid("key", message),
+            other => AdminError::from(other),
+        })?;
+    tracing::info!(workspace = %caller.workspace(), by = %caller.name(), key = %info.id,
+        name = %info.name, scopes = %info.scopes, "keygate admin: key imported");
+    Ok((StatusCode::CREATED, Json(KeyView::from(&info))))
 }

@@ -1,6 +1,6 @@
-//! The admin HTTP API for axum (feature `axum`): create, list, show, edit, revoke and rotate
-//! keys over any [`KeyManager`](crate::KeyManager), and read the [audit log](crate::audit) of
-//! those changes.
+//! The admin HTTP API for axum (feature `axum`): create, import, list (a page at a time),
+//! show, edit, disable, enable, revoke, rotate and delete keys over any
+//! [`KeyManager`](crate::KeyManager), and read the [audit log](crate::audit) of those changes.
 //!
 //! Mount [`router`] under a path of your choice, behind [`ApiKeyLayer`](crate::ApiKeyLayer):
 //! every route requires the `admin` scope, and acts within the calling key's
@@ -58,6 +58,8 @@ mod audit;
 mod credits;
 mod error;
 mod handlers;
+mod listing;
+mod query;
 mod router;
 mod types;
 mod validate;
@@ -69,7 +71,9 @@ pub use audit::AuditList;
 pub use credits::{CreditBalance, CreditsView, MAX_TOP_UP, RefillView, TopUpRequest};
 pub use error::{AdminError, FieldError};
 pub use router::{Admin, router, router_with_plans, router_with_realm};
-pub use types::{CreateKeyRequest, KeyList, QuotaRequest, RotateKeyRequest, UpdateKeyRequest};
+pub use types::{
+    CreateKeyRequest, ImportKeyRequest, KeyList, QuotaRequest, RotateKeyRequest, UpdateKeyRequest,
+};
 
 /// Largest request body the admin API reads (16 KiB); a larger one is a 413.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
-use super::{MAX_BODY_BYTES, audit, credits, handlers};
+use super::{MAX_BODY_BYTES, audit, credits, handlers, listing};
 use crate::plan::CreditLedger;
 use crate::realm::Realm;
 use crate::store::KeyManager;
@@ -22,16 +22,26 @@ use crate::workspace::Workspace;
 ///
 /// | method and path | does | answers |
 /// |---|---|---|
-/// | `GET /keys` | lists every key of the caller's workspace, oldest first | 200 `{"keys": [KeyView…]}` |
+/// | `GET /keys?limit=&after=&status=&name=` | a page of the caller's workspace's keys, oldest first | 200 [`KeyList`](super::KeyList) `{"keys": [KeyView…], "next": "<cursor>" \| null}` |
 /// | `POST /keys` | creates a key in the caller's workspace | 201 [`CreatedKeyView`](crate::view::CreatedKeyView) (plaintext, once) |
+/// | `POST /keys/import` | imports a key issued elsewhere, by its plaintext or digest ([`ImportKeyRequest`](super::ImportKeyRequest)) | 201 `KeyView` (never a plaintext) |
 /// | `GET /keys/{id}` | shows one key | 200 [`KeyView`](crate::view::KeyView) |
 /// | `PATCH /keys/{id}` | renames it, replaces its metadata, replaces / adds / removes scopes | 200 `KeyView` |
 /// | `POST /keys/{id}/revoke` | revokes it (again: no change) | 200 `KeyView` |
+/// | `POST /keys/{id}/disable` | disables it: refused with 401 `disabled_api_key` until enabled (again: no change) | 200 `KeyView` |
+/// | `POST /keys/{id}/enable` | enables it again (an enabled key: no change) | 200 `KeyView` |
+/// | `DELETE /keys/{id}` | deletes it: the record goes, its name is free, its id is never used again, its audit events stay | 200 `KeyView`, as it was |
 /// | `POST /keys/{id}/rotate` | new secret, the old one valid for `grace` | 200 `CreatedKeyView` |
 /// | `GET /audit?limit=&before=&key=` | the workspace's audit log, newest first, a page at a time | 200 [`AuditList`](super::AuditList) |
 ///
 /// Every change a route makes is recorded in the [audit log](crate::audit) with the calling
-/// key as its actor; a refused change records nothing. `GET /audit` takes `limit` (1 to
+/// key as its actor; a refused change records nothing. `GET /keys` takes `limit` (1 to
+/// [`MAX_KEY_PAGE`](crate::store::MAX_KEY_PAGE), default
+/// [`DEFAULT_KEY_PAGE`](crate::store::DEFAULT_KEY_PAGE)), `after` (the `next` of the page
+/// before), `status` (`active`, `disabled`, `expired` or `revoked`) and `name` (a name
+/// prefix); keys come by creation time, then id, each exactly once across pages. A revoked
+/// key cannot be disabled or enabled (409 `key_conflict`); a deleted key is then 404
+/// `key_not_found`, and importing its id again is 409 `key_conflict`. `GET /audit` takes `limit` (1 to
 /// [`MAX_AUDIT_PAGE`](crate::audit::MAX_AUDIT_PAGE), default 50), `before` (the `next` of
 /// the page before) and `key` (one key's events); a bad value is 422 `invalid_request` naming
 /// it. Like the plaintext of a new key, the log is answered with `Cache-Control: no-store`.
@@ -52,9 +62,17 @@ use crate::workspace::Workspace;
 /// another [`realm`](crate::ApiKeyLayerBuilder::realm) goes with [`router_with_realm`].
 pub fn router(manager: Arc<dyn KeyManager>) -> Router {
     Router::new()
-        .route("/keys", get(handlers::list).post(handlers::create))
-        .route("/keys/{id}", get(handlers::show).patch(handlers::update))
+        .route("/keys", get(listing::list).post(handlers::create))
+        .route("/keys/import", post(handlers::import))
+        .route(
+            "/keys/{id}",
+            get(handlers::show)
+                .patch(handlers::update)
+                .delete(handlers::delete),
+        )
         .route("/keys/{id}/revoke", post(handlers::revoke))
+        .route("/keys/{id}/disable", post(handlers::disable))
+        .route("/keys/{id}/enable", post(handlers::enable))
         .route("/keys/{id}/rotate", post(handlers::rotate))
         .route("/audit", get(audit::list))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -139,9 +139,94 @@ pub struct RotateKeyRequest {
     pub grace: Option<String>,
 }
 
-/// `GET /keys`: every key of the caller's workspace, oldest first, revoked ones included.
+/// `GET /keys`: a page of the caller's workspace's keys, oldest first (by creation time, then
+/// id), revoked and disabled ones included unless filtered out.
+///
+/// ```json
+/// {"keys": [KeyView…], "next": "1796000000000000.aB3dE5gH7jK9"}
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyList {
     /// The keys.
     pub keys: Vec<KeyView>,
+    /// When more keys follow: the `after` that reads them (`null` on the last page).
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+/// `POST /keys/import`: a key issued elsewhere, by its plaintext (`key`, hashed on import and
+/// never stored) or the hex SHA-256 of its whole token (`digest`), with the name, scopes and
+/// optionally the id, metadata and expiry it gets, in the caller's workspace.
+///
+/// ```json
+/// {"digest": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+///  "name": "legacy-billing", "scopes": ["read:all"], "id": "LegacyBill01"}
+/// ```
+///
+/// Its `Debug` output never shows `key`, and `key` is overwritten with zeros when the
+/// request is dropped.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportKeyRequest {
+    /// The key itself: this service's format (`kg_<id>_<secret>`) or another one (at least
+    /// 20 characters that an `Authorization: Bearer` header can carry). Not with `digest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The SHA-256 of the whole token, as 64 hexadecimal digits. Not with `key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// The id the key gets: for a key in this service's format, the id inside it (or none);
+    /// otherwise none draws a fresh one. An id a key has or had is 409 `key_conflict`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The workspace to import the key into: optional, and if given the caller's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// Descriptive name, as for [`CreateKeyRequest::name`].
+    pub name: String,
+    /// At least one scope, as for [`CreateKeyRequest::scopes`].
+    pub scopes: Vec<String>,
+    /// The application's own data about the key, as for [`CreateKeyRequest::metadata`].
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub metadata: Option<Value>,
+    /// Expiry as RFC 3339 in UTC; must be in the future.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// Expiry as a duration from now (`90d`); not together with `expires_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<String>,
+}
+
+impl std::fmt::Debug for ImportKeyRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportKeyRequest")
+            .field(
+                "key",
+                &self.key.as_ref().map(|_| format_args!("<redacted>")),
+            )
+            .field(
+                "digest",
+                &self.digest.as_ref().map(|_| format_args!("<redacted>")),
+            )
+            .field("id", &self.id)
+            .field("workspace", &self.workspace)
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .field("metadata", &self.metadata)
+            .field("expires_at", &self.expires_at)
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+impl Drop for ImportKeyRequest {
+    fn drop(&mut self) {
+        if let Some(key) = &mut self.key {
+            zeroize::Zeroize::zeroize(key);
+        }
+    }
 }

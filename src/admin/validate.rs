@@ -2,13 +2,16 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::types::{CreateKeyRequest, QuotaRequest, RotateKeyRequest, UpdateKeyRequest};
+use super::types::{
+    CreateKeyRequest, ImportKeyRequest, QuotaRequest, RotateKeyRequest, UpdateKeyRequest,
+};
 use super::{AdminError, DEFAULT_GRACE, FieldError, MAX_GRACE};
+use crate::key::{ApiKey, KeyDigest, KeyId};
 use crate::limit::Quota;
 use crate::metadata::Metadata;
 use crate::record::KeyName;
 use crate::scope::{Scope, Scopes};
-use crate::store::{KeyUpdate, NewKey, check_expiry};
+use crate::store::{ImportKey, ImportedSecret, KeyUpdate, NewKey, check_expiry};
 use crate::workspace::Workspace;
 
 /// Collects field errors while a request is read.
@@ -57,15 +60,15 @@ fn metadata(errors: &mut Errors, value: Option<&serde_json::Value>) -> Option<Me
     errors.check("metadata", Metadata::from_value(value?.clone()))
 }
 
-/// The workspace a create request names, if any, must be the caller's own. The refusal says
+/// The workspace a create or import request names, if any, must be the caller's own. The refusal says
 /// nothing of the workspace named: not whether it exists, nor whether it has keys.
 fn own_workspace(errors: &mut Errors, named: Option<&str>, caller: &Workspace) {
     if named.is_some_and(|named| named != caller.as_str()) {
         errors.push(
             "workspace",
             format!(
-                "keys are created in your own workspace, {caller}: leave workspace out or give \
-                 {caller}"
+                "keys are created and imported in your own workspace, {caller}: leave workspace \
+                 out or give {caller}"
             ),
         );
     }
@@ -93,8 +96,14 @@ fn no_scope() -> &'static str {
     "a key needs at least one scope: read:all, write:all or admin"
 }
 
-fn expiry(errors: &mut Errors, req: &CreateKeyRequest, now: SystemTime) -> Option<SystemTime> {
-    let at = match (&req.expires_at, &req.expires_in) {
+/// The expiry given as `expires_at` (RFC 3339) or `expires_in` (from `now`), if any.
+fn expiry(
+    errors: &mut Errors,
+    expires_at: Option<&str>,
+    expires_in: Option<&str>,
+    now: SystemTime,
+) -> Option<SystemTime> {
+    let at = match (expires_at, expires_in) {
         (Some(_), Some(_)) => {
             errors.push("expires_in", "give expires_at or expires_in, not both");
             return None;
@@ -116,7 +125,7 @@ fn expiry(errors: &mut Errors, req: &CreateKeyRequest, now: SystemTime) -> Optio
         }
         (None, None) => return None,
     };
-    let field = if req.expires_at.is_some() {
+    let field = if expires_at.is_some() {
         "expires_at"
     } else {
         "expires_in"
@@ -151,7 +160,12 @@ impl CreateKeyRequest {
         if self.scopes.is_empty() {
             errors.push("scopes", no_scope());
         }
-        let expires_at = expiry(&mut errors, self, now);
+        let expires_at = expiry(
+            &mut errors,
+            self.expires_at.as_deref(),
+            self.expires_in.as_deref(),
+            now,
+        );
         let quota = self.quota.as_ref().and_then(|q| quota(&mut errors, q));
         let new = name.map(|name| {
             let mut new = NewKey::new(name, scopes)
@@ -162,6 +176,73 @@ impl CreateKeyRequest {
             new
         });
         errors.finish(new)
+    }
+}
+
+impl ImportKeyRequest {
+    /// The key to import into the caller's `workspace`, or every refused field: exactly one
+    /// of `key` and `digest` (a digest of 64 hexadecimal digits), an `id` that is a key id,
+    /// and the name, scopes, metadata and expiry as [`CreateKeyRequest::validate`] checks
+    /// them. The store checks what depends on it: the key's format against its prefix, and
+    /// ids and secrets already used.
+    pub fn validate(
+        &self,
+        workspace: &Workspace,
+        now: SystemTime,
+    ) -> Result<ImportKey, AdminError> {
+        let mut errors = Errors::default();
+        own_workspace(&mut errors, self.workspace.as_deref(), workspace);
+        let secret = match (&self.key, &self.digest) {
+            (Some(key), None) if key.is_empty() => {
+                errors.push("key", "must be the key's whole plaintext");
+                None
+            }
+            (Some(key), None) => Some(ImportedSecret::Plaintext(ApiKey::from_plaintext(
+                key.clone(),
+            ))),
+            (None, Some(hex)) => errors.check(
+                "digest",
+                KeyDigest::from_hex(hex)
+                    .map(ImportedSecret::Digest)
+                    .ok_or("must be the SHA-256 of the whole token as 64 hexadecimal digits"),
+            ),
+            (Some(_), Some(_)) => {
+                errors.push("digest", "give key or digest, not both");
+                None
+            }
+            (None, None) => {
+                errors.push(
+                    "key",
+                    "give the key (key) or the hex SHA-256 of its whole token (digest)",
+                );
+                None
+            }
+        };
+        let id = match &self.id {
+            Some(text) => errors.check("id", KeyId::new(text)),
+            None => None,
+        };
+        let name = name(&mut errors, &self.name);
+        let metadata = metadata(&mut errors, self.metadata.as_ref());
+        let scopes = Scopes::new(scope_list(&mut errors, "scopes", &self.scopes));
+        if self.scopes.is_empty() {
+            errors.push("scopes", no_scope());
+        }
+        let expires_at = expiry(
+            &mut errors,
+            self.expires_at.as_deref(),
+            self.expires_in.as_deref(),
+            now,
+        );
+        let import = secret.zip(name).map(|(secret, name)| {
+            let mut import = ImportKey::new(secret, name, scopes)
+                .workspace(workspace.clone())
+                .metadata(metadata.unwrap_or_default());
+            import.id = id;
+            import.expires_at = expires_at;
+            import
+        });
+        errors.finish(import)
     }
 }
 
@@ -348,5 +429,57 @@ mod tests {
             fields(long.grace().unwrap_err()),
             [Some("grace".to_owned())]
         );
+    }
+
+    fn import(json: serde_json::Value) -> Result<ImportKey, AdminError> {
+        serde_json::from_value::<ImportKeyRequest>(json)
+            .unwrap()
+            .validate(&Workspace::default(), SystemTime::now())
+    }
+
+    #[test]
+    fn an_import_by_digest_keeps_the_digest_id_and_expiry() {
+        let digest = KeyDigest::of_secret(b"sk_live_0123456789abcdefghij");
+        let import = import(serde_json::json!({
+            "digest": digest.to_hex(), "id": "LegacyBill01", "name": "legacy",
+            "scopes": ["read:all"], "expires_in": "30d"
+        }))
+        .unwrap();
+        assert!(matches!(import.secret, ImportedSecret::Digest(d) if d == digest));
+        assert_eq!(import.id, Some(KeyId::new("LegacyBill01").unwrap()));
+        assert!(import.expires_at.is_some());
+    }
+
+    #[test]
+    fn an_import_needs_exactly_one_of_key_and_digest() {
+        let neither = import(serde_json::json!({"name": "a", "scopes": ["read:all"]}));
+        assert_eq!(fields(neither.unwrap_err()), [Some("key".to_owned())]);
+        let both = import(serde_json::json!({
+            "key": "sk_live_0123456789abcdefghij", "digest": "00", "name": "a",
+            "scopes": ["read:all"]
+        }));
+        assert_eq!(fields(both.unwrap_err()), [Some("digest".to_owned())]);
+    }
+
+    #[test]
+    fn every_bad_field_of_an_import_is_reported_at_once() {
+        let error = import(serde_json::json!({
+            "digest": "not hex", "id": "short", "name": "Bad Name", "scopes": [],
+            "workspace": "globex", "expires_at": "2001-01-01T00:00:00Z"
+        }))
+        .unwrap_err();
+        let expected = ["workspace", "digest", "id", "name", "scopes", "expires_at"];
+        assert_eq!(fields(error), expected.map(|f| Some(f.to_owned())));
+    }
+
+    #[test]
+    fn an_import_requests_debug_output_never_shows_the_key() {
+        let request: ImportKeyRequest = serde_json::from_value(serde_json::json!({
+            "key": "sk_live_0123456789abcdefghij", "name": "a", "scopes": ["read:all"]
+        }))
+        .unwrap();
+        let shown = format!("{request:?}");
+        assert!(!shown.contains("sk_live"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 }

@@ -5,10 +5,11 @@
 //! build step, no CDN, no third-party request; it works offline. In the browser it asks once
 //! for a key with the `admin` scope, keeps it in `sessionStorage` (never `localStorage`, a
 //! cookie or the URL) and sends it as `Authorization: Bearer` to the admin API. It lists the
-//! keys (name, scopes, status, created, last used, expiry; never a secret), creates keys
-//! (scopes as checkboxes with what each grants), shows a new plaintext once with a copy button
-//! and ready-to-paste cURL, Python and JavaScript snippets, edits scopes, rotates with a grace
-//! period and revokes after a confirmation naming the key. Refusals show the API's problem
+//! keys (name, scopes, status, created, last used, expiry; never a secret), every page of them,
+//! creates keys (scopes as checkboxes with what each grants), shows a new plaintext once with a
+//! copy button and ready-to-paste cURL, Python and JavaScript snippets, edits scopes, rotates
+//! with a grace period, disables and enables, and revokes or deletes after a confirmation
+//! naming the key. Refusals show the API's problem
 //! `detail`, `fix` and per-field `errors`.
 //!
 //! The panel router itself needs no key: it serves only static files. Nest it **outside**

@@ -47,6 +47,13 @@ def other_workspace(admin_key):
 
 
 @pytest.fixture(scope="session")
+def paged_workspace():
+    """The `initech` workspace: its admin key and the number of its keys, more than one page
+    of GET /keys holds (505 imported with the CLI, and the admin key)."""
+    return {"admin_key": _required("PANEL_PAGED_ADMIN_KEY"), "keys": 506}
+
+
+@pytest.fixture(scope="session")
 def shots():
     """Saves a screenshot of the page as <dir>/<name>.png."""
     directory = Path(os.environ.get("PANEL_SCREENSHOTS", "target/panel-screenshots"))

@@ -9,7 +9,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
@@ -349,7 +349,8 @@ def test_revoking_names_the_key_and_then_the_api_refuses_it(driver, panel_url, a
     wait(driver, lambda d: "revoked" in row(d, "ci-pipeline").text.lower())
     revoked_row = row(driver, "ci-pipeline")
     assert re.search(r"Revoked \d{4}-\d\d-\d\d", revoked_row.text), revoked_row.text
-    assert revoked_row.find_elements(By.TAG_NAME, "button") == []
+    # A revoked key can still be deleted, and nothing else.
+    assert [b.text for b in revoked_row.find_elements(By.TAG_NAME, "button")] == ["Delete"]
     shots(driver, "10-after-revoke")
     refused = http("GET", "/v1/records", state["ci_key"])
     assert refused.status == 401
@@ -507,3 +508,70 @@ def test_another_workspaces_admin_sees_only_its_own_keys(driver, panel_url, othe
     default_ids = {k["id"] for k in http("GET", "/admin/keys", key=other_workspace["default_admin_key"]).json()["keys"]}
     assert not ids & default_ids, "a default-workspace key is shown to globex's admin"
     shots(driver, "10-other-workspace")
+
+
+# ---- disable, enable, delete, and more than one page ------------------------------------------
+
+
+def signed_in_as(driver, panel_url, key):
+    """The panel signed in with `key`, whoever was signed in before."""
+    driver.get(panel_url)
+    if driver.find_element(By.ID, "sign-out").is_displayed():
+        driver.find_element(By.ID, "sign-out").click()
+    visible(driver, "#admin-key").send_keys(key, Keys.ENTER)
+    visible(driver, "#keys-table")
+
+
+def row_status(driver, name):
+    """The status a key's row shows; "" while the list is being drawn again."""
+    try:
+        return row(driver, name).find_element(By.CSS_SELECTOR, ".status").text.lower()
+    except StaleElementReferenceException:
+        return ""
+
+
+def test_disabling_a_key_shows_it_disabled_and_the_api_refuses_it_until_enabled(driver, panel_url, other_workspace, http, shots):
+    admin = other_workspace["admin_key"]
+    made = http("POST", "/admin/keys", admin, {"name": "nightly-job", "scopes": ["read:all"]}).json()
+    signed_in_as(driver, panel_url, admin)
+    row(driver, "nightly-job").find_element(By.CSS_SELECTOR, '[aria-label="Disable nightly-job"]').click()
+    wait(driver, lambda d: row_status(d, "nightly-job") == "disabled")
+    assert "Disabled nightly-job" in status_text(driver)
+    shots(driver, "11-after-disable")
+    refused = http("GET", "/v1/records", made["key"])
+    assert refused.status == 401
+    assert refused.json()["code"] == "disabled_api_key"
+    row(driver, "nightly-job").find_element(By.CSS_SELECTOR, '[aria-label="Enable nightly-job"]').click()
+    wait(driver, lambda d: row_status(d, "nightly-job") == "active")
+    assert "Enabled nightly-job" in status_text(driver)
+    assert http("GET", "/v1/records", made["key"]).status == 200
+
+
+def test_deleting_a_key_asks_first_then_its_row_goes_and_the_api_forgets_it(driver, panel_url, other_workspace, http, shots):
+    admin = other_workspace["admin_key"]
+    made = http("POST", "/admin/keys", admin, {"name": "old-export", "scopes": ["read:all"]}).json()
+    signed_in_as(driver, panel_url, admin)
+    row(driver, "old-export").find_element(By.CSS_SELECTOR, '[aria-label="Delete old-export"]').click()
+    visible(driver, "#delete-dialog")
+    assert text_of(driver, "#delete-title") == "Delete old-export?"
+    assert "cannot be undone" in text_of(driver, "#delete-text")
+    # Cancel has the focus: Enter alone does not delete.
+    assert driver.switch_to.active_element.text == "Cancel"
+    shots(driver, "12-delete-dialog")
+    driver.find_element(By.ID, "delete-confirm").click()
+    gone(driver, "#delete-dialog")
+    assert "Deleted old-export" in status_text(driver)
+    gone(driver, 'tr[data-key-name="old-export"]')
+    refused = http("GET", "/v1/records", made["key"])
+    assert refused.status == 401
+    assert refused.json()["code"] == "invalid_api_key"
+    assert http("GET", f"/admin/keys/{made['id']}", admin).status == 404
+
+
+def test_a_workspace_with_more_than_one_page_of_keys_shows_them_all(driver, panel_url, paged_workspace, shots):
+    signed_in_as(driver, panel_url, paged_workspace["admin_key"])
+    wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#keys-body tr")) == paged_workspace["keys"])
+    names = [r.get_attribute("data-key-name") for r in driver.find_elements(By.CSS_SELECTOR, "#keys-body tr")]
+    assert len(set(names)) == paged_workspace["keys"]
+    assert "bulk-504" in names
+    shots(driver, "13-more-than-one-page")

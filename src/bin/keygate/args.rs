@@ -7,18 +7,20 @@ use clap::{Args, Parser, Subcommand};
 use keygate::audit::{AuditId, MAX_AUDIT_PAGE};
 use keygate::key::{KeyId, KeyPrefix};
 use keygate::plan::{LimitName, PlanName};
-use keygate::{KeyName, Metadata, Scope, Workspace};
+use keygate::store::{KeyCursor, MAX_KEY_PAGE, MAX_NAME_PREFIX};
+use keygate::{KeyName, KeyStatus, Metadata, Scope, Workspace};
 
 pub use crate::limits::LimitArg;
 pub use crate::plans::PlansCommand;
 
-/// Manage keygate API keys: create, list, edit scopes, rotate, revoke, and read the audit log.
+/// Manage keygate API keys: create, import, list, edit scopes, rotate, disable, enable, revoke,
+/// delete, and read the audit log.
 ///
 /// Every command acts within one workspace (--workspace, default `default`): a key of another
 /// workspace is not found, as an unknown id.
 ///
-/// Exit codes: 0 done; 1 no such key, the key's state forbids the change (revoked), or the
-/// name is taken in the workspace; 2 usage error or invalid input; 3 the key store could not
+/// Exit codes: 0 done; 1 no such key, the key's state forbids the change (revoked), the name
+/// is taken in the workspace, or some lines of an import were refused; 2 usage error or invalid input; 3 the key store could not
 /// be opened or reached.
 #[derive(Debug, Parser)]
 #[command(name = "keygate", version)]
@@ -81,8 +83,22 @@ pub enum Command {
         #[arg(long = "limit", value_name = "NAME=VALUE")]
         limits: Vec<LimitArg>,
     },
-    /// List every key of the workspace (never secrets), oldest first.
-    List,
+    /// List the workspace's keys (never secrets), oldest first: every key, or with --limit
+    /// one page, the command for the next one on stderr.
+    List {
+        /// One page of at most this many keys (1 to 500); without it, every key.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_KEY_PAGE as i64))]
+        limit: Option<u16>,
+        /// Only keys after this cursor: the one the page before ended with.
+        #[arg(long, value_name = "CURSOR")]
+        after: Option<KeyCursor>,
+        /// Only keys with this status: active, disabled, expired or revoked.
+        #[arg(long)]
+        status: Option<KeyStatus>,
+        /// Only keys whose name starts with this (ci-).
+        #[arg(long = "name", value_name = "PREFIX", value_parser = parse_name_prefix)]
+        name_prefix: Option<String>,
+    },
     /// Show one key.
     Show {
         /// The key id (the 12 characters after the prefix).
@@ -92,6 +108,40 @@ pub enum Command {
     Revoke {
         /// The key id.
         id: KeyId,
+    },
+    /// Disable a key: refused with disabled_api_key until enabled again.
+    Disable {
+        /// The key id.
+        id: KeyId,
+    },
+    /// Enable a disabled key again.
+    Enable {
+        /// The key id.
+        id: KeyId,
+    },
+    /// Delete a key for good: its record goes, its name is free, its id is never used again;
+    /// its audit events stay. Needs --yes.
+    Delete {
+        /// The key id.
+        id: KeyId,
+        /// Confirm the deletion (it cannot be undone).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Import keys issued elsewhere from a JSON Lines file, so that they keep working: every
+    /// line is checked first and nothing is imported if one is bad; then each line is imported,
+    /// each refusal reported by line number.
+    ///
+    /// A line: {"key": "<plaintext>"} or {"digest": "<hex SHA-256 of the whole token>"}, with
+    /// "name" and "scopes" (["read:all"]), and optionally "id", "workspace" (default:
+    /// --workspace), "metadata" (an object) and "expires_at" (RFC 3339). Blank lines are
+    /// skipped. Exit codes: 0 every key imported; 1 some refused by the store (name taken,
+    /// id or secret used), the others imported; 2 a bad line or file, nothing imported; 3 the
+    /// store could not be reached.
+    Import {
+        /// The JSON Lines file.
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
     },
     /// Give a key a new secret (same id) and print it once; the old one keeps working for
     /// the grace period.
@@ -206,4 +256,11 @@ impl ScopeEdit {
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("{e} (write e.g. 90d, 24h, 15m)"))
+}
+
+fn parse_name_prefix(text: &str) -> Result<String, String> {
+    if text.len() > MAX_NAME_PREFIX {
+        return Err(format!("a name prefix is at most {MAX_NAME_PREFIX} bytes"));
+    }
+    Ok(text.to_owned())
 }

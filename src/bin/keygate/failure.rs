@@ -21,6 +21,9 @@ pub enum Exit {
 pub struct Failure {
     pub exit: Exit,
     pub message: String,
+    /// Already told in the command's own output (an import's report): only the exit code is
+    /// left to give.
+    pub reported: bool,
 }
 
 impl Failure {
@@ -28,6 +31,15 @@ impl Failure {
         Self {
             exit,
             message: message.into(),
+            reported: false,
+        }
+    }
+
+    /// A failure the command's output has told already, line by line.
+    pub fn reported(exit: Exit) -> Self {
+        Self {
+            reported: true,
+            ..Self::new(exit, "")
         }
     }
 
@@ -53,7 +65,14 @@ impl fmt::Display for Failure {
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
-        let exit = match &e {
+        Self::from_ref(&e)
+    }
+}
+
+impl Failure {
+    /// The failure a store error makes, by its kind.
+    pub fn from_ref(e: &StoreError) -> Self {
+        let exit = match e {
             StoreError::NotFound(_) | StoreError::Conflict(_) | StoreError::NameTaken { .. } => {
                 Exit::Refused
             }

@@ -3,7 +3,7 @@
 //! ```text
 //! keygate create --name ci-pipeline --scope read:all --scope write:all [--expires-in 90d]
 //!                [--meta '{"tier":"pro"}']
-//! keygate list
+//! keygate list [--limit N --after CURSOR] [--status active|disabled|expired|revoked] [--name PREFIX]
 //! keygate show <id>
 //! keygate scopes <id> --add write:all [--remove read:all]
 //! keygate update <id> [--name NEW] [--meta '{"tier":"pro"}'] [--add SCOPE] [--remove SCOPE]
@@ -17,6 +17,9 @@
 //! keygate update <id> --limit burst=100/s,200 --limit credits=5000[,refill=500] | --clear-limits
 //! keygate credits <id> [--add 500] --redis redis://…  # the balance in the service's Redis
 //! keygate revoke <id>
+//! keygate disable <id>; keygate enable <id>
+//! keygate delete <id> --yes       # for good: the id is never used again
+//! keygate import --file keys.jsonl  # {"key": "…"} or {"digest": "…"}, "name", "scopes", …
 //! keygate audit [--key ID] [--limit N] [--before CURSOR]   # newest first
 //! keygate hash [--file PATH]      # the key on stdin, or in the file
 //! ```
@@ -24,7 +27,8 @@
 //! Every command takes `--workspace ID` (or `KEYGATE_WORKSPACE`; default `default`) and acts
 //! within that workspace only, `--db PATH_OR_URL` (or `KEYGATE_DB`; default `keygate.db`),
 //! `--prefix` (or `KEYGATE_PREFIX`; default `kg`) and `--json`. Exit codes: 0 done; 1 no such
-//! key in the workspace, its state forbids the change, or its name is taken there; 2 usage
+//! key in the workspace, its state forbids the change, its name is taken there, or some lines
+//! of an import were refused (the others imported); 2 usage
 //! error or invalid input (a bad workspace id or --meta included); 3 the store could not be
 //! opened or reached.
 //!
@@ -35,7 +39,9 @@ mod args;
 mod audit;
 mod credits;
 mod failure;
+mod import;
 mod limits;
+mod list;
 mod open;
 mod output;
 mod plans;
@@ -71,7 +77,9 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            out.failure(&failure);
+            if !failure.reported {
+                out.failure(&failure);
+            }
             failure.exit_code()
         }
     }
@@ -93,6 +101,20 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
         }
         return hash(&read_key(file.as_deref())?, out);
     }
+    if let Command::Delete { id, yes: false } = &cli.command {
+        return Err(Failure::new(
+            Exit::Invalid,
+            format!(
+                "deleting key {id} cannot be undone (its id is never used again): run \
+                 `keygate delete {id} --yes` to confirm"
+            ),
+        ));
+    }
+    // An import file is read and checked whole before the store is opened.
+    let checked_import = match &cli.command {
+        Command::Import { file } => Some(import::read(file, &global.workspace, &global.prefix)?),
+        _ => None,
+    };
     let manager = open::open(&global.db, &global.prefix, mode).await?;
     let workspace = &global.workspace;
     // Who the audit log records as making the command's changes, if it makes any.
@@ -128,7 +150,47 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
             }
             out.created("Created", &manager.create_by(&actor, new).await?);
         }
-        Command::List => out.keys(&manager.list(workspace).await?),
+        Command::List {
+            limit,
+            after,
+            status,
+            name_prefix,
+        } => {
+            let filters = list::Filters {
+                limit: *limit,
+                after: *after,
+                status: *status,
+                name_prefix: name_prefix.clone(),
+            };
+            let listed = list::keys(&*manager, workspace, &filters).await?;
+            out.keys(&listed.keys, listed.next, |next| {
+                list::next_page(next, workspace, &filters)
+            });
+        }
+        Command::Disable { id } => out.key(&manager.disable_by(&actor, workspace, id).await?),
+        Command::Enable { id } => out.key(&manager.enable_by(&actor, workspace, id).await?),
+        Command::Delete { id, .. } => {
+            out.deleted(&manager.delete_by(&actor, workspace, id).await?);
+        }
+        Command::Import { .. } => {
+            let Some(lines) = checked_import else {
+                return Ok(());
+            };
+            let (done, stopped) = match import::import_all(&*manager, &actor, lines).await {
+                Ok(done) => (done, None),
+                Err((done, line, e)) => (done, Some((line, Failure::from(e)))),
+            };
+            out.imported(&done, stopped.as_ref().map(|(line, f)| (*line, f)));
+            if let Some((_, failure)) = stopped {
+                return Err(Failure::reported(failure.exit));
+            }
+            if done
+                .iter()
+                .any(|(_, o)| matches!(o, import::Outcome::Refused(_)))
+            {
+                return Err(Failure::reported(Exit::Refused));
+            }
+        }
         Command::Show { id } => out.key(&manager.info(workspace, id).await?),
         Command::Revoke { id } => out.key(&manager.revoke_by(&actor, workspace, id).await?),
         Command::Rotate { id, grace } => {

@@ -6,12 +6,14 @@
 use keygate::audit::{AuditEvent, AuditId, AuditPage};
 use keygate::key::KeyId;
 use keygate::plan::{LimitName, Plan, PlanName};
+use keygate::store::KeyCursor;
 use keygate::view::{CreatedKeyView, KeyView, SHOWN_ONCE};
 use keygate::{CreatedKey, KeyInfo, Workspace};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::failure::Failure;
+use crate::import::Outcome;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Output {
@@ -157,12 +159,23 @@ impl Output {
         }
     }
 
-    /// Every key, as a table.
-    pub fn keys(self, infos: &[KeyInfo]) {
+    /// Keys, as a table, and on stderr the command that reads the next page (`next_page`
+    /// writes it), if one follows. With `--json`, as the admin API answers `GET /keys`:
+    /// `{"keys": [...], "next": "<cursor>" | null}`.
+    pub fn keys(
+        self,
+        infos: &[KeyInfo],
+        next: Option<KeyCursor>,
+        next_page: impl FnOnce(KeyCursor) -> String,
+    ) {
         let views: Vec<KeyView> = infos.iter().map(KeyView::from).collect();
         if self.json {
-            print_json(&json!({ "keys": views }));
+            let next = next.map(|next| next.to_string());
+            print_json(&json!({ "keys": views, "next": next }));
             return;
+        }
+        if let Some(next) = next {
+            eprintln!("More keys follow: {}", next_page(next));
         }
         let rows: Vec<[String; 8]> = views
             .iter()
@@ -204,6 +217,57 @@ impl Output {
                 .map(|(cell, width)| format!("{cell:width$}"))
                 .collect();
             println!("{}", line.join("  ").trim_end());
+        }
+    }
+
+    /// A key just deleted, as it was.
+    pub fn deleted(self, info: &KeyInfo) {
+        self.key(info);
+        if !self.json {
+            eprintln!(
+                "Deleted key {} ({}): its id will never be used again; its audit events stay.",
+                info.id, info.name
+            );
+        }
+    }
+
+    /// What an import did, line by line: each key imported (never its secret), each line the
+    /// store refused, and the line where the store stopped answering, if it did.
+    pub fn imported(self, done: &[(usize, Outcome)], stopped: Option<(usize, &Failure)>) {
+        if self.json {
+            let mut imported = Vec::new();
+            let mut refused = Vec::new();
+            for (line, outcome) in done {
+                match outcome {
+                    Outcome::Imported(info) => {
+                        imported.push(json!({ "line": line, "key": KeyView::from(info) }))
+                    }
+                    Outcome::Refused(e) => refused.push(json!({
+                        "line": line,
+                        "kind": Failure::from_ref(e).kind(),
+                        "message": e.to_string(),
+                    })),
+                }
+            }
+            let stopped = stopped.map(|(line, failure)| {
+                json!({ "line": line, "kind": failure.kind(), "message": failure.message })
+            });
+            print_json(&json!({ "imported": imported, "refused": refused, "stopped": stopped }));
+            return;
+        }
+        let mut count = 0;
+        for (line, outcome) in done {
+            match outcome {
+                Outcome::Imported(info) => {
+                    count += 1;
+                    println!("line {line}: imported {} ({})", info.id, info.name);
+                }
+                Outcome::Refused(e) => eprintln!("line {line}: refused: {e}"),
+            }
+        }
+        eprintln!("Imported {count} of {} key(s).", done.len());
+        if let Some((line, failure)) = stopped {
+            eprintln!("Stopped at line {line}, not imported: {failure}");
         }
     }
 

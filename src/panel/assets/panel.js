@@ -80,6 +80,21 @@
     return { ok: response.ok, status: response.status, data };
   }
 
+  // Every key of the workspace: GET /keys a page at a time, following `next` to the end.
+  // The answer of the first page that fails, or every key in `data.keys`.
+  async function loadKeys(key = adminKey()) {
+    const all = [];
+    let after = null;
+    for (;;) {
+      const query = after ? `?limit=500&after=${encodeURIComponent(after)}` : "?limit=500";
+      const answer = await api("GET", `/keys${query}`, undefined, key);
+      if (!answer.ok) return answer;
+      all.push(...(answer.data.keys || []));
+      after = answer.data.next;
+      if (!after) return { ok: true, status: answer.status, data: { keys: all } };
+    }
+  }
+
   // A refusal: the problem's title, detail, fix and per-field errors, all as text.
   // `placed`: the errors already shown beside their fields, left out of the list here.
   function renderProblem(container, answer, lead, placed = []) {
@@ -170,7 +185,7 @@
       input.focus();
       return;
     }
-    const answer = await api("GET", "/keys", undefined, key);
+    const answer = await loadKeys(key);
     if (!answer.ok) {
       const lead = answer.status === 401 ? "That admin key was refused"
         : answer.status === 403 ? "That key does not have the admin scope"
@@ -236,9 +251,13 @@
         actions.append(
           actionButton("Edit scopes", key, openEdit, "subtle"),
           actionButton("Rotate", key, openRotate, "subtle"),
+          key.disabled_at
+            ? actionButton("Enable", key, enable, "subtle")
+            : actionButton("Disable", key, disable, "subtle"),
           actionButton("Revoke", key, openRevoke, "danger-subtle"),
         );
       }
+      actions.append(actionButton("Delete", key, openDelete, "danger-subtle"));
       const status = el("span", { class: `status status-${key.status}` }, key.status);
       const name = el("td", { "data-label": "Name", class: "name" }, el("strong", {}, key.name), el("span", { class: "id" }, key.id));
       if (key.id === ownKeyId()) name.append(el("span", { class: "own" }, "Signed in with this key"));
@@ -258,7 +277,7 @@
   }
 
   async function refresh() {
-    const answer = await api("GET", "/keys");
+    const answer = await loadKeys();
     if (signOutIfRefused(answer)) return false;
     if (!answer.ok) {
       renderProblem($("page-problem"), answer, "Could not load the keys");
@@ -493,6 +512,57 @@
     refresh();
   }
 
+  // Disable and enable: at once, undone by the other.
+  async function setDisabled(key, button, action, done) {
+    button.disabled = true;
+    const answer = await api("POST", `/keys/${encodeURIComponent(key.id)}/${action}`);
+    button.disabled = false;
+    if (signOutIfRefused(answer)) return;
+    if (!answer.ok) {
+      renderProblem($("page-problem"), answer, `${key.name} was not ${action}d`);
+      return;
+    }
+    clearProblem($("page-problem"));
+    say(done(answer.data.name));
+    refresh();
+  }
+
+  function disable(key, button) {
+    setDisabled(key, button, "disable", (name) => `Disabled ${name}: requests with it are refused (401 disabled_api_key) until it is enabled.`);
+  }
+
+  function enable(key, button) {
+    setDisabled(key, button, "enable", (name) => `Enabled ${name}: requests with it are accepted again.`);
+  }
+
+  // Delete.
+  let deleting = null;
+
+  function openDelete(key) {
+    deleting = key;
+    $("delete-title").textContent = `Delete ${key.name}?`;
+    const own = key.id === ownKeyId() ? " You are signed in with this key: the panel will ask for another admin key." : "";
+    $("delete-text").textContent = `${key.name} will be removed for good: requests with it are refused, its id is never used again and only the audit log keeps it. This cannot be undone.${own}`;
+    $("delete-confirm").textContent = `Delete ${key.name}`;
+    openDialog($("delete-dialog"));
+  }
+
+  async function remove(event) {
+    event.preventDefault();
+    const dialog = $("delete-dialog");
+    const key = deleting;
+    const answer = await submit(dialog, () => api("DELETE", `/keys/${encodeURIComponent(key.id)}`));
+    if (!answer.ok) {
+      refused(dialog, answer, `${key.name} was not deleted`);
+      return;
+    }
+    dialog.close();
+    // Its row is gone: the focus goes to the list's heading.
+    focusAfterRender = null;
+    say(`Deleted ${answer.data.name}.`);
+    refresh();
+  }
+
   // ---- the plaintext, shown once ------------------------------------------------------------
 
   let shownKey = null;
@@ -614,6 +684,7 @@
     $("edit-form").addEventListener("submit", saveScopes);
     $("rotate-form").addEventListener("submit", rotate);
     $("revoke-form").addEventListener("submit", revoke);
+    $("delete-form").addEventListener("submit", remove);
     $("copy-key").addEventListener("click", () => shownKey && copyText(shownKey, "The key"));
     for (const button of document.querySelectorAll("[data-copy-snippet]")) {
       button.addEventListener("click", () => {
