@@ -126,19 +126,14 @@ impl<K: KeyStore> Triage<K> {
 /// current one, or its previous one while that still works at `now`. Both are always compared,
 /// in constant time, against a dummy where there is nothing to compare with.
 fn proves_secret(record: Option<&KeyRecord>, presented: &KeyDigest, now: SystemTime) -> bool {
-    let (current, previous) = match record {
-        Some(r) => (
-            &r.digest,
-            r.previous
-                .as_ref()
-                .filter(|p| now < p.valid_until)
-                .map_or(&DUMMY, |p| &p.digest),
-        ),
-        None => (&DUMMY, &DUMMY),
-    };
+    let current = record.map_or(&DUMMY, |r| &r.digest);
+    let previous = record
+        .and_then(|r| r.previous.as_ref())
+        .filter(|p| now < p.valid_until)
+        .map(|p| &p.digest);
     let current_ok = presented.ct_eq(current);
-    let previous_ok = presented.ct_eq(previous);
-    record.is_some() && (current_ok | previous_ok)
+    let previous_ok = presented.ct_eq(previous.unwrap_or(&DUMMY));
+    record.is_some() & (current_ok | (previous_ok & previous.is_some()))
 }
 
 #[cfg(test)]
