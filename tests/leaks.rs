@@ -301,6 +301,23 @@ async fn malformed_json_is_refused_with_400() {
 }
 
 #[tokio::test]
+async fn the_refusal_of_a_malformed_report_never_quotes_its_tokens() {
+    let h = Harness::new();
+    let (_, key) = h.key("ci-pipeline", "read:all").await;
+    let (addr, _) = serve(&h, LeakConfig::new(verifier())).await;
+
+    let answer = post_signed(addr, &json!([key]).to_string()).await;
+
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    let detail = json_of(&answer)["detail"].as_str().unwrap().to_owned();
+    assert!(
+        detail.starts_with("The report is not an array of"),
+        "{detail}"
+    );
+    assert!(!detail.contains(&key[3..15]), "{detail}");
+}
+
+#[tokio::test]
 async fn tokens_in_another_format_or_with_a_bad_checksum_are_false_positives_without_a_lookup() {
     let h = Harness::new();
     let (_, key) = h.key("ci-pipeline", "read:all").await;

@@ -26,7 +26,8 @@ use super::SignatureError;
 pub enum LeakError {
     /// The report is unsigned, or not signed by a configured key.
     Signature(SignatureError),
-    /// The body is not a JSON array of `{"token", "type", "url", "source"}`.
+    /// The body is not a JSON array of `{"token", "type", "url", "source"}`: what it is
+    /// instead and where, never quoting the body.
     Malformed(String),
     /// The body is larger than [`max_body_bytes`](super::LeakConfig::max_body_bytes).
     TooLarge,
@@ -68,7 +69,7 @@ impl LeakError {
     fn detail(&self) -> String {
         match self {
             Self::Signature(why) => format!("{why}; no key was touched"),
-            Self::Malformed(why) => format!("The report is not a JSON array of matches: {why}"),
+            Self::Malformed(why) => format!("The report is {why}"),
             Self::TooLarge => "The report is larger than this endpoint reads".to_owned(),
             Self::TooManyTokens { count, max } => format!(
                 "The report carries {count} tokens, more than the {max} this endpoint takes at \

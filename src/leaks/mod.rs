@@ -3,8 +3,8 @@
 //!
 //! keygate's keys carry a fixed prefix and a checksum (see [`key`](crate::key)), so a secret
 //! scanner can find them with a precise expression and this endpoint can tell a real key from
-//! a look-alike without a lookup. Register the format and the endpoint with the scanner; it
-//! then POSTs a signed JSON array of matches whenever one is pushed in public, and [`router`]:
+//! a look-alike without a lookup. Register the format ([`token_pattern`]) and the endpoint
+//! with the scanner; it then POSTs a signed JSON array of matches whenever one is pushed in public, and [`router`]:
 //!
 //! - checks the ECDSA P-256/SHA-256 signature of the raw body with the public key the
 //!   `Github-Public-Key-Identifier` header names ([`PublicKeys`], [`ReportVerifier`]), and
@@ -75,6 +75,7 @@ mod action;
 mod config;
 mod error;
 mod notify;
+mod pattern;
 mod public_keys;
 mod report;
 mod router;
@@ -87,6 +88,7 @@ pub use config::{
 };
 pub use error::LeakError;
 pub use notify::{LeakNotice, LeakNotifier};
+pub use pattern::token_pattern;
 pub use public_keys::{InvalidPublicKey, MAX_KEY_IDENTIFIER_LEN, PublicKeys};
 pub use report::{Label, ReportedToken, TokenLabel};
 pub use router::{router, router_with};

@@ -121,8 +121,7 @@ impl<K: KeyStore> Reports<K> {
                 }
             })?;
         claimed.check(&body).map_err(LeakError::Signature)?;
-        let report: Vec<ReportedToken> =
-            serde_json::from_slice(&body).map_err(|e| LeakError::Malformed(e.to_string()))?;
+        let report: Vec<ReportedToken> = serde_json::from_slice(&body).map_err(malformed)?;
         if report.len() > self.max_tokens {
             return Err(LeakError::TooManyTokens {
                 count: report.len(),
@@ -144,4 +143,19 @@ impl<K: KeyStore> Reports<K> {
             }
         }
     }
+}
+
+/// Why the body is not a report, without quoting it (it may hold live keys).
+fn malformed(error: serde_json::Error) -> LeakError {
+    let what = match error.classify() {
+        serde_json::error::Category::Data => {
+            "not an array of {\"token\", \"type\", \"url\", \"source\"}"
+        }
+        _ => "not JSON",
+    };
+    LeakError::Malformed(format!(
+        "{what} (line {}, column {})",
+        error.line(),
+        error.column()
+    ))
 }
