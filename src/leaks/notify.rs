@@ -29,7 +29,8 @@ pub struct LeakNotice {
 }
 
 /// Told of every key a report made the router revoke or disable, once per key: a replayed
-/// report, or a key already revoked or disabled, is not told again.
+/// report, or a key already revoked or disabled, is not told again (two reports of one key
+/// handled at the same instant may each tell it).
 ///
 /// Called on the request's task after the store has made the change, before the answer is
 /// sent: it must not block. Hand the notice to a queue, or spawn the work (an email, a
