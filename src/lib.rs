@@ -51,6 +51,7 @@
 //! | [`limit`] | limiter backends: `limit::redis` (feature `redis`; `redis-cluster` for a Redis Cluster), and the GCRA rule in [`limit::gcra`] |
 //! | [`events`], `metrics` | what the layer decided, for a hook ([`events::DecisionEvent`]), and its metrics (feature `metrics`) |
 //! | `admin`, `axum`, `panel`, `view` | the admin HTTP API, axum extractors and `RequireScopeLayer`, the API Keys page, the JSON shapes of keys (features `axum`, `panel`, `cli`) |
+//! | `leaks` | the endpoint for leaked-key reports (GitHub's secret scanning partner program): revokes or disables the keys found in public (feature `leaks`) |
 //!
 //! ## Example
 //!
@@ -114,6 +115,9 @@ mod decision;
 pub mod events;
 mod id_map;
 pub mod key;
+#[cfg(feature = "leaks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "leaks")))]
+pub mod leaks;
 pub mod limit;
 mod metadata;
 #[cfg(feature = "metrics")]
