@@ -75,7 +75,9 @@ pub struct PlainHttp {
 /// A host [`PlainHttp::redirect_to`] cannot redirect to: not a DNS name or IP address (IPv6 in
 /// brackets), or one carrying a port or user information.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a host to redirect to: {host:?} (a DNS name or IP address, IPv6 in brackets, without port or user information)")]
+#[error(
+    "not a host to redirect to: {host:?} (a DNS name or IP address, IPv6 in brackets, without port or user information)"
+)]
 pub struct InvalidHost {
     host: String,
 }
@@ -86,7 +88,9 @@ impl PlainHttp {
         let responder = DefaultRejection::new();
         Self {
             origin: None,
-            key_in_clear: responder.clone().fix(ErrorCode::HttpsRequired, KEY_IN_CLEAR_FIX),
+            key_in_clear: responder
+                .clone()
+                .fix(ErrorCode::HttpsRequired, KEY_IN_CLEAR_FIX),
             responder,
             location: KeyLocation::default(),
             realm: Realm::default(),
@@ -287,9 +291,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_key_in_the_configured_header_is_refused_not_redirected() {
-        let plain = redirecting().key_location(KeyLocation::header(HeaderName::from_static(
-            "x-api-key",
-        )));
+        let plain =
+            redirecting().key_location(KeyLocation::header(HeaderName::from_static("x-api-key")));
         let json = problem(plain.answer(&get("/", &[("x-api-key", "kg_x")]))).await;
         assert_eq!(json["reason"], KEY_IN_CLEAR_REASON);
         let other = plain.answer(&get("/", &[("x-other", "kg_x")]));
@@ -317,7 +320,14 @@ mod tests {
 
     #[test]
     fn hosts_with_a_port_user_information_or_junk_are_refused() {
-        for host in ["", "api.example.com:443", "user@api.example.com", "a b", "a/b", "::1"] {
+        for host in [
+            "",
+            "api.example.com:443",
+            "user@api.example.com",
+            "a b",
+            "a/b",
+            "::1",
+        ] {
             assert!(PlainHttp::redirect_to(host, 443).is_err(), "{host:?}");
         }
         assert!(PlainHttp::redirect_to("[::1]", 8443).is_ok());

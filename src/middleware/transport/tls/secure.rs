@@ -109,7 +109,10 @@ mod tests {
         let peer: SocketAddr = "192.0.2.7:41000".parse().unwrap();
         let seen = service_fn(|request: Request<()>| async move {
             let marked = request.extensions().get::<SecureTransport>().is_some();
-            let addr = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+            let addr = request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0);
             Ok::<_, Infallible>((marked, addr))
         });
         let answer = MarkSecure::new(seen, peer)
