@@ -46,16 +46,30 @@ fn key(running: &https::Running) -> String {
 /// A rustls client that trusts only the example's certificate, reaches `localhost` at the
 /// example's HTTPS port, and follows no redirect.
 fn client(running: &https::Running) -> reqwest::Client {
+    client_with(running, reqwest::redirect::Policy::none())
+}
+
+/// [`client`], following redirects by `policy`.
+fn client_with(running: &https::Running, policy: reqwest::redirect::Policy) -> reqwest::Client {
     let certificate = reqwest::Certificate::from_pem(running.certificate_pem.as_bytes()).unwrap();
     reqwest::Client::builder()
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
         .add_root_certificate(certificate)
         .resolve("localhost", running.https)
-        .redirect(reqwest::redirect::Policy::none())
+        .redirect(policy)
         .timeout(PATIENCE)
         .build()
         .unwrap()
+}
+
+/// A GET of `/v1/records` on the plain port, with the key or without, following no redirect.
+async fn plain_get(running: &https::Running, with_key: bool) -> reqwest::Response {
+    let mut request = client(running).get(format!("http://{}/v1/records", running.http));
+    if with_key {
+        request = request.bearer_auth(key(running));
+    }
+    request.send().await.unwrap()
 }
 
 fn https_url(running: &https::Running, path: &str) -> String {
@@ -83,12 +97,15 @@ async fn https_status(running: &https::Running) -> StatusCode {
     response.status()
 }
 
-/// Sends `raw` to the example's plain port and to the API router served over plain TCP, and
-/// asserts both answer 403 `https_required`.
-async fn assert_plain_refuses(running: &https::Running, raw: &[u8]) {
+/// Sends `GET <target>` with the key and `extra` header lines, as raw bytes, to the example's
+/// plain port and to the API router served over plain TCP, and asserts both answer 403
+/// `https_required`.
+async fn assert_plain_refuses(target: &str, extra: &[&str]) {
+    let running = start(false).await;
+    let raw = wire::raw_request("GET", target, Some(&key(&running)), extra);
     let api_over_tcp = wire::serve_axum(running.api.clone()).await;
     for addr in [running.http, api_over_tcp] {
-        let answer = wire::send_raw(addr, raw).await;
+        let answer = wire::send_raw(addr, &raw).await;
         assert_eq!(answer.status, 403, "{addr}: {answer:?}");
         assert_eq!(answer.problem_code().as_deref(), Some("https_required"));
     }
@@ -99,12 +116,7 @@ async fn the_same_key_gets_200_over_https_and_403_https_required_over_plain_http
     let running = start(false).await;
     assert_eq!(https_status(&running).await, StatusCode::OK);
 
-    let plain = client(&running)
-        .get(format!("http://{}/v1/records", running.http))
-        .bearer_auth(key(&running))
-        .send()
-        .await
-        .unwrap();
+    let plain = plain_get(&running, true).await;
     assert_eq!(plain.status(), StatusCode::FORBIDDEN);
     assert_eq!(problem_code(plain).await, "https_required");
 }
@@ -124,38 +136,17 @@ async fn https_speaks_http2_when_the_client_offers_it() {
 
 #[tokio::test]
 async fn an_https_request_line_over_plain_tcp_does_not_count_as_https() {
-    let running = start(false).await;
-    let raw = wire::raw_request(
-        "GET",
-        "https://localhost/v1/records",
-        Some(&key(&running)),
-        &[],
-    );
-    assert_plain_refuses(&running, &raw).await;
+    assert_plain_refuses("https://localhost/v1/records", &[]).await;
 }
 
 #[tokio::test]
 async fn x_forwarded_proto_https_over_plain_tcp_does_not_count_as_https() {
-    let running = start(false).await;
-    let raw = wire::raw_request(
-        "GET",
-        "/v1/records",
-        Some(&key(&running)),
-        &["X-Forwarded-Proto: https"],
-    );
-    assert_plain_refuses(&running, &raw).await;
+    assert_plain_refuses("/v1/records", &["X-Forwarded-Proto: https"]).await;
 }
 
 #[tokio::test]
 async fn forwarded_proto_https_over_plain_tcp_does_not_count_as_https() {
-    let running = start(false).await;
-    let raw = wire::raw_request(
-        "GET",
-        "/v1/records",
-        Some(&key(&running)),
-        &["Forwarded: for=192.0.2.1;proto=https"],
-    );
-    assert_plain_refuses(&running, &raw).await;
+    assert_plain_refuses("/v1/records", &["Forwarded: for=192.0.2.1;proto=https"]).await;
 }
 
 #[tokio::test]
@@ -223,16 +214,7 @@ async fn redirect_mode_sends_a_request_without_a_key_to_the_configured_https_hos
 #[tokio::test]
 async fn the_redirect_lands_on_the_https_port() {
     let running = start(true).await;
-    let following = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(running.certificate_pem.as_bytes()).unwrap(),
-        )
-        .resolve("localhost", running.https)
-        .timeout(PATIENCE)
-        .build()
-        .unwrap();
+    let following = client_with(&running, reqwest::redirect::Policy::limited(1));
     let response = following
         .get(format!("http://{}/v1/records", running.http))
         .send()
@@ -246,12 +228,7 @@ async fn the_redirect_lands_on_the_https_port() {
 #[tokio::test]
 async fn redirect_mode_refuses_a_request_with_authorization_and_says_to_rotate_the_key() {
     let running = start(true).await;
-    let response = client(&running)
-        .get(format!("http://{}/v1/records", running.http))
-        .bearer_auth(key(&running))
-        .send()
-        .await
-        .unwrap();
+    let response = plain_get(&running, true).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(response.headers().get("location").is_none());
     let json = problem(response).await;
