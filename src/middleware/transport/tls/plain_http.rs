@@ -54,7 +54,7 @@ const KEY_IN_CLEAR_FIX: &str = "The key crossed the network in clear text and mu
 /// use keygate::transport::tls::PlainHttp;
 ///
 /// # fn main() -> Result<(), keygate::transport::tls::InvalidHost> {
-/// let plain = Router::new()
+/// let plain: Router = Router::new()
 ///     .route("/healthz", get(|| async { "ok" }))
 ///     .fallback_service(PlainHttp::redirect_to("api.example.com", 443)?);
 /// # let _ = plain;
