@@ -46,7 +46,7 @@
 //! | [`key`] | the key format: [`ApiKey`](key::ApiKey), [`KeyId`](key::KeyId), [`KeyPrefix`](key::KeyPrefix), [`KeyDigest`](key::KeyDigest), `generate`, `parse` |
 //! | [`policy`] | which scope a request needs: [`RoutePolicy`](policy::RoutePolicy), [`ScopePolicy`](policy::ScopePolicy) |
 //! | [`respond`] | how rejections are answered: [`RejectionResponder`](respond::RejectionResponder), [`DefaultRejection`](respond::DefaultRejection) |
-//! | [`transport`], [`extract`], [`clock`] | HTTPS detection, `Authorization` parsing, time sources |
+//! | [`transport`], [`extract`], [`clock`] | HTTPS detection (and `transport::tls`, feature `tls`: a rustls listener for axum and the plain-HTTP port's answer), `Authorization` parsing, time sources |
 //! | [`store`] | key-store backends: `store::sqlite`, `store::postgres`, `store::cache` (features `sqlite`, `postgres`, `cache`) |
 //! | [`limit`] | limiter backends: `limit::redis` (feature `redis`; `redis-cluster` for a Redis Cluster), and the GCRA rule in [`limit::gcra`] |
 //! | [`events`], `metrics` | what the layer decided, for a hook ([`events::DecisionEvent`]), and its metrics (feature `metrics`) |
@@ -179,7 +179,8 @@ pub(crate) use middleware::{authenticated, body, ratelimit_headers};
     feature = "postgres",
     feature = "cache",
     feature = "redis",
-    feature = "redis-cluster"
+    feature = "redis-cluster",
+    feature = "tls"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeSnippets;

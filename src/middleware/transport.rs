@@ -19,6 +19,9 @@
 //! Name a header only if your proxy overwrites or appends to it on every request; otherwise
 //! a client can send it to a server reached directly.
 //!
+//! With feature `tls`, [`tls`] serves axum over rustls and marks every request of a TLS
+//! connection with [`SecureTransport`], and answers the plain-HTTP port (403 or a redirect).
+//!
 //! ```
 //! use http::Request;
 //! use keygate::transport::{is_https, ProxyHeader, SecureTransport};
@@ -46,7 +49,15 @@
 use http::header::{FORWARDED, HeaderName};
 use http::{HeaderMap, Request};
 
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
+
 /// A marker a TLS acceptor inserts into each request's extensions: "this came over TLS".
+///
+/// With feature `tls`, [`tls::SecureConnections`] inserts it into every request of a
+/// [`tls::TlsListener`]'s connections. Insert it yourself only where your own server reads the
+/// request off a TLS connection; never from anything in the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SecureTransport;
 
