@@ -180,7 +180,8 @@ pub(crate) use middleware::{authenticated, body, ratelimit_headers};
     feature = "cache",
     feature = "redis",
     feature = "redis-cluster",
-    feature = "tls"
+    feature = "tls",
+    feature = "leaks"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeSnippets;
