@@ -16,6 +16,7 @@ use http::StatusCode;
 /// | `disabled_api_key` | 401 | 16 UNAUTHENTICATED |
 /// | `insufficient_scope` | 403 | 7 PERMISSION_DENIED |
 /// | `https_required` | 403 | 7 PERMISSION_DENIED |
+/// | `ip_not_allowed` | 403 | 7 PERMISSION_DENIED |
 /// | `rate_limited` | 429 | 8 RESOURCE_EXHAUSTED |
 /// | `auth_unavailable` | 503 | 14 UNAVAILABLE |
 /// | `malformed_request` | 400 | 3 INVALID_ARGUMENT |
@@ -42,6 +43,8 @@ pub enum ErrorCode {
     QuotaExceeded,
     /// Plain HTTP where HTTPS is required.
     HttpsRequired,
+    /// The right secret of a key whose IP allowlist does not hold the client's address.
+    IpNotAllowed,
     /// The key store or the rate limiter could not be reached.
     AuthUnavailable,
     /// A request path that routers can read differently (a dot segment, `//`, an encoded
@@ -68,6 +71,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::HttpsRequired => "https_required",
+            ErrorCode::IpNotAllowed => "ip_not_allowed",
             ErrorCode::AuthUnavailable => "auth_unavailable",
             ErrorCode::MalformedRequest => "malformed_request",
         }
@@ -82,7 +86,9 @@ impl ErrorCode {
             | ErrorCode::RevokedApiKey
             | ErrorCode::ExpiredApiKey
             | ErrorCode::DisabledApiKey => StatusCode::UNAUTHORIZED,
-            ErrorCode::InsufficientScope | ErrorCode::HttpsRequired => StatusCode::FORBIDDEN,
+            ErrorCode::InsufficientScope | ErrorCode::HttpsRequired | ErrorCode::IpNotAllowed => {
+                StatusCode::FORBIDDEN
+            }
             ErrorCode::RateLimited | ErrorCode::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::MalformedRequest => StatusCode::BAD_REQUEST,
@@ -118,6 +124,9 @@ impl ErrorCode {
             }
             ErrorCode::HttpsRequired => {
                 "All API endpoints are served over HTTPS — plain HTTP requests are rejected"
+            }
+            ErrorCode::IpNotAllowed => {
+                "The key is valid but may not be used from the address the request came from"
             }
             ErrorCode::AuthUnavailable => {
                 "The API key could not be checked because the authentication service is unavailable"
@@ -156,6 +165,9 @@ impl ErrorCode {
             ErrorCode::HttpsRequired => {
                 "Send the request over HTTPS (https://…) instead of plain HTTP"
             }
+            ErrorCode::IpNotAllowed => {
+                "Send the request from a network the key allows, or ask an admin of the workspace to add this network to the key's allowlist"
+            }
             ErrorCode::AuthUnavailable => {
                 "Retry after the number of seconds indicated in the Retry-After response header"
             }
@@ -180,6 +192,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "The API key is over its rate limit",
             ErrorCode::QuotaExceeded => "The API key is over a quota or out of credits of its plan",
             ErrorCode::HttpsRequired => "The request was sent over plain HTTP",
+            ErrorCode::IpNotAllowed => "The key may not be used from this address",
             ErrorCode::AuthUnavailable => "The key store or rate limiter could not be reached",
             ErrorCode::MalformedRequest => "The request path is ambiguous",
         }

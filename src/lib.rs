@@ -105,6 +105,7 @@
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod admin;
+mod allowlist;
 pub mod audit;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
@@ -142,6 +143,7 @@ pub mod store;
 pub mod view;
 mod workspace;
 
+pub use allowlist::{InvalidAllowlist, IpAllowlist, MAX_ALLOWED_NETWORKS};
 pub use code::ErrorCode;
 pub use decision::Decision;
 pub use limit::failures::FailureLimit;

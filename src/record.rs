@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::allowlist::IpAllowlist;
 use crate::key::{KeyDigest, KeyId};
 use crate::limit::Quota;
 use crate::metadata::Metadata;
@@ -198,6 +199,8 @@ pub struct KeyRecord {
     /// token, by which [`KeyStore::get_by_digest`](crate::KeyStore::get_by_digest) finds it.
     /// `None` for keys in this service's format, found by their id.
     pub legacy_digest: Option<KeyDigest>,
+    /// The networks the key may be used from ([`IpAllowlist::any`]: anywhere).
+    pub allowed_ips: IpAllowlist,
     /// Last successful use, as far as the store has recorded it.
     pub last_used_at: Option<SystemTime>,
 }
@@ -228,6 +231,7 @@ impl KeyRecord {
             revoked_at: None,
             disabled_at: None,
             legacy_digest: None,
+            allowed_ips: IpAllowlist::any(),
             last_used_at: None,
         }
     }
@@ -291,6 +295,12 @@ impl KeyRecord {
     /// Disables the record since `disabled_at` (`None`: enabled).
     pub fn with_disabled_at(mut self, disabled_at: Option<SystemTime>) -> Self {
         self.disabled_at = disabled_at;
+        self
+    }
+
+    /// Restricts the networks the key may be used from.
+    pub fn with_allowed_ips(mut self, allowed_ips: IpAllowlist) -> Self {
+        self.allowed_ips = allowed_ips;
         self
     }
 

@@ -70,6 +70,8 @@ pub struct KeyView {
     pub revoked_at: Option<String>,
     /// Since when the key is disabled, if it is.
     pub disabled_at: Option<String>,
+    /// The networks the key may be used from (empty: anywhere).
+    pub allowed_ips: Vec<String>,
     /// Last recorded use, if any.
     pub last_used_at: Option<String>,
     /// While a rotation's grace period lasts: when the previous secret stops working.
@@ -168,6 +170,7 @@ impl From<&KeyInfo> for KeyView {
             expires_at,
             revoked_at,
             disabled_at,
+            allowed_ips,
             last_used_at,
             previous_secret_valid_until,
         } = info;
@@ -188,6 +191,7 @@ impl From<&KeyInfo> for KeyView {
             expires_at: expires_at.map(format_time),
             revoked_at: revoked_at.map(format_time),
             disabled_at: disabled_at.map(format_time),
+            allowed_ips: allowed_ips.to_strings(),
             last_used_at: last_used_at.map(format_time),
             previous_secret_valid_until: previous_secret_valid_until.map(format_time),
         }

@@ -102,6 +102,7 @@ impl FromStr for AuditAction {
 /// | `expires_at`, `revoked_at`, `disabled_at`, `previous_secret_valid_until` | seconds since the Unix epoch |
 /// | `plan` | the plan's name |
 /// | `overrides` | the overrides object, as `keygate plans` shows them |
+/// | `allowed_ips` | an array of networks (`["192.0.2.0/24"]`; `[]`: anywhere) |
 ///
 /// Never a secret or a digest: a rotation records only until when the previous secret works.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,7 +224,7 @@ type Shown = fn(&KeyRecord) -> Value;
 /// The fields that differ between `before` (nothing, for a new key) and `after`, as the table
 /// of [`Change`] names them. The digests are never compared or shown.
 fn changes(before: Option<&KeyRecord>, after: &KeyRecord) -> Vec<Change> {
-    let fields: [(&str, Shown); 10] = [
+    let fields: [(&str, Shown); 11] = [
         ("name", |r| json!(r.name.as_str())),
         ("scopes", |r| {
             Value::Array(r.scopes.iter().map(|s| json!(s.to_string())).collect())
@@ -237,6 +238,7 @@ fn changes(before: Option<&KeyRecord>, after: &KeyRecord) -> Vec<Change> {
                 .map_or(Value::Null, |p| json!(p.name().as_str()))
         }),
         ("overrides", |r| r.overrides.to_json()),
+        ("allowed_ips", |r| json!(r.allowed_ips.to_strings())),
         ("revoked_at", |r| time_json(r.revoked_at)),
         ("disabled_at", |r| time_json(r.disabled_at)),
         ("previous_secret_valid_until", |r| {

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 
 use super::{ImportKey, KeyListQuery, KeyPage, StoreError};
+use crate::allowlist::IpAllowlist;
 use crate::audit::{Actor, AuditPage, AuditQuery};
 use crate::key::{self, ApiKey, KeyDigest, KeyId, KeyPrefix};
 use crate::limit::Quota;
@@ -41,6 +42,8 @@ pub struct NewKey {
     /// them ([`StoreError::Invalid`]) unless they fit the plan the key is on
     /// ([`Overrides::check`]).
     pub overrides: Overrides,
+    /// The networks the key may be used from (empty: anywhere).
+    pub allowed_ips: IpAllowlist,
 }
 
 impl NewKey {
@@ -56,7 +59,14 @@ impl NewKey {
             quota: None,
             plan: None,
             overrides: Overrides::empty(),
+            allowed_ips: IpAllowlist::any(),
         }
+    }
+
+    /// Restricts the networks the key may be used from.
+    pub fn allowed_ips(mut self, allowed_ips: IpAllowlist) -> Self {
+        self.allowed_ips = allowed_ips;
+        self
     }
 
     /// Puts the key in `workspace`.
@@ -109,6 +119,7 @@ impl NewKey {
         .with_quota(self.quota)
         .with_overrides(self.overrides.clone())
         .with_expiry(self.expires_at)
+        .with_allowed_ips(self.allowed_ips.clone())
     }
 
     /// Checks what a store must refuse: no scope, or an expiry not in the future or beyond
@@ -246,6 +257,9 @@ pub struct KeyUpdate {
     /// (`Some(Overrides::empty())` clears them). Refused unless they fit the plan the key is
     /// on after the update ([`Overrides::check`]).
     pub overrides: Option<Overrides>,
+    /// New networks the key may be used from, replacing the old list whole
+    /// (`Some(IpAllowlist::any())`: anywhere).
+    pub allowed_ips: Option<IpAllowlist>,
 }
 
 impl KeyUpdate {
@@ -319,6 +333,12 @@ impl KeyUpdate {
         self
     }
 
+    /// Replaces the networks the key may be used from.
+    pub fn allowed_ips(mut self, allowed_ips: IpAllowlist) -> Self {
+        self.allowed_ips = Some(allowed_ips);
+        self
+    }
+
     /// Whether the update may change the plan that limits the key (another plan, or other
     /// overrides): stores then resolve it again.
     pub fn touches_plan(&self) -> bool {
@@ -367,6 +387,9 @@ impl KeyUpdate {
         }
         if let Some(overrides) = &self.overrides {
             next.overrides = overrides.clone();
+        }
+        if let Some(allowed_ips) = &self.allowed_ips {
+            next.allowed_ips = allowed_ips.clone();
         }
         Ok(next)
     }
@@ -463,6 +486,8 @@ pub struct KeyInfo {
     pub revoked_at: Option<SystemTime>,
     /// Since when the key is disabled, if it is.
     pub disabled_at: Option<SystemTime>,
+    /// The networks the key may be used from (empty: anywhere).
+    pub allowed_ips: IpAllowlist,
     /// Last recorded use.
     pub last_used_at: Option<SystemTime>,
     /// While a rotation's grace period lasts: when the previous secret stops working.
@@ -496,6 +521,7 @@ impl From<&KeyRecord> for KeyInfo {
             revoked_at,
             disabled_at,
             legacy_digest: _,
+            allowed_ips,
             last_used_at,
         } = record;
         Self {
@@ -511,6 +537,7 @@ impl From<&KeyRecord> for KeyInfo {
             expires_at: *expires_at,
             revoked_at: *revoked_at,
             disabled_at: *disabled_at,
+            allowed_ips: allowed_ips.clone(),
             last_used_at: *last_used_at,
             previous_secret_valid_until: previous.map(|p| p.valid_until),
         }

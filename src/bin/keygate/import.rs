@@ -60,7 +60,7 @@ pub struct Checked {
 
 /// How a line's import went.
 pub enum Outcome {
-    Imported(KeyInfo),
+    Imported(Box<KeyInfo>),
     Refused(StoreError),
 }
 
@@ -217,7 +217,7 @@ pub async fn import_all<M: KeyManager + ?Sized>(
     let mut done = Vec::with_capacity(lines.len());
     for Checked { line, import } in lines {
         match manager.import_by(actor, import).await {
-            Ok(info) => done.push((line, Outcome::Imported(info))),
+            Ok(info) => done.push((line, Outcome::Imported(Box::new(info)))),
             Err(e @ (StoreError::NameTaken { .. } | StoreError::Conflict(_))) => {
                 done.push((line, Outcome::Refused(e)));
             }

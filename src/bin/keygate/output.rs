@@ -240,7 +240,7 @@ impl Output {
             for (line, outcome) in done {
                 match outcome {
                     Outcome::Imported(info) => {
-                        imported.push(json!({ "line": line, "key": KeyView::from(info) }))
+                        imported.push(json!({ "line": line, "key": KeyView::from(&**info) }))
                     }
                     Outcome::Refused(e) => refused.push(json!({
                         "line": line,
