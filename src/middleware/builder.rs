@@ -30,6 +30,7 @@ use super::settings::Settings;
 /// | [`default_quota`](Self::default_quota) | none: keys without a quota of their own are not limited |
 /// | [`rate_limit_headers`](Self::rate_limit_headers) | IETF `RateLimit` / `RateLimit-Policy` |
 /// | [`key_location`](Self::key_location) | [`KeyLocation::bearer`]: `Authorization: Bearer <key>` |
+/// | [`imported_keys`](Self::imported_keys) | off: only keys of this service's format |
 /// | [`require_https`](Self::require_https) | off |
 /// | [`trusted_proxy_header`](Self::trusted_proxy_header) | none: only the TLS acceptor's [`SecureTransport`](crate::transport::SecureTransport) makes a request HTTPS |
 /// | [`on_limiter_failure`](Self::on_limiter_failure) | fail closed (503) |
@@ -149,6 +150,25 @@ where
     /// query string.
     pub fn key_location(mut self, location: KeyLocation) -> Self {
         self.settings.location = location;
+        self
+    }
+
+    /// Whether keys imported in another format (say `sk_live_…`, brought in with
+    /// [`KeyManager::import`](crate::KeyManager::import)) are accepted (off by default).
+    ///
+    /// On, a token that is not a key of this service's format, but is a b64token of
+    /// [`MIN_IMPORTED_TOKEN_LEN`](crate::store::MIN_IMPORTED_TOKEN_LEN) to
+    /// [`MAX_TOKEN_LEN`](crate::extract::MAX_TOKEN_LEN) characters that does not start with
+    /// this service's `<prefix>_`, is hashed whole (SHA-256) and looked up by that digest
+    /// ([`KeyStore::get_by_digest`]). The key found is then checked as any other: its digest
+    /// against the presented one in constant time (the previous secret's within its grace
+    /// period), then revoked, expired and disabled, scopes and limits. An unknown token is
+    /// `invalid_api_key` and counts against the client's failure budget, as an unknown id does.
+    /// A store that keeps no imported keys (its `get_by_digest` answers `None`) leaves such
+    /// tokens `malformed_api_key`, as they are with this off. Keys of this service's format,
+    /// imported or issued, are found by their id either way.
+    pub fn imported_keys(mut self, accept: bool) -> Self {
+        self.settings.imported_keys = accept;
         self
     }
 
