@@ -167,6 +167,41 @@ where
     /// A store that keeps no imported keys (its `get_by_digest` answers `None`) leaves such
     /// tokens `malformed_api_key`, as they are with this off. Keys of this service's format,
     /// imported or issued, are found by their id either way.
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use http::{Request, Response, StatusCode};
+    /// use keygate::key::ApiKey;
+    /// use keygate::store::{ImportKey, ImportedSecret};
+    /// use keygate::{ApiKeyLayer, KeyManager, MemoryKeyStore, MemoryRateLimiter};
+    /// use tower::{service_fn, ServiceBuilder, ServiceExt};
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let store = MemoryKeyStore::new();
+    /// // A key the old system issued: its customer keeps using it as it is.
+    /// let old = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
+    /// let import = ImportKey::new(
+    ///     ImportedSecret::Plaintext(ApiKey::from_plaintext(old)),
+    ///     "legacy-backend".parse().unwrap(),
+    ///     "read:all".parse().unwrap(),
+    /// );
+    /// store.import(import).await.unwrap();
+    ///
+    /// let layer = ApiKeyLayer::builder(store, MemoryRateLimiter::new())
+    ///     .imported_keys(true)
+    ///     .build();
+    /// let service = ServiceBuilder::new()
+    ///     .layer(layer)
+    ///     .service(service_fn(|_req: Request<String>| async {
+    ///         Ok::<_, Infallible>(Response::new(String::from("records")))
+    ///     }));
+    /// let request = Request::get("/v1/records")
+    ///     .header("authorization", format!("Bearer {old}"))
+    ///     .body(String::new())
+    ///     .unwrap();
+    /// assert_eq!(service.oneshot(request).await.unwrap().status(), StatusCode::OK);
+    /// # });
+    /// ```
     pub fn imported_keys(mut self, accept: bool) -> Self {
         self.settings.imported_keys = accept;
         self
