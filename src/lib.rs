@@ -25,6 +25,7 @@
 //! | unknown id or wrong secret (indistinguishable) | 401 | `invalid_api_key` |
 //! | revoked key (right secret) | 401 | `revoked_api_key` |
 //! | expired key (right secret) | 401 | `expired_api_key` |
+//! | disabled key (right secret), until it is enabled again | 401 | `disabled_api_key` |
 //! | valid key without the required scope | 403 | `insufficient_scope` |
 //! | over the key's rate limit | 429 | `rate_limited` (`Retry-After`) |
 //! | over a calendar quota or out of credits of the key's [plan] | 429 | `quota_exceeded` (`Retry-After` when a reset or refill will come) |

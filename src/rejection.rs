@@ -167,7 +167,7 @@ impl Rejection {
     }
 
     /// The key's id, once the caller has proved they hold its secret (403 and 429 rows, and
-    /// revoked or expired keys).
+    /// revoked, expired or disabled keys).
     pub fn key_id(&self) -> Option<KeyId> {
         self.key.as_ref().map(|(id, _)| *id)
     }
@@ -184,7 +184,8 @@ impl Rejection {
             ErrorCode::MalformedApiKey
             | ErrorCode::InvalidApiKey
             | ErrorCode::RevokedApiKey
-            | ErrorCode::ExpiredApiKey => Some(format!(
+            | ErrorCode::ExpiredApiKey
+            | ErrorCode::DisabledApiKey => Some(format!(
                 "Bearer realm=\"{}\", error=\"invalid_token\", error_description=\"{}\"",
                 self.realm, self.reason
             )),

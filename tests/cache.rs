@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 
 use common::{Svc, echo, get, send, with_key};
 use http::StatusCode;
-use keygate::key::KeyId;
 use keygate::key::{self, KeyPrefix};
+use keygate::key::{ApiKey, KeyDigest, KeyId};
 use keygate::store::cache::CachedKeyStore;
 use keygate::store::{BoxLookup, Invalidation, invalidation_channel};
+use keygate::store::{ImportKey, ImportedSecret};
 use keygate::{
     ApiKeyLayer, KeyManager, KeyStore, KeyUpdate, MemoryKeyStore, MemoryRateLimiter, NewKey,
     StoreError,
@@ -54,12 +55,10 @@ impl Counted {
     }
 }
 
-impl KeyStore for Counted {
-    type Future = BoxLookup;
-
-    fn get(&self, id: &KeyId) -> Self::Future {
+impl Counted {
+    /// The memory store's `answer`, counted, delayed and failing as set.
+    fn answer(&self, answer: <MemoryKeyStore as KeyStore>::Future) -> BoxLookup {
         self.lookups.fetch_add(1, Ordering::SeqCst);
-        let answer = self.inner.get(id);
         let failing = self.failing.load(Ordering::SeqCst);
         let delay = self.delay;
         Box::pin(async move {
@@ -69,6 +68,18 @@ impl KeyStore for Counted {
             }
             answer.await
         })
+    }
+}
+
+impl KeyStore for Counted {
+    type Future = BoxLookup;
+
+    fn get(&self, id: &KeyId) -> Self::Future {
+        self.answer(self.inner.get(id))
+    }
+
+    fn get_by_digest(&self, digest: &KeyDigest) -> Option<Self::Future> {
+        Some(self.answer(self.inner.get_by_digest(digest)?))
     }
 }
 
@@ -83,7 +94,9 @@ fn cache(store: &Counted) -> CachedKeyStore<Counted> {
 }
 
 fn service(store: CachedKeyStore<Counted>) -> Svc {
-    let layer = ApiKeyLayer::builder(store, MemoryRateLimiter::new()).build();
+    let layer = ApiKeyLayer::builder(store, MemoryRateLimiter::new())
+        .imported_keys(true)
+        .build();
     BoxCloneService::new(
         tower::ServiceBuilder::new()
             .layer(layer)
@@ -548,4 +561,153 @@ mod over_postgres {
         services("start-postgres");
         drop(restart);
     }
+}
+
+/// A token in another scheme's format.
+const FOREIGN: &str = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
+
+/// Imports [`FOREIGN`] into `store`: the id it got.
+async fn import_foreign(store: &impl KeyManager) -> KeyId {
+    let secret = ImportedSecret::Plaintext(ApiKey::from_plaintext(FOREIGN));
+    let import = ImportKey::new(
+        secret,
+        "legacy".parse().unwrap(),
+        "read:all".parse().unwrap(),
+    );
+    store.import(import).await.unwrap().id
+}
+
+#[tokio::test]
+async fn imported_key_is_served_from_memory_after_its_digest_and_id_are_known() {
+    let store = Counted::new(Duration::ZERO);
+    import_foreign(&store).await;
+    let svc = service(cache(&store));
+    for _ in 0..20 {
+        let answer = send(&svc, with_key(get("/"), FOREIGN)).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    // The digest, then the id it belongs to; every later request is a hit.
+    assert_eq!(store.lookups(), 2);
+}
+
+#[tokio::test]
+async fn flood_of_one_unknown_foreign_token_reaches_the_store_once() {
+    let store = Counted::new(Duration::ZERO);
+    let svc = service(cache(&store));
+    for _ in 0..50 {
+        let answer = send(&svc, with_key(get("/"), FOREIGN)).await;
+        assert_eq!(answer.code(), "invalid_api_key");
+    }
+    assert_eq!(store.lookups(), 1);
+}
+
+#[tokio::test]
+async fn unknown_digest_is_asked_again_once_the_negative_ttl_ends() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = CachedKeyStore::builder(store.clone())
+        .negative_ttl(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let digest = KeyDigest::of_secret(FOREIGN.as_bytes());
+    assert!(
+        cache
+            .get_by_digest(&digest)
+            .unwrap()
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        cache
+            .get_by_digest(&digest)
+            .unwrap()
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.lookups(), 1);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        cache
+            .get_by_digest(&digest)
+            .unwrap()
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.lookups(), 2);
+}
+
+#[tokio::test]
+async fn key_imported_through_the_cache_is_not_refused_by_an_earlier_miss() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = cache(&store);
+    let svc = service(cache.clone());
+    let before = send(&svc, with_key(get("/"), FOREIGN)).await;
+    assert_eq!(before.code(), "invalid_api_key");
+    import_foreign(&cache).await;
+    let after = send(&svc, with_key(get("/"), FOREIGN)).await;
+    assert_eq!(after.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn imported_key_disabled_through_the_cache_is_refused_at_once() {
+    let store = Counted::new(Duration::ZERO);
+    let cache = cache(&store);
+    let svc = service(cache.clone());
+    let id = import_foreign(&cache).await;
+    assert_eq!(
+        send(&svc, with_key(get("/"), FOREIGN)).await.status,
+        StatusCode::OK
+    );
+    cache.disable(&Workspace::default(), &id).await.unwrap();
+    let answer = send(&svc, with_key(get("/"), FOREIGN)).await;
+    assert_eq!(answer.code(), "disabled_api_key");
+}
+
+#[tokio::test]
+async fn digest_lookup_is_unavailable_while_the_store_fails() {
+    let store = Counted::new(Duration::ZERO);
+    import_foreign(&store).await;
+    let svc = service(cache(&store));
+    store.fail(true);
+    let answer = send(&svc, with_key(get("/"), FOREIGN)).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.code(), "auth_unavailable");
+}
+
+#[tokio::test]
+async fn imported_key_is_served_past_its_ttl_while_the_store_fails() {
+    let store = Counted::new(Duration::ZERO);
+    import_foreign(&store).await;
+    let cache = CachedKeyStore::builder(store.clone())
+        .ttl(Duration::from_millis(200))
+        .stale_limit(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let svc = service(cache);
+    for _ in 0..2 {
+        let answer = send(&svc, with_key(get("/"), FOREIGN)).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    store.fail(true);
+    let answer = send(&svc, with_key(get("/"), FOREIGN)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn token_deleted_then_imported_again_elsewhere_is_found_under_its_new_id() {
+    let store = Counted::new(Duration::ZERO);
+    let id = import_foreign(&store).await;
+    let cache = cache(&store);
+    let svc = service(cache.clone());
+    let answer = send(&svc, with_key(get("/"), FOREIGN)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    // Through the inner store, as another process would, which then tells of the old id.
+    store.delete(&Workspace::default(), &id).await.unwrap();
+    import_foreign(&store).await;
+    cache.invalidate(&id);
+    let answer = send(&svc, with_key(get("/"), FOREIGN)).await;
+    assert_eq!(answer.status, StatusCode::OK);
 }

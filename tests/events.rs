@@ -181,6 +181,11 @@ async fn every_refusal_of_the_error_table_is_one_event_with_its_code_and_key() {
         .revoke(&"acme".parse().unwrap(), &revoked_id.parse().unwrap())
         .await
         .unwrap();
+    let (disabled_id, disabled) = key(&h, "paused", "read:all", None).await;
+    h.store
+        .disable(&"acme".parse().unwrap(), &disabled_id.parse().unwrap())
+        .await
+        .unwrap();
     let expiring = NewKey::new("temp".parse().unwrap(), "read:all".parse().unwrap())
         .expires_at(h.clock.now() + Duration::from_secs(60));
     let expired = h.store.create(expiring).await.unwrap();
@@ -221,6 +226,12 @@ async fn every_refusal_of_the_error_table_is_one_event_with_its_code_and_key() {
             Some(expired.plaintext.expose_secret()),
             ErrorCode::ExpiredApiKey,
             Some((&expired_id, "temp")),
+        ),
+        (
+            "GET",
+            Some(&disabled),
+            ErrorCode::DisabledApiKey,
+            Some((&disabled_id, "paused")),
         ),
         (
             "POST",

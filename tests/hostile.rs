@@ -36,6 +36,7 @@ struct Fixture {
     valid: String,
     reader: String,
     revoked: String,
+    disabled: String,
     expired: String,
     wrong_secret: String,
     unknown: String,
@@ -46,6 +47,11 @@ async fn fixture() -> Fixture {
     let (valid_id, valid) = h.key("production-backend", "admin").await;
     let (_, reader) = h.key("local-dev", "read:all").await;
     let (_, revoked) = h.revoked_key("old", "read:all").await;
+    let (disabled_id, disabled) = h.key("paused", "read:all").await;
+    h.store
+        .disable(&keygate::Workspace::default(), &disabled_id)
+        .await
+        .unwrap();
     let created = h
         .store
         .create(
@@ -72,6 +78,7 @@ async fn fixture() -> Fixture {
         valid,
         reader,
         revoked,
+        disabled,
         expired,
         wrong_secret,
         unknown,
@@ -248,6 +255,11 @@ fn cases(f: &Fixture) -> Vec<Case> {
             "revoked key, right secret",
             b(&f.revoked),
             "revoked_api_key",
+        ),
+        case(
+            "disabled key, right secret",
+            b(&f.disabled),
+            "disabled_api_key",
         ),
         case(
             "expired key, right secret",

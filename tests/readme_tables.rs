@@ -214,6 +214,20 @@ async fn error_table_answer(code: &str) -> Response<Bytes> {
                 .await;
             s.send("POST", "/v1/records", Some(&key), "r").await
         }
+        "disabled_api_key" => {
+            // Disabling is kept by the memory store.
+            let store = MemoryKeyStore::new();
+            let key = store
+                .create(named("ci-pipeline", "read:all"))
+                .await
+                .unwrap();
+            let workspace = keygate::Workspace::default();
+            store.disable(&workspace, &key.info.id).await.unwrap();
+            let router = records().layer(ApiKeyLayer::new(store, MemoryRateLimiter::new()));
+            let addr = wire::serve_axum(router).await;
+            let key = key.plaintext.expose_secret();
+            wire::send(addr, wire::request("GET", "/v1/records", Some(key))).await
+        }
         "rate_limited" => {
             let one = Quota::per_second(NonZeroU32::new(1).unwrap());
             let key = create(&s.store, named("local-dev", "read:all").quota(one)).await;

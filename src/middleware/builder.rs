@@ -30,6 +30,7 @@ use super::settings::Settings;
 /// | [`default_quota`](Self::default_quota) | none: keys without a quota of their own are not limited |
 /// | [`rate_limit_headers`](Self::rate_limit_headers) | IETF `RateLimit` / `RateLimit-Policy` |
 /// | [`key_location`](Self::key_location) | [`KeyLocation::bearer`]: `Authorization: Bearer <key>` |
+/// | [`imported_keys`](Self::imported_keys) | off: only keys of this service's format |
 /// | [`require_https`](Self::require_https) | off |
 /// | [`trusted_proxy_header`](Self::trusted_proxy_header) | none: only the TLS acceptor's [`SecureTransport`](crate::transport::SecureTransport) makes a request HTTPS |
 /// | [`on_limiter_failure`](Self::on_limiter_failure) | fail closed (503) |
@@ -149,6 +150,60 @@ where
     /// query string.
     pub fn key_location(mut self, location: KeyLocation) -> Self {
         self.settings.location = location;
+        self
+    }
+
+    /// Whether keys imported in another format (say `sk_live_…`, brought in with
+    /// [`KeyManager::import`](crate::KeyManager::import)) are accepted (off by default).
+    ///
+    /// On, a token that is not a key of this service's format, but is a b64token of
+    /// [`MIN_IMPORTED_TOKEN_LEN`](crate::store::MIN_IMPORTED_TOKEN_LEN) to
+    /// [`MAX_TOKEN_LEN`](crate::extract::MAX_TOKEN_LEN) characters that does not start with
+    /// this service's `<prefix>_`, is hashed whole (SHA-256) and looked up by that digest
+    /// ([`KeyStore::get_by_digest`]). The key found is then checked as any other: its digest
+    /// against the presented one in constant time (the previous secret's within its grace
+    /// period), then revoked, expired and disabled, scopes and limits. An unknown token is
+    /// `invalid_api_key` and counts against the client's failure budget, as an unknown id does.
+    /// A store that keeps no imported keys (its `get_by_digest` answers `None`) leaves such
+    /// tokens `malformed_api_key`, as they are with this off. Keys of this service's format,
+    /// imported or issued, are found by their id either way.
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use http::{Request, Response, StatusCode};
+    /// use keygate::key::ApiKey;
+    /// use keygate::store::{ImportKey, ImportedSecret};
+    /// use keygate::{ApiKeyLayer, KeyManager, MemoryKeyStore, MemoryRateLimiter};
+    /// use tower::{service_fn, ServiceBuilder, ServiceExt};
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let store = MemoryKeyStore::new();
+    /// // A key the old system issued: its customer keeps using it as it is.
+    /// let old = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
+    /// let import = ImportKey::new(
+    ///     ImportedSecret::Plaintext(ApiKey::from_plaintext(old)),
+    ///     "legacy-backend".parse().unwrap(),
+    ///     "read:all".parse().unwrap(),
+    /// );
+    /// store.import(import).await.unwrap();
+    ///
+    /// let layer = ApiKeyLayer::builder(store, MemoryRateLimiter::new())
+    ///     .imported_keys(true)
+    ///     .build();
+    /// let service = ServiceBuilder::new()
+    ///     .layer(layer)
+    ///     .service(service_fn(|_req: Request<String>| async {
+    ///         Ok::<_, Infallible>(Response::new(String::from("records")))
+    ///     }));
+    /// let request = Request::get("/v1/records")
+    ///     .header("authorization", format!("Bearer {old}"))
+    ///     .body(String::new())
+    ///     .unwrap();
+    /// assert_eq!(service.oneshot(request).await.unwrap().status(), StatusCode::OK);
+    /// # });
+    /// ```
+    pub fn imported_keys(mut self, accept: bool) -> Self {
+        self.settings.imported_keys = accept;
         self
     }
 

@@ -120,11 +120,11 @@ impl<K: KeyStore, L: RateLimiter, P, R> Pipeline<K, L, P, R> {
     ) -> Result<Authorized, Refused> {
         match self.settings.limiter_failure {
             FailurePolicy::FailClosed => {
-                tracing::warn!(key_id = %credential.id, %error, "rate limiter failed; failing closed with 503");
+                tracing::warn!(key_id = %record.id, %error, "rate limiter failed; failing closed with 503");
                 Err(Refused::of_key(self.unavailable(credential.grpc), record))
             }
             FailurePolicy::FailOpen => {
-                tracing::warn!(key_id = %credential.id, %error, "rate limiter failed; failing open");
+                tracing::warn!(key_id = %record.id, %error, "rate limiter failed; failing open");
                 let mut authorized = self.authorized(record, None);
                 authorized.failed_open = true;
                 Ok(authorized)

@@ -84,8 +84,11 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let pipeline = &*self.pipeline;
         let started = pipeline.started();
-        let credential = match pipeline.classify(&mut request) {
-            Ok(credential) => credential,
+        let classified = pipeline
+            .classify(&mut request)
+            .and_then(|credential| Ok((pipeline.lookup(&credential)?, credential)));
+        let (lookup, credential) = match classified {
+            Ok(classified) => classified,
             Err(rejection) => {
                 let refused = Refused::from(rejection);
                 pipeline.observe(Err(&refused), None, started);
@@ -94,7 +97,7 @@ where
             }
         };
         let (parts, body) = request.into_parts();
-        let (ticket, mut stage) = pipeline.start(&parts, credential, started);
+        let (ticket, mut stage) = pipeline.start(&parts, credential, lookup, started);
         // Backends that answer at once (in memory) finish here. Polling with a no-op waker is
         // sound: a stage that is not ready yet is polled again, with the task's waker, by the
         // response future.

@@ -31,6 +31,8 @@ pub(crate) struct Settings {
     pub(crate) failure_limit: Option<FailureLimit>,
     pub(crate) observe: Observe,
     pub(crate) location: KeyLocation,
+    /// Whether tokens in another format are looked up by their digest (imported keys).
+    pub(crate) imported_keys: bool,
 }
 
 impl Settings {
@@ -49,6 +51,7 @@ impl Settings {
             failure_limit: Some(FailureLimit::default()),
             observe: Observe::default(),
             location: KeyLocation::default(),
+            imported_keys: false,
         }
     }
 }
@@ -67,6 +70,7 @@ impl std::fmt::Debug for Settings {
             .field("failure_limit", &self.failure_limit.is_some())
             .field("observe", &self.observe)
             .field("location", &self.location)
+            .field("imported_keys", &self.imported_keys)
             .finish_non_exhaustive()
     }
 }

@@ -35,7 +35,7 @@ use crate::respond::RejectionResponder;
 use crate::scope::Scope;
 use crate::store::KeyStore;
 
-use super::classify::Credential;
+use super::classify::{Credential, Lookup};
 use super::limit::{AdmittedUsage, Authorized};
 use super::observe::Stamp;
 use super::pipeline::Pipeline;
@@ -144,17 +144,31 @@ where
     P: ScopePolicy,
     R: RejectionResponder,
 {
-    /// Runs the synchronous stages on `parts` and starts the lookup.
+    /// The store's lookup of `credential`'s key: by its id, or by the digest of a token in
+    /// another format. `Err`: the store keeps no keys in another format, so the token is
+    /// `malformed_api_key`, as it is with imported keys off.
+    pub(crate) fn lookup(&self, credential: &Credential) -> Result<K::Future, Rejection> {
+        match credential.lookup {
+            Lookup::Id(id) => Ok(self.store.get(&id)),
+            Lookup::Digest(not_a_key) => self
+                .store
+                .get_by_digest(&credential.digest)
+                .ok_or_else(|| self.not_imported(not_a_key, credential.grpc)),
+        }
+    }
+
+    /// Runs the synchronous stages on `parts` and starts the stages with `lookup`, the
+    /// store's lookup of the key ([`Pipeline::lookup`]).
     pub(crate) fn start(
         &self,
         parts: &Parts,
         credential: Credential,
+        lookup: K::Future,
         started: Option<Instant>,
     ) -> (Ticket, Stage<K::Future, L::Future>) {
         let required = self.policy.required_scope(parts);
         let cost = self.policy.cost(parts);
         let since = self.stamp();
-        let lookup = self.store.get(&credential.id);
         (
             Ticket {
                 credential,
@@ -188,7 +202,7 @@ where
                     let since = answered;
                     if let Some(plan) = &record.plan {
                         let usage =
-                            Usage::new(&credential.id, &record.workspace, plan).cost(ticket.cost);
+                            Usage::new(&record.id, &record.workspace, plan).cost(ticket.cost);
                         let future = Box::new(self.limiter.admit(&usage));
                         *stage = Stage::Usage {
                             future,
@@ -200,7 +214,7 @@ where
                     let Some(quota) = self.quota_of(&record) else {
                         return Poll::Ready(Ok(self.authorized(record, None)));
                     };
-                    let future = self.limiter.check(&credential.id, &quota);
+                    let future = self.limiter.check(&record.id, &quota);
                     *stage = Stage::Limit {
                         future,
                         record,

@@ -1,6 +1,7 @@
-//! Stage 2, lookup and verification: the store's record for the key id, and the presented
-//! secret checked against it in constant time. Only a caller holding a right secret learns
-//! that a key is revoked or expired; every other failure is `invalid_api_key`, and counts
+//! Stage 2, lookup and verification: the store's record for the key id (or, for a key
+//! imported in another format, for the digest of the whole token), and the presented secret
+//! checked against it in constant time. Only a caller holding a right secret learns
+//! that a key is revoked, expired or disabled; every other failure is `invalid_api_key`, and counts
 //! against the client's failure budget.
 
 use std::sync::Arc;
@@ -17,7 +18,8 @@ use super::state::Refused;
 
 impl<K, L, P, R> Pipeline<K, L, P, R> {
     /// The record of an authentic, live key, from what the store answered for `credential`.
-    /// A revoked or expired key's refusal keeps its record (its holder proved the secret).
+    /// A revoked, expired or disabled key's refusal keeps its record (its holder proved the
+    /// secret).
     #[allow(
         clippy::result_large_err,
         reason = "a refusal is moved once or twice; boxing it would allocate on every refusal"
@@ -28,7 +30,14 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
         credential: &Credential,
     ) -> Result<Arc<KeyRecord>, Refused> {
         let record = found.map_err(|error| {
-            tracing::warn!(key_id = %credential.id, %error, "key store failed; answering 503");
+            match credential.key_id() {
+                Some(key_id) => {
+                    tracing::warn!(%key_id, %error, "key store failed; answering 503");
+                }
+                None => {
+                    tracing::warn!(%error, "key store failed on an imported key; answering 503")
+                }
+            }
             self.unavailable(credential.grpc)
         })?;
         match (
@@ -41,9 +50,12 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
                 let code = outcome.err().unwrap_or(ErrorCode::InvalidApiKey);
                 let rejection = self.reject(code, credential.grpc);
                 Err(match (record, code) {
-                    (Some(r), ErrorCode::RevokedApiKey | ErrorCode::ExpiredApiKey) => {
-                        Refused::of_key(rejection.with_key(r.id, r.name.clone()), r)
-                    }
+                    (
+                        Some(r),
+                        ErrorCode::RevokedApiKey
+                        | ErrorCode::ExpiredApiKey
+                        | ErrorCode::DisabledApiKey,
+                    ) => Refused::of_key(rejection.with_key(r.id, r.name.clone()), r),
                     _ => rejection.into(),
                 })
             }

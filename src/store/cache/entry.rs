@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use moka::Expiry;
 
 use crate::clock::Clock;
-use crate::key::KeyId;
 use crate::record::KeyRecord;
 
 /// How long entries live: the cache's settings.
@@ -159,26 +158,38 @@ impl Cached {
     }
 }
 
+/// An entry that says until when (on the cache clock's monotonic time) it is kept.
+pub(super) trait KeptUntil {
+    /// When the cache drops it.
+    fn keep_until(&self) -> Duration;
+}
+
+impl KeptUntil for Cached {
+    fn keep_until(&self) -> Duration {
+        self.keep_until
+    }
+}
+
 /// Drops each entry at its `keep_until`, on the cache's clock.
 pub(super) struct KeepUntil {
     pub(super) clock: Arc<dyn Clock>,
 }
 
 impl KeepUntil {
-    fn left(&self, value: &Cached) -> Option<Duration> {
-        Some(value.keep_until.saturating_sub(self.clock.monotonic()))
+    fn left(&self, value: &impl KeptUntil) -> Option<Duration> {
+        Some(value.keep_until().saturating_sub(self.clock.monotonic()))
     }
 }
 
-impl Expiry<KeyId, Cached> for KeepUntil {
-    fn expire_after_create(&self, _: &KeyId, value: &Cached, _: Instant) -> Option<Duration> {
+impl<K, V: KeptUntil> Expiry<K, V> for KeepUntil {
+    fn expire_after_create(&self, _: &K, value: &V, _: Instant) -> Option<Duration> {
         self.left(value)
     }
 
     fn expire_after_update(
         &self,
-        _: &KeyId,
-        value: &Cached,
+        _: &K,
+        value: &V,
         _: Instant,
         _: Option<Duration>,
     ) -> Option<Duration> {

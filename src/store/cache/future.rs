@@ -35,6 +35,13 @@ impl CacheFuture {
     }
 }
 
+impl CacheFuture {
+    /// Whether this is a record answered from memory.
+    pub(super) fn has_record(&self) -> bool {
+        matches!(&self.kind, Kind::Ready(Some(Ok(Some(_)))))
+    }
+}
+
 impl std::fmt::Debug for CacheFuture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match self.kind {

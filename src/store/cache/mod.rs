@@ -4,6 +4,12 @@
 //!   allocating: the lookup future is ready at once.
 //! - **Unknown ids are cached too** (negative caching, 5 s by default), so a flood of random
 //!   well-formed keys reaches the database once per id and TTL, not once per request.
+//! - **Imported keys are cached by digest too** ([`KeyStore::get_by_digest`]): the cache
+//!   remembers which id a token's digest belongs to (unknown digests for the negative TTL,
+//!   bounded like unknown ids) and answers from that id's entry, so every rule below applies
+//!   to them as to any key. An import through this cache forgets its digest at
+//!   once; a key imported through another process is refused for at most the negative TTL
+//!   if its digest was looked up just before, as a key created there is.
 //! - **Concurrent misses for one id load once**: the first request asks the inner store, the
 //!   others wait for its answer.
 //! - **Changes through this process evict at once**: when the inner store is a [`KeyManager`],
@@ -75,12 +81,13 @@
 //! ```
 
 mod counters;
+mod digests;
 mod entry;
 mod future;
 mod inflight;
 
 use crate::audit::{Actor, AuditPage, AuditQuery};
-use crate::store::{ImportKey, KeyListQuery, KeyPage};
+use crate::store::{ImportKey, ImportedSecret, KeyListQuery, KeyPage};
 use std::fmt;
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -92,6 +99,7 @@ use async_trait::async_trait;
 pub use self::future::CacheFuture;
 
 use self::counters::{CacheCounters, Lookup};
+use self::digests::Digests;
 use self::entry::{Cached, KeepUntil, Stale, Ttls};
 use self::inflight::{Inflight, Outcome};
 use super::abort::AbortOnDrop;
@@ -102,7 +110,7 @@ use super::{
 };
 use crate::clock::{Clock, SystemClock};
 use crate::id_map::IdHasher;
-use crate::key::{KeyId, KeyPrefix};
+use crate::key::{KeyDigest, KeyId, KeyPrefix};
 use crate::plan::{Plan, PlanName};
 use crate::record::KeyRecord;
 use crate::workspace::Workspace;
@@ -123,6 +131,9 @@ pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 type Entries = moka::sync::Cache<KeyId, Cached, BuildHasherDefault<IdHasher>>;
 
+/// What a lookup answers.
+type LookupResult = Result<Option<Arc<KeyRecord>>, StoreError>;
+
 /// A [`KeyStore`] in front of another, answering repeated lookups from memory.
 ///
 /// See the [module docs](self). Clones share one cache.
@@ -133,6 +144,8 @@ pub struct CachedKeyStore<S> {
 struct Shared<S> {
     inner: S,
     entries: Entries,
+    /// The ids of imported keys' digests.
+    digests: Digests,
     inflight: Inflight,
     /// Moves on every invalidation: a load that started before one does not cache its answer.
     epoch: AtomicU64,
@@ -213,7 +226,8 @@ impl<S: KeyStore> CachedKeyStoreBuilder<S> {
         self
     }
 
-    /// The most ids held, known and unknown (default 100 000); the least used go first.
+    /// The most ids held, known and unknown (default 100 000); the least used go first. As
+    /// many digests of imported keys' tokens may be held beside them.
     pub fn max_capacity(mut self, entries: u64) -> Self {
         self.max_capacity = entries;
         self
@@ -270,6 +284,7 @@ impl<S: KeyStore> CachedKeyStoreBuilder<S> {
                     clock: Arc::clone(&self.clock),
                 })
                 .build_with_hasher(BuildHasherDefault::<IdHasher>::default()),
+            digests: Digests::new(self.max_capacity, Arc::clone(&self.clock)),
             inflight: Inflight::new(),
             epoch: AtomicU64::new(0),
             stamps: AtomicU64::new(0),
@@ -423,6 +438,7 @@ impl<S: KeyStore> Shared<S> {
         let floor = self.stamp() + 1;
         self.floor.fetch_max(floor, Ordering::SeqCst);
         self.entries.invalidate_all();
+        self.digests.forget_all();
         self.inflight.forget_all();
     }
 
@@ -458,6 +474,30 @@ impl<S: KeyStore> Shared<S> {
                 }),
             },
         }
+    }
+
+    /// Asks the inner store for the key of `digest` and remembers its id (`None`: a store
+    /// that keeps no imported keys).
+    async fn by_digest(self: Arc<Self>, digest: KeyDigest) -> LookupResult {
+        let epoch = self.digests.epoch();
+        match self.inner.get_by_digest(&digest) {
+            Some(lookup) => self.remembered(digest, epoch, lookup).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The inner store's answer `lookup` for `digest`, asked at the digests' `epoch`; its
+    /// key's id (or that no key has it) is remembered.
+    async fn remembered(
+        self: Arc<Self>,
+        digest: KeyDigest,
+        epoch: u64,
+        lookup: S::Future,
+    ) -> LookupResult {
+        let found = lookup.await?;
+        let id = found.as_ref().map(|record| record.id);
+        self.digests.remember(digest, id, &self.ttls, epoch);
+        Ok(found)
     }
 
     /// Asks the inner store and caches its answer, unless an invalidation came meanwhile. On
@@ -513,6 +553,7 @@ impl<S: fmt::Debug> fmt::Debug for CachedKeyStore<S> {
         f.debug_struct("CachedKeyStore")
             .field("inner", &self.shared.inner)
             .field("entries", &self.shared.entries.entry_count())
+            .field("digests", &self.shared.digests.len())
             .field("loading", &self.shared.inflight.len())
             .field("ttl", &self.shared.ttls.ttl)
             .field("listener_ttl", &self.shared.ttls.listener_ttl)
@@ -545,6 +586,42 @@ impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
         shared.counters.lookup(Lookup::Miss);
         let shared = Arc::clone(&self.shared);
         CacheFuture::loading(Box::pin(shared.load(*id, stale)))
+    }
+
+    /// A digest the cache knows is answered from its key's id entry (see
+    /// [`get`](KeyStore::get)); an unknown one, remembered for the negative TTL, at once; any
+    /// other is asked of the inner store (`None` if it keeps no imported keys), and its answer
+    /// remembered.
+    ///
+    /// A known digest whose id reads as unknown (its key was deleted) is asked again: a key
+    /// imported with the same token since (through another process) is found then.
+    fn get_by_digest(&self, digest: &KeyDigest) -> Option<Self::Future> {
+        let shared = &self.shared;
+        match shared.digests.get(digest) {
+            Some(Some(id)) => {
+                let by_id = self.get(&id);
+                if by_id.has_record() {
+                    return Some(by_id);
+                }
+                let (shared, digest) = (Arc::clone(shared), *digest);
+                return Some(CacheFuture::loading(Box::pin(async move {
+                    match by_id.await? {
+                        Some(record) => Ok(Some(record)),
+                        None => shared.by_digest(digest).await,
+                    }
+                })));
+            }
+            Some(None) => {
+                shared.counters.lookup(Lookup::Negative);
+                return Some(CacheFuture::ready(Ok(None)));
+            }
+            None => {}
+        }
+        let epoch = shared.digests.epoch();
+        let lookup = shared.inner.get_by_digest(digest)?;
+        shared.counters.lookup(Lookup::Miss);
+        let remembered = Arc::clone(shared).remembered(*digest, epoch, lookup);
+        Some(CacheFuture::loading(Box::pin(remembered)))
     }
 
     fn touch(&self, id: &KeyId) {
@@ -667,8 +744,18 @@ impl<S: KeyStore + KeyManager> KeyManager for CachedKeyStore<S> {
         result
     }
 
+    /// Forgets the key's id and, for a key in another format, its digest, remembered as
+    /// unknown if its token was tried before.
     async fn import_by(&self, actor: &Actor, import: ImportKey) -> Result<KeyInfo, StoreError> {
-        let imported = self.shared.inner.import_by(actor, import).await?;
+        let digest = match &import.secret {
+            ImportedSecret::Plaintext(token) => {
+                KeyDigest::of_secret(token.expose_secret().as_bytes())
+            }
+            ImportedSecret::Digest(digest) => *digest,
+        };
+        let imported = self.shared.inner.import_by(actor, import).await;
+        self.shared.digests.forget(&digest);
+        let imported = imported?;
         self.invalidate(&imported.id);
         Ok(imported)
     }
