@@ -130,6 +130,34 @@ async fn editing_a_key_records_one_update_with_the_scopes_before_and_after() {
 }
 
 #[tokio::test]
+async fn setting_a_keys_allowlist_records_one_update_with_the_list_before_and_after() {
+    let app = app().await;
+    let t = &app.acme;
+    let edit = r#"{"allowed_ips": ["192.0.2.0/24", "2001:db8::/32"]}"#;
+    let (_, event) = one_event_of(&app, t, async || {
+        on_key(&app, t, "PATCH", &t.bot_id, "", edit).await
+    })
+    .await;
+    assert_eq!(event["action"], "update");
+    assert_eq!(event["key"], json!({"id": t.bot_id, "name": "billing-bot"}));
+    assert_eq!(
+        event["changes"],
+        json!([{"field": "allowed_ips", "before": [], "after": ["192.0.2.0/24", "2001:db8::/32"]}])
+    );
+}
+
+#[tokio::test]
+async fn a_refused_allowlist_records_nothing() {
+    let app = app().await;
+    let t = &app.acme;
+    let edit = r#"{"allowed_ips": ["192.0.2.0/33"]}"#;
+    refused_without_event(&app, t, 422, "invalid_request", async || {
+        on_key(&app, t, "PATCH", &t.bot_id, "", edit).await
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn rotating_a_key_records_one_rotate_by_the_calling_admin_key() {
     let app = app().await;
     let t = &app.acme;

@@ -45,7 +45,7 @@ impl FieldError {
 /// | [`NotAdmin`](Self::NotAdmin) | 403 | `insufficient_scope` (as the layer says it, `scope="admin"`, in the router's realm) |
 /// | [`Malformed`](Self::Malformed) | 400 | `malformed_request` (not JSON, or a path that is not a key id) |
 /// | [`TooLarge`](Self::TooLarge) | 413 | `request_too_large` |
-/// | [`Invalid`](Self::Invalid) | 422 | `invalid_request` (with `errors`: one per field; unknown, missing and mistyped members included, metadata that is not an object of at most 1 KiB, a `workspace` other than the caller's) |
+/// | [`Invalid`](Self::Invalid) | 422 | `invalid_request` (with `errors`: one per field; unknown, missing and mistyped members included, metadata that is not an object of at most 1 KiB, a `workspace` other than the caller's, an `allowed_ips[i]` entry that is no address or CIDR range, more than 64 `allowed_ips`) |
 /// | [`NotFound`](Self::NotFound) | 404 | `key_not_found` (also for a key of another workspace, byte for byte) |
 /// | [`NameTaken`](Self::NameTaken) | 409 | `name_taken` (an unrevoked key of the caller's workspace has the name) |
 /// | [`Conflict`](Self::Conflict) | 409 | `key_conflict` |

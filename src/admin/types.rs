@@ -9,6 +9,12 @@ use serde_json::Value;
 
 pub(super) use crate::view::{CreatedKeyView, KeyView};
 
+/// A list that is present: `null` is refused (as not a list) rather than read as absent, so
+/// that `"allowed_ips": null` cannot be mistaken for clearing the list.
+fn list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
+    Vec::deserialize(deserializer).map(Some)
+}
+
 /// A member that is present, whatever its value: `null` included, so that `"metadata": null`
 /// is refused as not an object rather than read as absent.
 fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
@@ -19,7 +25,8 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, 
 ///
 /// ```json
 /// {"name": "ci-pipeline", "scopes": ["read:all", "write:all"], "expires_in": "90d",
-///  "quota": {"burst": 20, "interval": "100ms"}, "metadata": {"tier": "pro"}}
+///  "quota": {"burst": 20, "interval": "100ms"}, "metadata": {"tier": "pro"},
+///  "allowed_ips": ["192.0.2.0/24", "2001:db8::/32"]}
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,6 +58,11 @@ pub struct CreateKeyRequest {
     /// The key's own rate limit; without it the layer's default applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota: Option<QuotaRequest>,
+    /// The networks the key may be used from: addresses (`192.0.2.7`) and CIDR ranges
+    /// (`192.0.2.0/24`, `2001:db8::/32`), at most
+    /// [`MAX_ALLOWED_NETWORKS`](crate::MAX_ALLOWED_NETWORKS). Absent or `[]`: anywhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_ips: Vec<String>,
     /// Refused: a key's limits (its overrides of its plan's limit values) are set by the
     /// operator only (`keygate update ID --limit NAME=VALUE`), so that a workspace admin cannot
     /// raise its own. Shown read-only as [`KeyView::limits`]. Present only to refuse it by name.
@@ -79,12 +91,13 @@ pub struct QuotaRequest {
     pub interval: String,
 }
 
-/// `PATCH /keys/{id}`: a new name, new metadata (replacing the old object whole), and the
-/// scopes replaced, added to or removed from. A key's workspace never changes: there is no
-/// `workspace` member (it is refused as unknown).
+/// `PATCH /keys/{id}`: a new name, new metadata (replacing the old object whole), the
+/// scopes replaced, added to or removed from, and a new IP allowlist (replacing the old one
+/// whole). A key's workspace never changes: there is no `workspace` member (it is refused as
+/// unknown).
 ///
 /// ```json
-/// {"add_scopes": ["write:all"]}
+/// {"add_scopes": ["write:all"], "allowed_ips": ["192.0.2.0/24"]}
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,6 +121,20 @@ pub struct UpdateKeyRequest {
     /// Scopes to remove.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remove_scopes: Vec<String>,
+    /// Replaces the networks the key may be used from, as for
+    /// [`CreateKeyRequest::allowed_ips`]: `[]` clears the list (anywhere), absent keeps it,
+    /// `null` is refused.
+    ///
+    /// A workspace admin sets it on any key of its workspace, its own included: an allowlist
+    /// only narrows where a key works, never what it may do. An admin key that allows only
+    /// networks it is not calling from shuts itself out; another admin key of the workspace,
+    /// or the operator (`keygate update ID --clear-allowed-ips`), can lift that.
+    #[serde(
+        default,
+        deserialize_with = "list",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub allowed_ips: Option<Vec<String>>,
     /// Refused: a key's limits (its overrides of its plan's limit values) are set by the
     /// operator only (`keygate update ID --limit NAME=VALUE`), so that a workspace admin cannot
     /// raise its own. Shown read-only as [`KeyView::limits`]. Present only to refuse it by name.

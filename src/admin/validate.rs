@@ -6,6 +6,7 @@ use super::types::{
     CreateKeyRequest, ImportKeyRequest, QuotaRequest, RotateKeyRequest, UpdateKeyRequest,
 };
 use super::{AdminError, DEFAULT_GRACE, FieldError, MAX_GRACE};
+use crate::allowlist::{InvalidAllowlist, IpAllowlist, MAX_ALLOWED_NETWORKS};
 use crate::key::{ApiKey, KeyDigest, KeyId};
 use crate::limit::Quota;
 use crate::metadata::Metadata;
@@ -50,6 +51,33 @@ fn scope_list(errors: &mut Errors, field: &str, list: &[String]) -> Vec<Scope> {
         .enumerate()
         .filter_map(|(i, s)| errors.check(&format!("{field}[{i}]"), s.parse::<Scope>()))
         .collect()
+}
+
+/// The allowlist `list` gives, or `None` with an error naming each entry that is no address or
+/// CIDR range (`allowed_ips[2]`). Beyond [`MAX_ALLOWED_NETWORKS`] entries, one error naming
+/// `allowed_ips` says the bound, and the entries are not read one by one.
+fn allowlist(errors: &mut Errors, list: &[String]) -> Option<IpAllowlist> {
+    if list.len() > MAX_ALLOWED_NETWORKS {
+        errors.push(
+            "allowed_ips",
+            InvalidAllowlist::TooMany(list.len()).to_string(),
+        );
+        return None;
+    }
+    let mut bad = false;
+    for (i, entry) in list.iter().enumerate() {
+        let field = format!("allowed_ips[{i}]");
+        bad |= errors
+            .check(&field, IpAllowlist::parse_all([entry.as_str()]))
+            .is_none();
+    }
+    if bad {
+        return None;
+    }
+    errors.check(
+        "allowed_ips",
+        IpAllowlist::parse_all(list.iter().map(String::as_str)),
+    )
 }
 
 fn name(errors: &mut Errors, text: &str) -> Option<KeyName> {
@@ -167,10 +195,12 @@ impl CreateKeyRequest {
             now,
         );
         let quota = self.quota.as_ref().and_then(|q| quota(&mut errors, q));
+        let allowed_ips = allowlist(&mut errors, &self.allowed_ips);
         let new = name.map(|name| {
             let mut new = NewKey::new(name, scopes)
                 .workspace(workspace.clone())
-                .metadata(metadata.unwrap_or_default());
+                .metadata(metadata.unwrap_or_default())
+                .allowed_ips(allowed_ips.unwrap_or_default());
             new.expires_at = expires_at;
             new.quota = quota;
             new
@@ -268,16 +298,23 @@ impl UpdateKeyRequest {
             "remove_scopes",
             &self.remove_scopes,
         ));
+        if let Some(list) = &self.allowed_ips {
+            update.allowed_ips = allowlist(&mut errors, list);
+        }
         let touches_scopes =
             self.scopes.is_some() || !self.add_scopes.is_empty() || !self.remove_scopes.is_empty();
         if self.scopes.as_ref().is_some_and(Vec::is_empty) && self.add_scopes.is_empty() {
             errors.push("scopes", no_scope());
         }
-        if self.name.is_none() && self.metadata.is_none() && !touches_scopes && !refused_limits {
+        let changes = self.name.is_some()
+            || self.metadata.is_some()
+            || touches_scopes
+            || self.allowed_ips.is_some();
+        if !changes && !refused_limits {
             errors.0.push(FieldError {
                 field: None,
-                message: "nothing to change: give name, metadata, scopes, add_scopes or \
-                          remove_scopes"
+                message: "nothing to change: give name, metadata, scopes, add_scopes, \
+                          remove_scopes or allowed_ips"
                     .into(),
             });
         }
@@ -393,6 +430,74 @@ mod tests {
         };
         let update = request.validate().unwrap();
         assert_eq!(update.metadata.unwrap().as_json(), r#"{"tier":"pro"}"#);
+    }
+
+    #[test]
+    fn allowed_ips_become_the_new_keys_allowlist() {
+        let new = create(serde_json::json!({
+            "name": "ci", "scopes": ["read:all"],
+            "allowed_ips": ["192.0.2.7/24", "2001:db8::/32", "192.0.2.0/24"]
+        }))
+        .unwrap();
+        assert_eq!(new.allowed_ips.to_string(), "192.0.2.0/24,2001:db8::/32");
+    }
+
+    #[test]
+    fn each_allowed_ips_entry_that_is_no_network_is_refused_naming_it() {
+        let error = create(serde_json::json!({
+            "name": "ci", "scopes": ["read:all"],
+            "allowed_ips": ["192.0.2.0/24", "example.com", "10.0.0.0/33", ""]
+        }))
+        .unwrap_err();
+        let expected = ["allowed_ips[1]", "allowed_ips[2]", "allowed_ips[3]"];
+        assert_eq!(fields(error), expected.map(|f| Some(f.to_owned())));
+    }
+
+    #[test]
+    fn an_allowed_ips_entry_holding_two_networks_is_refused() {
+        let request = UpdateKeyRequest {
+            allowed_ips: Some(vec!["192.0.2.0/24,198.51.100.0/24".into()]),
+            ..UpdateKeyRequest::default()
+        };
+        let error = request.validate().unwrap_err();
+        assert_eq!(fields(error), [Some("allowed_ips[0]".to_owned())]);
+    }
+
+    #[test]
+    fn more_allowed_ips_than_the_bound_are_refused_saying_it() {
+        let many: Vec<String> = (0..=MAX_ALLOWED_NETWORKS)
+            .map(|i| format!("10.0.{i}.0/24"))
+            .collect();
+        let request = UpdateKeyRequest {
+            allowed_ips: Some(many),
+            ..UpdateKeyRequest::default()
+        };
+        let AdminError::Invalid(errors) = request.validate().unwrap_err() else {
+            panic!("not a validation error");
+        };
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field.as_deref(), Some("allowed_ips"));
+        assert!(
+            errors[0].message.contains("at most 64"),
+            "{}",
+            errors[0].message
+        );
+    }
+
+    #[test]
+    fn an_update_of_the_allowlist_alone_is_a_change_and_an_empty_list_clears_it() {
+        let update = |list: &[&str]| {
+            let request = UpdateKeyRequest {
+                allowed_ips: Some(list.iter().map(|s| (*s).to_owned()).collect()),
+                ..UpdateKeyRequest::default()
+            };
+            request.validate().unwrap().allowed_ips
+        };
+        assert_eq!(
+            update(&["::ffff:192.0.2.0/120"]).unwrap().to_string(),
+            "192.0.2.0/24"
+        );
+        assert_eq!(update(&[]), Some(IpAllowlist::any()));
     }
 
     #[test]
