@@ -1325,3 +1325,131 @@ fn an_import_reports_each_refused_line_exits_1_and_imports_the_others() {
     let (audit, _) = db.audit_lines(&[]);
     assert_eq!(actions(&audit), ["import", "import", "create"]);
 }
+
+#[tokio::test]
+async fn create_with_allow_ip_keeps_the_networks_and_show_and_list_show_them() {
+    let db = Db::new();
+    let created = db.json_ok(&[
+        "create",
+        "--name",
+        "office",
+        "--scope",
+        "read:all",
+        "--allow-ip",
+        "192.0.2.7/24",
+        "--allow-ip",
+        "2001:db8::/32",
+    ]);
+    let expected = serde_json::json!(["192.0.2.0/24", "2001:db8::/32"]);
+    assert_eq!(created["allowed_ips"], expected);
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(
+        db.record(id).await.allowed_ips.to_string(),
+        "192.0.2.0/24,2001:db8::/32"
+    );
+    let shown = db.keygate(&["show", id]);
+    assert!(
+        shown
+            .stdout
+            .contains("allowed ips: 192.0.2.0/24,2001:db8::/32"),
+        "{}",
+        shown.stdout
+    );
+    let listed = db.keygate(&["list"]);
+    assert!(listed.stdout.contains("ALLOWED IPS"), "{}", listed.stdout);
+    assert!(
+        listed.stdout.contains("192.0.2.0/24,2001:db8::/32"),
+        "{}",
+        listed.stdout
+    );
+    assert_eq!(db.json_ok(&["list"])["keys"][0]["allowed_ips"], expected);
+}
+
+#[test]
+fn a_key_without_an_allowlist_is_shown_usable_from_anywhere() {
+    let db = Db::new();
+    let (_, id) = db.create("ci-pipeline", &["read:all"]);
+    let shown = db.keygate(&["show", &id]);
+    assert!(
+        shown.stdout.contains("allowed ips: anywhere"),
+        "{}",
+        shown.stdout
+    );
+    assert_eq!(
+        db.json_ok(&["show", &id])["allowed_ips"],
+        serde_json::json!([])
+    );
+}
+
+#[tokio::test]
+async fn update_allow_ip_replaces_the_list_and_clear_allowed_ips_removes_it() {
+    let db = Db::new();
+    let (_, id) = db.create("office", &["read:all"]);
+    db.json_ok(&["update", &id, "--allow-ip", "192.0.2.0/24"]);
+    let replaced = db.json_ok(&["update", &id, "--allow-ip", "::ffff:198.51.100.7"]);
+    assert_eq!(
+        replaced["allowed_ips"],
+        serde_json::json!(["198.51.100.7/32"])
+    );
+    assert_eq!(
+        db.record(&id).await.allowed_ips.to_string(),
+        "198.51.100.7/32"
+    );
+    let renamed = db.json_ok(&["update", &id, "--name", "office-2"]);
+    assert_eq!(renamed["allowed_ips"], replaced["allowed_ips"]);
+    let cleared = db.json_ok(&["update", &id, "--clear-allowed-ips"]);
+    assert_eq!(cleared["allowed_ips"], serde_json::json!([]));
+    assert!(db.record(&id).await.allowed_ips.is_any());
+}
+
+#[tokio::test]
+async fn allow_ip_together_with_clear_allowed_ips_exits_2_and_changes_nothing() {
+    let db = Db::new();
+    let (_, id) = db.create("office", &["read:all"]);
+    let run = db.keygate(&[
+        "update",
+        &id,
+        "--allow-ip",
+        "192.0.2.0/24",
+        "--clear-allowed-ips",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--clear-allowed-ips"), "{}", run.stderr);
+    assert!(db.record(&id).await.allowed_ips.is_any());
+}
+
+#[test]
+fn a_bad_allow_ip_exits_2_naming_it_before_the_database_is_opened() {
+    let db = Db::new();
+    for bad in ["10.0.0.0/33", "example.com", "192.0.2.0/24,198.51.100.0/24"] {
+        let run = db.keygate(&[
+            "create",
+            "--name",
+            "office",
+            "--scope",
+            "read:all",
+            "--allow-ip",
+            bad,
+        ]);
+        assert_eq!(run.code, 2, "{bad}: {}", run.stderr);
+        assert!(run.stderr.contains("--allow-ip"), "{}", run.stderr);
+        assert!(run.stderr.contains(bad), "{}", run.stderr);
+    }
+    assert!(!db.path().exists());
+}
+
+#[test]
+fn more_allow_ip_than_a_key_holds_exits_2_saying_the_bound_and_creates_nothing() {
+    let db = Db::new();
+    let networks: Vec<String> = (0..=keygate::MAX_ALLOWED_NETWORKS)
+        .map(|i| format!("10.0.{i}.0/24"))
+        .collect();
+    let mut args = vec!["create", "--name", "office", "--scope", "read:all"];
+    for network in &networks {
+        args.extend(["--allow-ip", network]);
+    }
+    let run = db.keygate(&args);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("at most 64"), "{}", run.stderr);
+    assert!(!db.path().exists());
+}

@@ -8,7 +8,7 @@ use keygate::audit::{AuditId, MAX_AUDIT_PAGE};
 use keygate::key::{KeyId, KeyPrefix};
 use keygate::plan::{LimitName, PlanName};
 use keygate::store::{KeyCursor, MAX_KEY_PAGE, MAX_NAME_PREFIX};
-use keygate::{KeyName, KeyStatus, Metadata, Scope, Workspace};
+use keygate::{IpAllowlist, KeyName, KeyStatus, MAX_ALLOWED_NETWORKS, Metadata, Scope, Workspace};
 
 pub use crate::limits::LimitArg;
 pub use crate::plans::PlansCommand;
@@ -82,6 +82,8 @@ pub enum Command {
         /// (burst=100/s,200). A limit shared by the workspace cannot be overridden.
         #[arg(long = "limit", value_name = "NAME=VALUE")]
         limits: Vec<LimitArg>,
+        #[command(flatten)]
+        allow: AllowIps,
     },
     /// List the workspace's keys (never secrets), oldest first: every key, or with --limit
     /// one page, the command for the next one on stderr.
@@ -186,6 +188,11 @@ pub enum Command {
         #[arg(long, conflicts_with = "limits")]
         clear_limits: bool,
         #[command(flatten)]
+        allow: AllowIps,
+        /// Remove the key's IP allowlist: it may be used from anywhere.
+        #[arg(long, conflicts_with = "allow_ips")]
+        clear_allowed_ips: bool,
+        #[command(flatten)]
         edit: ScopeEdit,
     },
     /// Show the workspace's audit log: every change to its keys (who, what, which fields
@@ -252,6 +259,37 @@ impl ScopeEdit {
     pub fn is_empty(&self) -> bool {
         self.add.is_empty() && self.remove.is_empty()
     }
+}
+
+/// `--allow-ip`: the networks a key may be used from.
+#[derive(Debug, Args)]
+pub struct AllowIps {
+    /// A network the key may be used from (repeatable, at most 64): an address (192.0.2.7)
+    /// or a CIDR range (192.0.2.0/24, 2001:db8::/32). Requests from elsewhere are refused
+    /// with ip_not_allowed; without it, the key works from anywhere. On `update`, the list
+    /// given replaces the key's whole list.
+    #[arg(long = "allow-ip", value_name = "CIDR", value_parser = parse_network)]
+    pub allow_ips: Vec<IpAllowlist>,
+}
+
+impl AllowIps {
+    /// The allowlist the flags give (`None` without any), refused beyond the bound.
+    pub fn allowlist(&self) -> Result<Option<IpAllowlist>, keygate::InvalidAllowlist> {
+        if self.allow_ips.is_empty() {
+            return Ok(None);
+        }
+        if self.allow_ips.len() > MAX_ALLOWED_NETWORKS {
+            return Err(keygate::InvalidAllowlist::TooMany(self.allow_ips.len()));
+        }
+        let networks = self.allow_ips.iter().flat_map(|list| list.networks());
+        IpAllowlist::new(networks.copied()).map(Some)
+    }
+}
+
+/// One `--allow-ip`: a single address or CIDR range (a comma-separated list is refused, so
+/// that each flag is one network).
+fn parse_network(text: &str) -> Result<IpAllowlist, String> {
+    IpAllowlist::parse_all([text]).map_err(|e| e.to_string())
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -7,6 +7,8 @@
 //! keygate show <id>
 //! keygate scopes <id> --add write:all [--remove read:all]
 //! keygate update <id> [--name NEW] [--meta '{"tier":"pro"}'] [--add SCOPE] [--remove SCOPE]
+//! keygate create … --allow-ip 192.0.2.0/24 --allow-ip 2001:db8::/32   # where the key works
+//! keygate update <id> --allow-ip 198.51.100.7 | --clear-allowed-ips  # replaces the whole list
 //! keygate rotate <id> [--grace 24h]
 //! keygate plans create <name> [--rate 100/s --burst 200] [--quota 1000000/month --anchor-day 15]
 //!                             [--credits 500 --refill 500/month] [--shared]
@@ -55,10 +57,10 @@ use clap::Parser;
 use keygate::audit::{Actor, AuditQuery};
 use keygate::key::{self, KeyPrefix};
 use keygate::plan::{Overrides, Plan, PlanName};
-use keygate::{KeyManager, KeyUpdate, NewKey, PlanManager, Scopes};
+use keygate::{IpAllowlist, KeyManager, KeyUpdate, NewKey, PlanManager, Scopes};
 use zeroize::Zeroizing;
 
-use args::{Cli, Command, LimitArg, PlansCommand, ScopeEdit};
+use args::{AllowIps, Cli, Command, LimitArg, PlansCommand, ScopeEdit};
 use failure::{Exit, Failure};
 use open::Mode;
 use output::Output;
@@ -115,6 +117,10 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
         Command::Import { file } => Some(import::read(file, &global.workspace, &global.prefix)?),
         _ => None,
     };
+    // So is an allowlist over the bound: a refused create makes no database.
+    if let Command::Create { allow, .. } | Command::Update { allow, .. } = &cli.command {
+        allowlist(allow)?;
+    }
     let manager = open::open(&global.db, &global.prefix, mode).await?;
     let workspace = &global.workspace;
     // Who the audit log records as making the command's changes, if it makes any.
@@ -127,10 +133,14 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
             expires_in,
             plan,
             limits,
+            allow,
         } => {
             let mut new = NewKey::new(name.clone(), Scopes::new(scopes.iter().cloned()))
                 .workspace(workspace.clone())
                 .metadata(meta.clone().unwrap_or_default());
+            if let Some(allowed_ips) = allowlist(allow)? {
+                new = new.allowed_ips(allowed_ips);
+            }
             if !limits.is_empty() {
                 // Its own plan, else its workspace's.
                 let on = match plan {
@@ -215,20 +225,30 @@ async fn run(cli: &Cli, out: Output) -> Result<(), Failure> {
             no_plan,
             limits,
             clear_limits,
+            allow,
+            clear_allowed_ips,
             edit,
         } => {
             let moves = plan.is_some() || *no_plan;
             let sets_limits = !limits.is_empty() || *clear_limits;
-            if name.is_none() && meta.is_none() && !moves && !sets_limits && edit.is_empty() {
+            let allowed_ips = match (allowlist(allow)?, clear_allowed_ips) {
+                (Some(list), _) => Some(list),
+                (None, true) => Some(IpAllowlist::any()),
+                (None, false) => None,
+            };
+            let unchanged = name.is_none() && meta.is_none() && allowed_ips.is_none();
+            if unchanged && !moves && !sets_limits && edit.is_empty() {
                 return Err(Failure::new(
                     Exit::Invalid,
                     "nothing to change: give --name, --meta, --plan, --no-plan, --limit, \
-                     --clear-limits, --add SCOPE or --remove SCOPE",
+                     --clear-limits, --allow-ip, --clear-allowed-ips, --add SCOPE or \
+                     --remove SCOPE",
                 ));
             }
             let mut update = scope_edit(edit);
             update.name = name.clone();
             update.metadata = meta.clone();
+            update.allowed_ips = allowed_ips;
             if moves {
                 update.plan = Some(plan.clone());
             }
@@ -321,6 +341,13 @@ async fn overrides_on<M: PlanManager + ?Sized>(
         None => None,
     };
     limits::overrides(plan.as_ref(), args)
+}
+
+/// The allowlist `--allow-ip` gives, if any; more networks than a key holds is invalid input.
+fn allowlist(allow: &AllowIps) -> Result<Option<IpAllowlist>, Failure> {
+    allow
+        .allowlist()
+        .map_err(|e| Failure::new(Exit::Invalid, format!("--allow-ip: {e}")))
 }
 
 /// The scope edit as an update. The store applies it to the key's current scopes in one step:

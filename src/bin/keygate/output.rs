@@ -31,6 +31,15 @@ fn or_dash(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or("-")
 }
 
+/// The networks a key may be used from, comma-separated, or `anywhere`.
+fn allowed_ips(view: &KeyView) -> String {
+    if view.allowed_ips.is_empty() {
+        "anywhere".to_owned()
+    } else {
+        view.allowed_ips.join(",")
+    }
+}
+
 impl Output {
     /// A key just created or rotated, with its plaintext, once.
     pub fn created(self, what: &str, created: &CreatedKey) {
@@ -142,6 +151,7 @@ impl Output {
         if !info.overrides.is_empty() {
             println!("limits:      {}", crate::limits::describe(&info.overrides));
         }
+        println!("allowed ips: {}", allowed_ips(&view));
         println!("created:     {}", view.created_at);
         println!("expires:     {}", or_dash(&view.expires_at));
         println!("last used:   {}", or_dash(&view.last_used_at));
@@ -177,7 +187,7 @@ impl Output {
         if let Some(next) = next {
             eprintln!("More keys follow: {}", next_page(next));
         }
-        let rows: Vec<[String; 8]> = views
+        let rows: Vec<[String; 9]> = views
             .iter()
             .zip(infos)
             .map(|(v, info)| {
@@ -190,6 +200,7 @@ impl Output {
                     or_dash(&v.expires_at).to_owned(),
                     or_dash(&v.last_used_at).to_owned(),
                     crate::limits::describe(&info.overrides),
+                    allowed_ips(v),
                 ]
             })
             .collect();
@@ -202,6 +213,7 @@ impl Output {
             "EXPIRES",
             "LAST USED",
             "LIMITS",
+            "ALLOWED IPS",
         ]
         .map(str::to_owned);
         let mut widths = header.clone().map(|h| h.len());
