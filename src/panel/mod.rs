@@ -5,7 +5,8 @@
 //! build step, no CDN, no third-party request; it works offline. In the browser it asks once
 //! for a key with the `admin` scope, keeps it in `sessionStorage` (never `localStorage`, a
 //! cookie or the URL) and sends it as `Authorization: Bearer` to the admin API. It lists the
-//! keys (name, scopes, status, created, last used, expiry; never a secret), every page of them,
+//! keys (name, scopes, status, created, last used, expiry, and under the name the networks a
+//! key is limited to, if any, read-only; never a secret), every page of them,
 //! creates keys (scopes as checkboxes with what each grants), shows a new plaintext once with a
 //! copy button and ready-to-paste cURL, Python and JavaScript snippets, edits scopes, rotates
 //! with a grace period, disables and enables, and revokes or deletes after a confirmation

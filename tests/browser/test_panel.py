@@ -547,6 +547,18 @@ def test_disabling_a_key_shows_it_disabled_and_the_api_refuses_it_until_enabled(
     assert http("GET", "/v1/records", made["key"]).status == 200
 
 
+def test_a_keys_ip_allowlist_is_shown_under_its_name_as_text(driver, panel_url, other_workspace, http, shots):
+    admin = other_workspace["admin_key"]
+    networks = ["192.0.2.0/24", "2001:db8::/32"]
+    made = http("POST", "/admin/keys", admin, {"name": "office-sync", "scopes": ["read:all"], "allowed_ips": networks})
+    assert made.status == 201
+    signed_in_as(driver, panel_url, admin)
+    hint = row(driver, "office-sync").find_element(By.CSS_SELECTOR, ".allowed-ips")
+    assert hint.text == "Only from 192.0.2.0/24, 2001:db8::/32"
+    assert not row(driver, "admin").find_elements(By.CSS_SELECTOR, ".allowed-ips")
+    shots(driver, "12-allowed-ips")
+
+
 def test_deleting_a_key_asks_first_then_its_row_goes_and_the_api_forgets_it(driver, panel_url, other_workspace, http, shots):
     admin = other_workspace["admin_key"]
     made = http("POST", "/admin/keys", admin, {"name": "old-export", "scopes": ["read:all"]}).json()

@@ -261,6 +261,10 @@
       const status = el("span", { class: `status status-${key.status}` }, key.status);
       const name = el("td", { "data-label": "Name", class: "name" }, el("strong", {}, key.name), el("span", { class: "id" }, key.id));
       if (key.id === ownKeyId()) name.append(el("span", { class: "own" }, "Signed in with this key"));
+      if (key.allowed_ips && key.allowed_ips.length) {
+        // Read-only here: the allowlist is set through the admin API or the CLI.
+        name.append(el("span", { class: "hint allowed-ips" }, `Only from ${key.allowed_ips.join(", ")}`));
+      }
       if (key.previous_secret_valid_until) {
         name.append(el("span", { class: "hint" }, "Old secret valid until ", formatTime(key.previous_secret_valid_until, "")));
       }
