@@ -162,7 +162,7 @@ pub enum Command {
         edit: ScopeEdit,
     },
     /// Edit a key: rename it, replace its metadata, add or remove scopes, move it to another
-    /// plan, set its own limit values.
+    /// plan, set its own limit values, replace or clear the networks it may be used from.
     Update {
         /// The key id.
         id: KeyId,
