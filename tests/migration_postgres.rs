@@ -1,7 +1,7 @@
 //! PostgreSQL databases made by older keygate versions, migrated by this one: keys from before
 //! workspaces (schema version 1) land in the `default` workspace with empty metadata, keys from
-//! before plans (version 2) are on no plan, and all keep authenticating. Each test works in a
-//! schema of its own.
+//! before plans (version 2) are on no plan, keys from before allowlists may be used from
+//! anywhere, and all keep authenticating. Each test works in a schema of its own.
 
 #![cfg(feature = "postgres")]
 
@@ -84,7 +84,7 @@ async fn a_key_from_before_workspaces_authenticates_in_the_default_workspace() {
     let (id, plaintext) = old_key(&schema, "production-backend", "admin").await;
 
     let store = schema.store();
-    assert_eq!(store.migrate().await.unwrap(), 5, "only the new migrations");
+    assert_eq!(store.migrate().await.unwrap(), 6, "only the new migrations");
     migration_common::old_key_lives_in_the_default_workspace(store, id, &plaintext).await;
 }
 
@@ -97,7 +97,7 @@ async fn unrevoked_keys_sharing_a_name_migrate_and_both_keep_working() {
     let second = old_key(&schema, "ci", "read:all,write:all").await;
 
     let store = schema.store();
-    assert_eq!(store.migrate().await.unwrap(), 5);
+    assert_eq!(store.migrate().await.unwrap(), 6);
     migration_common::keys_sharing_a_name_keep_working(store, first, second).await;
 }
 
@@ -163,8 +163,8 @@ async fn a_key_from_before_plans_is_on_no_plan_keeps_working_and_can_be_put_on_o
     let store = schema.store();
     assert_eq!(
         store.migrate().await.unwrap(),
-        4,
-        "only the plans, overrides, audit and lifecycle migrations"
+        5,
+        "only the plans, overrides, audit, lifecycle and allowlist migrations"
     );
     migration_common::old_key_is_on_no_plan_until_put_on_one(store, id, &plaintext).await;
 }
@@ -235,8 +235,8 @@ async fn a_key_from_before_overrides_keeps_its_plan_and_can_be_given_overrides()
     let store = schema.store();
     assert_eq!(
         store.migrate().await.unwrap(),
-        3,
-        "only the overrides, audit and lifecycle migrations"
+        4,
+        "only the overrides, audit, lifecycle and allowlist migrations"
     );
     migration_common::old_key_keeps_its_plan_and_can_be_given_overrides(store, id, &plaintext)
         .await;
@@ -253,6 +253,36 @@ async fn overrides_that_do_not_parse_make_their_key_unavailable_not_unlimited() 
             )
         },
         "overrides",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_from_before_allowlists_is_allowed_anywhere_until_given_a_list() {
+    let Some(schema) = old_database().await else {
+        return;
+    };
+    let (id, plaintext) = old_key(&schema, "production-backend", "admin").await;
+
+    let store = schema.store();
+    store.migrate().await.unwrap();
+    migration_common::old_key_is_allowed_anywhere_until_given_a_list(store, id, &plaintext).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allowlist_that_does_not_parse_makes_its_key_unavailable_not_open_to_anyone() {
+    lookup_unavailable_after(
+        |id| format!("UPDATE keygate_keys SET allowed_ips = '10.0.0.0/33' WHERE id = '{id}'"),
+        "allowed_ips",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_allowlist_makes_its_key_unavailable_not_open_to_anyone() {
+    lookup_unavailable_after(
+        |id| format!("UPDATE keygate_keys SET allowed_ips = '' WHERE id = '{id}'"),
+        "allowed_ips",
     )
     .await;
 }

@@ -3,7 +3,8 @@
 //! plans (version 2) are on no plan, keys from before overrides (version 3) keep their plan as
 //! defined, and all keep authenticating; changes to them are audited from then on. Keys and
 //! events from before the lifecycle (version 5) are enabled, listed a page at a time, and can
-//! be disabled and deleted.
+//! be disabled and deleted. Keys from before allowlists (version 6) may be used from anywhere
+//! until given a list.
 
 #![cfg(feature = "sqlite")]
 
@@ -83,7 +84,7 @@ async fn a_key_from_before_workspaces_authenticates_in_the_default_workspace() {
     let (id, plaintext) = old_key(&old_database(&path), "production-backend", "admin");
 
     let store = SqliteKeyStore::open(&path).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 6);
+    assert_eq!(store.schema_version().await.unwrap(), 7);
     migration_common::old_key_lives_in_the_default_workspace(store, id, &plaintext).await;
 }
 
@@ -121,7 +122,7 @@ async fn a_key_from_before_plans_is_on_no_plan_keeps_working_and_can_be_put_on_o
     drop(conn);
 
     let store = SqliteKeyStore::open(&path).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 6);
+    assert_eq!(store.schema_version().await.unwrap(), 7);
     migration_common::old_key_is_on_no_plan_until_put_on_one(store, id, &plaintext).await;
 }
 
@@ -158,7 +159,7 @@ async fn a_key_from_before_overrides_keeps_its_plan_and_can_be_given_overrides()
     drop(conn);
 
     let store = SqliteKeyStore::open(&path).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 6);
+    assert_eq!(store.schema_version().await.unwrap(), 7);
     migration_common::old_key_keeps_its_plan_and_can_be_given_overrides(store, id, &plaintext)
         .await;
 }
@@ -245,7 +246,7 @@ async fn keys_and_events_from_before_the_lifecycle_are_enabled_listed_and_read()
     let (id, plaintext) = version_5_database(&path);
 
     let store = SqliteKeyStore::open(&path).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 6);
+    assert_eq!(store.schema_version().await.unwrap(), 7);
     migration_common::authenticates(store.clone(), &plaintext).await;
     let default = Workspace::default();
     let active = KeyListQuery::new().status(KeyStatus::Active);
@@ -289,4 +290,15 @@ async fn a_key_from_before_the_lifecycle_can_be_disabled_enabled_and_deleted_for
         "admin".parse().unwrap(),
     );
     store.create(new).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_key_from_before_allowlists_is_allowed_anywhere_until_given_a_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let (id, plaintext) = version_5_database(&path);
+
+    let store = SqliteKeyStore::open(&path).await.unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), 7);
+    migration_common::old_key_is_allowed_anywhere_until_given_a_list(store, id, &plaintext).await;
 }

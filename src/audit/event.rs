@@ -248,6 +248,7 @@ fn changes(before: Option<&KeyRecord>, after: &KeyRecord) -> Vec<Change> {
     let empty = |v: &Value| match v {
         Value::Null => true,
         Value::Object(map) => map.is_empty(),
+        Value::Array(items) => items.is_empty(),
         _ => false,
     };
     fields

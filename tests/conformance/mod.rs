@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod allowlist;
 pub mod audit;
 pub mod lifecycle;
 pub mod limiter;
@@ -236,6 +237,15 @@ macro_rules! store_conformance {
             an_import_records_one_event_by_its_actor_without_the_secret_or_digest,
             a_plaintext_in_this_services_prefix_with_a_broken_checksum_is_invalid,
         );
+        $crate::store_conformance!(@allowlist $make;
+            an_allowlist_set_on_create_is_read_back_by_get_info_and_list_page,
+            a_key_created_without_an_allowlist_is_allowed_from_anywhere,
+            an_update_with_an_allowlist_replaces_it_whole,
+            an_update_to_anywhere_clears_the_allowlist,
+            an_update_without_an_allowlist_keeps_it,
+            allowlist_changes_are_audited_as_allowed_ips_before_and_after,
+            ipv4_ipv6_and_mapped_entries_round_trip,
+        );
     };
     (@tests $make:expr; $($check:ident),* $(,)?) => {
         $crate::store_conformance!(@checks store, $make; $($check),*);
@@ -245,6 +255,9 @@ macro_rules! store_conformance {
     };
     (@lifecycle $make:expr; $($check:ident),* $(,)?) => {
         $crate::store_conformance!(@checks lifecycle, $make; $($check),*);
+    };
+    (@allowlist $make:expr; $($check:ident),* $(,)?) => {
+        $crate::store_conformance!(@checks allowlist, $make; $($check),*);
     };
     (@checks $module:ident, $make:expr; $($check:ident),* $(,)?) => {
         $(

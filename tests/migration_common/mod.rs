@@ -10,8 +10,8 @@ use http::StatusCode;
 use keygate::key::KeyId;
 use keygate::plan::{Limit, Period, Plan};
 use keygate::{
-    ApiKeyLayer, KeyManager, KeyStore, KeyUpdate, MemoryRateLimiter, NewKey, PlanManager,
-    StoreError, Workspace,
+    ApiKeyLayer, IpAllowlist, KeyManager, KeyStore, KeyUpdate, MemoryRateLimiter, NewKey,
+    PlanManager, StoreError, Workspace,
 };
 use tower::service_fn;
 use tower::util::BoxCloneService;
@@ -156,4 +156,29 @@ pub async fn old_key_keeps_its_plan_and_can_be_given_overrides<S>(
     let record = store.get(&id).await.unwrap().unwrap();
     assert_eq!(record.plan, Some(trial.with_overrides(&raised)));
     authenticates(store, plaintext).await;
+}
+
+/// The only key of a database from before allowlists, `id` with `plaintext`: it may be used
+/// from anywhere, authenticates, and can be given an allowlist (IPv4 and IPv6) that reads back.
+pub async fn old_key_is_allowed_anywhere_until_given_a_list<S>(store: S, id: KeyId, plaintext: &str)
+where
+    S: KeyStore + KeyManager + Clone,
+{
+    let default = Workspace::default();
+    assert!(store.get(&id).await.unwrap().unwrap().allowed_ips.is_any());
+    assert!(
+        store
+            .info(&default, &id)
+            .await
+            .unwrap()
+            .allowed_ips
+            .is_any()
+    );
+    authenticates(store.clone(), plaintext).await;
+
+    let list: IpAllowlist = "192.0.2.0/24, 2001:db8::/32".parse().unwrap();
+    let update = KeyUpdate::new().allowed_ips(list.clone());
+    let updated = store.update(&default, &id, update).await.unwrap();
+    assert_eq!(updated.allowed_ips, list);
+    assert_eq!(store.get(&id).await.unwrap().unwrap().allowed_ips, list);
 }

@@ -29,6 +29,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         6,
         include_str!("../../../migrations/postgres/0006_lifecycle.sql"),
     ),
+    (
+        7,
+        include_str!("../../../migrations/postgres/0007_allowed_ips.sql"),
+    ),
 ];
 
 /// Serialises concurrent migrators (several instances starting at once): an arbitrary

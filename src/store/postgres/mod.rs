@@ -40,6 +40,10 @@
 //!   none), read in the lookup's one query and applied to the plan as the record is built;
 //!   they are checked against the key's plan inside the write's transaction. A value that does
 //!   not parse is a corrupt row (503), as a plan's definition.
+//! - **IP allowlists** are `keygate_keys.allowed_ips`: the key's networks in their canonical
+//!   form, comma-separated (`192.0.2.0/24,2001:db8::/32`), `NULL` for anywhere. They are read in
+//!   the lookup's one query; a value that does not read back as a list of networks is a
+//!   corrupt row (503), never a key open to every address.
 //!
 //! - **The audit log** ([`KeyManager::audit`]) is `keygate_audit`, one row per change. Every
 //!   change runs in one transaction that locks the key's row (`FOR UPDATE`), writes it and
@@ -122,7 +126,9 @@ pub use builder::{
 };
 
 use self::listener::Listener;
-use self::row::{db_time, plan_joins, quota_columns, record_columns, record_from_row};
+use self::row::{
+    allowed_ips_column, db_time, plan_joins, quota_columns, record_columns, record_from_row,
+};
 use super::abort::AbortOnDrop;
 use super::manage::generation_failed;
 use super::plans::{self, PlanManager};
@@ -165,14 +171,15 @@ const NAME_IN_USE: &str = "SELECT EXISTS (SELECT 1 FROM keygate_keys \
      WHERE workspace = $1 AND name = $2 AND revoked_at IS NULL AND id IS DISTINCT FROM $3)";
 /// Inserts a key unless its id is taken, by a key or by a deleted key (`ON CONFLICT` and the
 /// tombstones: no row is inserted, and the caller draws again or refuses), and notifies it.
-/// `$13` is the digest of an imported token in another format (`NULL` for others).
+/// `$13` is the digest of an imported token in another format (`NULL` for others), `$14` the
+/// networks the key may be used from (`NULL`: anywhere).
 const INSERT: &str = "WITH inserted AS (\
      INSERT INTO keygate_keys \
      (id, name, digest, scopes, quota_burst, quota_interval_us, created_at, expires_at, \
-     workspace, metadata, plan, overrides, legacy_digest) \
+     workspace, metadata, plan, overrides, legacy_digest, allowed_ips) \
      SELECT $1::text, $2::text, $3::bytea, $4::text, $5::integer, $6::bigint, \
      $7::timestamptz, $8::timestamptz, $9::text, $10::text::jsonb, $11::text, \
-     $12::text::jsonb, $13::bytea \
+     $12::text::jsonb, $13::bytea, $14::text \
      WHERE NOT EXISTS (SELECT 1 FROM keygate_deleted_keys WHERE id = $1) \
      ON CONFLICT (id) DO NOTHING RETURNING id) \
      SELECT pg_notify('keygate_keys', id) FROM inserted";
@@ -232,11 +239,13 @@ macro_rules! notifying {
     };
 }
 /// Run after [`GET_FOR_UPDATE`] found the key in its workspace, in the same transaction. `$8`
-/// says whether `$9` is the key's new plan of its own; `$10` is its overrides (`NULL`: none).
+/// says whether `$9` is the key's new plan of its own; `$10` is its overrides (`NULL`: none),
+/// `$11` the networks it may be used from (`NULL`: anywhere).
 const UPDATE: &str = notifying!(
     "UPDATE keygate_keys SET name = $2, scopes = $3, quota_burst = $4, quota_interval_us = $5, \
      expires_at = $6, metadata = $7::text::jsonb, \
-     plan = CASE WHEN $8::boolean THEN $9::text ELSE plan END, overrides = $10::text::jsonb \
+     plan = CASE WHEN $8::boolean THEN $9::text ELSE plan END, overrides = $10::text::jsonb, \
+     allowed_ips = $11::text \
      WHERE id = $1"
 );
 /// Notifies `r:<id>`: listening caches keep the key as revoked, without reading it again.
@@ -576,7 +585,7 @@ async fn insert(
 ) -> Result<Option<KeyRecord>, StoreError> {
     let (burst, interval) = quota_columns(row.quota)?;
     let statement = tx.prepare_cached(INSERT).await.map_err(unavailable)?;
-    let params: [&(dyn ToSql + Sync); 13] = [
+    let params: [&(dyn ToSql + Sync); 14] = [
         &row.id.as_str(),
         &row.name.as_str(),
         &row.digest.as_bytes().as_slice(),
@@ -590,6 +599,7 @@ async fn insert(
         &plan.map(PlanName::as_str),
         &overrides_column(&row.overrides),
         &row.legacy_digest.as_ref().map(|d| d.as_bytes().as_slice()),
+        &allowed_ips_column(&row.allowed_ips),
     ];
     let inserted = tx
         .execute(&statement, &params)
@@ -984,6 +994,7 @@ impl KeyManager for PostgresKeyStore {
                         &plan.is_some(),
                         &plan.flatten(),
                         &overrides_column(&next.overrides),
+                        &allowed_ips_column(&next.allowed_ips),
                     ],
                     definitions,
                 )

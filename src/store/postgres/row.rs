@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio_postgres::Row;
 
+use crate::allowlist::IpAllowlist;
 use crate::key::{KeyDigest, KeyId};
 use crate::limit::Quota;
 use crate::metadata::Metadata;
@@ -14,7 +15,7 @@ use crate::workspace::Workspace;
 
 /// The columns that make a [`KeyRecord`], as a string literal for `concat!`: the key's row
 /// (`k`), then the name and definition of the plan that limits it (its own, else its
-/// workspace's), joined by [`plan_joins`], then the key's overrides. The metadata, the
+/// workspace's), joined by [`plan_joins`], then the key's overrides and allowlist. The metadata, the
 /// definition and the overrides are read as text, and parsed (and bounded) by
 /// [`Metadata::from_json`], [`Definitions`] and [`Overrides::from_json`](crate::plan::Overrides::from_json).
 macro_rules! record_columns {
@@ -24,7 +25,7 @@ macro_rules! record_columns {
          k.last_used_at, k.disabled_at, k.legacy_digest, k.workspace, \
          k.metadata::text AS metadata, \
          COALESCE(k.plan, w.plan) AS plan, p.definition::text AS plan_definition, \
-         k.overrides::text AS overrides"
+         k.overrides::text AS overrides, k.allowed_ips"
     };
 }
 pub(super) use record_columns;
@@ -162,7 +163,28 @@ pub(super) fn record_from_row(
             .map(|bytes| digest(bytes, "legacy_digest"))
             .transpose()?,
     )
+    .with_allowed_ips(allowed_ips(column(row, "allowed_ips")?)?)
     .with_last_used_at(column(row, "last_used_at")?))
+}
+
+/// The `allowed_ips` column of `list`: its canonical networks, comma-separated; `NULL` for
+/// anywhere.
+pub(super) fn allowed_ips_column(list: &IpAllowlist) -> Option<String> {
+    (!list.is_any()).then(|| list.to_string())
+}
+
+/// The list an `allowed_ips` column holds. An empty text is corrupt rather than anywhere
+/// (keygate writes `NULL` for that): a damaged restriction must not quietly open the key to
+/// every address.
+fn allowed_ips(column: Option<&str>) -> Result<IpAllowlist, StoreError> {
+    let Some(text) = column else {
+        return Ok(IpAllowlist::any());
+    };
+    match text.parse::<IpAllowlist>() {
+        Ok(list) if list.is_any() => Err(corrupt("allowed_ips", "no network (NULL is anywhere)")),
+        Ok(list) => Ok(list),
+        Err(e) => Err(corrupt("allowed_ips", e)),
+    }
 }
 
 /// The `quota_burst` and `quota_interval_us` columns of a quota.

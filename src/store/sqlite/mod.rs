@@ -41,6 +41,10 @@
 //!   for none), read in the same query and applied to the plan as the record is built; they
 //!   are checked against the key's plan inside the write's transaction. A value that does not
 //!   parse is a corrupt row, as a plan's definition.
+//! - **IP allowlists** are `keygate_keys.allowed_ips`: the key's networks in their canonical
+//!   form, comma-separated (`192.0.2.0/24,2001:db8::/32`), `NULL` for anywhere, read with the
+//!   rest of the row. A value that does not read back as a list of networks is a corrupt row,
+//!   never a key open to every address.
 //! - **Lifecycle.** `keygate_keys.disabled_at` marks a disabled key. Deleting a key removes
 //!   its row and leaves its id in `keygate_deleted_keys`, in one `BEGIN IMMEDIATE`
 //!   transaction with its audit event: its name is free at once, `create` draws another id

@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::allowlist::IpAllowlist;
 use crate::key::{KeyDigest, KeyId};
 use crate::limit::Quota;
 use crate::metadata::Metadata;
@@ -13,18 +14,19 @@ use crate::scope::Scopes;
 use crate::store::{Definitions, KeyListQuery, StoreError, overrides, overrides_column};
 use crate::workspace::Workspace;
 
-/// The columns an insert writes, the key's own plan and overrides, then the lifecycle's, last.
+/// The columns an insert writes, the key's own plan and overrides, then the lifecycle's, then
+/// the allowlist, last.
 const COLUMNS: &str = "id, name, digest, previous_digest, previous_valid_until, scopes, \
                        quota_burst, quota_interval_us, created_at, expires_at, revoked_at, \
                        last_used_at, workspace, metadata, plan, overrides, disabled_at, \
-                       legacy_digest";
+                       legacy_digest, allowed_ips";
 
 /// What a read selects: the key's row (`k`), then the name and definition of the plan that
 /// limits it, its own else its workspace's, in the same query, then the key's overrides.
 const SELECT: &str = "SELECT k.id, k.name, k.digest, k.previous_digest, k.previous_valid_until, \
      k.scopes, k.quota_burst, k.quota_interval_us, k.created_at, k.expires_at, k.revoked_at, \
      k.last_used_at, k.workspace, k.metadata, COALESCE(k.plan, w.plan), p.definition, \
-     k.overrides, k.disabled_at, k.legacy_digest \
+     k.overrides, k.disabled_at, k.legacy_digest, k.allowed_ips \
      FROM keygate_keys AS k \
      LEFT JOIN keygate_workspaces AS w ON w.workspace = k.workspace \
      LEFT JOIN keygate_plans AS p ON p.name = COALESCE(k.plan, w.plan)";
@@ -88,6 +90,8 @@ struct RawRow {
     overrides: Option<String>,
     disabled_at: Option<i64>,
     legacy_digest: Option<Vec<u8>>,
+    /// The networks the key may be used from, comma-separated (`NULL`: anywhere).
+    allowed_ips: Option<String>,
 }
 
 impl RawRow {
@@ -112,6 +116,7 @@ impl RawRow {
             overrides: row.get(16)?,
             disabled_at: row.get(17)?,
             legacy_digest: row.get(18)?,
+            allowed_ips: row.get(19)?,
         })
     }
 
@@ -160,6 +165,8 @@ impl RawRow {
             _ => return Err(corrupt(&self.id, "only one of the quota columns is set")),
         };
         let legacy_digest = self.legacy_digest.map(digest).transpose()?;
+        let allowed_ips = allowed_ips(self.allowed_ips.as_deref())
+            .map_err(|why| corrupt(&self.id, &format!("allowed_ips {why}")))?;
         let overrides = overrides(&self.id, self.overrides.as_deref())?;
         let plan = match (&self.plan, &self.definition) {
             (Some(name), Some(definition)) => Some(
@@ -192,7 +199,28 @@ impl RawRow {
         .with_revoked_at(self.revoked_at.map(from_micros))
         .with_disabled_at(self.disabled_at.map(from_micros))
         .with_legacy_digest(legacy_digest)
+        .with_allowed_ips(allowed_ips)
         .with_last_used_at(self.last_used_at.map(from_micros)))
+    }
+}
+
+/// The `allowed_ips` column of `list`: its canonical networks, comma-separated; `NULL` for
+/// anywhere.
+fn allowed_ips_column(list: &IpAllowlist) -> Option<String> {
+    (!list.is_any()).then(|| list.to_string())
+}
+
+/// The list an `allowed_ips` column holds, or why it holds none. An empty text is refused
+/// rather than read as anywhere (keygate writes `NULL` for that): a damaged restriction must
+/// not quietly open the key to every address.
+fn allowed_ips(column: Option<&str>) -> Result<IpAllowlist, String> {
+    let Some(text) = column else {
+        return Ok(IpAllowlist::any());
+    };
+    match text.parse::<IpAllowlist>() {
+        Ok(list) if list.is_any() => Err("holds no network (NULL is anywhere)".to_owned()),
+        Ok(list) => Ok(list),
+        Err(e) => Err(format!("does not parse: {e}")),
     }
 }
 
@@ -416,7 +444,7 @@ pub(super) fn insert(
 ) -> Result<bool, StoreError> {
     let (burst, interval) = quota_columns(record.quota);
     let result = conn.execute(
-        &format!("INSERT INTO keygate_keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"),
+        &format!("INSERT INTO keygate_keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
         params![
             record.id.as_str(),
             record.name.as_str(),
@@ -436,6 +464,7 @@ pub(super) fn insert(
             overrides_column(&record.overrides),
             record.disabled_at.map(to_micros),
             record.legacy_digest.as_ref().map(|d| d.as_bytes().to_vec()),
+            allowed_ips_column(&record.allowed_ips),
         ],
     );
     match result {
@@ -450,14 +479,14 @@ pub(super) fn insert(
 }
 
 /// Writes every changeable column of `record` (all but the id, workspace, own plan, legacy
-/// digest, creation and last-use times), its overrides and disabling included.
+/// digest, creation and last-use times), its overrides, disabling and allowlist included.
 pub(super) fn update(conn: &Connection, record: &KeyRecord) -> Result<(), StoreError> {
     let (burst, interval) = quota_columns(record.quota);
     conn.execute(
         "UPDATE keygate_keys SET name = ?2, digest = ?3, previous_digest = ?4,
              previous_valid_until = ?5, scopes = ?6, quota_burst = ?7, quota_interval_us = ?8,
              expires_at = ?9, revoked_at = ?10, metadata = ?11, overrides = ?12,
-             disabled_at = ?13
+             disabled_at = ?13, allowed_ips = ?14
          WHERE id = ?1",
         params![
             record.id.as_str(),
@@ -476,6 +505,7 @@ pub(super) fn update(conn: &Connection, record: &KeyRecord) -> Result<(), StoreE
             record.metadata.as_json(),
             overrides_column(&record.overrides),
             record.disabled_at.map(to_micros),
+            allowed_ips_column(&record.allowed_ips),
         ],
     )
     .map_err(unavailable)?;
@@ -624,6 +654,58 @@ mod tests {
             .iter()
             .map(|record| record.id.to_string())
             .collect()
+    }
+
+    #[test]
+    fn an_allowlist_is_stored_as_its_canonical_text_and_anywhere_as_null() {
+        let conn = migrated();
+        let list: IpAllowlist = "10.1.2.3/8, 2001:db8::1/32".parse().unwrap();
+        insert(
+            &conn,
+            &key("000000000001", "listed", 1).with_allowed_ips(list.clone()),
+            None,
+        )
+        .unwrap();
+        insert(&conn, &key("000000000002", "anywhere", 2), None).unwrap();
+        let stored = |id: &str| -> Option<String> {
+            conn.query_row(
+                "SELECT allowed_ips FROM keygate_keys WHERE id = ?1",
+                [id],
+                |row| row.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            stored("000000000001").as_deref(),
+            Some("10.0.0.0/8,2001:db8::/32")
+        );
+        assert_eq!(stored("000000000002"), None);
+        let read = select(
+            &conn,
+            &Definitions::new(),
+            &KeyId::new("000000000001").unwrap(),
+        );
+        assert_eq!(read.unwrap().unwrap().allowed_ips, list);
+    }
+
+    #[test]
+    fn a_row_whose_allowed_ips_do_not_read_as_networks_is_reported_as_corrupt() {
+        let conn = migrated();
+        for (i, damaged) in ["example.com", "10.0.0.0/33", "", " , "]
+            .into_iter()
+            .enumerate()
+        {
+            let id = format!("AAAAAAAAAAA{i}");
+            conn.execute(
+                "INSERT INTO keygate_keys (id, name, digest, scopes, created_at, allowed_ips)
+                 VALUES (?1, 'ci', zeroblob(32), 'read:all', 0, ?2)",
+                (&id, damaged),
+            )
+            .unwrap();
+            let error = select(&conn, &Definitions::new(), &KeyId::new(&id).unwrap()).unwrap_err();
+            assert!(error.is_unavailable(), "{damaged:?}: {error:?}");
+            assert!(error.to_string().contains("allowed_ips"), "{error}");
+        }
     }
 
     #[test]

@@ -52,6 +52,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
             "/migrations/sqlite/0006_lifecycle.sql"
         )),
     ),
+    (
+        7,
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/sqlite/0007_allowed_ips.sql"
+        )),
+    ),
 ];
 
 /// The newest schema version this build knows.
