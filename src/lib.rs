@@ -155,8 +155,8 @@ pub use middleware::authenticated::AuthenticatedKey;
 pub use middleware::client_addr::ClientAddr;
 pub use middleware::ratelimit_headers::RateLimitHeaders;
 pub use middleware::{
-    ApiKeyLayer, ApiKeyLayerBuilder, ApiKeyService, KeyLocation, ResponseBody, ResponseFuture,
-    extract, transport,
+    ApiKeyLayer, ApiKeyLayerBuilder, ApiKeyService, ForwardedHeader, KeyLocation, ResponseBody,
+    ResponseFuture, TrustedProxies, extract, transport,
 };
 pub use quota::{Quota, QuotaError};
 pub use realm::{InvalidRealm, Realm};
