@@ -5,6 +5,7 @@
 mod wire;
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -14,8 +15,9 @@ use http::StatusCode;
 use keygate::events::{DecisionEvent, Outcome};
 use keygate::key::{KeyId, KeyPrefix};
 use keygate::{
-    ApiKeyLayer, ApiKeyLayerBuilder, ErrorCode, ForwardedHeader, IpAllowlist, KeyManager,
-    KeyUpdate, MemoryKeyStore, MemoryRateLimiter, NewKey, TrustedProxies, Workspace,
+    ApiKeyLayer, ApiKeyLayerBuilder, ErrorCode, FailureLimit, ForwardedHeader, IpAllowlist,
+    KeyManager, KeyUpdate, MemoryKeyStore, MemoryRateLimiter, NewKey, Quota, TrustedProxies,
+    Workspace,
 };
 use tokio::net::{TcpListener, TcpSocket};
 use wire::{header, problem_code, request, request_with, send};
@@ -336,4 +338,29 @@ async fn a_restricted_key_is_refused_when_the_server_tells_no_address() {
     let response = send(addr, request("GET", "/v1/records", Some(&setup.key))).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.body().as_ref(), b"none");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_failed_attempts_count_against_the_forwarded_client() {
+    let two_failures =
+        Quota::per_minute(NonZeroU32::new(1).unwrap()).allow_burst(NonZeroU32::new(2).unwrap());
+    let setup = Setup::new("", |builder| {
+        loopback_proxy(ForwardedHeader::XForwardedFor)(builder)
+            .failure_limit(FailureLimit::default().per_client(two_failures))
+    })
+    .await;
+    let addr = setup.serve().await;
+    let unknown = keygate::key::generate(&KeyPrefix::default()).unwrap();
+    let unknown = unknown.plaintext.expose_secret();
+    let from_a = [("x-forwarded-for", "203.0.113.9")];
+    for _ in 0..2 {
+        let response = get_with(addr, unknown, &from_a).await;
+        assert_eq!(problem_code(&response), "invalid_api_key");
+    }
+    let throttled = get_with(addr, unknown, &from_a).await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    let from_b = [("x-forwarded-for", "198.51.100.7")];
+    let other_client = get_with(addr, unknown, &from_b).await;
+    assert_eq!(problem_code(&other_client), "invalid_api_key");
 }
