@@ -8,7 +8,9 @@
 //!            │ └ extract.rs (Bearer)
 //!            ├ transport.rs (HTTPS)   time SHA-  before the                  open/closed,
 //!            ├ check_path             256 eq,    limiter                     key attached
-//!            └ failure budget         revoked,
+//!            └ failure budget         IP allow-
+//!              (client_addr.rs)       list,
+//!                                     revoked,
 //!                                     expired
 //! ```
 //!
