@@ -5,7 +5,8 @@
 //! - `floor`: the pieces no API-key check can avoid (SHA-256, a digest compare, a map hit, one
 //!   GCRA update);
 //! - `success`: one authenticated request through a tower stack: bare, keygate with its
-//!   defaults (failure limit on), keygate reading the key from `X-API-Key` instead, and the
+//!   defaults (failure limit on), keygate reading the key from `X-API-Key` instead, keygate
+//!   with requests carrying a client address, for a key without and with an IP allowlist, and the
 //!   peers (tower-http's static bearer check alone, and with tower-governor keyed by the token);
 //! - `reject`: each error-table row, one client repeating it, on a layer without the failure
 //!   limit (with it, the loop would measure the limit's 429); and `tower_http_wrong_token`,
@@ -28,7 +29,10 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, criterion_group, criterion_main};
 use http::{HeaderName, HeaderValue, Request};
 use keygate::key::KeyDigest;
-use keygate::{ApiKeyLayer, KeyLocation, KeyStore, MemoryKeyStore, MemoryRateLimiter};
+use keygate::{
+    ApiKeyLayer, ClientAddr, KeyLocation, KeyManager, KeyStore, MemoryKeyStore, MemoryRateLimiter,
+    NewKey,
+};
 use sha2::{Digest, Sha256};
 use support::*;
 use tower::{ServiceBuilder, service_fn};
@@ -132,6 +136,46 @@ fn success(c: &mut Criterion) {
         .service(service_fn(hello));
     g.bench_function("keygate_without_headers", |b| {
         b.iter(|| call(&mut keygate_quiet, request(Some(&auth))))
+    });
+
+    // The IP allowlist: the same key's requests tagged with a client address, then a key of
+    // the same scopes restricted to the networks that address is in (the check's whole cost
+    // is the difference; a key without an allowlist never reads the address).
+    let client = ClientAddr("192.0.2.7".parse().expect("an address"));
+    let tagged = |auth: &HeaderValue| {
+        let mut req = request(Some(auth));
+        req.extensions_mut().insert(client);
+        req
+    };
+    let mut keygate_tagged = ServiceBuilder::new()
+        .layer(keys.layer())
+        .service(service_fn(hello));
+    g.bench_function("keygate_with_client_addr", |b| {
+        b.iter(|| call(&mut keygate_tagged, tagged(&auth)))
+    });
+    let restricted = bearer(&now(async {
+        let mut new = NewKey::new(
+            "restricted".parse().expect("a name"),
+            "read:all,write:all".parse().expect("scopes"),
+        )
+        .quota(unlimited());
+        new.allowed_ips = "10.0.0.0/8, 2001:db8::/32, 192.0.2.0/24"
+            .parse()
+            .expect("networks");
+        let created = keys.store.create(new).await.expect("a key");
+        created.plaintext.expose_secret().to_owned()
+    }));
+    let mut keygate_allowlisted = ServiceBuilder::new()
+        .layer(keys.layer())
+        .service(service_fn(hello));
+    let answered = call(&mut keygate_allowlisted, tagged(&restricted)).status();
+    assert_eq!(
+        answered,
+        http::StatusCode::OK,
+        "keygate_allowlisted must succeed"
+    );
+    g.bench_function("keygate_allowlisted", |b| {
+        b.iter(|| call(&mut keygate_allowlisted, tagged(&restricted)))
     });
 
     // tower-http deprecates `bearer` as "too basic to be useful in real applications": it is

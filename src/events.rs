@@ -124,7 +124,7 @@ impl<'a> DecisionEvent<'a> {
 
     /// The key's public id, when the caller proved they hold its secret: every allowed
     /// request, and the `revoked_api_key`, `expired_api_key`, `disabled_api_key`,
-    /// `insufficient_scope`,
+    /// `ip_not_allowed`, `insufficient_scope`,
     /// `rate_limited`, `quota_exceeded` and `auth_unavailable` (limiter down) refusals of such
     /// a caller. `None` for a missing, malformed or invalid key (an unknown id and a wrong
     /// secret are not told apart here either), and before the key was read.

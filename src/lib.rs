@@ -9,6 +9,8 @@
 //! request ─► transport ─► path ─► extract ─► parse ─► lookup ─► verify ─► authorize ─► limit ─► inner service
 //!             (https?)   (plain?) (Bearer)  (format, (KeyStore (SHA-256,  (scope      (RateLimiter,
 //!                                            checksum) by key id) ct_eq,   policy)     per key quota)
+//!                                                               IP allow-
+//!                                                               list,
 //!                                                               revoked,
 //!                                                               expired)
 //! ```
@@ -26,6 +28,7 @@
 //! | revoked key (right secret) | 401 | `revoked_api_key` |
 //! | expired key (right secret) | 401 | `expired_api_key` |
 //! | disabled key (right secret), until it is enabled again | 401 | `disabled_api_key` |
+//! | key restricted to other networks (right secret), or no client address known for it | 403 | `ip_not_allowed` |
 //! | valid key without the required scope | 403 | `insufficient_scope` |
 //! | over the key's rate limit | 429 | `rate_limited` (`Retry-After`) |
 //! | over a calendar quota or out of credits of the key's [plan] | 429 | `quota_exceeded` (`Retry-After` when a reset or refill will come) |
@@ -43,7 +46,7 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `keygate::*` | the layer ([`ApiKeyLayer`], [`ApiKeyService`], [`KeyLocation`], [`AuthenticatedKey`], [`Rejection`], [`ErrorCode`]), scopes ([`Scope`], [`Scopes`]), quotas ([`Quota`], [`Decision`]), the [`KeyStore`], [`KeyManager`] and [`RateLimiter`] traits with their in-memory implementations and errors, key records ([`KeyRecord`], [`KeyInfo`], [`NewKey`]) and what they carry ([`Workspace`], [`Metadata`], [`KeyName`]) |
+//! | `keygate::*` | the layer ([`ApiKeyLayer`], [`ApiKeyService`], [`KeyLocation`], [`AuthenticatedKey`], [`Rejection`], [`ErrorCode`]), scopes ([`Scope`], [`Scopes`]), quotas ([`Quota`], [`Decision`]), client addresses ([`IpAllowlist`], [`ClientAddr`], [`TrustedProxies`], [`ForwardedHeader`]), the [`KeyStore`], [`KeyManager`] and [`RateLimiter`] traits with their in-memory implementations and errors, key records ([`KeyRecord`], [`KeyInfo`], [`NewKey`]) and what they carry ([`Workspace`], [`Metadata`], [`KeyName`]) |
 //! | [`key`] | the key format: [`ApiKey`](key::ApiKey), [`KeyId`](key::KeyId), [`KeyPrefix`](key::KeyPrefix), [`KeyDigest`](key::KeyDigest), `generate`, `parse` |
 //! | [`policy`] | which scope a request needs: [`RoutePolicy`](policy::RoutePolicy), [`ScopePolicy`](policy::ScopePolicy) |
 //! | [`respond`] | how rejections are answered: [`RejectionResponder`](respond::RejectionResponder), [`DefaultRejection`](respond::DefaultRejection) |
@@ -155,8 +158,8 @@ pub use middleware::authenticated::AuthenticatedKey;
 pub use middleware::client_addr::ClientAddr;
 pub use middleware::ratelimit_headers::RateLimitHeaders;
 pub use middleware::{
-    ApiKeyLayer, ApiKeyLayerBuilder, ApiKeyService, KeyLocation, ResponseBody, ResponseFuture,
-    extract, transport,
+    ApiKeyLayer, ApiKeyLayerBuilder, ApiKeyService, ForwardedHeader, KeyLocation, ResponseBody,
+    ResponseFuture, TrustedProxies, extract, transport,
 };
 pub use quota::{Quota, QuotaError};
 pub use realm::{InvalidRealm, Realm};

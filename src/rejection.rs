@@ -166,8 +166,8 @@ impl Rejection {
         self.retry_after.map(|d| ceil_secs(d).max(1))
     }
 
-    /// The key's id, once the caller has proved they hold its secret (403 and 429 rows, and
-    /// revoked, expired or disabled keys).
+    /// The key's id, once the caller has proved they hold its secret (403 and 429 rows but
+    /// `https_required`, and revoked, expired or disabled keys).
     pub fn key_id(&self) -> Option<KeyId> {
         self.key.as_ref().map(|(id, _)| *id)
     }
@@ -178,6 +178,10 @@ impl Rejection {
     }
 
     /// The `WWW-Authenticate` challenge this rejection calls for (RFC 6750 §3), if any.
+    ///
+    /// `https_required` and `ip_not_allowed` carry none: the key is good, and no other
+    /// credential would be let in over plain HTTP or from that address (RFC 6750 has no error
+    /// code for either, and `invalid_token` would send the client to fetch a new key).
     pub fn www_authenticate(&self) -> Option<String> {
         match self.code {
             ErrorCode::MissingApiKey => Some(format!("Bearer realm=\"{}\"", self.realm)),

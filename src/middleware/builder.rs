@@ -19,6 +19,7 @@ use super::observe::Hook;
 use super::pipeline::Pipeline;
 use super::ratelimit_headers::RateLimitHeaders;
 use super::settings::Settings;
+use super::trusted_proxies::TrustedProxies;
 
 /// Configures an [`ApiKeyLayer`].
 ///
@@ -33,6 +34,7 @@ use super::settings::Settings;
 /// | [`imported_keys`](Self::imported_keys) | off: only keys of this service's format |
 /// | [`require_https`](Self::require_https) | off |
 /// | [`trusted_proxy_header`](Self::trusted_proxy_header) | none: only the TLS acceptor's [`SecureTransport`](crate::transport::SecureTransport) makes a request HTTPS |
+/// | [`trusted_proxies`](Self::trusted_proxies) | none: the connection's peer is the client; forwarding headers are never read |
 /// | [`on_limiter_failure`](Self::on_limiter_failure) | fail closed (503) |
 /// | [`unavailable_retry_after`](Self::unavailable_retry_after) | 5 s |
 /// | [`failure_limit`](Self::failure_limit) | on, [`FailureLimit::default`] (off with [`without_failure_limit`](Self::without_failure_limit)) |
@@ -145,6 +147,17 @@ where
         self
     }
 
+    /// Believe `proxies` about the client's address: a request whose peer is one of them is
+    /// from the address their [`ForwardedHeader`](crate::ForwardedHeader) names (walked from
+    /// the right, past the proxies: see [`TrustedProxies`]). Keys' IP allowlists and the
+    /// failed-authentication budget both use that address. Without this setting the peer
+    /// ([`ClientAddr`](crate::ClientAddr), else axum's `ConnectInfo`) is the client and no
+    /// forwarding header is read.
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.settings.trusted_proxies = Some(proxies);
+        self
+    }
+
     /// Where the key is read from: `Authorization: Bearer` (the default), a named header such
     /// as `X-API-Key`, or a function of the request headers (see [`KeyLocation`]). Never the
     /// query string.
@@ -222,8 +235,8 @@ where
     /// Throttles failed authentication per client address (on by default, see
     /// [`FailureLimit`]): a client over its failure budget is answered 429 `rate_limited`
     /// before its key is hashed or looked up. The client address comes from
-    /// [`ClientAddr`](crate::ClientAddr) or axum's `ConnectInfo<SocketAddr>`, never from
-    /// forwarding headers.
+    /// [`ClientAddr`](crate::ClientAddr) or axum's `ConnectInfo<SocketAddr>`, and from a
+    /// forwarding header only behind [`trusted_proxies`](Self::trusted_proxies).
     pub fn failure_limit(mut self, limit: FailureLimit) -> Self {
         self.settings.failure_limit = Some(limit);
         self

@@ -168,7 +168,12 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
         let Some(failures) = &self.failures else {
             return Ok(Client::Unattributed);
         };
-        let client = Client::of(ClientAddr::of(request.extensions()));
+        let proxies = self.settings.trusted_proxies.as_ref();
+        let client = Client::of(ClientAddr::resolve(
+            request.extensions(),
+            request.headers(),
+            proxies,
+        ));
         failures
             .admit(client)
             .map_err(|Refusal { quota, decision }| {

@@ -2,21 +2,26 @@
 
 use std::net::IpAddr;
 
+use http::HeaderMap;
+
+use super::trusted_proxies::TrustedProxies;
+
 /// The address of the client that sent a request, as a request extension.
 ///
-/// The layer counts failed authentications per client address (see
-/// [`FailureLimit`](crate::limit::FailureLimit)). It reads the address from the request's
-/// extensions, in this order:
+/// The layer checks keys' IP allowlists against the client address, and counts failed
+/// authentications per client address (see [`FailureLimit`](crate::limit::FailureLimit)).
+/// It reads the connection's address from the request's extensions, in this order:
 ///
 /// 1. a [`ClientAddr`] that you inserted;
 /// 2. with feature `axum`, the `axum::extract::ConnectInfo<SocketAddr>` that
-///    `into_make_service_with_connect_info::<SocketAddr>()` inserts.
+///    `into_make_service_with_connect_info::<SocketAddr>()` (and, feature `tls`,
+///    `transport::tls::SecureConnections`) inserts.
 ///
-/// It never reads `Forwarded` or `X-Forwarded-For`: any client can send those. Behind a
-/// reverse proxy, every request comes from the proxy's address; insert a [`ClientAddr`] taken
-/// from the header *your* proxy sets, in a layer placed before keygate, or all clients share
-/// the proxy's failure budget. A request with no address known is counted in one bucket shared
-/// by all such requests.
+/// It reads `Forwarded`, `X-Forwarded-For` or another forwarding header only when you name your
+/// reverse proxies with [`trusted_proxies`](crate::ApiKeyLayerBuilder::trusted_proxies), and
+/// only on requests whose connection comes from one of them: any client can send those
+/// headers. A key with an IP allowlist is refused (403 `ip_not_allowed`) when no address is
+/// known; for the failure budget, requests with no address known share one bucket.
 ///
 /// With hyper, insert the peer address of each connection:
 ///
@@ -48,6 +53,20 @@ impl ClientAddr {
         }
         None
     }
+
+    /// The client's address: the connection's ([`ClientAddr::of`] `extensions`), or, when it
+    /// is one of `proxies`, the address their forwarding header in `headers` names.
+    pub(crate) fn resolve(
+        extensions: &http::Extensions,
+        headers: &HeaderMap,
+        proxies: Option<&TrustedProxies>,
+    ) -> Option<IpAddr> {
+        let peer = Self::of(extensions)?;
+        Some(match proxies {
+            Some(proxies) => proxies.client(peer, headers),
+            None => peer,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -62,6 +81,27 @@ mod tests {
         assert_eq!(
             ClientAddr::of(&extensions),
             Some("192.0.2.1".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn forwarding_headers_are_read_only_behind_trusted_proxies() {
+        let mut extensions = http::Extensions::new();
+        extensions.insert(ClientAddr("127.0.0.1".parse().unwrap()));
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        let proxies = TrustedProxies::new("127.0.0.1".parse().unwrap());
+        assert_eq!(
+            ClientAddr::resolve(&extensions, &headers, None),
+            Some("127.0.0.1".parse().unwrap())
+        );
+        assert_eq!(
+            ClientAddr::resolve(&extensions, &headers, Some(&proxies)),
+            Some("203.0.113.9".parse().unwrap())
+        );
+        assert_eq!(
+            ClientAddr::resolve(&http::Extensions::new(), &headers, Some(&proxies)),
+            None
         );
     }
 

@@ -139,9 +139,13 @@ where
                         pending,
                         pipeline,
                     } = &mut **waiting;
-                    let Pending { stage, ticket, .. } =
-                        pending.as_mut().expect(POLLED_AFTER_COMPLETION);
-                    let outcome = ready!(pipeline.poll_stages(stage, ticket, cx));
+                    let Pending {
+                        stage,
+                        ticket,
+                        parts,
+                        ..
+                    } = pending.as_mut().expect(POLLED_AFTER_COMPLETION);
+                    let outcome = ready!(pipeline.poll_stages(stage, ticket, parts, cx));
                     let Pending {
                         parts,
                         body,

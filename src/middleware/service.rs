@@ -102,7 +102,7 @@ where
         // sound: a stage that is not ready yet is polled again, with the task's waker, by the
         // response future.
         let mut cx = Context::from_waker(Waker::noop());
-        match pipeline.poll_stages(&mut stage, &ticket, &mut cx) {
+        match pipeline.poll_stages(&mut stage, &ticket, &parts, &mut cx) {
             Poll::Ready(outcome) => {
                 let next = pipeline.finish(outcome, &ticket, parts, body, &mut self.inner);
                 ResponseFuture::next(next, &self.pipeline)

@@ -13,6 +13,7 @@ use crate::transport::ProxyHeader;
 use super::key_location::KeyLocation;
 use super::observe::Observe;
 use super::ratelimit_headers::RateLimitHeaders;
+use super::trusted_proxies::TrustedProxies;
 
 /// The layer's plain settings. The builder carries one of these beside the store, limiter,
 /// policy and responder, so its type-changing methods move five fields, not fifteen.
@@ -25,6 +26,8 @@ pub(crate) struct Settings {
     pub(crate) headers: RateLimitHeaders,
     pub(crate) require_https: bool,
     pub(crate) trusted_proxy: Option<ProxyHeader>,
+    /// The proxies whose forwarding header names the client (none: the peer is the client).
+    pub(crate) trusted_proxies: Option<TrustedProxies>,
     pub(crate) limiter_failure: FailurePolicy,
     pub(crate) unavailable_retry_after: Duration,
     pub(crate) clock: Arc<dyn Clock>,
@@ -45,6 +48,7 @@ impl Settings {
             headers: RateLimitHeaders::default(),
             require_https: false,
             trusted_proxy: None,
+            trusted_proxies: None,
             limiter_failure: FailurePolicy::default(),
             unavailable_retry_after: Duration::from_secs(5),
             clock: Arc::new(SystemClock::new()),
@@ -65,6 +69,7 @@ impl std::fmt::Debug for Settings {
             .field("headers", &self.headers)
             .field("require_https", &self.require_https)
             .field("trusted_proxy", &self.trusted_proxy)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("limiter_failure", &self.limiter_failure)
             .field("unavailable_retry_after", &self.unavailable_retry_after)
             .field("failure_limit", &self.failure_limit.is_some())

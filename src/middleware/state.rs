@@ -185,6 +185,7 @@ where
         &self,
         stage: &mut Stage<K::Future, L::Future>,
         ticket: &Ticket,
+        parts: &Parts,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Authorized, Refused>> {
         let credential = &ticket.credential;
@@ -193,7 +194,7 @@ where
                 Stage::Lookup(lookup, since) => {
                     let found = ready!(Pin::new(lookup).poll(cx));
                     let answered = self.lookup_answered(*since);
-                    let record = self.verified(found, credential)?;
+                    let record = self.verified(found, credential, parts)?;
                     if let Err(rejection) =
                         self.authorize(&record, ticket.required.as_ref(), credential.grpc)
                     {

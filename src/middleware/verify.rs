@@ -1,11 +1,17 @@
 //! Stage 2, lookup and verification: the store's record for the key id (or, for a key
 //! imported in another format, for the digest of the whole token), and the presented secret
-//! checked against it in constant time. Only a caller holding a right secret learns
-//! that a key is revoked, expired or disabled; every other failure is `invalid_api_key`, and counts
-//! against the client's failure budget.
+//! checked against it in constant time, then the key's IP allowlist against the client's
+//! address. Only a caller holding a right secret learns that a key is restricted to other
+//! addresses, revoked, expired or disabled; every other failure is `invalid_api_key`, and
+//! counts against the client's failure budget (as do revoked, expired and disabled keys; a
+//! refused address does not: its caller proved the secret).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
+use http::request::Parts;
+
+use crate::allowlist::IpAllowlist;
 use crate::clock::Clock;
 use crate::code::ErrorCode;
 use crate::key::KeyDigest;
@@ -13,13 +19,16 @@ use crate::record::KeyRecord;
 use crate::store::StoreError;
 
 use super::classify::Credential;
+use super::client_addr::ClientAddr;
 use super::pipeline::Pipeline;
 use super::state::Refused;
 
 impl<K, L, P, R> Pipeline<K, L, P, R> {
-    /// The record of an authentic, live key, from what the store answered for `credential`.
-    /// A revoked, expired or disabled key's refusal keeps its record (its holder proved the
-    /// secret).
+    /// The record of an authentic, live key usable from the request's address, from what
+    /// the store answered for `credential`. Once the secret is proven the key's IP allowlist
+    /// is checked first, then whether it is revoked, expired or disabled: a caller holding the
+    /// secret somewhere the key may not be used learns only `ip_not_allowed`, never whether
+    /// the key is still live. Those refusals keep the record (its holder proved the secret).
     #[allow(
         clippy::result_large_err,
         reason = "a refusal is moved once or twice; boxing it would allocate on every refusal"
@@ -28,6 +37,7 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
         &self,
         found: Result<Option<Arc<KeyRecord>>, StoreError>,
         credential: &Credential,
+        parts: &Parts,
     ) -> Result<Arc<KeyRecord>, Refused> {
         let record = found.map_err(|error| {
             match credential.key_id() {
@@ -40,27 +50,54 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
             }
             self.unavailable(credential.grpc)
         })?;
-        match (
-            verify(record.as_deref(), &credential.digest, &*self.settings.clock),
-            record,
-        ) {
-            (Ok(()), Some(record)) => Ok(record),
-            (outcome, record) => {
+        let outcome = verify(record.as_deref(), &credential.digest, &*self.settings.clock);
+        let proven = matches!(
+            outcome,
+            Ok(())
+                | Err(ErrorCode::RevokedApiKey
+                    | ErrorCode::ExpiredApiKey
+                    | ErrorCode::DisabledApiKey)
+        );
+        let record = match record {
+            Some(record) if proven => record,
+            _ => {
                 self.failed(credential.client);
-                let code = outcome.err().unwrap_or(ErrorCode::InvalidApiKey);
-                let rejection = self.reject(code, credential.grpc);
-                Err(match (record, code) {
-                    (
-                        Some(r),
-                        ErrorCode::RevokedApiKey
-                        | ErrorCode::ExpiredApiKey
-                        | ErrorCode::DisabledApiKey,
-                    ) => Refused::of_key(rejection.with_key(r.id, r.name.clone()), r),
-                    _ => rejection.into(),
-                })
+                return Err(self
+                    .reject(ErrorCode::InvalidApiKey, credential.grpc)
+                    .into());
+            }
+        };
+        let refused = |code| {
+            let rejection = self
+                .reject(code, credential.grpc)
+                .with_key(record.id, record.name.clone());
+            Err(Refused::of_key(rejection, Arc::clone(&record)))
+        };
+        if !record.allowed_ips.is_any() {
+            let client = ClientAddr::resolve(
+                &parts.extensions,
+                &parts.headers,
+                self.settings.trusted_proxies.as_ref(),
+            );
+            if !allowed_from(&record.allowed_ips, client) {
+                tracing::debug!(key_id = %record.id, ?client, "address not in the key's allowlist");
+                return refused(ErrorCode::IpNotAllowed);
+            }
+        }
+        match outcome {
+            Ok(()) => Ok(record),
+            Err(code) => {
+                self.failed(credential.client);
+                refused(code)
             }
         }
     }
+}
+
+/// Whether a key restricted to `allowlist` may be used from `client`; no address known:
+/// never (an allowlist fails closed).
+fn allowed_from(allowlist: &IpAllowlist, client: Option<IpAddr>) -> bool {
+    client.is_some_and(|addr| allowlist.allows(addr))
 }
 
 /// Compared against when the id is unknown or the key has no previous secret, so that every
@@ -182,6 +219,24 @@ mod tests {
             verify(Some(&r), &WRONG, &clock),
             Err(ErrorCode::InvalidApiKey)
         );
+    }
+
+    #[test]
+    fn a_restricted_key_is_usable_only_from_its_networks() {
+        let list: IpAllowlist = "192.0.2.0/24, 2001:db8::/32".parse().unwrap();
+        assert!(allowed_from(&list, Some("192.0.2.7".parse().unwrap())));
+        assert!(allowed_from(
+            &list,
+            Some("::ffff:192.0.2.7".parse().unwrap())
+        ));
+        assert!(allowed_from(&list, Some("2001:db8::7".parse().unwrap())));
+        assert!(!allowed_from(&list, Some("198.51.100.7".parse().unwrap())));
+    }
+
+    #[test]
+    fn a_restricted_key_is_refused_when_no_address_is_known() {
+        let list: IpAllowlist = "192.0.2.0/24".parse().unwrap();
+        assert!(!allowed_from(&list, None));
     }
 
     #[test]

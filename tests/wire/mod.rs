@@ -25,6 +25,36 @@ pub async fn serve_axum(router: axum::Router) -> SocketAddr {
     addr
 }
 
+/// Serves `router` on `listener`, with each connection's peer address in its requests'
+/// `ConnectInfo<SocketAddr>`.
+pub fn serve_axum_with_peers(listener: TcpListener, router: axum::Router) {
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+}
+
+/// Serves `router` with plain hyper on a free loopback port, telling it nothing of the peer:
+/// its requests carry neither `ConnectInfo` nor a `ClientAddr`.
+pub async fn serve_without_peers(router: axum::Router) -> SocketAddr {
+    let (listener, addr) = free_port().await;
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let service = hyper_util::service::TowerToHyperService::new(router.clone());
+            tokio::spawn(async move {
+                let builder = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                );
+                let _ = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
 /// A request to `path`, with `Authorization: Bearer <key>` when a key is given.
 pub fn request(method: &str, path: &str, key: Option<&str>) -> Request<Full<Bytes>> {
     let bearer = key.map(|key| format!("Bearer {key}"));
