@@ -228,6 +228,14 @@ async fn error_table_answer(code: &str) -> Response<Bytes> {
             let key = key.plaintext.expose_secret();
             wire::send(addr, wire::request("GET", "/v1/records", Some(key))).await
         }
+        "ip_not_allowed" => {
+            let (_, key) = s
+                .admin_create(
+                    r#"{"name":"office-sync","scopes":["read:all"],"allowed_ips":["192.0.2.0/24"]}"#,
+                )
+                .await;
+            s.send("GET", "/v1/records", Some(&key), "").await
+        }
         "rate_limited" => {
             let one = Quota::per_second(NonZeroU32::new(1).unwrap());
             let key = create(&s.store, named("local-dev", "read:all").quota(one)).await;
