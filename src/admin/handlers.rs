@@ -200,20 +200,44 @@ pub(super) async fn rotate(
     Ok(shown_once(StatusCode::OK, &rotated))
 }
 
+/// A change of a key's state that answers with its view: disable, enable, delete.
+#[derive(Clone, Copy)]
+enum StateChange {
+    Disable,
+    Enable,
+    Delete,
+}
+
+/// Makes `change` to key `id` of the caller's workspace, by the caller, and logs it.
+async fn change_state(
+    admin: AdminCaller,
+    manager: Arc<dyn KeyManager>,
+    id: &str,
+    change: StateChange,
+) -> Result<Json<KeyView>, AdminError> {
+    let caller = &admin.0;
+    let id = key_id(id)?;
+    let (actor, workspace) = (admin.actor(), caller.workspace());
+    let (info, done) = match change {
+        StateChange::Disable => (
+            manager.disable_by(&actor, workspace, &id).await?,
+            "disabled",
+        ),
+        StateChange::Enable => (manager.enable_by(&actor, workspace, &id).await?, "enabled"),
+        StateChange::Delete => (manager.delete_by(&actor, workspace, &id).await?, "deleted"),
+    };
+    tracing::info!(workspace = %workspace, by = %caller.name(), key = %id,
+        name = %info.name, "keygate admin: key {done}");
+    Ok(Json(KeyView::from(&info)))
+}
+
 /// `POST /keys/{id}/disable`
 pub(super) async fn disable(
     admin: AdminCaller,
     State(manager): Manager,
     Path(id): Path<String>,
 ) -> Result<Json<KeyView>, AdminError> {
-    let caller = &admin.0;
-    let id = key_id(&id)?;
-    let info = manager
-        .disable_by(&admin.actor(), caller.workspace(), &id)
-        .await?;
-    tracing::info!(workspace = %caller.workspace(), by = %caller.name(), key = %id,
-        name = %info.name, "keygate admin: key disabled");
-    Ok(Json(KeyView::from(&info)))
+    change_state(admin, manager, &id, StateChange::Disable).await
 }
 
 /// `POST /keys/{id}/enable`
@@ -222,14 +246,7 @@ pub(super) async fn enable(
     State(manager): Manager,
     Path(id): Path<String>,
 ) -> Result<Json<KeyView>, AdminError> {
-    let caller = &admin.0;
-    let id = key_id(&id)?;
-    let info = manager
-        .enable_by(&admin.actor(), caller.workspace(), &id)
-        .await?;
-    tracing::info!(workspace = %caller.workspace(), by = %caller.name(), key = %id,
-        name = %info.name, "keygate admin: key enabled");
-    Ok(Json(KeyView::from(&info)))
+    change_state(admin, manager, &id, StateChange::Enable).await
 }
 
 /// `DELETE /keys/{id}`: the key as it was.
@@ -238,14 +255,7 @@ pub(super) async fn delete(
     State(manager): Manager,
     Path(id): Path<String>,
 ) -> Result<Json<KeyView>, AdminError> {
-    let caller = &admin.0;
-    let id = key_id(&id)?;
-    let info = manager
-        .delete_by(&admin.actor(), caller.workspace(), &id)
-        .await?;
-    tracing::info!(workspace = %caller.workspace(), by = %caller.name(), key = %id,
-        name = %info.name, "keygate admin: key deleted");
-    Ok(Json(KeyView::from(&info)))
+    change_state(admin, manager, &id, StateChange::Delete).await
 }
 
 /// `POST /keys/import`
