@@ -3,19 +3,15 @@
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use crate::audit::Actor;
 use crate::clock::Clock;
-use crate::key::{self, KeyDigest, KeyPrefix};
+use crate::key::{self, KeyPrefix};
+use crate::middleware::proves_secret;
 use crate::record::KeyRecord;
 use crate::store::{KeyManager, KeyStore, StoreError};
 
 use super::{Label, LeakAction, LeakNotice, LeakNotifier, ReportedToken, TokenLabel};
-
-/// Compared against when the id is unknown or the key has no usable previous secret, so that
-/// an unknown id and a wrong secret cost the same work.
-const DUMMY: KeyDigest = KeyDigest::from_bytes([0x5A; 32]);
 
 /// What the router does with a verified, parsed report.
 pub(super) struct Triage<K> {
@@ -59,7 +55,7 @@ impl<K: KeyStore> Triage<K> {
             return Ok(Label::FalsePositive);
         };
         let record = self.lookup.get(&parsed.id()).await?;
-        let proven = proves_secret(record.as_deref(), &parsed.digest(), self.clock.now());
+        let proven = proves_secret(record.as_deref(), &parsed.digest(), &*self.clock);
         match record {
             Some(record) if proven => self.act(&record, reported).await,
             _ => Ok(Label::FalsePositive),
@@ -119,70 +115,5 @@ impl<K: KeyStore> Triage<K> {
         if catch_unwind(AssertUnwindSafe(|| notifier.notify(&notice))).is_err() {
             tracing::error!(key_id = %record.id, "keygate leaks: the leak notifier panicked");
         }
-    }
-}
-
-/// Whether `presented` (the digest of a token's secret) is the secret of `record`: its
-/// current one, or its previous one while that still works at `now`. Both are always compared,
-/// in constant time, against a dummy where there is nothing to compare with.
-fn proves_secret(record: Option<&KeyRecord>, presented: &KeyDigest, now: SystemTime) -> bool {
-    let current = record.map_or(&DUMMY, |r| &r.digest);
-    let previous = record
-        .and_then(|r| r.previous.as_ref())
-        .filter(|p| now < p.valid_until)
-        .map(|p| &p.digest);
-    let current_ok = presented.ct_eq(current);
-    let previous_ok = presented.ct_eq(previous.unwrap_or(&DUMMY));
-    record.is_some() & (current_ok | (previous_ok & previous.is_some()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::key::KeyId;
-    use crate::record::PreviousSecret;
-    use crate::scope::Scopes;
-    use std::time::Duration;
-
-    const RIGHT: KeyDigest = KeyDigest::from_bytes([1; 32]);
-    const OLD: KeyDigest = KeyDigest::from_bytes([2; 32]);
-
-    fn record(now: SystemTime) -> KeyRecord {
-        KeyRecord::new(
-            KeyId::new("AAAAAAAAAAAA").unwrap(),
-            "k".parse().unwrap(),
-            RIGHT,
-            Scopes::empty(),
-            now,
-        )
-    }
-
-    #[test]
-    fn the_current_secret_proves_the_key() {
-        let now = SystemTime::now();
-        assert!(proves_secret(Some(&record(now)), &RIGHT, now));
-    }
-
-    #[test]
-    fn an_unknown_id_or_another_secret_proves_nothing() {
-        let now = SystemTime::now();
-        assert!(!proves_secret(None, &RIGHT, now));
-        assert!(!proves_secret(Some(&record(now)), &OLD, now));
-        assert!(!proves_secret(Some(&record(now)), &DUMMY, now));
-    }
-
-    #[test]
-    fn a_previous_secret_proves_the_key_only_while_it_works() {
-        let now = SystemTime::now();
-        let rotated = record(now).with_previous(Some(PreviousSecret {
-            digest: OLD,
-            valid_until: now + Duration::from_secs(60),
-        }));
-        assert!(proves_secret(Some(&rotated), &OLD, now));
-        assert!(!proves_secret(
-            Some(&rotated),
-            &OLD,
-            now + Duration::from_secs(60)
-        ));
     }
 }

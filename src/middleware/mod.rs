@@ -65,3 +65,4 @@ pub use key_location::KeyLocation;
 pub use layer::ApiKeyLayer;
 pub use service::ApiKeyService;
 pub use trusted_proxies::TrustedProxies;
+pub(crate) use verify::proves_secret;

@@ -51,13 +51,7 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
             self.unavailable(credential.grpc)
         })?;
         let outcome = verify(record.as_deref(), &credential.digest, &*self.settings.clock);
-        let proven = matches!(
-            outcome,
-            Ok(())
-                | Err(ErrorCode::RevokedApiKey
-                    | ErrorCode::ExpiredApiKey
-                    | ErrorCode::DisabledApiKey)
-        );
+        let proven = proves(outcome);
         let record = match record {
             Some(record) if proven => record,
             _ => {
@@ -98,6 +92,28 @@ impl<K, L, P, R> Pipeline<K, L, P, R> {
 /// never (an allowlist fails closed).
 fn allowed_from(allowlist: &IpAllowlist, client: Option<IpAddr>) -> bool {
     client.is_some_and(|addr| allowlist.allows(addr))
+}
+
+/// Whether `outcome`, what [`verify`] answered, proves that the caller holds a right secret of
+/// the key: accepted, or refused only for the key's state (revoked, expired, disabled).
+fn proves(outcome: Result<(), ErrorCode>) -> bool {
+    matches!(
+        outcome,
+        Ok(())
+            | Err(ErrorCode::RevokedApiKey | ErrorCode::ExpiredApiKey | ErrorCode::DisabledApiKey)
+    )
+}
+
+/// Whether `presented` (the digest of a presented secret) is a right secret of `record`, its
+/// current one or its previous one during the rotation's grace period, whatever the key's
+/// state: [`verify`]'s constant-time comparisons, for callers that act on the key themselves
+/// (a leak report revokes a revoked key no further, but still labels it genuine).
+pub(crate) fn proves_secret(
+    record: Option<&KeyRecord>,
+    presented: &KeyDigest,
+    clock: &dyn Clock,
+) -> bool {
+    proves(verify(record, presented, clock))
 }
 
 /// Compared against when the id is unknown or the key has no previous secret, so that every
@@ -253,5 +269,26 @@ mod tests {
             Err(ErrorCode::InvalidApiKey)
         );
         assert_eq!(verify(Some(&r), &RIGHT, &clock), Ok(()));
+    }
+
+    #[test]
+    fn a_right_secret_proves_the_key_whatever_its_state() {
+        let clock = ManualClock::new();
+        let r = record(RIGHT, &clock).with_revoked_at(Some(clock.now()));
+        assert!(proves_secret(Some(&r), &RIGHT, &clock));
+        assert!(!proves_secret(Some(&r), &WRONG, &clock));
+        assert!(!proves_secret(None, &RIGHT, &clock));
+    }
+
+    #[test]
+    fn a_previous_secret_proves_the_key_only_while_it_works() {
+        let clock = ManualClock::new();
+        let rotated = record(RIGHT, &clock).with_previous(Some(PreviousSecret {
+            digest: WRONG,
+            valid_until: clock.now() + Duration::from_secs(60),
+        }));
+        assert!(proves_secret(Some(&rotated), &WRONG, &clock));
+        clock.advance(Duration::from_secs(60));
+        assert!(!proves_secret(Some(&rotated), &WRONG, &clock));
     }
 }
