@@ -3,7 +3,7 @@
 use std::time::SystemTime;
 
 use super::StoreError;
-use super::manage::check_expiry;
+use super::manage::check_scopes_and_expiry;
 use crate::key::{self, ApiKey, KeyDigest, KeyId, KeyPrefix};
 use crate::metadata::Metadata;
 use crate::plan::PlanName;
@@ -58,7 +58,7 @@ pub struct ImportKey {
     pub scopes: Scopes,
     /// The application's own data about the key.
     pub metadata: Metadata,
-    /// Expiry, if any (in the future, within the bounds of [`check_expiry`]).
+    /// Expiry, if any (in the future, within the bounds of [`check_expiry`](super::check_expiry)).
     pub expires_at: Option<SystemTime>,
     /// Its plan, if any (one the store has).
     pub plan: Option<PlanName>,
@@ -115,14 +115,7 @@ impl ImportKey {
     /// A token in another format gets [`KeyRecord::legacy_digest`], by which it is found.
     /// Draws an id when none is given (and the format has none).
     pub fn record(&self, prefix: &KeyPrefix, now: SystemTime) -> Result<KeyRecord, StoreError> {
-        if self.scopes.is_empty() {
-            return Err(StoreError::Invalid(
-                "a key needs at least one scope (read:all, write:all or admin)".into(),
-            ));
-        }
-        if let Some(at) = self.expires_at {
-            check_expiry(at, now).map_err(|why| StoreError::Invalid(why.into()))?;
-        }
+        check_scopes_and_expiry(&self.scopes, self.expires_at, now)?;
         let (id, digest, legacy) = match &self.secret {
             ImportedSecret::Plaintext(plaintext) => {
                 let token = plaintext.expose_secret();

@@ -125,12 +125,7 @@ impl NewKey {
     /// Checks what a store must refuse: no scope, or an expiry not in the future or beyond
     /// the bound [`check_expiry`] enforces.
     pub fn validate(&self, now: SystemTime) -> Result<(), StoreError> {
-        if self.scopes.is_empty() {
-            return Err(no_scope());
-        }
-        if let Some(at) = self.expires_at {
-            check_expiry(at, now).map_err(|why| StoreError::Invalid(why.into()))?;
-        }
+        check_scopes_and_expiry(&self.scopes, self.expires_at, now)?;
         check_stored_quota(self.quota)
     }
 }
@@ -182,6 +177,22 @@ fn check_stored_quota(quota: Option<Quota>) -> Result<(), StoreError> {
         ))),
         _ => Ok(()),
     }
+}
+
+/// Refuses what every new key (created or imported) must not have: no scope, or an expiry not
+/// in the future or beyond the bound [`check_expiry`] enforces.
+pub(crate) fn check_scopes_and_expiry(
+    scopes: &Scopes,
+    expires_at: Option<SystemTime>,
+    now: SystemTime,
+) -> Result<(), StoreError> {
+    if scopes.is_empty() {
+        return Err(no_scope());
+    }
+    if let Some(at) = expires_at {
+        check_expiry(at, now).map_err(|why| StoreError::Invalid(why.into()))?;
+    }
+    Ok(())
 }
 
 fn no_scope() -> StoreError {
