@@ -88,12 +88,7 @@ mod tests {
     use super::*;
 
     fn refused_fields(raw: &str) -> Vec<String> {
-        match key_query(Some(raw)) {
-            Err(AdminError::Invalid(errors)) => {
-                errors.into_iter().map(|e| e.field.unwrap()).collect()
-            }
-            other => panic!("{raw:?} was not refused: {other:?}"),
-        }
+        super::super::query::refused_fields(raw, key_query)
     }
 
     #[test]

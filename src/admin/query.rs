@@ -62,6 +62,21 @@ fn echoed(name: &str) -> String {
     name.chars().take(MAX_ECHOED_NAME).collect()
 }
 
+/// The fields a query parser refused `raw` for, naming each; panics if it accepted it.
+#[cfg(test)]
+pub(super) fn refused_fields<T: std::fmt::Debug>(
+    raw: &str,
+    parse: impl FnOnce(Option<&str>) -> Result<T, super::AdminError>,
+) -> Vec<String> {
+    match parse(Some(raw)) {
+        Err(super::AdminError::Invalid(errors)) => errors
+            .into_iter()
+            .map(|e| e.field.expect("each refusal names its field"))
+            .collect(),
+        other => panic!("{raw:?} was not refused: {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
